@@ -1,0 +1,102 @@
+# baton — GNU make. `make` builds build/baton and build/toml-decoder.
+# `make test` installs missing Debian packages, builds, and runs unit, TOML conformance and e2e
+# tests. `make asan` does the same under ASan+UBSan. `make fuzz` runs libFuzzer targets.
+
+BUILD ?= build
+CC ?= cc
+OPT ?= -O2
+CFLAGS ?= -g $(OPT)
+SAN ?=
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP $(SAN) $(CFLAGS)
+LDLIBS := -lcrypto
+FUZZ_TIME ?= 60
+
+SRC := $(sort $(shell find src -name '*.c'))
+LIBSRC := $(filter-out src/main.c,$(SRC))
+LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRC))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+
+.PHONY: all test test-run asan fuzz demo bench format format-check clean deps-build unit helpers
+
+all: deps-build $(BUILD)/baton $(BUILD)/toml-decoder
+
+deps-build:
+	@scripts/deps.sh build
+
+$(BUILD)/libbaton.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/baton: $(BUILD)/src/main.o $(BUILD)/libbaton.a
+	$(CC) $(SAN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/toml-decoder: $(BUILD)/tools/toml-decoder.o $(BUILD)/libbaton.a
+	$(CC) $(SAN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libbaton.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbaton.a -lcmocka $(LDLIBS)
+
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+unit: $(UNIT_BIN)
+helpers: $(HELPER_BIN)
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BUILD)/baton $(BUILD)/toml-decoder $(UNIT_BIN) $(HELPER_BIN)
+	@scripts/test.sh $(BUILD)
+
+asan:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory test-run BUILD=build-asan CC=clang OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined
+build-fuzz/%: fuzz/%.c $(LIBSRC)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out src/cli.c src/cmd/%,$(LIBSRC)) $(LDLIBS)
+
+fuzz:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+	@scripts/fuzz.sh $(FUZZ_TIME) $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
+
+demo: all
+	@scripts/deps.sh demo
+	@scripts/demo.sh $(BUILD)
+
+bench: all
+	@scripts/deps.sh bench
+	@bench/run-all.sh
+
+format:
+	clang-format -i $(SRC) $(wildcard src/*.h src/*/*.h tests/unit/*.c tests/helpers/*.c tools/*.c fuzz/*.c)
+
+format-check:
+	clang-format --dry-run --Werror $(SRC) $(wildcard src/*.h src/*/*.h)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

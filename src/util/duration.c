@@ -1,0 +1,108 @@
+#include "util/duration.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct unit {
+	const char *name;
+	int64_t us; /* microseconds, so that "1.5ms" is representable before rounding */
+};
+
+static const struct unit units[] = {
+	{"ms", 1000}, {"us", 1}, {"µs", 1}, {"s", 1000000}, {"m", 60000000}, {"h", 3600000000LL},
+};
+
+int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
+{
+	const char *p = s;
+	int64_t total_us = 0;
+	int parts = 0;
+	*why = NULL;
+	if (!*p) {
+		*why = "empty duration";
+		return -EINVAL;
+	}
+	if (strcmp(p, "0") == 0) {
+		*out_ms = 0;
+		return 0;
+	}
+	while (*p) {
+		if (!isdigit((unsigned char)*p) && *p != '.') {
+			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			return -EINVAL;
+		}
+		int64_t ip = 0, frac = 0, fscale = 1;
+		int digits = 0;
+		while (isdigit((unsigned char)*p)) {
+			if (ip > 100000000000LL) {
+				*why = "duration too large";
+				return -EINVAL;
+			}
+			ip = ip * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (*p == '.') {
+			p++;
+			while (isdigit((unsigned char)*p)) {
+				if (fscale < 1000000000LL) {
+					frac = frac * 10 + (*p - '0');
+					fscale *= 10;
+				}
+				p++;
+				digits++;
+			}
+		}
+		if (!digits) {
+			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			return -EINVAL;
+		}
+		const struct unit *u = NULL;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t l = strlen(units[i].name);
+			if (strncmp(p, units[i].name, l) == 0 && !isalpha((unsigned char)p[l])) {
+				u = &units[i];
+				p += l;
+				break;
+			}
+		}
+		if (!u) {
+			*why = "missing or unknown unit (use ms, s, m or h)";
+			return -EINVAL;
+		}
+		total_us += ip * u->us + frac * u->us / fscale;
+		if (total_us > 100LL * 365 * 24 * 3600 * 1000000) {
+			*why = "duration too large";
+			return -EINVAL;
+		}
+		parts++;
+	}
+	*out_ms = (total_us + 999) / 1000;
+	return 0;
+}
+
+void duration_format_ms(int64_t ms, char *out, unsigned long outlen)
+{
+	if (ms == 0) {
+		snprintf(out, outlen, "0s");
+		return;
+	}
+	if (ms % 1000) {
+		if (ms < 1000) {
+			snprintf(out, outlen, "%lldms", (long long)ms);
+			return;
+		}
+	}
+	int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, r = ms % 1000;
+	size_t n = 0;
+	out[0] = '\0';
+	if (h)
+		n += (size_t)snprintf(out + n, outlen - n, "%lldh", (long long)h);
+	if (m && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, "%lldm", (long long)m);
+	if (s && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, "%llds", (long long)s);
+	if (r && n < outlen)
+		snprintf(out + n, outlen - n, "%lldms", (long long)r);
+}

@@ -1,0 +1,110 @@
+/* Unit tests for util/: durations, signal names, string vectors, buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/duration.h"
+#include "util/signame.h"
+#include "util/strv.h"
+
+static int64_t dur(const char *s)
+{
+	int64_t ms = -1;
+	const char *why;
+	assert_int_equal(duration_parse_ms(s, &ms, &why), 0);
+	return ms;
+}
+
+static void test_duration_ok(void **state)
+{
+	(void)state;
+	assert_int_equal(dur("250ms"), 250);
+	assert_int_equal(dur("10s"), 10000);
+	assert_int_equal(dur("1m30s"), 90000);
+	assert_int_equal(dur("1h"), 3600000);
+	assert_int_equal(dur("1.5s"), 1500);
+	assert_int_equal(dur("0"), 0);
+	assert_int_equal(dur("500us"), 1);
+	assert_int_equal(dur("2h1m1s5ms"), 7261005);
+}
+
+static void test_duration_bad(void **state)
+{
+	(void)state;
+	const char *bad[] = {"", "10", "s", "10x", "-1s", "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t ms;
+		const char *why = NULL;
+		assert_int_not_equal(duration_parse_ms(bad[i], &ms, &why), 0);
+		assert_non_null(why);
+	}
+}
+
+static void test_duration_format(void **state)
+{
+	(void)state;
+	char b[32];
+	duration_format_ms(90000, b, sizeof(b));
+	assert_string_equal(b, "1m30s");
+	duration_format_ms(250, b, sizeof(b));
+	assert_string_equal(b, "250ms");
+	duration_format_ms(0, b, sizeof(b));
+	assert_string_equal(b, "0s");
+	duration_format_ms(1500, b, sizeof(b));
+	assert_string_equal(b, "1s500ms");
+}
+
+static void test_signame(void **state)
+{
+	(void)state;
+	assert_int_equal(signame_parse("SIGTERM"), SIGTERM);
+	assert_int_equal(signame_parse("term"), SIGTERM);
+	assert_int_equal(signame_parse("HUP"), SIGHUP);
+	assert_int_equal(signame_parse("9"), SIGKILL);
+	assert_int_equal(signame_parse("SIGNOPE"), -1);
+	assert_int_equal(signame_parse(""), -1);
+	assert_int_equal(signame_parse("0"), -1);
+	assert_int_equal(signame_parse("999"), -1);
+	assert_string_equal(signame_str(SIGINT), "SIGINT");
+	assert_string_equal(signame_str(SIGUSR2), "SIGUSR2");
+}
+
+static void test_strv_buf(void **state)
+{
+	(void)state;
+	struct strv sv = STRV_INIT;
+	strv_push(&sv, "a");
+	strv_pushf(&sv, "%d", 42);
+	assert_true(strv_contains(&sv, "42"));
+	assert_false(strv_contains(&sv, "b"));
+	assert_null(sv.v[sv.n]);
+	char *j = strv_join(&sv, ", ");
+	assert_string_equal(j, "a, 42");
+	free(j);
+	strv_clear(&sv);
+
+	struct buf b = BUF_INIT;
+	assert_string_equal(buf_cstr(&b), "");
+	buf_printf(&b, "%s-%0300d", "x", 7);
+	assert_int_equal(b.len, 302);
+	buf_consume(&b, 2);
+	assert_int_equal(b.len, 300);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_ok),     cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_signame),
+		cmocka_unit_test(test_strv_buf),
+	};
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
