@@ -1,0 +1,71 @@
+/* NOTIFY_SOCKET: the sd_notify protocol in both directions.
+ *
+ * Receiver: one AF_UNIX SOCK_DGRAM socket with SO_PASSCRED, registered on the loop. Each
+ * datagram is parsed by notify_parse() and handed to the owner's callback with the sender's
+ * kernel-attested pid; attribution to a generation is the owner's job (see proc.h for
+ * descendants). Malformed datagrams are logged at debug level and dropped; fds passed with
+ * SCM_RIGHTS are always closed; nothing a sender does can stop the receiver.
+ *
+ * Ownership: notify_new() owns its socket; notify_free() unregisters it, closes it and
+ * unlinks the path it bound (path mode). The struct notify_msg handed to the callback points
+ * into a receive buffer that is only valid during the callback. */
+#ifndef BATON_NOTIFY_H
+#define BATON_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest datagram accepted (systemd's NOTIFY_BUFFER_MAX). */
+#define NOTIFY_MAX 4096
+
+struct loop;
+struct notify;
+
+struct notify_msg {
+	bool ready;	       /* READY=1 */
+	bool reloading;	       /* RELOADING=1 */
+	bool stopping;	       /* STOPPING=1 */
+	bool watchdog;	       /* WATCHDOG=1 */
+	bool watchdog_trigger; /* WATCHDOG=trigger */
+	bool barrier;	       /* BARRIER=1 */
+	bool has_status, has_mainpid, has_monotonic, has_extend, has_errno;
+	const char
+		*status; /* STATUS= value, not NUL-terminated: status_len bytes into the buffer */
+	size_t status_len;
+	pid_t mainpid;		      /* MAINPID=, > 0 */
+	uint64_t monotonic_usec;      /* MONOTONIC_USEC= */
+	uint64_t extend_timeout_usec; /* EXTEND_TIMEOUT_USEC= */
+	int errno_value;	      /* ERRNO=, >= 0 */
+	unsigned n_fields;	      /* assignments understood */
+	unsigned n_ignored;	      /* unknown keys or lines without '=' */
+	unsigned n_invalid;	      /* known keys with a bad value (the field is left unset) */
+};
+
+/* Parse one datagram (pure). Lines are "KEY=VALUE" separated by '\n'; a trailing newline is
+ * optional; later duplicates win. Returns 0 when the datagram is acceptable (it may still
+ * carry nothing useful: check the fields), or:
+ *   -ENODATA  empty datagram,   -EMSGSIZE  longer than NOTIFY_MAX,
+ *   -EINVAL   embedded NUL byte,  -EILSEQ  not valid UTF-8.
+ * STATUS values with control characters (other than tab) are treated as invalid. */
+int notify_parse(const char *buf, size_t len, struct notify_msg *out);
+
+/* Called once per accepted datagram. pid is the sender's pid from SCM_CREDENTIALS. */
+typedef void (*notify_cb)(pid_t pid, const struct notify_msg *msg, void *data);
+
+/* Create the receiver. path NULL: an autobound abstract address (unique, nothing on disk);
+ * otherwise a filesystem path (a stale socket there is replaced) or "@name" for an abstract
+ * name. NULL with errno set on failure. */
+struct notify *notify_new(struct loop *l, const char *path, notify_cb cb, void *data);
+/* The NOTIFY_SOCKET value to give children: "/path" or "@name". Owned by n. */
+const char *notify_socket_path(const struct notify *n);
+void notify_free(struct notify *n);
+
+/* Sender: send msg in one datagram to $NOTIFY_SOCKET (baton's own, from systemd).
+ * Returns 1 when sent, 0 when NOTIFY_SOCKET is unset, -errno on failure. */
+int notify_send(const char *msg);
+/* The same to an explicit socket ("/path" or "@abstract"). 1 or -errno. */
+int notify_send_to(const char *socket_path, const char *msg);
+
+#endif
