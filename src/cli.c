@@ -19,9 +19,9 @@ static const struct command commands[] = {
 	{"reload", NULL, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
 	{"status", NULL, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
 	{"stop", NULL, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
-	{"check", NULL, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
+	{"check", cmd_check, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
 	{"watch", NULL, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
-	{"init", NULL, "[--force]", "write a commented baton.toml for this project"},
+	{"init", cmd_init, "[--force]", "write a commented baton.toml for this project"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -132,4 +132,15 @@ void config_diags_clear(struct config_diags *d);
 /* Write the effective config as a valid baton.toml (for `baton check --print`). */
 char *config_to_toml(const struct config *cfg);
 
+/* Zero-config defaults for a Go main package in dir (absolute): build "go build -o
+ * .baton/bin/app <pkg>", run ".baton/bin/app", ready "exec", no listener. The package is
+ * config_find_go_main(dir), or "." when there is none. */
+struct config *config_load_default(const char *dir);
+/* The Go main package of the project in dir: "." when dir holds a non-test .go file with
+ * "package main", else "./cmd/NAME" for the first such cmd/ subdirectory (fresh string), or
+ * NULL when there is none. */
+char *config_find_go_main(const char *dir);
+/* Print notes (one per line) to fd. */
+void config_notes_print(const struct strv *notes, int fd);
+
 #endif

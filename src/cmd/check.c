@@ -1,0 +1,119 @@
+/* baton check [-c FILE] [--print]: load the config the way `baton dev` and `baton run` would,
+ * report every problem as file:line:col, or print a one-line summary (or the effective config
+ * as a commented baton.toml). Exit 0 valid, 1 not, 2 usage. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd/cmd.h"
+#include "config.h"
+#include "util/strv.h"
+
+static void help(void)
+{
+	printf("usage: baton check [-c FILE] [--print]\n\n"
+	       "Validate the config and report every problem as file:line:col: message.\n"
+	       "Exit 0 when it is valid, 1 when it is not, 2 on a usage error.\n\n"
+	       "options:\n"
+	       "  -c, --config FILE  the config to check (default: ./baton.toml, else ./.air.toml\n"
+	       "                     read as air's format, else zero-config defaults for a Go\n"
+	       "                     main package)\n"
+	       "      --print        print the effective config as a commented baton.toml\n"
+	       "  -h, --help         show this help\n");
+}
+
+static const char *plural(int n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void summary(const struct config *cfg, const char *name)
+{
+	printf("%s: ok", name);
+	if (cfg->source == CONFIG_SRC_AIR)
+		printf(" (air's format)");
+	if (cfg->build.cmd)
+		printf(" — build \"%s\"", cfg->build.cmd);
+	else
+		printf(" — no build step");
+	printf(", run \"%s\"", cfg->run.cmd);
+	if (cfg->nlisten)
+		printf(", %d %s", cfg->nlisten, plural(cfg->nlisten, "listener", "listeners"));
+	else
+		printf(", no listener");
+	int np = (int)cfg->watch.paths.n;
+	printf(", watching %d %s", np, plural(np, "path", "paths"));
+	if (cfg->nreload)
+		printf(", %d reload %s", cfg->nreload, plural(cfg->nreload, "rule", "rules"));
+	if (cfg->ntls)
+		printf(", %d %s", cfg->ntls, plural(cfg->ntls, "certificate", "certificates"));
+	printf("\n");
+}
+
+int cmd_check(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool print = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help();
+			return EXIT_OK;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_error("check", "'%s' needs a file", a);
+			file = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			file = a + 9;
+		} else if (strncmp(a, "-c", 2) == 0) {
+			file = a + 2;
+		} else if (strcmp(a, "--print") == 0) {
+			print = true;
+		} else if (a[0] == '-') {
+			return cli_usage_error("check", "unknown option '%s'", a);
+		} else {
+			return cli_usage_error("check", "unexpected argument '%s'", a);
+		}
+	}
+	if (file && !*file)
+		return cli_usage_error("check", "empty config file name");
+
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd))) {
+		perror("baton: getcwd");
+		return EXIT_FAIL;
+	}
+	struct config_diags diags = {0};
+	struct strv notes = STRV_INIT;
+	struct config *cfg = config_load(file, cwd, &diags, &notes);
+	fflush(stdout);
+	config_notes_print(&notes, 2);
+	strv_clear(&notes);
+	if (!cfg) {
+		config_diags_print(&diags, 2);
+		int n = diags.n;
+		if (n && diags.v[0].line)
+			fprintf(stderr, "baton: %s is not valid (%d %s)\n", diags.v[0].file, n,
+				plural(n, "error", "errors"));
+		config_diags_clear(&diags);
+		return EXIT_FAIL;
+	}
+	config_diags_clear(&diags);
+	if (print) {
+		char *s = config_to_toml(cfg);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		const char *name = file;
+		if (!name)
+			name = cfg->source == CONFIG_SRC_FILE  ? "baton.toml"
+			       : cfg->source == CONFIG_SRC_AIR ? ".air.toml"
+							       : "zero-config (Go main package)";
+		summary(cfg, name);
+	}
+	config_free(cfg);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
