@@ -15,7 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"dev", NULL, "[-c FILE] [-- ARGS...]", "watch, build, restart (the dev loop)"},
-	{"run", NULL, "[-c FILE] [-- ARGS...]", "supervise with zero-downtime reloads (production)"},
+	{"run", cmd_run, "[-c FILE] [-- ARGS...]", "supervise with zero-downtime reloads (production)"},
 	{"reload", NULL, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
 	{"status", NULL, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
 	{"stop", NULL, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},

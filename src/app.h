@@ -1,0 +1,58 @@
+/* The composition root shared by `baton dev` and `baton run`: from a loaded config it builds
+ * the loop, the signalfd, the reaper, the listeners (bound or adopted from systemd), the
+ * forwarders, the NOTIFY_SOCKET receiver, the child environment and the service (svc). The
+ * mode-specific policy (dev: watch + build; run: reload triggers + control socket) lives in
+ * dev.c and run.c, which own a struct app and react to its callbacks.
+ *
+ * Ownership: app owns everything it creates; the config must outlive it. */
+#ifndef BATON_APP_H
+#define BATON_APP_H
+
+#include <stdbool.h>
+#include <sys/signalfd.h>
+
+#include "config.h"
+#include "svc.h"
+#include "util/strv.h"
+
+struct loop;
+struct sig;
+struct child_reaper;
+struct notify;
+struct listener;
+struct forward;
+
+struct app {
+	const struct config *cfg;
+	struct loop *loop;
+	struct sig *sig;
+	struct child_reaper *reaper;
+	struct listener **listeners; /* cfg->nlisten */
+	struct forward **forwards;   /* per listener: NULL unless it has forward = */
+	int *handoff_fds;            /* fds handed to the app (non-forward listeners) */
+	char **handoff_names;
+	int nhandoff;
+	struct notify *notify;
+	struct svc *svc;
+	struct strv env;    /* the app's environment (without BATON_GENERATION) */
+	struct strv args;   /* run.args + ARGS after -- */
+	bool is_pid1;
+	int interrupts;     /* SIGINT/SIGTERM received */
+	void (*on_signal)(struct app *a, const struct signalfd_siginfo *si);
+	void *owner;
+};
+
+/* Set up everything but the svc; errors are logged. Returns 0 or -errno. extra_args are the
+ * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the svc policy. */
+int app_init(struct app *a, const struct config *cfg, char **extra_args);
+/* Create the svc with the given callbacks (data = the owner). */
+/* inherit_output: the app writes to baton's stdout/stderr directly (run); otherwise its lines
+ * go through cbs->output (dev prefixes them). */
+void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
+		   void *owner);
+/* Kill orphans left behind and free everything. */
+void app_fini(struct app *a);
+/* One line describing the listeners: ":8080 (http), unix:/x.sock (admin) → 127.0.0.1:8081". */
+char *app_listeners_str(const struct app *a);
+
+#endif

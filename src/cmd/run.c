@@ -1,0 +1,54 @@
+/* baton run [-c FILE] [-- ARGS...]: production supervisor (see run.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "run.h"
+
+static void help(void)
+{
+	printf("usage: baton run [-c FILE] [-- ARGS...]\n\n"
+	       "Supervise the app with zero-downtime reloads: baton holds the listening sockets,\n"
+	       "starts the next generation on them, cuts over when it is ready (READY=1, exec,\n"
+	       "delay or port), drains the old one, and keeps the old one serving when the new\n"
+	       "one fails (rollback).\n\n"
+	       "options:\n"
+	       "  -c, --config FILE  config file (default: ./baton.toml, else ./.air.toml)\n"
+	       "  -h, --help         show this help\n"
+	       "  -- ARGS...         appended to the app's command\n\n"
+	       "signals: SIGHUP reloads; SIGTERM/SIGINT stop every generation gracefully\n"
+	       "(within stop_timeout) and exit; SIGUSR1/SIGUSR2 are passed to the serving app.\n"
+	       "control: baton reload | status [--json] | stop  (over [control] socket)\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *file = NULL;
+	char **extra = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			extra = argv + i + 1;
+			break;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help();
+			return EXIT_OK;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_error("run", "'%s' needs a file", a);
+			file = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			file = a + 9;
+		} else {
+			return cli_usage_error("run", "unexpected argument '%s'", a);
+		}
+	}
+	struct config *cfg = cmd_load_config(file);
+	if (!cfg)
+		return EXIT_FAIL;
+	int rc = run_main(cfg, extra);
+	config_free(cfg);
+	return rc;
+}

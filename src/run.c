@@ -1,0 +1,255 @@
+#include "run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "run_internal.h"
+#include "child.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "svc.h"
+#include "util/signame.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+static void sd_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sd_send(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	int r = notify_send(msg);
+	if (r < 0)
+		log_debug("cannot notify systemd: %s", strerror(-r));
+}
+
+static void answer_waiters(struct run *r, int id, bool ok, const char *msg)
+{
+	size_t j = 0;
+	/* Copy out first: a done() callback may add waiters (a new reload request). */
+	struct waiter *todo = xcalloc(r->nwaiters + 1, sizeof(*todo));
+	size_t ntodo = 0;
+	for (size_t i = 0; i < r->nwaiters; i++) {
+		if (r->waiters[i].min_id <= id)
+			todo[ntodo++] = r->waiters[i];
+		else
+			r->waiters[j++] = r->waiters[i];
+	}
+	r->nwaiters = j;
+	for (size_t i = 0; i < ntodo; i++)
+		todo[i].done(ok, msg, todo[i].data);
+	free(todo);
+}
+
+static void record_result(struct run *r, bool ok, const char *reason)
+{
+	r->have_last = true;
+	r->last_ok = ok;
+	snprintf(r->last_reason, sizeof(r->last_reason), "%s", reason);
+	r->last_duration_ms = r->reload_started_ms ? now_ms() - r->reload_started_ms : 0;
+}
+
+/* Ask for a reload; done (may be NULL) gets the result. */
+void run_request_reload(struct run *r, const char *who,
+			void (*done)(bool ok, const char *msg, void *data), void *data)
+{
+	const struct config *cfg = r->cfg;
+	if (svc_stopping(r->app.svc)) {
+		if (done)
+			done(false, "baton is stopping", data);
+		return;
+	}
+	if (cfg->run.reload_signal) {
+		int e = svc_signal_current(r->app.svc, cfg->run.reload_signal);
+		char msg[160];
+		if (e < 0)
+			snprintf(msg, sizeof(msg), "cannot send %s: %s",
+				 signame_str(cfg->run.reload_signal),
+				 e == -ESRCH ? "no generation is serving" : strerror(-e));
+		else
+			snprintf(msg, sizeof(msg), "sent %s to generation %d",
+				 signame_str(cfg->run.reload_signal), svc_current(r->app.svc));
+		log_info("reload (%s): %s", who, msg);
+		if (done)
+			done(e == 0, msg, data);
+		return;
+	}
+	int min_id = svc_last_id(r->app.svc) + 1;
+	if (done) {
+		r->waiters = xgrow(r->waiters, &r->capwaiters, r->nwaiters + 1, sizeof(*r->waiters));
+		r->waiters[r->nwaiters++] = (struct waiter){min_id, done, data};
+	}
+	if (!r->reloading && svc_current(r->app.svc)) {
+		r->reloading = true;
+		r->reload_started_ms = now_ms();
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sd_send("RELOADING=1\nMONOTONIC_USEC=%llu\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=reloading",
+			(unsigned long long)ts.tv_sec * 1000000ULL +
+				(unsigned long long)ts.tv_nsec / 1000,
+			(unsigned long long)(cfg->run.ready_timeout_ms + cfg->run.stop_timeout_ms) *
+				1000ULL);
+	}
+	log_info("reload requested (%s)%s", who,
+		 svc_busy(r->app.svc) ? ": one is in progress, a follow-up will cover it" : "");
+	svc_replace(r->app.svc);
+}
+
+/* ---- svc callbacks ---- */
+
+static void on_ready(struct svc *s, int id, int prev, int64_t took, void *data)
+{
+	(void)s;
+	struct run *r = data;
+	char msg[160];
+	if (prev)
+		snprintf(msg, sizeof(msg), "generation %d serving (ready in %lld ms), draining %d",
+			 id, (long long)took, prev);
+	else
+		snprintf(msg, sizeof(msg), "generation %d serving (ready in %lld ms)", id,
+			 (long long)took);
+	log_info("%s", msg);
+	if (!r->first_ready) {
+		r->first_ready = true;
+		sd_send("READY=1\nSTATUS=serving generation %d", id);
+	} else if (r->reloading) {
+		sd_send("READY=1\nSTATUS=serving generation %d", id);
+	}
+	if (r->reloading || r->nwaiters)
+		record_result(r, true, msg);
+	r->reloading = false;
+	r->reload_started_ms = 0;
+	answer_waiters(r, id, true, msg);
+}
+
+static void on_failed(struct svc *s, int id, const char *reason, void *data)
+{
+	struct run *r = data;
+	int cur = svc_current(s);
+	char msg[512];
+	if (cur)
+		snprintf(msg, sizeof(msg), "generation %d failed: %s — rolled back, generation %d "
+			 "keeps serving", id, reason, cur);
+	else
+		snprintf(msg, sizeof(msg), "generation %d failed: %s", id, reason);
+	log_error("%s", msg);
+	if (r->reloading && !svc_busy(s)) {
+		sd_send("READY=1\nSTATUS=reload failed: %s", reason);
+		r->reloading = false;
+	}
+	record_result(r, false, msg);
+	r->reload_started_ms = 0;
+	answer_waiters(r, id, false, msg);
+}
+
+static void on_crashed(struct svc *s, int id, const char *status, void *data)
+{
+	(void)s;
+	struct run *r = data;
+	log_error("generation %d %s while serving%s", id, status,
+		  r->cfg->run.restart_on_crash ? "" : " — not restarting (restart_on_crash = false)");
+	sd_send("STATUS=generation %d %s; restarting", id, status);
+	if (!r->cfg->run.restart_on_crash) {
+		r->exit_code = 1;
+		svc_stop(s);
+	}
+}
+
+static void on_exited(struct svc *s, int id, const char *status, void *data)
+{
+	(void)s;
+	(void)data;
+	log_info("generation %d drained (%s)", id, status);
+}
+
+static void on_stopped(struct svc *s, void *data)
+{
+	(void)s;
+	struct run *r = data;
+	child_kill_orphans(r->app.reaper, SIGKILL);
+	answer_waiters(r, 1 << 30, false, "baton stopped");
+	log_info("stopped");
+	loop_exit(r->app.loop, r->exit_code);
+}
+
+static void run_stop(struct run *r, const char *why)
+{
+	if (svc_stopping(r->app.svc))
+		return;
+	log_info("%s: stopping every generation (stop_timeout applies)", why);
+	sd_send("STOPPING=1\nSTATUS=stopping");
+	svc_stop(r->app.svc);
+}
+
+void run_request_stop(struct run *r, const char *who)
+{
+	run_stop(r, who);
+}
+
+static void on_signal(struct app *a, const struct signalfd_siginfo *si)
+{
+	struct run *r = a->owner;
+	int sig = (int)si->ssi_signo;
+	switch (sig) {
+	case SIGHUP:
+		run_request_reload(r, "SIGHUP", NULL, NULL);
+		break;
+	case SIGINT:
+	case SIGTERM:
+	case SIGQUIT:
+		a->interrupts++;
+		if (a->interrupts == 1) {
+			run_stop(r, signame_str(sig));
+		} else if (sig != SIGTERM) {
+			log_info("%s again: killing every generation", signame_str(sig));
+			svc_kill(a->svc);
+		}
+		break;
+	default: /* SIGUSR1, SIGUSR2: for the app */
+		svc_signal_current(a->svc, sig);
+		break;
+	}
+}
+
+int run_main(const struct config *cfg, char **extra_args)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->cfg = cfg;
+	r->started_ms = now_ms();
+	int rc = 1;
+	if (app_init(&r->app, cfg, extra_args) < 0)
+		goto out;
+	r->app.on_signal = on_signal;
+	static const struct svc_cbs cbs = {
+		.ready = on_ready,
+		.failed = on_failed,
+		.crashed = on_crashed,
+		.exited = on_exited,
+		.stopped = on_stopped,
+	};
+	app_start_svc(&r->app, true, true, &cbs, r);
+	r->ctl = run_ctl_new(r);
+	if (!r->ctl)
+		goto out;
+	char *ls = app_listeners_str(&r->app);
+	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
+	free(ls);
+	svc_replace(r->app.svc);
+	int e = loop_run(r->app.loop);
+	rc = e < 0 ? 1 : e;
+out:
+	run_ctl_free(r->ctl);
+	app_fini(&r->app);
+	free(r->waiters);
+	free(r);
+	return rc;
+}

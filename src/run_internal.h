@@ -1,0 +1,50 @@
+/* Internals of `baton run` shared by run.c (the policy) and run_ctl.c (the control socket
+ * glue). Not for other modules. */
+#ifndef BATON_RUN_INTERNAL_H
+#define BATON_RUN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+
+struct run_ctl;
+
+/* A reload requester waiting for the generation that covers its request. */
+struct waiter {
+	int min_id; /* any generation >= this one that becomes ready (or fails) answers it */
+	void (*done)(bool ok, const char *msg, void *data);
+	void *data;
+};
+
+struct run {
+	struct app app;
+	const struct config *cfg;
+	struct waiter *waiters;
+	size_t nwaiters, capwaiters;
+	bool first_ready;   /* systemd has been told READY=1 */
+	bool reloading;     /* a reload is in progress (for RELOADING=1 / READY=1 pairing) */
+	int64_t reload_started_ms;
+	int64_t started_ms;
+	/* last reload result, for status */
+	bool last_ok;
+	bool have_last;
+	char last_reason[600];
+	int64_t last_duration_ms;
+	int exit_code;
+	struct run_ctl *ctl;
+};
+
+
+/* Ask for a reload; done (may be NULL) gets the result of the reload that covers it. */
+void run_request_reload(struct run *r, const char *who,
+			void (*done)(bool ok, const char *msg, void *data), void *data);
+/* Graceful stop of every generation, then exit. */
+void run_request_stop(struct run *r, const char *who);
+
+/* The control socket (run_ctl.c): NULL after logging the reason. */
+struct run_ctl *run_ctl_new(struct run *r);
+void run_ctl_free(struct run_ctl *c);
+
+#endif

@@ -1,0 +1,547 @@
+#include "svc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "env.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "proc.h"
+#include "util/duration.h"
+#include "util/strv.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#define PROBE_INTERVAL_MS 10
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define STABLE_MS 10000 /* up this long after ready: the crash streak is over */
+
+struct gen {
+	struct svc *svc;
+	int id;
+	enum gen_state state;
+	struct child *child;
+	int64_t started_ms, ready_ms;
+	int64_t ready_deadline;
+	struct loop_timer *timer; /* ready timeout, and delay readiness */
+	char *fail_reason;        /* set when we killed it for not becoming ready */
+	/* READY_PORT probe */
+	int probe_fd;
+	struct loop_src *probe_src;
+	struct loop_timer *probe_timer;
+};
+
+struct svc {
+	struct loop *loop;
+	struct svc_opts o;
+	struct svc_cbs cbs;
+	void *data;
+	struct gen **gens; /* live generations, oldest first */
+	size_t ngens, capgens;
+	int last_id;
+	int current; /* id of the serving generation */
+	bool pending;        /* a replace arrived while one was in progress */
+	int waiting_for;     /* no-overlap: the generation whose exit starts the next one */
+	bool stopping;
+	bool stopped_sent;
+	int crashes;
+	struct loop_timer *backoff;
+};
+
+const char *gen_state_name(enum gen_state st)
+{
+	static const char *const n[] = {"starting", "ready", "draining", "exited"};
+	return n[st];
+}
+
+static struct gen *find_gen(const struct svc *s, int id)
+{
+	for (size_t i = 0; i < s->ngens; i++)
+		if (s->gens[i]->id == id)
+			return s->gens[i];
+	return NULL;
+}
+
+static struct gen *starting_gen(const struct svc *s)
+{
+	for (size_t i = 0; i < s->ngens; i++)
+		if (s->gens[i]->state == GEN_STARTING)
+			return s->gens[i];
+	return NULL;
+}
+
+static void probe_stop(struct gen *g)
+{
+	if (g->probe_src) {
+		loop_del(g->svc->loop, g->probe_src);
+		g->probe_src = NULL;
+	}
+	if (g->probe_fd >= 0) {
+		close(g->probe_fd);
+		g->probe_fd = -1;
+	}
+	if (g->probe_timer)
+		loop_timer_disarm(g->probe_timer);
+}
+
+static void gen_free(struct gen *g)
+{
+	probe_stop(g);
+	loop_timer_free(g->probe_timer);
+	loop_timer_free(g->timer);
+	child_free(g->child);
+	free(g->fail_reason);
+	free(g);
+}
+
+static void gen_remove(struct svc *s, struct gen *g)
+{
+	for (size_t i = 0; i < s->ngens; i++) {
+		if (s->gens[i] == g) {
+			memmove(&s->gens[i], &s->gens[i + 1], (s->ngens - i - 1) * sizeof(*s->gens));
+			s->ngens--;
+			break;
+		}
+	}
+	gen_free(g);
+}
+
+static void gen_drain(struct svc *s, struct gen *g)
+{
+	g->state = GEN_DRAINING;
+	probe_stop(g);
+	loop_timer_disarm(g->timer);
+	int r = child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
+	if (r < 0 && r != -ESRCH)
+		log_warn("cannot stop generation %d: %s", g->id, strerror(-r));
+}
+
+static void enforce_max_draining(struct svc *s)
+{
+	if (s->o.max_draining <= 0)
+		return;
+	int n = 0;
+	for (size_t i = s->ngens; i-- > 0;) {
+		struct gen *g = s->gens[i];
+		if (g->state != GEN_DRAINING)
+			continue;
+		if (++n > s->o.max_draining) {
+			log_warn("too many draining generations: killing generation %d", g->id);
+			child_signal(g->child, SIGKILL, true);
+		}
+	}
+}
+
+static void maybe_follow_up(struct svc *s)
+{
+	if (s->pending && !s->stopping) {
+		s->pending = false;
+		svc_replace(s);
+	}
+}
+
+static void gen_ready(struct gen *g)
+{
+	struct svc *s = g->svc;
+	if (g->state != GEN_STARTING)
+		return;
+	g->state = GEN_READY;
+	g->ready_ms = now_ms();
+	probe_stop(g);
+	loop_timer_disarm(g->timer);
+	int prev = s->current;
+	s->current = g->id;
+	struct gen *old = prev ? find_gen(s, prev) : NULL;
+	if (old && old->state == GEN_READY)
+		gen_drain(s, old);
+	enforce_max_draining(s);
+	if (s->cbs.ready)
+		s->cbs.ready(s, g->id, prev, g->ready_ms - g->started_ms, s->data);
+	maybe_follow_up(s);
+}
+
+static void spawn_gen(struct svc *s);
+
+static void backoff_fire(struct loop *l, void *data)
+{
+	(void)l;
+	struct svc *s = data;
+	if (!s->stopping && !s->current && !starting_gen(s))
+		spawn_gen(s);
+}
+
+static void schedule_restart(struct svc *s)
+{
+	int64_t d = BACKOFF_MIN_MS;
+	for (int i = 1; i < s->crashes && d < BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
+	char b[32];
+	duration_format_ms(d, b, sizeof(b));
+	log_info("restarting in %s (crash %d in a row)", b, s->crashes);
+	loop_timer_arm_in(s->backoff, d);
+}
+
+static void check_stopped(struct svc *s)
+{
+	if (s->stopping && s->ngens == 0 && !s->stopped_sent) {
+		s->stopped_sent = true;
+		if (s->cbs.stopped)
+			s->cbs.stopped(s, s->data);
+	}
+}
+
+static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
+{
+	(void)c;
+	struct gen *g = data;
+	struct svc *s = g->svc;
+	char sb[96];
+	child_status_str(st, sb, sizeof(sb));
+	enum gen_state was = g->state;
+	int id = g->id;
+	g->state = GEN_EXITED;
+
+	if (was == GEN_STARTING) {
+		char *reason = g->fail_reason ? xstrdup(g->fail_reason)
+					      : xasprintf("%s before it was ready", sb);
+		/* nothing serves: with restart_on_crash, keep trying (with backoff) */
+		bool crash_restart = !s->current && s->o.restart_on_crash && !s->stopping;
+		gen_remove(s, g);
+		if (s->cbs.failed)
+			s->cbs.failed(s, id, reason, s->data);
+		free(reason);
+		if (crash_restart && !s->pending) {
+			s->crashes++;
+			schedule_restart(s);
+		}
+		maybe_follow_up(s);
+	} else if (was == GEN_READY) {
+		s->current = 0;
+		int64_t up = now_ms() - g->ready_ms;
+		gen_remove(s, g);
+		if (!s->stopping) {
+			s->crashes = up >= STABLE_MS ? 1 : s->crashes + 1;
+			if (s->cbs.crashed)
+				s->cbs.crashed(s, id, sb, s->data);
+			if (s->o.restart_on_crash && !starting_gen(s))
+				schedule_restart(s);
+		}
+	} else {
+		gen_remove(s, g);
+		if (s->cbs.exited)
+			s->cbs.exited(s, id, sb, s->data);
+		if (s->waiting_for == id) {
+			s->waiting_for = 0;
+			if (!s->stopping)
+				spawn_gen(s);
+		}
+	}
+	check_stopped(s);
+}
+
+static void gen_on_line(struct child *c, int stream, const char *line, size_t len, void *data)
+{
+	(void)c;
+	struct gen *g = data;
+	if (g->svc->cbs.output)
+		g->svc->cbs.output(g->svc, g->id, stream, line, len, g->svc->data);
+}
+
+static void gen_kill_failed(struct gen *g, char *reason)
+{
+	free(g->fail_reason);
+	g->fail_reason = reason;
+	probe_stop(g);
+	loop_timer_disarm(g->timer);
+	child_stop(g->child, SIGKILL, 0);
+}
+
+static void gen_timer(struct loop *l, void *data)
+{
+	(void)l;
+	struct gen *g = data;
+	struct svc *s = g->svc;
+	if (g->state != GEN_STARTING)
+		return;
+	int64_t now = now_ms();
+	if (s->o.ready == READY_DELAY && now - g->started_ms >= s->o.ready_delay_ms &&
+	    now < g->ready_deadline) {
+		gen_ready(g);
+		return;
+	}
+	if (now >= g->ready_deadline) {
+		char b[32];
+		duration_format_ms(s->o.ready_timeout_ms, b, sizeof(b));
+		gen_kill_failed(g, xasprintf("not ready within %s (ready = %s)", b,
+					     s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
+					     : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
+									: "\"delay\""));
+		return;
+	}
+	loop_timer_arm_at(g->timer, g->ready_deadline);
+}
+
+static void probe_arm(struct gen *g);
+
+static void probe_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	(void)events;
+	struct gen *g = data;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	probe_stop(g);
+	if (err == 0)
+		gen_ready(g);
+	else
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+}
+
+static void probe_try(struct loop *l, void *data)
+{
+	(void)l;
+	struct gen *g = data;
+	struct svc *s = g->svc;
+	if (g->state != GEN_STARTING)
+		return;
+	probe_stop(g);
+	int fd = socket(s->o.port_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&s->o.port_addr, s->o.port_addrlen) == 0) {
+		close(fd);
+		gen_ready(g);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		close(fd);
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+		return;
+	}
+	g->probe_fd = fd;
+	g->probe_src = loop_add(s->loop, fd, EPOLLOUT, probe_event, g);
+	if (!g->probe_src) {
+		close(fd);
+		g->probe_fd = -1;
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+	}
+}
+
+static void probe_arm(struct gen *g)
+{
+	g->probe_timer = loop_timer_new(g->svc->loop, probe_try, g);
+	loop_timer_arm_in(g->probe_timer, 0);
+}
+
+static void spawn_gen(struct svc *s)
+{
+	struct gen *g = xcalloc(1, sizeof(*g));
+	g->svc = s;
+	g->id = ++s->last_id;
+	g->probe_fd = -1;
+	g->state = GEN_STARTING;
+	g->started_ms = now_ms();
+
+	struct strv env = STRV_INIT;
+	for (const char *const *e = s->o.env; e && *e; e++)
+		strv_push(&env, *e);
+	char idb[16];
+	snprintf(idb, sizeof(idb), "%d", g->id);
+	env_set(&env, "BATON_GENERATION", idb);
+
+	struct child_spec spec = {
+		.shell_cmd = s->o.cmd,
+		.args = s->o.args,
+		.label = s->o.cmd,
+		.cwd = s->o.cwd,
+		.env = (const char *const *)env.v,
+		.fds = s->o.fds,
+		.nfds = s->o.nfds,
+		.fd_names = s->o.fd_names,
+		.listen_env = s->o.nfds > 0,
+		.notify_socket = s->o.notify_socket,
+		.in = CHILD_IN_NULL,
+		.out = s->o.inherit_output ? CHILD_OUT_INHERIT : CHILD_OUT_PIPE,
+		.new_session = true,
+		.reaper = s->o.reaper,
+		.on_line = gen_on_line,
+		.on_exit = gen_on_exit,
+		.data = g,
+	};
+	char err[256] = "";
+	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
+	strv_clear(&env);
+	if (r < 0) {
+		int id = g->id;
+		free(g);
+		if (s->cbs.failed)
+			s->cbs.failed(s, id, err[0] ? err : strerror(-r), s->data);
+		return;
+	}
+	s->gens = xgrow(s->gens, &s->capgens, s->ngens + 1, sizeof(*s->gens));
+	s->gens[s->ngens++] = g;
+
+	g->timer = loop_timer_new(s->loop, gen_timer, g);
+	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
+	switch (s->o.ready) {
+	case READY_EXEC:
+		gen_ready(g);
+		return;
+	case READY_DELAY:
+		loop_timer_arm_at(g->timer, g->started_ms + s->o.ready_delay_ms);
+		return;
+	case READY_PORT:
+		probe_arm(g);
+		break;
+	case READY_NOTIFY:
+		break;
+	}
+	loop_timer_arm_at(g->timer, g->ready_deadline);
+}
+
+struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_cbs *cbs,
+		    void *data)
+{
+	struct svc *s = xcalloc(1, sizeof(*s));
+	s->loop = l;
+	s->o = *o;
+	s->cbs = *cbs;
+	s->data = data;
+	s->backoff = loop_timer_new(l, backoff_fire, s);
+	return s;
+}
+
+void svc_free(struct svc *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ngens; i++)
+		gen_free(s->gens[i]);
+	free(s->gens);
+	loop_timer_free(s->backoff);
+	free(s);
+}
+
+int svc_replace(struct svc *s)
+{
+	if (s->stopping)
+		return -ESHUTDOWN;
+	if (starting_gen(s) || s->waiting_for) {
+		s->pending = true;
+		return 0;
+	}
+	loop_timer_disarm(s->backoff);
+	struct gen *cur = s->current ? find_gen(s, s->current) : NULL;
+	if (cur && !s->o.overlap) {
+		s->waiting_for = cur->id;
+		s->current = 0;
+		gen_drain(s, cur);
+		return 0;
+	}
+	spawn_gen(s);
+	return 0;
+}
+
+void svc_stop(struct svc *s)
+{
+	s->stopping = true;
+	s->pending = false;
+	s->waiting_for = 0;
+	loop_timer_disarm(s->backoff);
+	for (size_t i = 0; i < s->ngens; i++) {
+		struct gen *g = s->gens[i];
+		if (g->state == GEN_STARTING || g->state == GEN_READY)
+			gen_drain(s, g);
+	}
+	check_stopped(s);
+}
+
+void svc_kill(struct svc *s)
+{
+	for (size_t i = 0; i < s->ngens; i++)
+		child_signal(s->gens[i]->child, SIGKILL, true);
+}
+
+void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m)
+{
+	struct gen *g = NULL;
+	for (size_t i = s->ngens; i-- > 0;) {
+		pid_t gp = child_pid(s->gens[i]->child);
+		if (pid == gp || proc_is_descendant(pid, gp)) {
+			g = s->gens[i];
+			break;
+		}
+	}
+	if (!g) {
+		log_debug("notify message from pid %d, which belongs to no generation", (int)pid);
+		return;
+	}
+	if (m->has_extend && g->state == GEN_STARTING) {
+		int64_t d = now_ms() + (int64_t)(m->extend_timeout_usec / 1000);
+		if (d > g->ready_deadline) {
+			g->ready_deadline = d;
+			loop_timer_arm_at(g->timer, d);
+		}
+	}
+	if (m->ready && s->o.ready == READY_NOTIFY)
+		gen_ready(g);
+}
+
+int svc_signal_current(struct svc *s, int sig)
+{
+	struct gen *g = s->current ? find_gen(s, s->current) : NULL;
+	if (!g)
+		return -ESRCH;
+	return child_signal(g->child, sig, false);
+}
+
+bool svc_busy(const struct svc *s)
+{
+	return starting_gen(s) || s->pending || s->waiting_for;
+}
+
+int svc_current(const struct svc *s)
+{
+	return s->current;
+}
+
+bool svc_stopping(const struct svc *s)
+{
+	return s->stopping;
+}
+
+int svc_last_id(const struct svc *s)
+{
+	return s->last_id;
+}
+
+int svc_crash_count(const struct svc *s)
+{
+	return s->crashes;
+}
+
+int svc_list(const struct svc *s, struct svc_gen_info *out, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < s->ngens && n < max; i++) {
+		const struct gen *g = s->gens[i];
+		out[n++] = (struct svc_gen_info){g->id, child_pid(g->child), g->state,
+						 g->started_ms, g->ready_ms};
+	}
+	return n;
+}

@@ -1,0 +1,90 @@
+"""Helpers for the `baton dev` / `baton run` end-to-end tests: free ports, an HTTP poller that
+counts failed requests, and a project directory built from the bundled Gin apps."""
+import http.client
+import os
+import shutil
+import socket
+import threading
+import time
+
+from conftest import REPO
+
+
+def free_port():
+    """A port that was free a moment ago (bound then released by the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path="/", timeout=5.0, host="127.0.0.1"):
+    """One request on a fresh connection: (status, body)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+class Poller:
+    """Sends a request every `interval` seconds on a new connection and records each result."""
+
+    def __init__(self, port, interval=0.005, path="/"):
+        self.port, self.interval, self.path = port, interval, path
+        self.ok = 0
+        self.failures = []
+        self.bodies = set()
+        self.last_body = None
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                st, body = get(self.port, self.path)
+                if st == 200:
+                    self.ok += 1
+                    self.bodies.add(body.strip())
+                    self.last_body = body.strip()
+                else:
+                    self.failures.append(f"HTTP {st}")
+            except Exception as e:  # refused, reset, timeout: all failures
+                self.failures.append(repr(e))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(timeout=10)
+
+
+def gin_project(tmp, app="gin-hello"):
+    """Copy a bundled Gin app into tmp/app and return (dir, main.go path)."""
+    src = os.path.join(REPO, "examples", "gin-hello") if app == "gin-hello" else \
+        os.path.join(REPO, "tests", "apps", app)
+    dst = os.path.join(str(tmp), "app")
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".baton", "baton.toml", "go.mod",
+                                                            "go.sum", "*.md"))
+    return dst, os.path.join(dst, "main.go")
+
+
+GO_BUILD = "GO111MODULE=off GOPATH=/usr/share/gocode go build -o .baton/bin/app ."
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def replace_in(path, old, new):
+    with open(path) as f:
+        s = f.read()
+    assert old in s, f"{old!r} not in {path}"
+    # write in place (truncate + write), like most editors' non-atomic save
+    with open(path, "w") as f:
+        f.write(s.replace(old, new))
