@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_impl.h"
 #include "log.h"
 #include "util/fileio.h"
 #include "util/strv.h"
@@ -871,6 +872,62 @@ static void test_find_go_main(void **state)
 	free(dir);
 }
 
+/* docs/config.md lists every schema key in its table's section, with the schema's default. */
+static void test_docs_match_schema(void **state)
+{
+	(void)state;
+	const char *here = __FILE__;
+	const char *slash = strrchr(here, '/');
+	char *path = xasprintf("%.*s/../../docs/config.md", (int)(slash - here), here), *doc;
+	size_t len;
+	assert_int_equal(file_read_all(path, 1 << 20, &doc, &len), 0);
+	struct config *cfg = config_new();
+	struct cfg_listen l = {0};
+	struct cfg_reload r = {0};
+	struct cfg_tls t = {0};
+	config_scope_defaults(CS_LISTEN, &l);
+	config_scope_defaults(CS_RELOAD, &r);
+	config_scope_defaults(CS_TLS, &t);
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		char *head = !k->table		   ? xstrdup("\n## top level\n")
+			     : k->scope == CS_ROOT ? xasprintf("\n## [%s]\n", k->table)
+						   : xasprintf("\n## [[%s]]\n", k->table);
+		const char *sec = strstr(doc, head);
+		if (!sec)
+			fail_msg("docs/config.md has no section '%s'", head + 1);
+		const char *end = strstr(sec + 1, "\n## ");
+		char *rowkey = xasprintf("\n| `%s` |", k->name);
+		const char *row = strstr(sec, rowkey);
+		if (!row || (end && row > end))
+			fail_msg("docs/config.md: no row for '%s' in '%s'", k->name, head + 1);
+		const char *eol = strchr(row + 1, '\n');
+		char *line = xstrndup(row + 1, eol ? (size_t)(eol - row - 1) : strlen(row + 1));
+		if (k->def) {
+			const void *base = k->scope == CS_LISTEN   ? (const void *)&l
+					   : k->scope == CS_RELOAD ? (const void *)&r
+					   : k->scope == CS_TLS	   ? (const void *)&t
+								   : (const void *)cfg;
+			char *v = config_key_format(k, base);
+			char *want = xasprintf("`%s`", v);
+			if (!strstr(line, want))
+				fail_msg("docs/config.md: '%s' should show default %s: %s", k->name,
+					 want, line);
+			free(want);
+			free(v);
+		}
+		free(line);
+		free(rowkey);
+		free(head);
+	}
+	config_scope_free(CS_LISTEN, &l);
+	config_scope_free(CS_RELOAD, &r);
+	config_scope_free(CS_TLS, &t);
+	config_free(cfg);
+	free(doc);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_find_go_main),
+		cmocka_unit_test(test_docs_match_schema),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
