@@ -88,3 +88,19 @@ def replace_in(path, old, new):
     # write in place (truncate + write), like most editors' non-atomic save
     with open(path, "w") as f:
         f.write(s.replace(old, new))
+
+
+_built = {}
+
+
+def built_apps():
+    """Build the bundled Gin apps once per test session (tests/apps/build.sh) and return the
+    directory holding gin-hello and gin-plain."""
+    import subprocess
+    from conftest import BUILD
+    out = os.path.join(BUILD, "apps")
+    if "dir" not in _built:
+        subprocess.run([os.path.join(REPO, "tests", "apps", "build.sh"), out], check=True,
+                       timeout=300, capture_output=True)
+        _built["dir"] = out
+    return _built["dir"]
