@@ -30,7 +30,7 @@ struct toml_datetime {
 	int year, month, day;            /* valid for DATETIME, DATETIME_LOCAL, DATE_LOCAL */
 	int hour, minute, second;        /* valid for DATETIME, DATETIME_LOCAL, TIME_LOCAL */
 	int nanosecond;                  /* fraction of a second, 0..999999999 */
-	int frac_digits;                 /* how many fraction digits were written (0 = none) */
+	int frac_digits;                 /* fraction digits written (0 = none; extra past 9 dropped) */
 	int offset_minutes;              /* DATETIME only; Z is 0 */
 };
 
@@ -41,6 +41,7 @@ struct toml_array {
 	struct toml_value *items;
 	size_t n;
 	size_t cap;
+	unsigned flags; /* parser bookkeeping (array of tables or static); not for callers */
 };
 
 struct toml_value {
@@ -72,12 +73,18 @@ struct toml_table {
 	size_t n;
 	size_t cap;
 	unsigned flags; /* parser bookkeeping (defined, implicit, inline, dotted); not for callers */
+	size_t *slots;  /* key index for large tables (item index + 1, 0 = empty); not for callers */
+	size_t nslots;
 };
 
 struct toml_error {
 	struct toml_pos pos;
 	char msg[256];
 };
+
+/* Arrays and inline tables nested deeper than this (counting every table and array from the
+ * root) are rejected with an error instead of exhausting the stack. */
+#define TOML_MAX_DEPTH 128
 
 /* Parse a whole document. Returns the root (a TOML_TABLE value) or NULL with *err filled.
  * The input need not be NUL-terminated. */
@@ -87,5 +94,12 @@ void toml_free(struct toml_value *root);
 /* Lookup of a key in a table value (NULL when v is not a table or the key is absent). */
 const struct toml_kv *toml_table_get(const struct toml_value *table, const char *key);
 const char *toml_type_name(enum toml_type t);
+
+/* Longest text toml_datetime_format() writes, with its NUL: 2006-01-02T15:04:05.999999999+07:00 */
+#define TOML_DATETIME_MAX 40
+/* Format a date/time value of type t as RFC 3339 / TOML text ("1979-05-27T07:32:00.5Z",
+ * "1979-05-27", "07:32:00"); the fraction keeps the digits that were written (up to 9).
+ * Returns the length snprintf() would, so size TOML_DATETIME_MAX is always enough. */
+int toml_datetime_format(char *buf, size_t size, enum toml_type t, const struct toml_datetime *dt);
 
 #endif
