@@ -329,7 +329,8 @@ static void list(const struct air *a, int k, const char *dflt, struct strv *out)
 	if (a->found[k]) {
 		const struct toml_array *arr = &a->found[k]->val.u.arr;
 		for (size_t i = 0; i < arr->n; i++)
-			strv_push(out, arr->items[i].u.str.ptr);
+			if (k == K_ARGS_BIN || arr->items[i].u.str.ptr[0]) /* "" matches nothing */
+				strv_push(out, arr->items[i].u.str.ptr);
 		return;
 	}
 	if (!dflt)
@@ -470,20 +471,21 @@ static void map_watch(struct air *a, struct config *cfg, const char *tmp, const 
 	list(a, K_INCLUDE_FILE, NULL, &cfg->watch.include_file);
 	list(a, K_EXCLUDE_FILE, NULL, &cfg->watch.exclude);
 	list(a, K_EXCLUDE_REGEX, "_test.go", &cfg->watch.exclude_regex);
-	for (size_t i = 0; i < cfg->watch.exclude_regex.n; i++) {
+	const struct toml_kv *rx = a->found[K_EXCLUDE_REGEX];
+	for (size_t i = 0; rx && i < rx->val.u.arr.n; i++) {
+		const struct toml_value *it = &rx->val.u.arr.items[i];
 		regex_t re;
-		int rc = regcomp(&re, cfg->watch.exclude_regex.v[i], REG_EXTENDED | REG_NOSUB);
+		int rc = regcomp(&re, it->u.str.ptr, REG_EXTENDED | REG_NOSUB);
 		if (rc == 0) {
 			regfree(&re);
 			continue;
 		}
 		char why[128];
 		regerror(rc, &re, why, sizeof(why));
-		const struct toml_value *v = &a->found[K_EXCLUDE_REGEX]->val;
-		air_err(a, v->u.arr.items[i].pos,
+		air_err(a, it->pos,
 			"'build.exclude_regex': \"%.64s\" is not a POSIX extended regular "
 			"expression: %s",
-			cfg->watch.exclude_regex.v[i], why);
+			it->u.str.ptr, why);
 	}
 	if (boolean(a, K_POLL, false))
 		cfg->watch.poll = POLL_FORCE;

@@ -37,8 +37,9 @@ enum config_type {
 /* Which struct a key's offsets are relative to. */
 enum config_scope { CS_ROOT, CS_LISTEN, CS_RELOAD, CS_TLS };
 
-#define CK_REQUIRED 1u /* must be present */
-#define CK_NONEMPTY 2u /* "" or [] is an error */
+#define CK_REQUIRED 1u	  /* must be present */
+#define CK_NONEMPTY 2u	  /* "" or [] is an error */
+#define CK_EMPTY_ITEMS 4u /* a list may hold "" (arguments) */
 
 struct config_key {
 	const char *table; /* NULL: top level; else "build", "run", "listen", ... */

@@ -38,7 +38,7 @@ const struct config_key config_keys[] = {
 
 	{"run", "cmd", CT_STR, CS_ROOT, R(run.cmd), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
 	 "the app, run by /bin/sh -c in root (exec'd: the app is the process)"},
-	{"run", "args", CT_STRV, CS_ROOT, R(run.args), 0, NULL, 0, 0, 0,
+	{"run", "args", CT_STRV, CS_ROOT, R(run.args), 0, NULL, 0, 0, CK_EMPTY_ITEMS,
 	 "arguments appended to cmd, shell-quoted (ARGS after -- come after these)"},
 	{"run", "env", CT_ENV, CS_ROOT, R(run.env), 0, NULL, 0, 0, 0,
 	 "extra environment for the app, as a table: { GIN_MODE = \"release\" }"},
@@ -483,7 +483,7 @@ static bool has_nul(const struct toml_value *v)
 /* Check one item of a string list; returns 0 or -EINVAL with *err. */
 static int check_item(const struct config_key *k, const char *s, char **err)
 {
-	if (!*s)
+	if (!*s && !(k->flags & CK_EMPTY_ITEMS))
 		return errf(err, k, "empty string in the list");
 	if (k->type == CT_EXTV && strchr(s, '/'))
 		return errf(err, k, "\"%.64s\" is not a file extension", s);

@@ -23,6 +23,8 @@
 
 #define MIN_RUN "[run]\ncmd = \"./app\"\n"
 
+static void round_trip(const struct config *cfg);
+
 static struct config *load_as(const char *text, bool air, struct config_diags *d,
 			      struct strv *notes)
 {
@@ -535,6 +537,12 @@ static void test_air_mapping(void **state)
 		     NULL);
 	assert_int_equal(cfg->run.stop_timeout_ms, 3000);
 	assert_string_equal(cfg->run.cmd, "APP_ENV=dev ./tmp/main");
+	config_free(cfg);
+	/* "" in air's lists matches nothing and is dropped, except as an argument */
+	cfg = air_ok("[build]\nexclude_dir = [\"\", \"x\"]\nargs_bin = [\"\", \"-v\"]\n", NULL);
+	assert_false(strv_contains(&cfg->watch.exclude_dir, ""));
+	assert_int_equal(cfg->run.args.n, 2);
+	round_trip(cfg);
 	config_free(cfg);
 	/* [build.linux] overrides */
 	cfg = air_ok("[build]\ncmd = \"make win\"\n[build.linux]\ncmd = \"make linux\"\n", NULL);
