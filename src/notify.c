@@ -229,7 +229,9 @@ static int fill_addr(const char *path, struct sockaddr_un *sa)
 	if (len == 0)
 		return -EINVAL;
 	if (path[0] == '@') {
-		if (len - 1 > sizeof(sa->sun_path) - 1 || len == 1)
+		if (len == 1)
+			return -EINVAL;
+		if (len - 1 > sizeof(sa->sun_path) - 1)
 			return -ENAMETOOLONG;
 		/* abstract: leading NUL, no trailing NUL counted */
 		memcpy(sa->sun_path + 1, path + 1, len - 1);
@@ -462,9 +464,11 @@ void notify_free(struct notify *n)
 int notify_send_to(const char *socket_path, const char *msg)
 {
 	struct sockaddr_un sa;
+	if (socket_path[0] != '/' && socket_path[0] != '@')
+		return -EAFNOSUPPORT; /* e.g. "vsock:..." */
 	int alen = fill_addr(socket_path, &sa);
 	if (alen < 0)
-		return alen == -EINVAL ? -EAFNOSUPPORT : alen;
+		return alen;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

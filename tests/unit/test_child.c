@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -149,10 +150,23 @@ static void test_true_false(void **state)
 	loop_free(l);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void test_exec_errors(void **state)
 {
 	(void)state;
 	struct loop *l = loop_new();
+	int fds_before = count_fds();
 	struct rec r = {0};
 	char err[256];
 	const char *missing[] = {"./no-such-app", NULL};
@@ -189,6 +203,10 @@ static void test_exec_errors(void **state)
 	assert_int_equal(spawn_rec(l, &spec6, &r, err, sizeof(err)), -EINVAL);
 	struct child_spec spec7 = {.argv = t, .out = CHILD_OUT_PIPE}; /* no on_line */
 	assert_int_equal(child_spawn(l, &spec7, &r.c, err, sizeof(err)), -EINVAL);
+	/* failed spawns leave nothing open (pipes, /dev/null, error pipe) */
+	struct child_spec spec8 = {.argv = missing, .out = CHILD_OUT_PIPE, .on_line = on_line};
+	assert_int_equal(child_spawn(l, &spec8, &r.c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(count_fds(), fds_before);
 	loop_free(l);
 }
 
