@@ -1,0 +1,858 @@
+/* Forward listeners: accept, connect to the app with retry until a deadline, relay both ways.
+ *
+ * Each relayed connection has two sockets registered edge-triggered (EPOLLET) for everything,
+ * and two directions: d[0] client -> target, d[1] target -> client. A direction is pumped until
+ * its source says EAGAIN with nothing pending (an EPOLLIN edge will come), its destination says
+ * EAGAIN (an EPOLLOUT edge will come), it finishes, or it has moved FWD_BUDGET bytes — then the
+ * kick timer resumes it after the loop has served everyone else. Reading stops whenever data is
+ * pending for the destination, so a slow reader slows the writer (backpressure) and at most one
+ * pipe (or buffer) of data per direction is held. */
+#include "forward.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "listen_addr.h"
+#include "log.h"
+#include "loop.h"
+#include "util/duration.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#define FWD_CHUNK (64 * 1024)	 /* bytes per splice/read, and the copy buffer's size */
+#define FWD_BUDGET (1024 * 1024) /* bytes a direction moves per turn before others run */
+#define FWD_ACCEPT_BATCH 64	 /* accepts per readiness of a non-blocking listener */
+#define FWD_BACKOFF_MIN_MS 5	 /* connect retry backoff: doubles up to the max */
+#define FWD_BACKOFF_MAX_MS 100
+#define FWD_ACCEPT_PAUSE_MS 100 /* accept paused this long after EMFILE and friends */
+#define FWD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define FWD_TARGET_STR_MAX 128 /* "unix:@" + a 107-byte name, or "[v6]:port" */
+
+enum conn_state {
+	CONN_WAITING,	 /* target refused; the timer retries (or ends it at the deadline) */
+	CONN_CONNECTING, /* non-blocking connect in flight; the timer holds the deadline */
+	CONN_RELAYING,
+};
+
+struct dir {
+	int src, dst;  /* the connection's sockets (not owned here) */
+	int pipe[2];   /* splice mode: created on first use, -1 before */
+	size_t inpipe; /* splice mode: bytes in the pipe, not yet written to dst */
+	char *buf;     /* copy mode: buf[off..len) not yet written to dst */
+	size_t off, len, cap;
+	bool copy;	 /* read/write instead of splice */
+	bool eof;	 /* src reached end of file */
+	bool done;	 /* dst shut down for writing, or dst failed: nothing more to move */
+	bool again;	 /* the budget ran out with work left: the kick timer resumes it */
+	uint64_t *bytes; /* stats counter */
+};
+
+struct conn {
+	struct forward *f;
+	struct conn *prev, *next;
+	unsigned id;
+	enum conn_state state;
+	int cfd, tfd;
+	struct loop_src *csrc, *tsrc;
+	struct loop_timer *timer; /* until relaying: retry and deadline */
+	int64_t deadline;
+	int64_t backoff_ms;
+	struct dir d[2];
+};
+
+struct forward {
+	struct loop *loop;
+	int lfd;
+	struct loop_src *lsrc;	    /* NULL while not accepting */
+	struct loop_timer *unpause; /* ends an accept pause after EMFILE and friends */
+	struct loop_timer *kick;    /* resumes directions that spent their budget */
+	struct sockaddr_storage target;
+	socklen_t tlen;
+	char target_str[FWD_TARGET_STR_MAX];
+	int64_t timeout_ms;
+	bool paused;	   /* forward_pause() */
+	bool accept_error; /* accept failed for lack of resources: pause briefly */
+	bool splice;
+	struct conn *conns;
+	size_t nconns;
+	unsigned next_id;
+	int64_t last_timeout_log;
+	struct forward_stats st;
+};
+
+static bool dir_pump(struct conn *c, int i);
+
+static size_t dir_pending(const struct dir *d)
+{
+	return d->copy ? d->len - d->off : d->inpipe;
+}
+
+static void dir_release(struct dir *d)
+{
+	if (d->pipe[0] >= 0) {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+		d->pipe[0] = d->pipe[1] = -1;
+	}
+	free(d->buf);
+	d->buf = NULL;
+	d->inpipe = d->off = d->len = d->cap = 0;
+}
+
+static void set_linger0(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* Frees c. With reset, both peers get a TCP reset instead of an orderly close. */
+static void conn_close(struct conn *c, bool reset)
+{
+	struct forward *f = c->f;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	f->nconns--;
+
+	loop_del(f->loop, c->csrc);
+	loop_del(f->loop, c->tsrc);
+	loop_timer_free(c->timer);
+	if (reset) {
+		set_linger0(c->cfd);
+		if (c->tfd >= 0)
+			set_linger0(c->tfd);
+	}
+	close(c->cfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	dir_release(&c->d[0]);
+	dir_release(&c->d[1]);
+	free(c);
+}
+
+/* ---- relaying ---- */
+
+/* Switch d to read/write, keeping what the pipe holds. 0 or -errno. */
+static int dir_to_copy(struct dir *d)
+{
+	size_t cap = d->inpipe > FWD_CHUNK ? d->inpipe : FWD_CHUNK;
+	char *buf = xmalloc(cap);
+	size_t got = 0;
+	while (got < d->inpipe) {
+		ssize_t n = read(d->pipe[0], buf + got, d->inpipe - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	dir_release(d);
+	d->buf = buf;
+	d->cap = cap;
+	d->len = got;
+	d->copy = true;
+	return 0;
+}
+
+/* Move bytes from src into the pipe or buffer (only called with nothing pending).
+ * Returns the count, 0 at end of file, or -errno (-EAGAIN: nothing to read now). */
+static ssize_t dir_fill(struct dir *d)
+{
+	if (!d->copy && d->pipe[0] < 0 && pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_debug("forward: no pipe for splice (%s), copying instead", strerror(errno));
+		d->copy = true;
+	}
+	if (!d->copy) {
+		ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, FWD_CHUNK,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n >= 0) {
+			d->inpipe += (size_t)n;
+			return n;
+		}
+		if (errno != EINVAL)
+			return -errno;
+		int r = dir_to_copy(d); /* splice cannot read this socket */
+		if (r < 0)
+			return r;
+	}
+	if (!d->buf) {
+		d->cap = FWD_CHUNK;
+		d->buf = xmalloc(d->cap);
+	}
+	for (;;) {
+		ssize_t n = read(d->src, d->buf, d->cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		d->off = 0;
+		d->len = (size_t)n;
+		return n;
+	}
+}
+
+/* Write pending bytes to dst. Returns the count or -errno (-EAGAIN: dst is full). */
+static ssize_t dir_flush(struct dir *d)
+{
+	if (!d->copy) {
+		ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->inpipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			d->inpipe -= (size_t)n;
+			return n;
+		}
+		if (n == 0)
+			return -EIO; /* the pipe cannot be empty here */
+		if (errno != EINVAL)
+			return -errno;
+		int r = dir_to_copy(d); /* splice cannot write this socket */
+		if (r < 0)
+			return r;
+	}
+	for (;;) {
+		ssize_t n =
+			send(d->dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		d->off += (size_t)n;
+		if (d->off == d->len)
+			d->off = d->len = 0;
+		return n;
+	}
+}
+
+/* Source drained to end of file: relay the half-close. Returns false when c was freed. */
+static bool dir_finish(struct conn *c, int i)
+{
+	struct dir *d = &c->d[i];
+	/* ENOTCONN: the peer is already gone, which the other direction will find out */
+	shutdown(d->dst, SHUT_WR);
+	d->done = true;
+	dir_release(d);
+	if (c->d[!i].done) {
+		log_debug("forward: connection %u closed", c->id);
+		conn_close(c, false);
+		return false;
+	}
+	return true;
+}
+
+/* Writing to d's destination failed: its peer is gone. What the other direction still
+ * carries is delivered; this one is dropped. Returns false when c was freed. */
+static bool dir_write_failed(struct conn *c, int i, int err)
+{
+	struct dir *d = &c->d[i];
+	log_debug("forward: connection %u: %s gone (%s)", c->id, i ? "client" : "target",
+		  strerror(err));
+	d->done = true;
+	dir_release(d);
+	if (c->d[!i].done) {
+		conn_close(c, false);
+		return false;
+	}
+	return dir_pump(c, !i);
+}
+
+static bool dir_defer(struct conn *c, struct dir *d)
+{
+	d->again = true;
+	if (!loop_timer_armed(c->f->kick))
+		loop_timer_arm_in(c->f->kick, 0);
+	return true;
+}
+
+/* Move what can be moved now. Returns false when c was freed. */
+static bool dir_pump(struct conn *c, int i)
+{
+	struct dir *d = &c->d[i];
+	size_t moved = 0;
+	d->again = false;
+	while (!d->done) {
+		if (dir_pending(d) > 0) {
+			ssize_t n = dir_flush(d);
+			if (n == -EAGAIN)
+				return true;
+			if (n < 0)
+				return dir_write_failed(c, i, (int)-n);
+			*d->bytes += (uint64_t)n;
+			moved += (size_t)n;
+			if (moved >= FWD_BUDGET)
+				return dir_defer(c, d);
+			continue;
+		}
+		if (d->eof)
+			return dir_finish(c, i);
+		ssize_t n = dir_fill(d);
+		if (n == 0)
+			d->eof = true;
+		else if (n == -EAGAIN)
+			return true;
+		else if (n < 0) {
+			/* the source's connection broke: the other peer gets a reset too */
+			log_debug("forward: connection %u: %s reset (%s)", c->id,
+				  i ? "target" : "client", strerror((int)-n));
+			conn_close(c, true);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* side 0: the client socket, 1: the target socket. d[side] reads from it, d[!side] writes. */
+static void conn_io(struct conn *c, int fd, int side, uint32_t events)
+{
+	if (events & EPOLLERR) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			log_debug("forward: connection %u: %s error (%s)", c->id,
+				  side ? "target" : "client", strerror(err));
+			conn_close(c, true);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		if (!dir_pump(c, side))
+			return;
+	/* writable matters only to a direction that has bytes waiting for this socket */
+	if ((events & (EPOLLHUP | EPOLLERR)) ||
+	    ((events & EPOLLOUT) && dir_pending(&c->d[!side]) > 0))
+		dir_pump(c, !side);
+}
+
+static void on_kick(struct loop *l, void *data)
+{
+	(void)l;
+	struct forward *f = data;
+	struct conn *next;
+	for (struct conn *c = f->conns; c; c = next) {
+		next = c->next; /* pumping c frees at most c */
+		if (c->state != CONN_RELAYING)
+			continue;
+		if (c->d[0].again && !dir_pump(c, 0))
+			continue;
+		if (c->d[1].again)
+			dir_pump(c, 1);
+	}
+}
+
+/* ---- connecting ---- */
+
+static bool conn_connect(struct conn *c);
+
+static void conn_timed_out(struct conn *c)
+{
+	struct forward *f = c->f;
+	f->st.timed_out++;
+	int64_t now = now_ms();
+	char dur[32];
+	duration_format_ms(f->timeout_ms, dur, sizeof(dur));
+	log_debug("forward: connection %u: no target after %s (%s)", c->id, dur,
+		  c->state == CONN_CONNECTING ? "connect in flight" : "refused");
+	/* one line per burst: many clients may give up at once */
+	if (now - f->last_timeout_log >= 1000) {
+		log_warn("forward to \"%s\": the app did not accept within %s — closed the "
+			 "waiting client connection",
+			 f->target_str, dur);
+		f->last_timeout_log = now;
+	}
+	conn_close(c, false);
+}
+
+static bool connect_err_retryable(int err)
+{
+	switch (err) {
+	case EAFNOSUPPORT:
+	case EPROTOTYPE:
+	case EPROTONOSUPPORT:
+	case EINVAL:
+	case EACCES:
+	case EPERM:
+	case ENOTSOCK:
+	case EBADF:
+	case EFAULT:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+		return false;
+	default:
+		return true; /* refused, unreachable, out of fds or ports: may pass */
+	}
+}
+
+static void conn_drop_target(struct conn *c)
+{
+	loop_del(c->f->loop, c->tsrc);
+	c->tsrc = NULL;
+	if (c->tfd >= 0)
+		close(c->tfd);
+	c->tfd = -1;
+}
+
+/* The target did not take the connection: wait and try again. Returns false when c was
+ * freed. */
+static bool conn_retry(struct conn *c, int err)
+{
+	struct forward *f = c->f;
+	conn_drop_target(c);
+	if (!connect_err_retryable(err)) {
+		log_warn("forward to \"%s\": cannot connect (%s) — closed the client connection",
+			 f->target_str, strerror(err));
+		conn_close(c, true);
+		return false;
+	}
+	f->st.retries++;
+	c->state = CONN_WAITING;
+	int64_t now = now_ms();
+	if (now >= c->deadline) {
+		conn_timed_out(c);
+		return false;
+	}
+	int64_t at = now + c->backoff_ms;
+	if (f->paused || at > c->deadline)
+		at = c->deadline;
+	loop_timer_arm_at(c->timer, at);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > FWD_BACKOFF_MAX_MS)
+		c->backoff_ms = FWD_BACKOFF_MAX_MS;
+	return true;
+}
+
+static bool conn_connected(struct conn *c)
+{
+	struct forward *f = c->f;
+	c->state = CONN_RELAYING;
+	f->st.connected++;
+	loop_timer_free(c->timer);
+	c->timer = NULL;
+	log_debug("forward: connection %u relayed to \"%s\"", c->id, f->target_str);
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &c->d[i];
+		d->src = i ? c->tfd : c->cfd;
+		d->dst = i ? c->cfd : c->tfd;
+		d->copy = !f->splice;
+		d->bytes = i ? &f->st.bytes_out : &f->st.bytes_in;
+	}
+	/* edges may have passed while we connected (the request is probably waiting): pump now */
+	if (!dir_pump(c, 0))
+		return false;
+	return dir_pump(c, 1);
+}
+
+static void on_target(struct loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	struct conn *c = data;
+	if (c->state == CONN_RELAYING) {
+		conn_io(c, fd, 1, events);
+		return;
+	}
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err)
+		conn_retry(c, err);
+	else if (events & EPOLLOUT)
+		conn_connected(c);
+}
+
+static void on_client(struct loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	struct conn *c = data;
+	if (c->state == CONN_RELAYING) {
+		conn_io(c, fd, 0, events);
+		return;
+	}
+	/* still waiting for the target: data and a half-close wait in the socket; a client that
+	 * is gone (reset, or closed both ways) ends the wait */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		log_debug("forward: connection %u: client left while waiting", c->id);
+		conn_close(c, false);
+	}
+}
+
+/* Returns false when c was freed. */
+static bool conn_connect(struct conn *c)
+{
+	struct forward *f = c->f;
+	int fd = socket(f->target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return conn_retry(c, errno);
+	c->tfd = fd;
+	int r = connect(fd, (const struct sockaddr *)&f->target, f->tlen);
+	if (r < 0 && errno != EINPROGRESS)
+		return conn_retry(c, errno);
+	c->tsrc = loop_add(f->loop, fd, FWD_EVENTS, on_target, c);
+	if (!c->tsrc)
+		return conn_retry(c, errno);
+	if (r == 0)
+		return conn_connected(c);
+	c->state = CONN_CONNECTING;
+	loop_timer_arm_at(c->timer, c->deadline);
+	return true;
+}
+
+static void on_conn_timer(struct loop *l, void *data)
+{
+	(void)l;
+	struct conn *c = data;
+	if (now_ms() >= c->deadline) {
+		conn_timed_out(c);
+		return;
+	}
+	if (c->state == CONN_WAITING) {
+		if (c->f->paused)
+			loop_timer_arm_at(c->timer, c->deadline);
+		else
+			conn_connect(c);
+	}
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(struct loop *l, int fd, uint32_t events, void *data);
+
+static int update_accepting(struct forward *f)
+{
+	bool want = !f->paused && !f->accept_error;
+	if (want && !f->lsrc) {
+		f->lsrc = loop_add(f->loop, f->lfd, EPOLLIN, on_accept, f);
+		if (!f->lsrc)
+			return -errno;
+	} else if (!want && f->lsrc) {
+		loop_del(f->loop, f->lsrc);
+		f->lsrc = NULL;
+	}
+	return 0;
+}
+
+static void on_unpause(struct loop *l, void *data)
+{
+	(void)l;
+	struct forward *f = data;
+	f->accept_error = false;
+	int r = update_accepting(f);
+	if (r < 0) {
+		log_error("forward to \"%s\": cannot watch the listening socket (%s) — retrying",
+			  f->target_str, strerror(-r));
+		f->accept_error = true;
+		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
+	}
+}
+
+static void conn_new(struct forward *f, int cfd)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->f = f;
+	c->id = ++f->next_id;
+	c->cfd = cfd;
+	c->tfd = -1;
+	c->d[0].pipe[0] = c->d[0].pipe[1] = c->d[1].pipe[0] = c->d[1].pipe[1] = -1;
+	c->csrc = loop_add(f->loop, cfd, FWD_EVENTS, on_client, c);
+	if (!c->csrc) {
+		log_warn("forward to \"%s\": cannot watch a client connection (%s) — closed it",
+			 f->target_str, strerror(errno));
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = f->conns;
+	if (f->conns)
+		f->conns->prev = c;
+	f->conns = c;
+	f->nconns++;
+	f->st.accepted++;
+	c->timer = loop_timer_new(f->loop, on_conn_timer, c);
+	c->deadline = now_ms() + f->timeout_ms;
+	c->backoff_ms = FWD_BACKOFF_MIN_MS;
+	c->state = CONN_WAITING;
+	if (f->paused)
+		loop_timer_arm_at(c->timer, c->deadline);
+	else
+		conn_connect(c);
+}
+
+static bool accept_err_transient(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	/* accept(2): Linux passes pending network errors of the new connection on */
+	case EPROTO:
+	case ENOPROTOOPT:
+	case ENETDOWN:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	(void)events;
+	struct forward *f = data;
+	/* the socket's O_NONBLOCK is shared with whoever else holds it: in blocking mode take
+	 * only the one connection epoll promised */
+	int fl = fcntl(fd, F_GETFL);
+	int batch = fl >= 0 && (fl & O_NONBLOCK) ? FWD_ACCEPT_BATCH : 1;
+	for (int i = 0; i < batch; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd >= 0) {
+			conn_new(f, cfd);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (accept_err_transient(errno))
+			continue;
+		log_warn("forward to \"%s\": accept failed (%s) — pausing accepts for %d ms",
+			 f->target_str, strerror(errno), FWD_ACCEPT_PAUSE_MS);
+		f->accept_error = true;
+		update_accepting(f);
+		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
+		return;
+	}
+}
+
+/* ---- public ---- */
+
+static void format_target(const struct sockaddr_storage *ss, socklen_t len, char *out,
+			  size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN];
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(in->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		size_t n = len > off ? len - off : 0;
+		if (n > 0 && un->sun_path[0] == '\0')
+			snprintf(out, outlen, "unix:@%.*s", (int)(n - 1), un->sun_path + 1);
+		else
+			snprintf(out, outlen, "unix:%.*s", (int)strnlen(un->sun_path, n),
+				 un->sun_path);
+	}
+}
+
+static uint16_t sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port;
+	return ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+/* True when connecting to the target would land on the listening socket itself. */
+static bool targets_self(int lfd, const struct sockaddr_storage *t, socklen_t tlen)
+{
+	struct sockaddr_storage ls;
+	socklen_t llen = sizeof(ls);
+	memset(&ls, 0, sizeof(ls));
+	if (getsockname(lfd, (struct sockaddr *)&ls, &llen) < 0)
+		return false;
+	if (ls.ss_family == AF_UNIX || t->ss_family == AF_UNIX)
+		return ls.ss_family == t->ss_family && llen == tlen &&
+		       memcmp(&ls, t, (size_t)llen) == 0;
+	if (sa_port(&ls) != sa_port(t))
+		return false;
+	if (ls.ss_family == AF_INET6) {
+		const struct in6_addr *la = &((const struct sockaddr_in6 *)&ls)->sin6_addr;
+		if (IN6_IS_ADDR_UNSPECIFIED(la)) /* also takes IPv4 unless IPV6_V6ONLY */
+			return true;
+		return t->ss_family == AF_INET6 &&
+		       IN6_ARE_ADDR_EQUAL(la, &((const struct sockaddr_in6 *)t)->sin6_addr);
+	}
+	if (t->ss_family != AF_INET)
+		return false;
+	in_addr_t la = ((const struct sockaddr_in *)&ls)->sin_addr.s_addr;
+	return la == htonl(INADDR_ANY) || la == ((const struct sockaddr_in *)t)->sin_addr.s_addr;
+}
+
+struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr *target,
+			    socklen_t len, int64_t connect_timeout_ms)
+{
+	if (!l || listen_fd < 0 || !target || len < sizeof(sa_family_t) ||
+	    len > sizeof(struct sockaddr_storage) || connect_timeout_ms <= 0 ||
+	    (target->sa_family != AF_INET && target->sa_family != AF_INET6 &&
+	     target->sa_family != AF_UNIX)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct forward *f = xcalloc(1, sizeof(*f));
+	f->loop = l;
+	f->lfd = listen_fd;
+	memcpy(&f->target, target, len);
+	f->tlen = len;
+	f->timeout_ms = connect_timeout_ms;
+	f->splice = true;
+	f->last_timeout_log = -1000000;
+	format_target(&f->target, len, f->target_str, sizeof(f->target_str));
+	if (targets_self(listen_fd, &f->target, len)) {
+		free(f);
+		errno = ELOOP;
+		return NULL;
+	}
+	int r = update_accepting(f);
+	if (r < 0) {
+		free(f);
+		errno = -r;
+		return NULL;
+	}
+	f->unpause = loop_timer_new(l, on_unpause, f);
+	f->kick = loop_timer_new(l, on_kick, f);
+	log_debug("forward: relaying connections to \"%s\"", f->target_str);
+	return f;
+}
+
+void forward_pause(struct forward *f)
+{
+	if (f->paused)
+		return;
+	f->paused = true;
+	update_accepting(f);
+	for (struct conn *c = f->conns; c; c = c->next)
+		if (c->state == CONN_WAITING)
+			loop_timer_arm_at(c->timer, c->deadline);
+}
+
+int forward_resume(struct forward *f)
+{
+	if (!f->paused)
+		return 0;
+	f->paused = false;
+	int r = update_accepting(f);
+	if (r < 0) {
+		f->paused = true;
+		return r;
+	}
+	/* the target is (about to be) up: waiting connections try now, from the loop */
+	for (struct conn *c = f->conns; c; c = c->next) {
+		if (c->state == CONN_WAITING) {
+			c->backoff_ms = FWD_BACKOFF_MIN_MS;
+			loop_timer_arm_in(c->timer, 0);
+		}
+	}
+	return 0;
+}
+
+bool forward_paused(const struct forward *f)
+{
+	return f->paused;
+}
+
+size_t forward_nconns(const struct forward *f)
+{
+	return f->nconns;
+}
+
+void forward_get_stats(const struct forward *f, struct forward_stats *out)
+{
+	*out = f->st;
+}
+
+const char *forward_target_str(const struct forward *f)
+{
+	return f->target_str;
+}
+
+void forward_set_splice(struct forward *f, bool on)
+{
+	f->splice = on;
+}
+
+void forward_free(struct forward *f)
+{
+	if (!f)
+		return;
+	while (f->conns)
+		conn_close(f->conns, false);
+	loop_del(f->loop, f->lsrc);
+	loop_timer_free(f->unpause);
+	loop_timer_free(f->kick);
+	free(f);
+}
+
+int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
+			 const char **why)
+{
+	const char *dummy;
+	if (!why)
+		why = &dummy;
+	struct listen_addr a;
+	if (listen_addr_parse(s, &a, why) < 0)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (a.family != LISTEN_ADDR_TCP) {
+		struct sockaddr_un *un = (struct sockaddr_un *)out;
+		un->sun_family = AF_UNIX;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		if (a.family == LISTEN_ADDR_ABSTRACT) {
+			/* the name without a trailing NUL, as the app binds it */
+			size_t n = strlen(a.path);
+			memcpy(un->sun_path + 1, a.path, n);
+			*outlen = (socklen_t)(off + 1 + n);
+			return 0;
+		}
+		size_t n = strlen(a.path); /* fits: listen_addr_parse checked */
+		memcpy(un->sun_path, a.path, n + 1);
+		*outlen = (socklen_t)(off + n + 1);
+		return 0;
+	}
+	if (a.port == 0) {
+		*why = "a forward target needs a port from 1 to 65535";
+		return -EINVAL;
+	}
+	if (a.host_v6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+		if (inet_pton(AF_INET6, a.host, &in6->sin6_addr) != 1) {
+			*why = "invalid IPv6 address";
+			return -EINVAL;
+		}
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) /* "[::]": this machine */
+			in6->sin6_addr = in6addr_loopback;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)a.port);
+		*outlen = sizeof(*in6);
+		return 0;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)out;
+	if (listen_addr_is_any(&a) || strcmp(a.host, "localhost") == 0) {
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* the app on this machine */
+	} else if (inet_pton(AF_INET, a.host, &in->sin_addr) != 1) {
+		*why = "forward targets are not resolved: write an IP address or localhost";
+		return -EINVAL;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)a.port);
+	*outlen = sizeof(*in);
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* Forward listeners, for apps that bind their own port (`forward = "127.0.0.1:8081"`): baton
+ * accepts on the listening socket it owns and relays each connection, as plain bytes, to the
+ * app's address. While the app refuses (building, restarting) a connection waits — baton retries
+ * the connect with a short backoff until the connection's deadline — so no client is refused;
+ * at the deadline the client connection is closed. Bytes are moved with splice(2) through a pipe
+ * per direction (read/write where splice is not supported); half-close is relayed as
+ * shutdown(SHUT_WR), a reset as a reset. Protocol-agnostic: WebSocket upgrades, HTTP/2 and
+ * anything else over TCP pass through unchanged.
+ *
+ * Ownership: the caller owns listen_fd (forward never closes, shuts down or changes it; it may be
+ * blocking or non-blocking) and must keep it open until forward_free(). Forward owns every
+ * connection it accepted or made (client and target sockets, pipes; all CLOEXEC) and closes
+ * them when they end or in forward_free(). The process must ignore SIGPIPE (sig_new() does).
+ *
+ * A connection the target resets before answering is reset to the client, not replayed (a
+ * replay could run a request twice): a supervisor pauses forwarding before it stops the app so
+ * that new connections wait instead. */
+#ifndef BATON_FORWARD_H
+#define BATON_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct loop;
+struct forward;
+
+struct forward_stats {
+	uint64_t accepted;  /* client connections accepted */
+	uint64_t connected; /* ... that reached the target */
+	uint64_t retries;   /* connect attempts refused (or failed) and retried */
+	uint64_t timed_out; /* clients closed because the target was not up by the deadline */
+	uint64_t bytes_in;  /* client -> target */
+	uint64_t bytes_out; /* target -> client */
+};
+
+/* Start accepting on listen_fd and forwarding to target (AF_INET, AF_INET6 or AF_UNIX, copied).
+ * connect_timeout_ms (> 0) bounds how long an accepted connection waits for the target to
+ * accept (the run's ready_timeout). NULL with errno set on failure: EINVAL for bad arguments,
+ * ELOOP when the target is the listening socket's own address. */
+struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr *target,
+			    socklen_t len, int64_t connect_timeout_ms);
+/* Stop accepting: new connections wait in the kernel's backlog; accepted connections still
+ * waiting for the target stop retrying (their deadlines still run). For while the supervisor
+ * knows the app is down. Idempotent. */
+void forward_pause(struct forward *f);
+/* Accept again, and retry every waiting connection at once. Returns 0 or -errno (the listening
+ * socket could not be watched; forwarding stays paused). Idempotent. */
+int forward_resume(struct forward *f);
+bool forward_paused(const struct forward *f);
+/* Connections alive: waiting for the target or relaying. */
+size_t forward_nconns(const struct forward *f);
+void forward_get_stats(const struct forward *f, struct forward_stats *out);
+/* The target as text ("127.0.0.1:8081", "[::1]:8081", "unix:/path"), for messages. */
+const char *forward_target_str(const struct forward *f);
+/* Close every connection and free f. Does not close the listening socket. Safe inside a loop
+ * callback. NULL is a no-op. */
+void forward_free(struct forward *f);
+
+/* Tests and old kernels: relay with read/write instead of splice (connections made later). */
+void forward_set_splice(struct forward *f, bool on);
+
+/* Parse a forward target, written like a [[listen]] address (listen_addr.h): "127.0.0.1:8081",
+ * "[::1]:8081", "localhost:8081" or ":8081" (both 127.0.0.1: the app on this machine),
+ * "unix:/path", "unix:rel" (relative to the working directory at connect time), "unix:@name".
+ * Host names other than localhost are refused: a forward target is a local app, and resolving
+ * would block. Returns 0, or -EINVAL with *why set to a static reason. */
+int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
+			 const char **why);
+
+#endif
