@@ -1,0 +1,65 @@
+/* The status document behind `baton status`: the run supervisor describes its state in a
+ * struct ctlstatus (plain data; every pointer is borrowed and only read during the call) and
+ * renders it here, so the format lives in one place. Pure: no clock, no I/O; times are given.
+ *
+ * JSON (`baton status --json`, `status json` on the socket), one object:
+ *   {"version": "0.1.0", "pid": 812, "uptime_ms": 5000, "serving": 4 | null,
+ *    "reloading": false, "stopping": false, "crashes": 0,
+ *    "generations": [{"id": 4, "pid": 901, "state": "ready", "age_ms": 4000,
+ *                     "ready_ms": 120 | null}, ...],                       oldest first
+ *    "listeners": [{"name": "http", "address": ":8080"}, ...],
+ *    "last_reload": null | {"ok": true, "reason": "..." | null, "duration_ms": 120,
+ *                           "at": "2024-05-01T12:00:00.000Z" | null, "ago_ms": 1000}}
+ * Keys may be added later; none will be removed or change meaning.
+ *
+ * Text: a few lines for humans (header, listeners, a table of generations, last reload). */
+#ifndef BATON_CTLSTATUS_H
+#define BATON_CTLSTATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ctlstatus_gen {
+	int id;
+	pid_t pid;
+	const char *state; /* "starting" | "ready" | "draining" (gen_state_name()) */
+	int64_t age_ms;    /* since it was spawned */
+	int64_t ready_ms;  /* spawn to ready; -1 while not ready */
+};
+
+struct ctlstatus_listener {
+	const char *name;
+	const char *address; /* as configured: ":8080", "unix:/run/app.sock" */
+};
+
+struct ctlstatus_reload {
+	bool done;           /* false: no reload yet; the other fields are ignored */
+	bool ok;             /* true: the new generation serves; false: failed, rolled back */
+	const char *reason;  /* NULL, or one line: why it failed / what happened */
+	int64_t duration_ms; /* request to result */
+	int64_t at_unix_ms;  /* wall clock when it finished; <= 0 unknown */
+	int64_t ago_ms;      /* how long ago it finished */
+};
+
+struct ctlstatus {
+	const char *version; /* baton's version */
+	pid_t pid;           /* baton's pid */
+	int64_t uptime_ms;
+	int serving;         /* id of the serving generation, 0 if none */
+	bool reloading;      /* a reload is in progress */
+	bool stopping;       /* baton is stopping */
+	int crashes;         /* consecutive crashes of the serving generation */
+	const struct ctlstatus_gen *gens; /* live generations, oldest first */
+	int ngens;
+	const struct ctlstatus_listener *listeners;
+	int nlisteners;
+	struct ctlstatus_reload last_reload;
+};
+
+/* Fresh NUL-terminated strings ending in a newline; the caller frees them. Strings are escaped
+ * (JSON) or have control characters replaced (text); invalid UTF-8 becomes U+FFFD / '?'. */
+char *ctlstatus_json(const struct ctlstatus *st);
+char *ctlstatus_text(const struct ctlstatus *st);
+
+#endif
