@@ -960,7 +960,7 @@ static void test_accept_emfile(void **state)
 
 	struct rlimit old, low;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	int lowest = dup(0);
+	int lowest = fcntl(0, F_DUPFD_CLOEXEC, 0);
 	assert_true(lowest >= 0);
 	close(lowest);
 	low = old;
