@@ -16,9 +16,9 @@ struct command {
 static const struct command commands[] = {
 	{"dev", NULL, "[-c FILE] [-- ARGS...]", "watch, build, restart (the dev loop)"},
 	{"run", cmd_run, "[-c FILE] [-- ARGS...]", "supervise with zero-downtime reloads (production)"},
-	{"reload", NULL, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
-	{"status", NULL, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
-	{"stop", NULL, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
+	{"reload", cmd_reload, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
+	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
+	{"stop", cmd_stop, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
 	{"check", cmd_check, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
 	{"watch", NULL, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
 	{"init", cmd_init, "[--force]", "write a commented baton.toml for this project"},
