@@ -20,7 +20,7 @@ static const struct command commands[] = {
 	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
 	{"stop", cmd_stop, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
 	{"check", cmd_check, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
-	{"watch", NULL, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
+	{"watch", cmd_watch, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
 	{"init", cmd_init, "[--force]", "write a commented baton.toml for this project"},
 };
 

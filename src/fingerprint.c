@@ -179,7 +179,7 @@ enum fp_verdict fp_check(int dirfd, const char *path, const struct fp_state *old
 		return FP_GONE;
 	}
 	fp_from_stat(&fp, &st);
-	uint64_t digest = fp_digest(&fp);
+	uint32_t digest = (uint32_t)fp_digest(&fp);
 	if (old && old->digest == digest) {
 		*now = *old;
 		return FP_SAME;
@@ -198,7 +198,7 @@ enum fp_verdict fp_check(int dirfd, const char *path, const struct fp_state *old
 	/* The name may have been replaced between the stat and the open: describe what was read. */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		fp_from_stat(&fp, &st);
-		now->digest = fp_digest(&fp);
+		now->digest = (uint32_t)fp_digest(&fp);
 	}
 	int r = fp_hash_fd(fd, &now->hash);
 	close(fd);

@@ -39,9 +39,11 @@ void fp_hash_update(struct fp_hasher *h, const void *data, size_t n);
 uint64_t fp_hash_final(const struct fp_hasher *h);
 uint64_t fp_hash(const void *data, size_t n);
 
-/* What a file looked like last time: digest of its fingerprint and its content hash. */
+/* What a file looked like last time: the low 32 bits of its fingerprint digest (the watcher
+ * keeps one per file; a false "same" needs a 2^-32 coincidence on a file that did change) and
+ * its content hash. */
 struct fp_state {
-	uint64_t digest;
+	uint32_t digest;
 	uint64_t hash;
 	bool hashed; /* false: not read (too large, or no baseline yet) */
 };

@@ -1,0 +1,618 @@
+"""baton watch: real files, real editors (Debian's vim), faithful replays of the save sequences of
+anchors/reload-and-watch.md §3, and the watcher's failure modes (overflow, inotify limits,
+moved and deleted trees). No sleeps: every wait is on an output line, under a deadline.
+
+"Zero batches" is asserted with a sentinel: after the no-op action, a real change is made to a
+sentinel file, and the first batch that arrives must contain only the sentinel.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+BATCH_RX = r"^batch (\d+): (\d+) changes$"
+LINE_RX = re.compile(r"^(changed|created|removed) (.+)$")
+
+CONFIG = """[run]
+cmd = "true"
+
+[watch]
+include_ext = []
+exclude = []
+exclude_dir = [".git"]
+gitignore = true
+debounce = "50ms"
+poll_interval = "50ms"
+"""
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(data)
+
+
+def disk_files(root, skip_dirs=(".git",)):
+    out = set()
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in skip_dirs]
+        for f in files:
+            out.add(os.path.relpath(os.path.join(d, f), root))
+    return out
+
+
+class Watcher:
+    """A running `baton watch` and the view it has reported: the files at start plus every
+    created, minus every removed."""
+
+    def __init__(self, env, root, *args, config=CONFIG, view=None, timeout=10):
+        self.root = root
+        if config is not None:
+            write(os.path.join(root, "baton.toml"), config)
+        self.p = env.baton("watch", *args, cwd=root)
+        i, m = self.p.wait_line(r"^watching (\d+) directories \((\d+) files\) in [0-9.]+ ms$",
+                                timeout=timeout)
+        self.ndirs, self.nfiles = int(m.group(1)), int(m.group(2))
+        self.pos = i + 1
+        self.view = set(disk_files(root)) if view is None else set(view)
+        self.sentinel_n = 0
+
+    def batch(self, timeout=5):
+        i, m = self.p.wait_line(BATCH_RX, timeout=timeout, start=self.pos)
+        k = int(m.group(2))
+        got, j = [], i + 1
+        while len(got) < k:
+            j, lm = self.p.wait_line(LINE_RX.pattern, timeout=timeout, start=j)
+            got.append((lm.group(1), lm.group(2)))
+            j += 1
+        self.pos = j
+        for kind, path in got:
+            if kind == "created":
+                assert path not in self.view, f"created {path} already in view"
+                self.view.add(path)
+            elif kind == "removed":
+                assert path in self.view, f"removed {path} not in view"
+                self.view.discard(path)
+            else:
+                assert path in self.view, f"changed {path} not in view"
+        return got
+
+    def assert_no_batch(self):
+        """The first batch after a sentinel change holds the sentinel alone."""
+        self.sentinel_n += 1
+        path = os.path.join(self.root, "sentinel.txt")
+        existed = os.path.exists(path)
+        write(path, f"sentinel {self.sentinel_n}\n")
+        kind = "changed" if existed else "created"
+        assert self.batch() == [(kind, "sentinel.txt")]
+
+    def settle_to_disk(self, skip_dirs=(".git",), timeout=10):
+        """Read batches until the view equals the disk."""
+        want = disk_files(self.root, skip_dirs)
+        while self.view != want:
+            self.batch(timeout=timeout)
+        assert self.view == want
+
+    def inotify_watches(self):
+        pid = self.p.pid
+        n = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    n += sum(1 for l in f if l.startswith("inotify wd:"))
+            except OSError:
+                pass
+        return n
+
+    def stop(self):
+        self.p.send(signal.SIGTERM)
+        assert self.p.wait(timeout=10) == 0
+
+
+def project(tmp_path, files=None):
+    root = str(tmp_path / "proj")
+    files = files or {"main.go": "package main\n", "pkg/a/a.go": "package a\n",
+                      "pkg/b/b.go": "package b\n", "web/index.html": "<p>hi</p>\n"}
+    for rel, data in files.items():
+        write(os.path.join(root, rel), data)
+    return root
+
+
+def vim(env, path, *cmds):
+    args = ["vim", "-Nu", "NONE", "-i", "NONE", "-es", "-c", "set backupskip="]
+    for c in cmds:
+        args += ["-c", c]
+    args += ["-c", "wq", path]
+    r = env.run(args, timeout=20)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+needs_vim = pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+
+
+def one_change(w, path="main.go"):
+    assert w.batch() == [("changed", path)]
+    w.assert_no_batch()  # and nothing else followed
+
+
+# ---- start-up, filters, command line ----
+
+def test_startup_counts_and_filters(env, tmp_path):
+    root = project(tmp_path, {
+        "main.go": "x", "pkg/a.go": "x", "pkg/a.log": "x", "pkg/keep.log": "x",
+        "gen/x.pb.go": "x", "build/out.go": "x", ".git/HEAD": "x", "vendor/v.go": "x",
+        "docs/readme.md": "x",
+        ".gitignore": "*.log\n!keep.log\n/build/\n",
+    })
+    cfg = CONFIG.replace('exclude = []', 'exclude = ["gen/**", "*.md"]') \
+        .replace('exclude_dir = [".git"]', 'exclude_dir = [".git", "vendor"]')
+    w = Watcher(env, root, config=cfg)
+    # dirs: proj, pkg, docs (gen, build, .git, vendor pruned before any watch)
+    assert w.ndirs == 3
+    # files: main.go pkg/a.go pkg/keep.log .gitignore baton.toml
+    assert w.nfiles == 5
+    write(os.path.join(root, "pkg/new.log"), "ignored by .gitignore")
+    write(os.path.join(root, "gen/y.pb.go"), "excluded glob")
+    write(os.path.join(root, "docs/other.md"), "excluded glob")
+    write(os.path.join(root, "vendor/w.go"), "excluded dir")
+    write(os.path.join(root, "build/b.go"), "ignored dir")
+    w.assert_no_batch()
+    write(os.path.join(root, "pkg/keep.log"), "negated: reported")
+    assert w.batch() == [("changed", "pkg/keep.log")]
+    w.stop()
+
+
+def test_help_and_signals(env, tmp_path):
+    r = env.run([env_baton(), "watch", "--help"])
+    assert r.returncode == 0 and "usage: baton watch" in r.stdout
+    r = env.run([env_baton(), "watch", "--bogus"])
+    assert r.returncode == 2
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    w.p.send(signal.SIGINT)
+    assert w.p.wait(timeout=10) == 0
+
+
+def env_baton():
+    from conftest import BATON
+    return BATON
+
+
+def test_one_inotify_instance(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root, root, os.path.join(root, "pkg"), os.path.join(root, "main.go"))
+    pid = w.p.pid
+    n = sum(1 for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify")
+    assert n == 1
+    w.stop()
+
+
+# ---- editors and writers: exactly one batch ----
+
+@needs_vim
+def test_vim_default_save(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    ino = os.stat(path).st_ino
+    for i in range(3):  # and three more saves: three more batches
+        vim(env, path, f"call setline(1, 'package main // v{i}')")
+        one_change(w)
+    assert os.stat(path).st_ino != ino  # vim really renamed (new inode)
+    w.stop()
+
+
+@needs_vim
+def test_vim_backupcopy_yes(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    ino = os.stat(path).st_ino
+    vim(env, path, "set backupcopy=yes", "call setline(1, 'package main // copy')")
+    one_change(w)
+    assert os.stat(path).st_ino == ino
+    w.stop()
+
+
+@needs_vim
+def test_vim_swapfile_and_unchanged_write(env, tmp_path):
+    """vim with its swap file on (.main.go.swp), writing the same bytes: nothing to report."""
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    r = env.run(["vim", "-Nu", "NONE", "-i", "NONE", "-es", "-c", "set backupskip=",
+                 "-c", "w!", "-c", "q", os.path.join(root, "main.go")], timeout=20)
+    assert r.returncode == 0
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_sed_in_place(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    r = env.run(["sed", "-i", "s/main/main2/", os.path.join(root, "main.go")])
+    assert r.returncode == 0
+    one_change(w)
+    with open(os.path.join(root, "main.go"), "a") as f:  # then an append: one more
+        f.write("// more\n")
+    one_change(w)
+    w.stop()
+
+
+def test_truncate_and_write(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    fd = os.open(os.path.join(root, "main.go"), os.O_WRONLY | os.O_TRUNC)
+    for part in ("package main\n", "func main() {\n", "}\n"):
+        os.write(fd, part.encode())
+        os.fsync(fd)
+    os.close(fd)
+    one_change(w)
+    w.stop()
+
+
+def test_temp_file_and_rename(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    tmp = os.path.join(root, ".main.go.tmp")
+    write(tmp, "package main // renamed in\n")
+    os.rename(tmp, os.path.join(root, "main.go"))
+    one_change(w)  # the temp name itself is never reported
+    w.stop()
+
+
+def test_cp_over(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    src = str(tmp_path / "new.go")
+    write(src, "package main // copied\n")
+    assert env.run(["cp", src, os.path.join(root, "main.go")]).returncode == 0
+    one_change(w)
+    w.stop()
+
+
+def test_delete_and_recreate(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    os.unlink(path)
+    write(path, "package main // recreated\n")
+    one_change(w)
+    write(path, "package main // and edited again\n")  # still watched afterwards
+    one_change(w)
+    w.stop()
+
+
+def test_jetbrains_safe_write_replay(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    write(path + "___jb_tmp___", "package main // jb\n")
+    os.rename(path, path + "___jb_old___")
+    os.rename(path + "___jb_tmp___", path)
+    os.unlink(path + "___jb_old___")
+    one_change(w)
+    w.stop()
+
+
+def test_emacs_first_save_replay(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    os.symlink("user@host.1234:1700000000", os.path.join(root, ".#main.go"))
+    os.rename(path, path + "~")
+    write(path, "package main // emacs\n")
+    os.unlink(os.path.join(root, ".#main.go"))
+    one_change(w)
+    w.stop()
+
+
+def atomic_writer_volume(vol, content):
+    """A Kubernetes ConfigMap volume as kubelet lays it out."""
+    os.makedirs(os.path.join(vol, "..2024_01_01_00_00_00.1"))
+    write(os.path.join(vol, "..2024_01_01_00_00_00.1", "config.yaml"), content)
+    os.symlink("..2024_01_01_00_00_00.1", os.path.join(vol, "..data"))
+    os.symlink("..data/config.yaml", os.path.join(vol, "config.yaml"))
+
+
+def atomic_writer_update(vol, ts, content):
+    """kubelet's AtomicWriter.Write: new timestamped dir, ..data_tmp symlink, rename over
+    ..data, remove the old dir."""
+    old = os.readlink(os.path.join(vol, "..data"))
+    new = f"..{ts}"
+    os.makedirs(os.path.join(vol, new))
+    write(os.path.join(vol, new, "config.yaml"), content)
+    os.chmod(os.path.join(vol, new), 0o755)
+    os.symlink(new, os.path.join(vol, "..data_tmp"))
+    os.rename(os.path.join(vol, "..data_tmp"), os.path.join(vol, "..data"))
+    shutil.rmtree(os.path.join(vol, old))
+
+
+def test_kubernetes_atomic_writer(env, tmp_path):
+    root = project(tmp_path)
+    vol = os.path.join(root, "vol")
+    atomic_writer_volume(vol, "a: 1\n")
+    w = Watcher(env, root, "vol/config.yaml", "sentinel.txt")
+    atomic_writer_update(vol, "2024_01_01_00_01_00.2", "a: 2\n")
+    assert w.batch() == [("changed", "vol/config.yaml")]
+    w.assert_no_batch()
+    # a swap with identical content is not a change
+    atomic_writer_update(vol, "2024_01_01_00_02_00.3", "a: 2\n")
+    w.assert_no_batch()
+    atomic_writer_update(vol, "2024_01_01_00_03_00.4", "a: 3\n")
+    assert w.batch() == [("changed", "vol/config.yaml")]
+    w.stop()
+
+
+def test_certbot_live_links(env, tmp_path):
+    root = project(tmp_path)
+    arch, live = os.path.join(root, "archive/x"), os.path.join(root, "live/x")
+    os.makedirs(live)
+    names = ("cert", "privkey", "chain", "fullchain")
+    for n in names:
+        write(os.path.join(arch, f"{n}1.pem"), f"{n} v1\n")
+        os.symlink(f"../../archive/x/{n}1.pem", os.path.join(live, f"{n}.pem"))
+    w = Watcher(env, root, "live/x/fullchain.pem", "live/x/privkey.pem", "sentinel.txt")
+    for n in names:  # certbot writes archive/ first, then re-links live/ one by one
+        write(os.path.join(arch, f"{n}2.pem"), f"{n} v2\n")
+    for n in names:
+        link = os.path.join(live, f"{n}.pem")
+        os.unlink(link)
+        os.symlink(f"../../archive/x/{n}2.pem", link)
+    assert w.batch() == [("changed", "live/x/fullchain.pem"), ("changed", "live/x/privkey.pem")]
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_symlink_loop_detected(env, tmp_path):
+    root = project(tmp_path)
+    os.symlink("b.yaml", os.path.join(root, "a.yaml"))
+    os.symlink("a.yaml", os.path.join(root, "b.yaml"))
+    w = Watcher(env, root, "a.yaml", "sentinel.txt", view=set())
+    w.p.wait_line(r"symlink loop resolving '.*a\.yaml'")
+    os.unlink(os.path.join(root, "b.yaml"))
+    write(os.path.join(root, "b.yaml"), "fixed\n")
+    assert w.batch() == [("created", "a.yaml")]
+    w.stop()
+
+
+# ---- no-ops: zero batches ----
+
+def test_touch_chmod_identical_rewrite(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "main.go")
+    os.utime(path, (1, 1))
+    w.assert_no_batch()
+    assert env.run(["touch", path]).returncode == 0
+    w.assert_no_batch()
+    os.chmod(path, 0o600)
+    w.assert_no_batch()
+    with open(path) as f:
+        data = f.read()
+    write(path, data)
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_editor_temp_names(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    for name in ("4913", "5036", "main.go~", ".main.go.swp", ".main.go.swx", ".main.go.swpx",
+                 ".#main.go", "#main.go#", "main.go___jb_tmp___", "main.go___jb_old___",
+                 "sedAb12Cd", "pkg/a/sedZZ9x0q"):
+        p = os.path.join(root, name)
+        write(p, "temp\n")
+        write(p, "temp, rewritten\n")
+        os.unlink(p)
+    write(os.path.join(root, "keep~"), "stays around\n")
+    w.assert_no_batch()
+    w.stop()
+
+
+# ---- trees: the view must end equal to the disk ----
+
+def test_mkdir_burst(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    for i in range(40):
+        d = os.path.join(root, f"burst{i}", "b", "c")
+        os.makedirs(d)
+        write(os.path.join(d, "file.go"), f"{i}\n")
+        write(os.path.join(root, f"burst{i}", "top.go"), f"{i}\n")
+    w.settle_to_disk()
+    write(os.path.join(root, "burst39/b/c/file.go"), "edited\n")
+    assert w.batch() == [("changed", "burst39/b/c/file.go")]
+    w.stop()
+
+
+def make_tree(base, ndirs=10, nfiles=100):
+    for d in range(ndirs):
+        for f in range(nfiles):
+            write(os.path.join(base, f"d{d}", f"f{f}.txt"), f"{d}/{f}\n")
+
+
+def test_moved_in_and_out_trees(env, tmp_path):
+    root = project(tmp_path)
+    outside = str(tmp_path / "outside")
+    make_tree(os.path.join(outside, "big"))  # 1000 files
+    w = Watcher(env, root)
+    base = w.inotify_watches()
+    os.rename(os.path.join(outside, "big"), os.path.join(root, "big"))
+    got = []
+    while len(w.view) < w.nfiles + 1000:
+        got += w.batch()
+    assert len(got) == 1000 and all(k == "created" for k, _ in got)
+    w.settle_to_disk()
+    assert w.inotify_watches() == base + 11
+    write(os.path.join(root, "big/d3/f7.txt"), "edited after the move\n")
+    assert w.batch() == [("changed", "big/d3/f7.txt")]
+    os.rename(os.path.join(root, "big"), os.path.join(outside, "gone"))
+    got = []
+    while any(p.startswith("big/") for p in w.view):
+        got += w.batch()
+    assert len(got) == 1000 and all(k == "removed" for k, _ in got)
+    w.settle_to_disk()
+    assert w.inotify_watches() == base  # moved-out tree unwatched
+    write(os.path.join(outside, "gone/d1/f1.txt"), "not ours any more\n")
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_renamed_directory_keeps_new_path(env, tmp_path):
+    root = project(tmp_path)
+    make_tree(os.path.join(root, "old"), ndirs=3, nfiles=5)
+    w = Watcher(env, root)
+    base = w.inotify_watches()
+    os.rename(os.path.join(root, "old"), os.path.join(root, "new"))
+    w.settle_to_disk()
+    assert w.inotify_watches() == base  # same inodes, same watches
+    write(os.path.join(root, "new/d1/f2.txt"), "edited\n")
+    assert w.batch() == [("changed", "new/d1/f2.txt")]
+    os.makedirs(os.path.join(root, "new/d1/deeper"))
+    write(os.path.join(root, "new/d1/deeper/x.go"), "x\n")
+    assert w.batch() == [("created", "new/d1/deeper/x.go")]
+    # rename and rename back within one batch: nothing happened
+    os.rename(os.path.join(root, "new"), os.path.join(root, "tmpname"))
+    os.rename(os.path.join(root, "tmpname"), os.path.join(root, "new"))
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_deleted_and_recreated_root(env, tmp_path):
+    top = str(tmp_path)
+    write(os.path.join(top, "baton.toml"), CONFIG)
+    proj = os.path.join(top, "proj")
+    make_tree(proj, ndirs=2, nfiles=3)
+    w = Watcher(env, top, "proj", "sentinel.txt", config=None,
+                view={f"proj/{p}" for p in disk_files(proj)})
+    shutil.rmtree(proj)
+    got = []
+    while w.view:
+        got += w.batch()
+    assert len(got) == 6 and all(k == "removed" for k, _ in got)
+    make_tree(proj, ndirs=1, nfiles=2)
+    while len(w.view) < 2:
+        w.batch()
+    assert w.view == {f"proj/{p}" for p in disk_files(proj)}
+    write(os.path.join(proj, "d0/f1.txt"), "edited\n")
+    assert w.batch() == [("changed", "proj/d0/f1.txt")]
+    w.stop()
+
+
+# ---- overflow and limits ----
+
+INOTIFY = "/proc/sys/fs/inotify"
+
+
+def sysctl_writable(name):
+    return os.access(os.path.join(INOTIFY, name), os.W_OK)
+
+
+def read_sysctl(name):
+    with open(os.path.join(INOTIFY, name)) as f:
+        return int(f.read())
+
+
+def write_sysctl(name, v):
+    with open(os.path.join(INOTIFY, name), "w") as f:
+        f.write(str(v))
+
+
+def test_queue_overflow_rescans(env, tmp_path):
+    root = project(tmp_path)
+    if sysctl_writable("max_queued_events"):
+        old = read_sysctl("max_queued_events")
+        write_sysctl("max_queued_events", 16)  # read by inotify_init1 only
+        try:
+            w = Watcher(env, root)
+        finally:
+            write_sysctl("max_queued_events", old)
+        for i in range(300):
+            write(os.path.join(root, f"many/f{i}.go"), f"{i}\n")
+        os.unlink(os.path.join(root, "pkg/a/a.go"))
+    else:
+        # a stalled reader instead: more events than the default queue holds
+        w = Watcher(env, root)
+        w.p.send(signal.SIGSTOP)
+        try:
+            for i in range(300):
+                write(os.path.join(root, f"many/f{i}.go"), f"{i}\n")
+            os.unlink(os.path.join(root, "pkg/a/a.go"))
+            fd = os.open(os.path.join(root, "main.go"), os.O_WRONLY | os.O_APPEND)
+            other = os.open(os.path.join(root, "web/index.html"), os.O_WRONLY | os.O_APPEND)
+            for _ in range(9000):  # alternating files: nothing coalesces
+                os.write(fd, b"x")
+                os.write(other, b"y")
+            os.close(fd)
+            os.close(other)
+        finally:
+            w.p.send(signal.SIGCONT)
+    w.p.wait_line(r"event queue overflowed", start=w.pos)
+    w.settle_to_disk()
+    write(os.path.join(root, "many/f299.go"), "edited\n")  # still watching
+    assert w.batch() == [("changed", "many/f299.go")]
+    w.stop()
+
+
+def uid_watches():
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+                continue
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    n += sum(1 for l in f if l.startswith("inotify wd:"))
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.skipif(not sysctl_writable("max_user_watches"),
+                    reason="needs root to lower fs.inotify.max_user_watches")
+def test_watch_limit_message_and_polling_fallback(env, tmp_path):
+    root = project(tmp_path)
+    make_tree(os.path.join(root, "many"), ndirs=40, nfiles=2)
+    old = read_sysctl("max_user_watches")
+    write_sysctl("max_user_watches", uid_watches() + 10)
+    try:
+        w = Watcher(env, root)
+        i, m = w.p.wait_line(r"inotify watch limit reached: (\d+) directories are polled "
+                             r".*\(fs\.inotify\.max_user_watches = (\d+); this baton holds "
+                             r"(\d+) watches.*sysctl fs\.inotify\.max_user_watches=\d+")
+    finally:
+        write_sysctl("max_user_watches", old)
+    assert int(m.group(1)) > 0
+    assert w.ndirs == 4 + 1 + 40 + 1  # everything is covered: watched or polled
+    # every directory still reports changes, watched or polled
+    for d in range(40):
+        write(os.path.join(root, f"many/d{d}/f0.txt"), "edited\n")
+    os.makedirs(os.path.join(root, "many/d7/new"))
+    write(os.path.join(root, "many/d7/new/x.txt"), "new\n")
+    w.settle_to_disk()
+    w.stop()
+
+
+def test_forced_polling(env, tmp_path):
+    root = project(tmp_path)
+    w = Watcher(env, root, "--poll", "50ms")
+    assert w.inotify_watches() == 0
+    write(os.path.join(root, "pkg/a/a.go"), "package a // polled\n")
+    assert w.batch() == [("changed", "pkg/a/a.go")]
+    os.utime(os.path.join(root, "main.go"), (5, 5))
+    w.assert_no_batch()
+    os.makedirs(os.path.join(root, "pkg/c"))
+    write(os.path.join(root, "pkg/c/c.go"), "package c\n")
+    shutil.rmtree(os.path.join(root, "pkg/b"))
+    w.settle_to_disk()
+    w.stop()
