@@ -318,8 +318,9 @@ int dev_main(const struct config *cfg, char **extra_args)
 		goto out;
 	}
 	char *ls = app_listeners_str(&d->app);
-	say("watching %zu directories, %zu files under \"%s\" (%lld ms)%s%s", watch_ndirs(d->watch),
-	    watch_nfiles(d->watch), cfg->root, (long long)(now_ms() - t0), *ls ? " · listening on " : "", ls);
+	size_t nd = watch_ndirs(d->watch), nf = watch_nfiles(d->watch);
+	say("watching %zu director%s, %zu file%s under \"%s\" (%lld ms)%s%s", nd,
+	    nd == 1 ? "y" : "ies", nf, nf == 1 ? "" : "s", cfg->root, (long long)(now_ms() - t0), *ls ? " · listening on " : "", ls);
 	free(ls);
 
 	if (cfg->build.cmd && *cfg->build.cmd)
