@@ -223,7 +223,8 @@ static void settle_fire(struct loop *l, void *data)
 		wt_gitignore_load(w, n, buf_cstr(&abs));
 		wt_scan(w, n, SCAN_SILENT, true);
 	}
-	qsort(w->orphans, w->norphans, sizeof(*w->orphans), cmp_orphan);
+	if (w->norphans > 1)
+		qsort(w->orphans, w->norphans, sizeof(*w->orphans), cmp_orphan);
 	wtg_settle(w);
 	for (size_t i = 0; i < w->dirty.n; i++) {
 		struct wnode *n = w->dirty.v[i];

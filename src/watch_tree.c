@@ -614,7 +614,7 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 		}
 		goto out;
 	}
-	const char *p = ents.p, *end = ents.p + ents.len;
+	const char *p = ents.len ? ents.p : "", *end = p + ents.len;
 	if (w->gitignore) {
 		bool has = false;
 		for (const char *s = p; s < end; s += strlen(s + 1) + 2)
