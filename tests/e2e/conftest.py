@@ -160,6 +160,13 @@ class Env:
     def cleanup(self):
         for p in self.procs:
             if p.p.poll() is None:
+                # a test that failed half-way: ask baton to stop its apps first
+                try:
+                    os.kill(p.p.pid, signal.SIGTERM)
+                    p.p.wait(timeout=15)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if p.p.poll() is None:
                 try:
                     os.killpg(p.p.pid, signal.SIGKILL)
                 except OSError:
