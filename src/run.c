@@ -56,6 +56,10 @@ static void record_result(struct run *r, bool ok, const char *reason)
 	r->last_ok = ok;
 	snprintf(r->last_reason, sizeof(r->last_reason), "%s", reason);
 	r->last_duration_ms = r->reload_started_ms ? now_ms() - r->reload_started_ms : 0;
+	r->last_at_ms = now_ms();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->last_at_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Ask for a reload; done (may be NULL) gets the result. */

@@ -32,6 +32,8 @@ struct run {
 	bool have_last;
 	char last_reason[600];
 	int64_t last_duration_ms;
+	int64_t last_at_ms;      /* monotonic */
+	int64_t last_at_unix_ms; /* wall clock */
 	int exit_code;
 	struct run_ctl *ctl;
 };

@@ -100,3 +100,39 @@ def test_ready_timeout_rolls_back(env):
     assert pid_of(port) == first
     b.send(signal.SIGTERM)
     assert b.wait(timeout=20) == 0
+
+
+def test_control_socket_reload_status_stop(env):
+    import json
+    app = os.path.join(built_apps(), "gin-hello")
+    port = free_port()
+    tmp = str(env.tmp)
+    run_config(tmp, port, f"test -e broken && exit 7; exec {app}")
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    st = json.loads(env.run([env_bin(), "status", "--json"]).stdout)
+    assert [(g["id"], g["state"]) for g in st["generations"]] == [(1, "ready")]
+    r = env.run([env_bin(), "reload"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "generation 2 serving" in r.stdout + r.stderr
+    write(os.path.join(tmp, "broken"), "")
+    r = env.run([env_bin(), "reload"])
+    assert r.returncode == 1
+    assert "rolled back" in r.stdout + r.stderr
+    st = json.loads(env.run([env_bin(), "status", "--json"]).stdout)
+    assert [(g["id"], g["state"]) for g in st["generations"]] == [(2, "ready")]
+    assert st["last_reload"]["ok"] is False
+    assert "exited with status 7" in st["last_reload"]["reason"]
+    text = env.run([env_bin(), "status"]).stdout
+    assert "ready" in text
+    r = env.run([env_bin(), "stop"])
+    assert r.returncode == 0
+    assert b.wait(timeout=20) == 0
+    # nothing is running now: reload says so and fails
+    r = env.run([env_bin(), "reload"])
+    assert r.returncode == 1 and "no baton running" in r.stdout + r.stderr
+
+
+def env_bin():
+    from conftest import BATON
+    return BATON
