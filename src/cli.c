@@ -14,7 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"dev", NULL, "[-c FILE] [-- ARGS...]", "watch, build, restart (the dev loop)"},
+	{"dev", cmd_dev, "[-c FILE] [-- ARGS...]", "watch, build, restart (the dev loop)"},
 	{"run", cmd_run, "[-c FILE] [-- ARGS...]", "supervise with zero-downtime reloads (production)"},
 	{"reload", cmd_reload, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
 	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
