@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 export BATON_BUILD=$PWD/$BUILD
 export BATON_BIN=$BATON_BUILD/baton
+# go needs a build cache; CI may run without HOME
+if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
+	export GOCACHE=/tmp/baton-gocache-$(id -u)
+fi
 PY=/usr/bin/python3 # Debian's python, where python3-pytest lives (not a pyenv shim)
 
 pass=0 fail=0 skip=0
