@@ -55,11 +55,11 @@ struct ctl_client {
 	pid_t pid;
 	uid_t uid;
 	uint32_t events;
-	bool pending;    /* a request is with the owner */
-	bool eof;        /* the peer shut down its write side */
-	bool closing;    /* close once the queued output is sent */
+	bool pending;	 /* a request is with the owner */
+	bool eof;	 /* the peer shut down its write side */
+	bool closing;	 /* close once the queued output is sent */
 	bool processing; /* client_process() is on the stack */
-	bool kick;       /* the timer means "process input", not "idle" */
+	bool kick;	 /* the timer means "process input", not "idle" */
 	struct ctlproto_reqdec dec;
 	struct buf in;
 	size_t in_off;
@@ -526,8 +526,8 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 			continue;
 		}
 		if (ctl->nclients >= ctl->max_clients) {
-			log_warn("control socket: refused pid %d: too many clients (%d)", (int)cr.pid,
-				 ctl->max_clients);
+			log_warn("control socket: refused pid %d: too many clients (%d)",
+				 (int)cr.pid, ctl->max_clients);
 			reject(cfd, "too many clients");
 			continue;
 		}
@@ -622,8 +622,8 @@ static int bind_or_replace(struct ctl *ctl, char **err)
 		int r = bind_path(ctl->fd, ctl->path);
 		if (r != -EADDRINUSE || attempt == 2) {
 			if (r < 0)
-				*err = xasprintf("cannot bind the control socket %s: %s", ctl->display,
-						 strerror(-r));
+				*err = xasprintf("cannot bind the control socket %s: %s",
+						 ctl->display, strerror(-r));
 			return r;
 		}
 		struct stat st;

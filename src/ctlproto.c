@@ -169,7 +169,8 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 	if (word_is(w[0], wl[0], "reload") || word_is(w[0], wl[0], "stop")) {
 		req->verb = wl[0] == 4 ? CTL_STOP : CTL_RELOAD;
 		if (nw > 1) {
-			snprintf(why, whylen, "'%s' takes no argument", ctlproto_verb_name(req->verb));
+			snprintf(why, whylen, "'%s' takes no argument",
+				 ctlproto_verb_name(req->verb));
 			return -EINVAL;
 		}
 		return 0;
@@ -183,8 +184,7 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 		if (nw == 2) {
 			if (!word_is(w[1], wl[1], "json")) {
 				quote_word(q, sizeof(q), w[1], wl[1]);
-				snprintf(why, whylen,
-					 "unknown status format %s (expected 'status' or 'status json')",
+				snprintf(why, whylen, "unknown status format %s (expected 'json')",
 					 q);
 				return -EINVAL;
 			}
@@ -195,7 +195,8 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 	if (word_is(w[0], wl[0], "hello")) {
 		req->verb = CTL_HELLO;
 		if (nw < 2) {
-			snprintf(why, whylen, "'hello' needs a version ('hello %d')", CTLPROTO_VERSION);
+			snprintf(why, whylen, "'hello' needs a version ('hello %d')",
+				 CTLPROTO_VERSION);
 			return -EINVAL;
 		}
 		if (nw > 2) {
@@ -205,8 +206,8 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 		if (!version_word_ok(w[1], wl[1])) {
 			quote_word(q, sizeof(q), w[1], wl[1]);
 			snprintf(why, whylen,
-				 "bad version %s (at most %d letters, digits, '.', '_', '+', '-')", q,
-				 CTLPROTO_WORD_MAX);
+				 "bad version %s (at most %d letters, digits, '.', '_', '+', '-')",
+				 q, CTLPROTO_WORD_MAX);
 			return -EINVAL;
 		}
 		memcpy(req->version, w[1], wl[1]);
@@ -235,7 +236,7 @@ static int reqdec_fail(struct ctlproto_reqdec *d, int err)
 }
 
 __attribute__((format(printf, 3, 4))) static int reqdec_failf(struct ctlproto_reqdec *d, int err,
-							       const char *fmt, ...)
+							      const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -320,8 +321,8 @@ void ctlproto_respdec_free(struct ctlproto_respdec *d)
 	buf_free(&d->body);
 }
 
-__attribute__((format(printf, 3, 4))) static int respdec_failf(struct ctlproto_respdec *d,
-							       int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int respdec_failf(struct ctlproto_respdec *d, int err,
+							       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -367,7 +368,8 @@ static int respdec_line(struct ctlproto_respdec *d, struct ctl_response *resp)
 		d->wire += d->line.len + 1;
 		if (n && s[0] == '.') {
 			if (n < 2 || s[1] != '.')
-				return respdec_failf(d, -EBADMSG, "body line starts with a single '.'");
+				return respdec_failf(d, -EBADMSG,
+						     "body line starts with a single '.'");
 			s++;
 			n--;
 		}
@@ -421,7 +423,8 @@ int ctlproto_respdec_feed(struct ctlproto_respdec *d, const void *data, size_t n
 			/* the closing "." line may still come once the body is full */
 			size_t cap = CTLPROTO_BODY_MAX - d->wire;
 			if (have > cap && have > 2)
-				return respdec_failf(d, -EMSGSIZE, "response body longer than %u bytes",
+				return respdec_failf(d, -EMSGSIZE,
+						     "response body longer than %u bytes",
 						     CTLPROTO_BODY_MAX);
 		} else if (have > CTLPROTO_LINE_MAX) {
 			return respdec_failf(d, -EMSGSIZE, "response line longer than %d bytes",

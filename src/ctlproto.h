@@ -39,17 +39,17 @@
 #include "util/buf.h"
 
 #define CTLPROTO_VERSION 1
-#define CTLPROTO_REQUEST_MAX 512      /* request line, LF included */
-#define CTLPROTO_LINE_MAX 4096        /* ok/error response line, LF included */
-#define CTLPROTO_BODY_MAX (1u << 20)  /* body on the wire, "body" and "." lines excluded */
-#define CTLPROTO_WORD_MAX 32          /* the hello VERSION word */
-#define CTLPROTO_WHY_MAX 160          /* decoder error reasons, NUL included */
+#define CTLPROTO_REQUEST_MAX 512     /* request line, LF included */
+#define CTLPROTO_LINE_MAX 4096	     /* ok/error response line, LF included */
+#define CTLPROTO_BODY_MAX (1u << 20) /* body on the wire, "body" and "." lines excluded */
+#define CTLPROTO_WORD_MAX 32	     /* the hello VERSION word */
+#define CTLPROTO_WHY_MAX 160	     /* decoder error reasons, NUL included */
 
 enum ctl_verb { CTL_HELLO = 1, CTL_RELOAD, CTL_STATUS, CTL_STOP };
 
 struct ctl_request {
 	enum ctl_verb verb;
-	bool json;                           /* CTL_STATUS: "status json" */
+	bool json;			     /* CTL_STATUS: "status json" */
 	char version[CTLPROTO_WORD_MAX + 1]; /* CTL_HELLO: the client's version word */
 };
 

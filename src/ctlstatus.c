@@ -245,9 +245,10 @@ static void text_table(struct buf *b, const struct ctlstatus *st)
 		size_t start = b->len;
 		buf_puts(b, "  ");
 		for (int c = 0; c < NCOLS; c++) {
-			buf_puts(b, rows[i][c]);
-			int pad = c == NCOLS - 1 ? 0 : width[c] - text_width(rows[i][c], strlen(rows[i][c])) + 2;
-			for (int k = 0; k < pad; k++)
+			const char *s = rows[i][c];
+			buf_puts(b, s);
+			int pad = width[c] - text_width(s, strlen(s)) + 2;
+			for (int k = 0; c < NCOLS - 1 && k < pad; k++)
 				buf_putc(b, ' ');
 			free(rows[i][c]);
 		}

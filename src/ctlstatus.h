@@ -24,7 +24,7 @@ struct ctlstatus_gen {
 	int id;
 	pid_t pid;
 	const char *state; /* "starting" | "ready" | "draining" (gen_state_name()) */
-	int64_t age_ms;    /* since it was spawned */
+	int64_t age_ms;	   /* since it was spawned */
 	int64_t ready_ms;  /* spawn to ready; -1 while not ready */
 };
 
@@ -34,22 +34,22 @@ struct ctlstatus_listener {
 };
 
 struct ctlstatus_reload {
-	bool done;           /* false: no reload yet; the other fields are ignored */
-	bool ok;             /* true: the new generation serves; false: failed, rolled back */
+	bool done;	     /* false: no reload yet; the other fields are ignored */
+	bool ok;	     /* true: the new generation serves; false: failed, rolled back */
 	const char *reason;  /* NULL, or one line: why it failed / what happened */
 	int64_t duration_ms; /* request to result */
 	int64_t at_unix_ms;  /* wall clock when it finished; <= 0 unknown */
-	int64_t ago_ms;      /* how long ago it finished */
+	int64_t ago_ms;	     /* how long ago it finished */
 };
 
 struct ctlstatus {
 	const char *version; /* baton's version */
-	pid_t pid;           /* baton's pid */
+	pid_t pid;	     /* baton's pid */
 	int64_t uptime_ms;
-	int serving;         /* id of the serving generation, 0 if none */
-	bool reloading;      /* a reload is in progress */
-	bool stopping;       /* baton is stopping */
-	int crashes;         /* consecutive crashes of the serving generation */
+	int serving;			  /* id of the serving generation, 0 if none */
+	bool reloading;			  /* a reload is in progress */
+	bool stopping;			  /* baton is stopping */
+	int crashes;			  /* consecutive crashes of the serving generation */
 	const struct ctlstatus_gen *gens; /* live generations, oldest first */
 	int ngens;
 	const struct ctlstatus_listener *listeners;

@@ -44,17 +44,18 @@ static void help(const char *name)
 {
 	if (strcmp(name, "reload") == 0)
 		printf("usage: baton reload [-c FILE | -s SOCKET] [-t DURATION]\n\n"
-		       "Ask a running 'baton run' to start a new generation of the app and wait for\n"
-		       "the result. Exit 0 when the new generation serves, 1 when it failed and the\n"
-		       "old one keeps serving (the reason is printed), or when no baton runs.\n\n");
+		       "Ask a running 'baton run' to start a new generation of the app and\n"
+		       "wait for the result. Exit 0 when the new generation serves, 1 when it\n"
+		       "failed and the old one keeps serving (the reason is printed), or when\n"
+		       "no baton runs.\n\n");
 	else if (strcmp(name, "status") == 0)
 		printf("usage: baton status [-c FILE | -s SOCKET] [--json] [-t DURATION]\n\n"
-		       "Show a running baton's generations (pids, states, ages), listeners and the\n"
-		       "result of the last reload.\n\n");
+		       "Show a running baton's generations (pids, states, ages), listeners\n"
+		       "and the result of the last reload.\n\n");
 	else
 		printf("usage: baton stop [-c FILE | -s SOCKET] [-t DURATION]\n\n"
-		       "Gracefully stop a running baton: every generation gets its stop signal and\n"
-		       "stop_timeout to finish in-flight requests.\n\n");
+		       "Gracefully stop a running baton: every generation gets its stop\n"
+		       "signal and stop_timeout to finish in-flight requests.\n\n");
 	printf("options:\n"
 	       "  -c, --config FILE       find the socket in this config's [control] socket\n"
 	       "                          (default: ./baton.toml, else ./.air.toml, else\n"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -34,6 +35,7 @@
 enum mode { REPLY_NOW, DEFER };
 
 struct fx {
+	int nfds; /* open fds before the test: the same number must be open after it */
 	char dir[64];
 	char *sock; /* absolute path of the socket */
 	struct loop *l;
@@ -218,9 +220,22 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
+	f->nfds = count_fds();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/baton-ctl-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -245,8 +260,13 @@ static int teardown(void **state)
 	ctl_free(f->ctl);
 	loop_free(f->l);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int leaked = count_fds() - f->nfds;
 	free(f->sock);
 	free(f);
+	if (leaked) {
+		fprintf(stderr, "%d fds leaked\n", leaked);
+		return -1;
+	}
 	return 0;
 }
 
@@ -304,8 +324,8 @@ static void test_deferred_reply(void **state)
 	assert_true(ctl_client_alive(c));
 	assert_true(ctl_client_id(c) > 0);
 	/* answered from outside any ctl callback, as run.c does when the generation is ready */
-	assert_int_equal(ctl_reply(c, false, "generation 3 exited with status 1 before it was ready"),
-			 0);
+	assert_int_equal(
+		ctl_reply(c, false, "generation 3 exited with status 1 before it was ready"), 0);
 	assert_int_equal(ctl_reply(c, true, "again"), -EALREADY);
 	expect_resp(t, 0, CTL_RESP_ERROR, "generation 3 exited with status 1 before it was ready");
 	/* the connection takes the next request */
@@ -730,6 +750,7 @@ static void test_socket_path(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		T(test_request_response),
 		T(test_deferred_reply),
@@ -749,5 +770,6 @@ int main(void)
 		cmocka_unit_test(test_peer_allowed),
 		cmocka_unit_test(test_socket_path),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
 }

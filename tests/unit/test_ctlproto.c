@@ -65,7 +65,7 @@ static void test_parse_errors(void **state)
 	expect_err("RELOAD", 6, -EINVAL, "unknown command 'RELOAD'");
 	expect_err("reload now", 10, -EINVAL, "'reload' takes no argument");
 	expect_err("stop it", 7, -EINVAL, "'stop' takes no argument");
-	expect_err("status xml", 10, -EINVAL, "unknown status format 'xml'");
+	expect_err("status xml", 10, -EINVAL, "unknown status format 'xml' (expected 'json')");
 	expect_err("status json please", 18, -EINVAL, "at most one argument");
 	expect_err("status json a b c d", 19, -EINVAL, "at most one argument");
 	expect_err("hello", 5, -EINVAL, "'hello' needs a version");
@@ -78,10 +78,10 @@ static void test_parse_errors(void **state)
 	expect_err("rel\033oad", 7, -EBADMSG, "control character 0x1b");
 	expect_err("status\x7f", 7, -EBADMSG, "control character 0x7f");
 	expect_err("stat\xc3", 5, -EILSEQ, "not valid UTF-8");
-	expect_err("\xc0\xafstop", 6, -EILSEQ, "not valid UTF-8");       /* overlong '/' */
-	expect_err("\xed\xa0\x80", 3, -EILSEQ, "not valid UTF-8");       /* surrogate */
-	expect_err("\xf4\x90\x80\x80", 4, -EILSEQ, "not valid UTF-8");   /* > U+10FFFF */
-	expect_err("\xe0\x80\xaf", 3, -EILSEQ, "not valid UTF-8");       /* overlong 3-byte */
+	expect_err("\xc0\xafstop", 6, -EILSEQ, "not valid UTF-8");     /* overlong '/' */
+	expect_err("\xed\xa0\x80", 3, -EILSEQ, "not valid UTF-8");     /* surrogate */
+	expect_err("\xf4\x90\x80\x80", 4, -EILSEQ, "not valid UTF-8"); /* > U+10FFFF */
+	expect_err("\xe0\x80\xaf", 3, -EILSEQ, "not valid UTF-8");     /* overlong 3-byte */
 	/* valid UTF-8 but unknown: quoted, long words cut */
 	expect_err("r\xc3\xa9load", 7, -EINVAL, "unknown command 'r\xc3\xa9load'");
 	char big[CTLPROTO_REQUEST_MAX + 10];
@@ -183,8 +183,7 @@ static void test_reqdec_limits(void **state)
 	memset(buf, 'a', sizeof(buf));
 	buf[CTLPROTO_REQUEST_MAX - 1] = '\n';
 	ctlproto_reqdec_init(&d);
-	assert_int_equal(ctlproto_reqdec_feed(&d, buf, CTLPROTO_REQUEST_MAX, &used, &req),
-			 -EINVAL);
+	assert_int_equal(ctlproto_reqdec_feed(&d, buf, CTLPROTO_REQUEST_MAX, &used, &req), -EINVAL);
 
 	/* "status" padded with spaces to 511 + LF is fine */
 	memset(buf, ' ', sizeof(buf));
@@ -399,8 +398,11 @@ static void test_encode_request(void **state)
 {
 	(void)state;
 	struct ctl_request reqs[] = {
-		{.verb = CTL_RELOAD}, {.verb = CTL_STOP}, {.verb = CTL_STATUS},
-		{.verb = CTL_STATUS, .json = true}, {.verb = CTL_HELLO, .version = "1"},
+		{.verb = CTL_RELOAD},
+		{.verb = CTL_STOP},
+		{.verb = CTL_STATUS},
+		{.verb = CTL_STATUS, .json = true},
+		{.verb = CTL_HELLO, .version = "1"},
 	};
 	const char *want[] = {"reload\n", "stop\n", "status\n", "status json\n", "hello 1\n"};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
@@ -454,7 +456,8 @@ static void test_encode_reply(void **state)
 static void test_encode_body(void **state)
 {
 	(void)state;
-	const char *doc = ".starts with a dot\n..two dots\n.\nmiddle . dot\n\ttab\x01 ctl\n\xfe\nlast";
+	const char *doc =
+		".starts with a dot\n..two dots\n.\nmiddle . dot\n\ttab\x01 ctl\n\xfe\nlast";
 	struct buf b = BUF_INIT;
 	ctlproto_encode_body(&b, doc, strlen(doc));
 	assert_string_equal(buf_cstr(&b), "body\n"
@@ -468,8 +471,9 @@ static void test_encode_body(void **state)
 					  ".\n");
 	struct ctl_response r = roundtrip(b.p, b.len);
 	assert_int_equal(r.kind, CTL_RESP_BODY);
-	assert_string_equal(r.text, ".starts with a dot\n..two dots\n.\nmiddle . dot\n\ttab  ctl\n?\n"
-				    "last\n");
+	assert_string_equal(r.text,
+			    ".starts with a dot\n..two dots\n.\nmiddle . dot\n\ttab  ctl\n?\n"
+			    "last\n");
 	free(r.text);
 	buf_free(&b);
 
@@ -520,6 +524,7 @@ static void test_utf8(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_errors),
@@ -534,5 +539,6 @@ int main(void)
 		cmocka_unit_test(test_encode_body),
 		cmocka_unit_test(test_utf8),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests_name("ctlproto", tests, NULL, NULL);
 }

@@ -236,37 +236,41 @@ static struct ctlstatus sample(void)
 	return st;
 }
 
+/* What sample() renders as JSON: one generation per line, pretty but compact. */
+static const char sample_json[] =
+	"{\n"
+	"  \"version\": \"0.1.0\",\n"
+	"  \"pid\": 812,\n"
+	"  \"uptime_ms\": 3723000,\n"
+	"  \"serving\": 5,\n"
+	"  \"reloading\": true,\n"
+	"  \"stopping\": false,\n"
+	"  \"crashes\": 1,\n"
+	"  \"generations\": [\n"
+	"    {\"id\": 4, \"pid\": 901, \"state\": \"draining\", \"age_ms\": 125000, "
+	"\"ready_ms\": 812},\n"
+	"    {\"id\": 5, \"pid\": 950, \"state\": \"ready\", \"age_ms\": 3000, "
+	"\"ready_ms\": 1200},\n"
+	"    {\"id\": 6, \"pid\": 990, \"state\": \"starting\", \"age_ms\": 200, "
+	"\"ready_ms\": null}\n"
+	"  ],\n"
+	"  \"listeners\": [\n"
+	"    {\"name\": \"http\", \"address\": \":8080\"},\n"
+	"    {\"name\": \"https\", \"address\": \"[::1]:8443\"}\n"
+	"  ],\n"
+	"  \"last_reload\": {\"ok\": false, "
+	"\"reason\": \"generation 6 exited with status 1 before it was ready\", "
+	"\"duration_ms\": 1500, "
+	"\"at\": \"2024-05-01T12:00:00.123Z\", "
+	"\"ago_ms\": 65000}\n"
+	"}\n";
+
 static void test_json_exact(void **state)
 {
 	(void)state;
 	struct ctlstatus st = sample();
 	char *j = ctlstatus_json(&st);
-	assert_string_equal(
-		j,
-		"{\n"
-		"  \"version\": \"0.1.0\",\n"
-		"  \"pid\": 812,\n"
-		"  \"uptime_ms\": 3723000,\n"
-		"  \"serving\": 5,\n"
-		"  \"reloading\": true,\n"
-		"  \"stopping\": false,\n"
-		"  \"crashes\": 1,\n"
-		"  \"generations\": [\n"
-		"    {\"id\": 4, \"pid\": 901, \"state\": \"draining\", \"age_ms\": 125000, "
-		"\"ready_ms\": 812},\n"
-		"    {\"id\": 5, \"pid\": 950, \"state\": \"ready\", \"age_ms\": 3000, "
-		"\"ready_ms\": 1200},\n"
-		"    {\"id\": 6, \"pid\": 990, \"state\": \"starting\", \"age_ms\": 200, "
-		"\"ready_ms\": null}\n"
-		"  ],\n"
-		"  \"listeners\": [\n"
-		"    {\"name\": \"http\", \"address\": \":8080\"},\n"
-		"    {\"name\": \"https\", \"address\": \"[::1]:8443\"}\n"
-		"  ],\n"
-		"  \"last_reload\": {\"ok\": false, \"reason\": \"generation 6 exited with status 1 "
-		"before it was ready\", \"duration_ms\": 1500, \"at\": \"2024-05-01T12:00:00.123Z\", "
-		"\"ago_ms\": 65000}\n"
-		"}\n");
+	assert_string_equal(j, sample_json);
 	assert_true(json_valid(j));
 	free(j);
 }
@@ -369,18 +373,19 @@ static void test_text_exact(void **state)
 	(void)state;
 	struct ctlstatus st = sample();
 	char *t = ctlstatus_text(&st);
-	assert_string_equal(t, "baton 0.1.0 · pid 812 · up 1h2m3s · serving generation 5 · reload in "
-			       "progress\n"
-			       "listeners: http :8080, https [::1]:8443\n"
-			       "\n"
-			       "  GEN  PID  STATE     AGE    READY IN\n"
-			       "  4    901  draining  2m5s   812ms\n"
-			       "  5*   950  ready     3s     1s200ms\n"
-			       "  6    990  starting  200ms  -\n"
-			       "\n"
-			       "last reload: failed, 1m5s ago, took 1s500ms — generation 6 exited "
-			       "with status 1 before it was ready\n"
-			       "crashes: 1\n");
+	assert_string_equal(t,
+			    "baton 0.1.0 · pid 812 · up 1h2m3s · serving generation 5 · reload in "
+			    "progress\n"
+			    "listeners: http :8080, https [::1]:8443\n"
+			    "\n"
+			    "  GEN  PID  STATE     AGE    READY IN\n"
+			    "  4    901  draining  2m5s   812ms\n"
+			    "  5*   950  ready     3s     1s200ms\n"
+			    "  6    990  starting  200ms  -\n"
+			    "\n"
+			    "last reload: failed, 1m5s ago, took 1s500ms — generation 6 exited "
+			    "with status 1 before it was ready\n"
+			    "crashes: 1\n");
 	free(t);
 
 	struct ctlstatus e = {.version = "0.1.0", .pid = 1, .stopping = true};
@@ -400,18 +405,23 @@ static void test_text_exact(void **state)
 	e.gens = g;
 	e.ngens = 2;
 	e.stopping = false;
-	e.last_reload = (struct ctlstatus_reload){.done = true, .ok = true, .duration_ms = 900,
-						  .ago_ms = 1000, .reason = "generation 7 serving"};
+	e.last_reload = (struct ctlstatus_reload){.done = true,
+						  .ok = true,
+						  .duration_ms = 900,
+						  .ago_ms = 1000,
+						  .reason = "generation 7 serving"};
 	t = ctlstatus_text(&e);
-	assert_non_null(strstr(t, "  GEN     PID      STATE                     AGE  READY IN\n"
-				  "  123456  4000000  a-very-long-state-name-t  1ms  2ms\n"
-				  "  7       8        \xc3\xa9t\xc3\xa9?                      0s   -\n"));
+	assert_non_null(
+		strstr(t, "  GEN     PID      STATE                     AGE  READY IN\n"
+			  "  123456  4000000  a-very-long-state-name-t  1ms  2ms\n"
+			  "  7       8        \xc3\xa9t\xc3\xa9?                      0s   -\n"));
 	assert_non_null(strstr(t, "last reload: ok, 1s ago, took 900ms — generation 7 serving\n"));
 	free(t);
 }
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_checker),
 		cmocka_unit_test(test_json_exact),
@@ -419,5 +429,6 @@ int main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_text_exact),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests_name("ctlstatus", tests, NULL, NULL);
 }
