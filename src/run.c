@@ -251,6 +251,7 @@ int run_main(const struct config *cfg, char **extra_args)
 	int e = loop_run(r->app.loop);
 	rc = e < 0 ? 1 : e;
 out:
+	answer_waiters(r, 1 << 30, false, "baton is stopping");
 	run_ctl_free(r->ctl);
 	app_fini(&r->app);
 	free(r->waiters);
