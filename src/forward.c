@@ -1,13 +1,8 @@
-/* Forward listeners: accept, connect to the app with retry until a deadline, relay both ways.
- *
- * Each relayed connection has two sockets registered edge-triggered (EPOLLET) for everything,
- * and two directions: d[0] client -> target, d[1] target -> client. A direction is pumped until
- * its source says EAGAIN with nothing pending (an EPOLLIN edge will come), its destination says
- * EAGAIN (an EPOLLOUT edge will come), it finishes, or it has moved FWD_BUDGET bytes — then the
- * kick timer resumes it after the loop has served everyone else. Reading stops whenever data is
- * pending for the destination, so a slow reader slows the writer (backpressure) and at most one
- * pipe (or buffer) of data per direction is held. */
+/* Forward listeners: accept, connect to the app with retry until a deadline, and connect again
+ * to replay a request the app dropped before answering (forward_int.h). The byte relay itself
+ * is forward_relay.c. */
 #include "forward.h"
+#include "forward_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,94 +22,13 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#define FWD_CHUNK (64 * 1024)	 /* bytes per splice/read, and the copy buffer's size */
-#define FWD_BUDGET (1024 * 1024) /* bytes a direction moves per turn before others run */
-#define FWD_ACCEPT_BATCH 64	 /* accepts per readiness of a non-blocking listener */
-#define FWD_BACKOFF_MIN_MS 5	 /* connect retry backoff: doubles up to the max */
-#define FWD_BACKOFF_MAX_MS 100
-#define FWD_ACCEPT_PAUSE_MS 100 /* accept paused this long after EMFILE and friends */
-#define FWD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-#define FWD_TARGET_STR_MAX 128 /* "unix:@" + a 107-byte name, or "[v6]:port" */
-
-enum conn_state {
-	CONN_WAITING,	 /* target refused; the timer retries (or ends it at the deadline) */
-	CONN_CONNECTING, /* non-blocking connect in flight; the timer holds the deadline */
-	CONN_RELAYING,
-};
-
-struct dir {
-	int src, dst;  /* the connection's sockets (not owned here) */
-	int pipe[2];   /* splice mode: created on first use, -1 before */
-	size_t inpipe; /* splice mode: bytes in the pipe, not yet written to dst */
-	char *buf;     /* copy mode: buf[off..len) not yet written to dst */
-	size_t off, len, cap;
-	bool copy;	 /* read/write instead of splice */
-	bool eof;	 /* src reached end of file */
-	bool done;	 /* dst shut down for writing, or dst failed: nothing more to move */
-	bool again;	 /* the budget ran out with work left: the kick timer resumes it */
-	uint64_t *bytes; /* stats counter */
-};
-
-struct conn {
-	struct forward *f;
-	struct conn *prev, *next;
-	unsigned id;
-	enum conn_state state;
-	int cfd, tfd;
-	struct loop_src *csrc, *tsrc;
-	struct loop_timer *timer; /* until relaying: retry and deadline */
-	int64_t deadline;
-	int64_t backoff_ms;
-	struct dir d[2];
-};
-
-struct forward {
-	struct loop *loop;
-	int lfd;
-	struct loop_src *lsrc;	    /* NULL while not accepting */
-	struct loop_timer *unpause; /* ends an accept pause after EMFILE and friends */
-	struct loop_timer *kick;    /* resumes directions that spent their budget */
-	struct sockaddr_storage target;
-	socklen_t tlen;
-	char target_str[FWD_TARGET_STR_MAX];
-	int64_t timeout_ms;
-	bool paused;	   /* forward_pause() */
-	bool accept_error; /* accept failed for lack of resources: pause briefly */
-	bool splice;
-	struct conn *conns;
-	size_t nconns;
-	unsigned next_id;
-	int64_t last_timeout_log;
-	struct forward_stats st;
-};
-
-static bool dir_pump(struct conn *c, int i);
-
-static size_t dir_pending(const struct dir *d)
-{
-	return d->copy ? d->len - d->off : d->inpipe;
-}
-
-static void dir_release(struct dir *d)
-{
-	if (d->pipe[0] >= 0) {
-		close(d->pipe[0]);
-		close(d->pipe[1]);
-		d->pipe[0] = d->pipe[1] = -1;
-	}
-	free(d->buf);
-	d->buf = NULL;
-	d->inpipe = d->off = d->len = d->cap = 0;
-}
-
 static void set_linger0(int fd)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-/* Frees c. With reset, both peers get a TCP reset instead of an orderly close. */
-static void conn_close(struct conn *c, bool reset)
+void fwd_conn_close(struct conn *c, bool reset)
 {
 	struct forward *f = c->f;
 	if (c->prev)
@@ -136,221 +50,8 @@ static void conn_close(struct conn *c, bool reset)
 	close(c->cfd);
 	if (c->tfd >= 0)
 		close(c->tfd);
-	dir_release(&c->d[0]);
-	dir_release(&c->d[1]);
+	fwd_relay_release(c);
 	free(c);
-}
-
-/* ---- relaying ---- */
-
-/* Switch d to read/write, keeping what the pipe holds. 0 or -errno. */
-static int dir_to_copy(struct dir *d)
-{
-	size_t cap = d->inpipe > FWD_CHUNK ? d->inpipe : FWD_CHUNK;
-	char *buf = xmalloc(cap);
-	size_t got = 0;
-	while (got < d->inpipe) {
-		ssize_t n = read(d->pipe[0], buf + got, d->inpipe - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? -errno : -EIO;
-		}
-		got += (size_t)n;
-	}
-	dir_release(d);
-	d->buf = buf;
-	d->cap = cap;
-	d->len = got;
-	d->copy = true;
-	return 0;
-}
-
-/* Move bytes from src into the pipe or buffer (only called with nothing pending).
- * Returns the count, 0 at end of file, or -errno (-EAGAIN: nothing to read now). */
-static ssize_t dir_fill(struct dir *d)
-{
-	if (!d->copy && d->pipe[0] < 0 && pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_debug("forward: no pipe for splice (%s), copying instead", strerror(errno));
-		d->copy = true;
-	}
-	if (!d->copy) {
-		ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, FWD_CHUNK,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n >= 0) {
-			d->inpipe += (size_t)n;
-			return n;
-		}
-		if (errno != EINVAL)
-			return -errno;
-		int r = dir_to_copy(d); /* splice cannot read this socket */
-		if (r < 0)
-			return r;
-	}
-	if (!d->buf) {
-		d->cap = FWD_CHUNK;
-		d->buf = xmalloc(d->cap);
-	}
-	for (;;) {
-		ssize_t n = read(d->src, d->buf, d->cap);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		d->off = 0;
-		d->len = (size_t)n;
-		return n;
-	}
-}
-
-/* Write pending bytes to dst. Returns the count or -errno (-EAGAIN: dst is full). */
-static ssize_t dir_flush(struct dir *d)
-{
-	if (!d->copy) {
-		ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->inpipe,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			d->inpipe -= (size_t)n;
-			return n;
-		}
-		if (n == 0)
-			return -EIO; /* the pipe cannot be empty here */
-		if (errno != EINVAL)
-			return -errno;
-		int r = dir_to_copy(d); /* splice cannot write this socket */
-		if (r < 0)
-			return r;
-	}
-	for (;;) {
-		ssize_t n =
-			send(d->dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		d->off += (size_t)n;
-		if (d->off == d->len)
-			d->off = d->len = 0;
-		return n;
-	}
-}
-
-/* Source drained to end of file: relay the half-close. Returns false when c was freed. */
-static bool dir_finish(struct conn *c, int i)
-{
-	struct dir *d = &c->d[i];
-	/* ENOTCONN: the peer is already gone, which the other direction will find out */
-	shutdown(d->dst, SHUT_WR);
-	d->done = true;
-	dir_release(d);
-	if (c->d[!i].done) {
-		log_debug("forward: connection %u closed", c->id);
-		conn_close(c, false);
-		return false;
-	}
-	return true;
-}
-
-/* Writing to d's destination failed: its peer is gone. What the other direction still
- * carries is delivered; this one is dropped. Returns false when c was freed. */
-static bool dir_write_failed(struct conn *c, int i, int err)
-{
-	struct dir *d = &c->d[i];
-	log_debug("forward: connection %u: %s gone (%s)", c->id, i ? "client" : "target",
-		  strerror(err));
-	d->done = true;
-	dir_release(d);
-	if (c->d[!i].done) {
-		conn_close(c, false);
-		return false;
-	}
-	return dir_pump(c, !i);
-}
-
-static bool dir_defer(struct conn *c, struct dir *d)
-{
-	d->again = true;
-	if (!loop_timer_armed(c->f->kick))
-		loop_timer_arm_in(c->f->kick, 0);
-	return true;
-}
-
-/* Move what can be moved now. Returns false when c was freed. */
-static bool dir_pump(struct conn *c, int i)
-{
-	struct dir *d = &c->d[i];
-	size_t moved = 0;
-	d->again = false;
-	while (!d->done) {
-		if (dir_pending(d) > 0) {
-			ssize_t n = dir_flush(d);
-			if (n == -EAGAIN)
-				return true;
-			if (n < 0)
-				return dir_write_failed(c, i, (int)-n);
-			*d->bytes += (uint64_t)n;
-			moved += (size_t)n;
-			if (moved >= FWD_BUDGET)
-				return dir_defer(c, d);
-			continue;
-		}
-		if (d->eof)
-			return dir_finish(c, i);
-		ssize_t n = dir_fill(d);
-		if (n == 0)
-			d->eof = true;
-		else if (n == -EAGAIN)
-			return true;
-		else if (n < 0) {
-			/* the source's connection broke: the other peer gets a reset too */
-			log_debug("forward: connection %u: %s reset (%s)", c->id,
-				  i ? "target" : "client", strerror((int)-n));
-			conn_close(c, true);
-			return false;
-		}
-	}
-	return true;
-}
-
-/* side 0: the client socket, 1: the target socket. d[side] reads from it, d[!side] writes. */
-static void conn_io(struct conn *c, int fd, int side, uint32_t events)
-{
-	if (events & EPOLLERR) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			log_debug("forward: connection %u: %s error (%s)", c->id,
-				  side ? "target" : "client", strerror(err));
-			conn_close(c, true);
-			return;
-		}
-	}
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		if (!dir_pump(c, side))
-			return;
-	/* writable matters only to a direction that has bytes waiting for this socket */
-	if ((events & (EPOLLHUP | EPOLLERR)) ||
-	    ((events & EPOLLOUT) && dir_pending(&c->d[!side]) > 0))
-		dir_pump(c, !side);
-}
-
-static void on_kick(struct loop *l, void *data)
-{
-	(void)l;
-	struct forward *f = data;
-	struct conn *next;
-	for (struct conn *c = f->conns; c; c = next) {
-		next = c->next; /* pumping c frees at most c */
-		if (c->state != CONN_RELAYING)
-			continue;
-		if (c->d[0].again && !dir_pump(c, 0))
-			continue;
-		if (c->d[1].again)
-			dir_pump(c, 1);
-	}
 }
 
 /* ---- connecting ---- */
@@ -366,6 +67,8 @@ static void conn_timed_out(struct conn *c)
 	duration_format_ms(f->timeout_ms, dur, sizeof(dur));
 	log_debug("forward: connection %u: no target after %s (%s)", c->id, dur,
 		  c->state == CONN_CONNECTING ? "connect in flight" : "refused");
+	/* after a replayed failure the client gets the reset it would have seen */
+	bool reset = c->failures > 0;
 	/* one line per burst: many clients may give up at once */
 	if (now - f->last_timeout_log >= 1000) {
 		log_warn("forward to \"%s\": the app did not accept within %s — closed the "
@@ -373,7 +76,7 @@ static void conn_timed_out(struct conn *c)
 			 f->target_str, dur);
 		f->last_timeout_log = now;
 	}
-	conn_close(c, false);
+	fwd_conn_close(c, reset);
 }
 
 static bool connect_err_retryable(int err)
@@ -414,7 +117,7 @@ static bool conn_retry(struct conn *c, int err)
 	if (!connect_err_retryable(err)) {
 		log_warn("forward to \"%s\": cannot connect (%s) — closed the client connection",
 			 f->target_str, strerror(err));
-		conn_close(c, true);
+		fwd_conn_close(c, true);
 		return false;
 	}
 	f->st.retries++;
@@ -438,21 +141,32 @@ static bool conn_connected(struct conn *c)
 {
 	struct forward *f = c->f;
 	c->state = CONN_RELAYING;
-	f->st.connected++;
-	loop_timer_free(c->timer);
-	c->timer = NULL;
-	log_debug("forward: connection %u relayed to \"%s\"", c->id, f->target_str);
-	for (int i = 0; i < 2; i++) {
-		struct dir *d = &c->d[i];
-		d->src = i ? c->tfd : c->cfd;
-		d->dst = i ? c->cfd : c->tfd;
-		d->copy = !f->splice;
-		d->bytes = i ? &f->st.bytes_out : &f->st.bytes_in;
+	loop_timer_disarm(c->timer);
+	if (c->failures == 0) {
+		f->st.connected++;
+		log_debug("forward: connection %u relayed to \"%s\"", c->id, f->target_str);
+	} else {
+		f->st.replayed++;
+		log_debug("forward: connection %u: replaying %zu bytes%s to \"%s\"", c->id, c->rlen,
+			  c->d[0].eof ? " and the half-close" : "", f->target_str);
 	}
-	/* edges may have passed while we connected (the request is probably waiting): pump now */
-	if (!dir_pump(c, 0))
-		return false;
-	return dir_pump(c, 1);
+	return fwd_relay_start(c);
+}
+
+void fwd_conn_replay(struct conn *c, int err)
+{
+	struct forward *f = c->f;
+	log_debug("forward: connection %u: the target failed before answering (%s) — connecting "
+		  "again",
+		  c->id, err ? strerror(err) : "closed");
+	conn_drop_target(c);
+	c->failures++;
+	c->state = CONN_WAITING;
+	c->d[0].again = c->d[1].again = false;
+	/* a fresh wait, as long as a new connection's: the app is probably restarting */
+	c->deadline = now_ms() + f->timeout_ms;
+	c->backoff_ms = FWD_BACKOFF_MIN_MS;
+	loop_timer_arm_in(c->timer, 0); /* from the loop: the caller is in the middle of a pump */
 }
 
 static void on_target(struct loop *l, int fd, uint32_t events, void *data)
@@ -460,7 +174,7 @@ static void on_target(struct loop *l, int fd, uint32_t events, void *data)
 	(void)l;
 	struct conn *c = data;
 	if (c->state == CONN_RELAYING) {
-		conn_io(c, fd, 1, events);
+		fwd_relay_io(c, fd, 1, events);
 		return;
 	}
 	int err = 0;
@@ -478,14 +192,14 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 	(void)l;
 	struct conn *c = data;
 	if (c->state == CONN_RELAYING) {
-		conn_io(c, fd, 0, events);
+		fwd_relay_io(c, fd, 0, events);
 		return;
 	}
 	/* still waiting for the target: data and a half-close wait in the socket; a client that
 	 * is gone (reset, or closed both ways) ends the wait */
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		log_debug("forward: connection %u: client left while waiting", c->id);
-		conn_close(c, false);
+		fwd_conn_close(c, false);
 	}
 }
 
@@ -584,6 +298,7 @@ static void conn_new(struct forward *f, int cfd)
 	c->deadline = now_ms() + f->timeout_ms;
 	c->backoff_ms = FWD_BACKOFF_MIN_MS;
 	c->state = CONN_WAITING;
+	c->retryable = true;
 	if (f->paused)
 		loop_timer_arm_at(c->timer, c->deadline);
 	else
@@ -728,7 +443,7 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 		return NULL;
 	}
 	f->unpause = loop_timer_new(l, on_unpause, f);
-	f->kick = loop_timer_new(l, on_kick, f);
+	f->kick = loop_timer_new(l, fwd_relay_kick, f);
 	log_debug("forward: relaying connections to \"%s\"", f->target_str);
 	return f;
 }
@@ -794,7 +509,7 @@ void forward_free(struct forward *f)
 	if (!f)
 		return;
 	while (f->conns)
-		conn_close(f->conns, false);
+		fwd_conn_close(f->conns, false);
 	loop_del(f->loop, f->lsrc);
 	loop_timer_free(f->unpause);
 	loop_timer_free(f->kick);

@@ -12,9 +12,16 @@
  * connection it accepted or made (client and target sockets, pipes; all CLOEXEC) and closes
  * them when they end or in forward_free(). The process must ignore SIGPIPE (sig_new() does).
  *
- * A connection the target resets before answering is reset to the client, not replayed (a
- * replay could run a request twice): a supervisor pauses forwarding before it stops the app so
- * that new connections wait instead. */
+ * A connection the target drops before answering is replayed: until the first byte comes back
+ * from the target, the bytes the client sent (up to 64 KiB; a larger request is not replayed)
+ * are kept, and when the target resets, closes or fails in that window (an app killed in the
+ * middle of a request, as a dev-mode restart does) forward connects again, with the same retry
+ * and a fresh connect_timeout_ms, sends the kept bytes and the client's half-close if there was
+ * one, and relays the new answer. At most 8 replays per connection; then, or once a byte of the
+ * answer was relayed, a reset is passed on as a reset. A replayed request may run twice if the
+ * app acted on it before dying without answering: forward is for development-time restarts of
+ * apps that do not drain; a supervisor still pauses forwarding before it stops the app so that
+ * new connections wait instead. */
 #ifndef BATON_FORWARD_H
 #define BATON_FORWARD_H
 
@@ -31,7 +38,8 @@ struct forward_stats {
 	uint64_t connected; /* ... that reached the target */
 	uint64_t retries;   /* connect attempts refused (or failed) and retried */
 	uint64_t timed_out; /* clients closed because the target was not up by the deadline */
-	uint64_t bytes_in;  /* client -> target */
+	uint64_t replayed;  /* requests sent again after the target failed before answering */
+	uint64_t bytes_in;  /* client -> target (replayed bytes count again) */
 	uint64_t bytes_out; /* target -> client */
 };
 
