@@ -48,6 +48,7 @@ def run_rebuilds(env, proj, main_go, port, old, fmt):
     return b
 
 
+@pytest.mark.timeout(400)
 def test_handoff_rebuilds_serve_new_code_without_refusals(env):
     port = free_port()
     proj, main_go = gin_project(env.tmp)
@@ -57,6 +58,7 @@ def test_handoff_rebuilds_serve_new_code_without_refusals(env):
     assert "built in" in out and "restarted in" in out
 
 
+@pytest.mark.timeout(400)
 def test_forward_mode_plain_gin_app(env):
     port, target = free_port(), free_port()
     proj, main_go = gin_project(env.tmp, app="gin-plain")
@@ -64,6 +66,7 @@ def test_forward_mode_plain_gin_app(env):
     run_rebuilds(env, proj, main_go, port, "gin-plain v1", "gin-plain v{}")
 
 
+@pytest.mark.timeout(300)
 def test_compile_error_keeps_old_version(env):
     port = free_port()
     proj, main_go = gin_project(env.tmp)
