@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -233,6 +234,10 @@ static void settle_fire(struct loop *l, void *data)
 			settle_node(w, n, &abs, &rel);
 	}
 	w->dirty.n = 0;
+	if (w->dirty.cap > 1024) {
+		free(w->dirty.v); /* a rescan's worth of nodes: do not keep it */
+		w->dirty = (struct nvec){0};
+	}
 	wt_limbo_flush(w);
 	for (size_t i = 0; i < w->norphans; i++) {
 		if (!w->orphans[i].used)
@@ -296,6 +301,12 @@ static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 		w->baseq.n--;
 	}
 	buf_free(&abs);
+	/* the start-up peak is over: give the queues and freed scan buffers back */
+	free(w->baseq.v);
+	w->baseq = (struct nvec){0};
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 	return true;
 }
 
@@ -510,7 +521,12 @@ int watch_start(struct watch *w)
 		wtg_resolve(w, &w->targets[i], true);
 	if (w->nowatch_new)
 		wpoll_limit_message(w, w->limit_errno);
-	base_run(w, BASE_INLINE_FILES, 0);
+	/* Small trees are fingerprinted before the start line, big ones between events. */
+	size_t unbased = 0;
+	for (size_t i = 0; i < w->baseq.n && unbased <= BASE_INLINE_FILES; i++)
+		unbased += w->baseq.v[i]->ents.live;
+	if (unbased <= BASE_INLINE_FILES)
+		base_run(w, BASE_INLINE_FILES * 2, 0);
 	w->started = true;
 	if (w->baseq.n)
 		loop_timer_arm_in(w->base_t, 0);

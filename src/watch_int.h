@@ -87,6 +87,7 @@ struct wnode {
 	struct fset ents;
 	int wd;               /* -1: none */
 	uint16_t flags;
+	char inl[]; /* the name as first given: name points here until a rename */
 };
 
 enum wt_kind { WT_MISSING, WT_TREE, WT_FILE };

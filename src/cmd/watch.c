@@ -145,7 +145,16 @@ int cmd_watch(int argc, char **argv)
 		}
 	}
 
-	struct config *cfg = cmd_load_config(file);
+	/* Without a config file there is nothing to run, but still something to watch: the
+	 * zero-config [watch] defaults apply even where no Go main package is. */
+	struct config *cfg = NULL;
+	if (!file && access("baton.toml", F_OK) != 0 && access(".air.toml", F_OK) != 0) {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd)))
+			cfg = config_load_default(cwd);
+	}
+	if (!cfg)
+		cfg = cmd_load_config(file);
 	if (!cfg) {
 		strv_clear(&paths);
 		return EXIT_FAIL;
