@@ -208,6 +208,13 @@ void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struc
 	a->svc = svc_new(a->loop, &o, cbs, owner);
 }
 
+void app_kick_forwards(struct app *a)
+{
+	for (int i = 0; i < a->cfg->nlisten; i++)
+		if (a->forwards[i])
+			forward_retry_now(a->forwards[i]);
+}
+
 void app_fini(struct app *a)
 {
 	if (a->reaper) {

@@ -50,6 +50,8 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args);
  * go through cbs->output (dev prefixes them). */
 void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
 		   void *owner);
+/* The app is ready: connections waiting in forwarders retry at once. */
+void app_kick_forwards(struct app *a);
 /* Kill orphans left behind and free everything. */
 void app_fini(struct app *a);
 /* One line describing the listeners: ":8080 (http), unix:/x.sock (admin) → 127.0.0.1:8081". */

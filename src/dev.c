@@ -144,6 +144,7 @@ static void svc_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 	(void)s;
 	(void)prev;
 	struct dev *d = data;
+	app_kick_forwards(&d->app);
 	struct buf b = BUF_INIT;
 	if (d->built_ms >= 0)
 		buf_printf(&b, "built in %lld ms · ", (long long)d->built_ms);

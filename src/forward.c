@@ -469,6 +469,14 @@ int forward_resume(struct forward *f)
 		f->paused = true;
 		return r;
 	}
+	forward_retry_now(f);
+	return 0;
+}
+
+void forward_retry_now(struct forward *f)
+{
+	if (f->paused)
+		return;
 	/* the target is (about to be) up: waiting connections try now, from the loop */
 	for (struct conn *c = f->conns; c; c = c->next) {
 		if (c->state == CONN_WAITING) {
@@ -476,7 +484,6 @@ int forward_resume(struct forward *f)
 			loop_timer_arm_in(c->timer, 0);
 		}
 	}
-	return 0;
 }
 
 bool forward_paused(const struct forward *f)

@@ -57,6 +57,9 @@ void forward_pause(struct forward *f);
  * socket could not be watched; forwarding stays paused). Idempotent. */
 int forward_resume(struct forward *f);
 bool forward_paused(const struct forward *f);
+/* The supervisor knows the target is up (the app is ready): connections waiting for it retry
+ * now instead of at their next backoff step. */
+void forward_retry_now(struct forward *f);
 /* Connections alive: waiting for the target or relaying. */
 size_t forward_nconns(const struct forward *f);
 void forward_get_stats(const struct forward *f, struct forward_stats *out);

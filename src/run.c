@@ -114,6 +114,7 @@ static void on_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 {
 	(void)s;
 	struct run *r = data;
+	app_kick_forwards(&r->app);
 	char msg[160];
 	if (prev)
 		snprintf(msg, sizeof(msg), "generation %d serving (ready in %lld ms), draining %d",
