@@ -178,7 +178,7 @@ struct watch {
 	struct buf pb, rb; /* scratch path buffers */
 };
 
-/* watch_tree.c */
+/* watch_tree.c, watch_scan.c */
 int wt_wd_add(struct watch *w, const char *path, bool tree, int *err);
 struct wnode *wt_wd_node(const struct watch *w, int wd);
 void wt_wd_set(struct watch *w, struct wnode *n);
@@ -194,6 +194,10 @@ void wt_scan(struct watch *w, struct wnode *n, enum wt_scan mode, bool recurse);
 struct wnode *wt_child_sync(struct watch *w, struct wnode *p, const char *name);
 void wt_detach(struct watch *w, struct wnode *n, bool silent);
 void wt_mark_dirty(struct watch *w, struct wnode *n, struct went *e);
+void wt_orphan_add(struct watch *w, const char *path, const struct went *e);
+void wt_reattach(struct watch *w, struct wnode *x, struct wnode *p, const char *name);
+void wt_join(struct buf *b, const char *prefix, const char *name);
+void wt_append(struct buf *b, const char *name);
 void wt_limbo_flush(struct watch *w);
 void wt_destroy(struct watch *w, struct wnode *n);
 void nvec_push(struct nvec *v, struct wnode *n);
