@@ -620,3 +620,53 @@ def test_forced_polling(env, tmp_path):
     shutil.rmtree(os.path.join(root, "pkg/b"))
     w.settle_to_disk()
     w.stop()
+
+
+def test_configured_file_in_missing_directory(env, tmp_path):
+    """Watched through the nearest existing ancestor until it appears."""
+    root = project(tmp_path)
+    w = Watcher(env, root, "conf/app.yaml", "sentinel.txt", view=set())
+    assert w.nfiles == 0
+    os.makedirs(os.path.join(root, "conf"))
+    write(os.path.join(root, "conf/app.yaml"), "a: 1\n")
+    assert w.batch() == [("created", "conf/app.yaml")]
+    write(os.path.join(root, "conf/app.yaml"), "a: 2\n")
+    assert w.batch() == [("changed", "conf/app.yaml")]
+    shutil.rmtree(os.path.join(root, "conf"))
+    assert w.batch() == [("removed", "conf/app.yaml")]
+    w.stop()
+
+
+def test_gitignore_edits_apply_live(env, tmp_path):
+    root = project(tmp_path, {"main.go": "x", "build/out.go": "x", ".gitignore": "/build/\n"})
+    w = Watcher(env, root)
+    assert w.ndirs == 1
+    # un-ignore build/: it is watched from now on (no batch for what it already held)
+    write(os.path.join(root, ".gitignore"), "*.tmp\n")
+    assert w.batch() == [("changed", ".gitignore")]  # itself a file; build/ is not news
+    w.view.add("build/out.go")
+    assert w.inotify_watches() == 2 + 1  # proj, build, and the anchor on proj's parent
+    write(os.path.join(root, "build/out.go"), "y")
+    assert w.batch() == [("changed", "build/out.go")]
+    write(os.path.join(root, "x.tmp"), "ignored now")
+    w.assert_no_batch()
+    w.stop()
+
+
+def test_max_wait_cuts_a_stream(env, tmp_path):
+    """A file written without pause for 2.5 s: batches are cut at max_wait (1 s), not held."""
+    import time
+    root = project(tmp_path)
+    w = Watcher(env, root)
+    path = os.path.join(root, "stream.log")
+    end = time.monotonic() + 2.5
+    i = 0
+    with open(path, "a") as f:
+        while time.monotonic() < end:
+            f.write(f"line {i}\n")
+            f.flush()
+            i += 1
+    # at least two batches during the 2.5 s stream (held until it ended, there would be one)
+    got = w.batch(timeout=3) + w.batch(timeout=3)
+    assert got == [("created", "stream.log"), ("changed", "stream.log")]
+    w.stop()
