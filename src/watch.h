@@ -21,7 +21,7 @@
  * events (NFS, CIFS, 9p, FUSE/virtiofs...), at an interval stretched so a poll pass costs at
  * most ~2% of a CPU.
  *
- * Memory: per watched directory ~150 bytes, per tracked file ~30 bytes plus its name; files that
+ * Memory: per watched directory ~200 bytes, per tracked file ~24 bytes plus its name; files that
  * the filter rejects cost nothing. */
 #ifndef BATON_WATCH_H
 #define BATON_WATCH_H
