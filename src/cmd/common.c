@@ -1,8 +1,10 @@
 #include "cmd/common.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "util/strv.h"
 
@@ -27,4 +29,35 @@ struct config *cmd_load_config(const char *file)
 	config_diags_clear(&diags);
 	log_setup(LOG_INFO, (enum log_color)cfg->log.color, cfg->log.json);
 	return cfg;
+}
+
+int cmd_supervise(const char *cmd, int argc, char **argv, void (*help)(void),
+		  int (*main_fn)(const struct config *cfg, char **extra_args))
+{
+	const char *file = NULL;
+	char **extra = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			extra = argv + i + 1;
+			break;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help();
+			return EXIT_OK;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_error(cmd, "'%s' needs a file", a);
+			file = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			file = a + 9;
+		} else {
+			return cli_usage_error(cmd, "unexpected argument '%s'", a);
+		}
+	}
+	struct config *cfg = cmd_load_config(file);
+	if (!cfg)
+		return EXIT_FAIL;
+	int rc = main_fn(cfg, extra);
+	config_free(cfg);
+	return rc;
 }

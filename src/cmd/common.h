@@ -8,4 +8,9 @@
  * every error to stderr, and set up logging from [log]. NULL when invalid. */
 struct config *cmd_load_config(const char *file);
 
+/* The shape shared by `baton dev` and `baton run`: [-c FILE] [-h] [-- ARGS...]; load the
+ * config and hand it to main_fn. Returns the exit code. */
+int cmd_supervise(const char *cmd, int argc, char **argv, void (*help)(void),
+		  int (*main_fn)(const struct config *cfg, char **extra_args));
+
 #endif

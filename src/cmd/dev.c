@@ -1,6 +1,5 @@
 /* baton dev [-c FILE] [-- ARGS...]: the dev loop (see dev.h). */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "cmd/cmd.h"
@@ -24,30 +23,5 @@ static void help(void)
 
 int cmd_dev(int argc, char **argv)
 {
-	const char *file = NULL;
-	char **extra = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0) {
-			extra = argv + i + 1;
-			break;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			help();
-			return EXIT_OK;
-		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-			if (i + 1 >= argc)
-				return cli_usage_error("dev", "'%s' needs a file", a);
-			file = argv[++i];
-		} else if (strncmp(a, "--config=", 9) == 0) {
-			file = a + 9;
-		} else {
-			return cli_usage_error("dev", "unexpected argument '%s'", a);
-		}
-	}
-	struct config *cfg = cmd_load_config(file);
-	if (!cfg)
-		return EXIT_FAIL;
-	int rc = dev_main(cfg, extra);
-	config_free(cfg);
-	return rc;
+	return cmd_supervise("dev", argc, argv, help, dev_main);
 }
