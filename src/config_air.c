@@ -125,14 +125,10 @@ static void air_err(struct air *a, struct toml_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void air_err(struct air *a, struct toml_pos pos, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	config_diag_addv(a->d, a->file, pos.line, pos.col, fmt, ap);
 	va_end(ap);
-	config_diag_add(a->d, a->file, pos.line, pos.col, "%s", msg);
-	free(msg);
 	a->errors++;
 }
 

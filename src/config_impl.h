@@ -7,6 +7,7 @@
 #ifndef BATON_CONFIG_IMPL_H
 #define BATON_CONFIG_IMPL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -86,6 +87,8 @@ struct config *config_new(void);
 /* Append "file:line:col: msg" (line 0: no position). Control characters in msg become '?'. */
 void config_diag_add(struct config_diags *d, const char *file, unsigned line, unsigned col,
 		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void config_diag_addv(struct config_diags *d, const char *file, unsigned line, unsigned col,
+		      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 void config_diags_sort(struct config_diags *d);
 /* dir + "/" + p with "." and ".." and doubled slashes removed; p absolute stays p. */
 char *config_path_resolve(const char *dir, const char *p);

@@ -42,12 +42,18 @@ struct loader {
 void config_diag_add(struct config_diags *d, const char *file, unsigned line, unsigned col,
 		     const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
+	config_diag_addv(d, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void config_diag_addv(struct config_diags *d, const char *file, unsigned line, unsigned col,
+		      const char *fmt, va_list ap)
+{
+	char *msg = NULL;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
-	va_end(ap);
 	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
@@ -165,14 +171,10 @@ static void diag(struct loader *ld, struct toml_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void diag(struct loader *ld, struct toml_pos pos, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	config_diag_addv(ld->d, ld->file, pos.line, pos.col, fmt, ap);
 	va_end(ap);
-	config_diag_add(ld->d, ld->file, pos.line, pos.col, "%s", msg);
-	free(msg);
 }
 
 static void unknown_key(struct loader *ld, const char *table, const struct toml_kv *kv)
