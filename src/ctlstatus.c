@@ -140,6 +140,28 @@ char *ctlstatus_json(const struct ctlstatus *st)
 
 	buf_puts(&b, "  \"last_reload\": ");
 	json_reload(&b, &st->last_reload);
+	if (st->ngroups) {
+		buf_puts(&b, ",\n  \"reload_groups\": [");
+		for (int i = 0; i < st->ngroups; i++) {
+			const struct ctlstatus_group *g = &st->groups[i];
+			buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
+			json_str(&b, g->name);
+			buf_puts(&b, ", \"kind\": ");
+			json_str(&b, g->kind);
+			buf_printf(&b, ", \"ok\": %s, \"error\": ", g->ok ? "true" : "false");
+			json_str(&b, g->error);
+			buf_puts(&b, ", \"warning\": ");
+			json_str(&b, g->warning);
+			if (g->good_hash)
+				buf_printf(&b, ", \"good\": \"%016llx\"", (unsigned long long)g->good_hash);
+			else
+				buf_puts(&b, ", \"good\": null");
+			buf_puts(&b, ", \"attempt_ago_ms\": ");
+			json_ms_or_null(&b, g->attempt_ago_ms);
+			buf_printf(&b, ", \"applied\": %u}", g->applied);
+		}
+		buf_puts(&b, "\n  ]");
+	}
 	buf_puts(&b, "\n}\n");
 	return buf_detach(&b);
 }
@@ -309,5 +331,27 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		}
 	}
 	buf_printf(&b, "\ncrashes: %d\n", st->crashes);
+	if (st->ngroups)
+		buf_puts(&b, "\nreload groups:\n");
+	for (int i = 0; i < st->ngroups; i++) {
+		const struct ctlstatus_group *g = &st->groups[i];
+		buf_puts(&b, "  ");
+		text_str(&b, g->kind);
+		buf_puts(&b, " \"");
+		text_str(&b, g->name);
+		buf_printf(&b, "\": %s, applied %u", g->ok ? "ok" : "rejected", g->applied);
+		if (g->good_hash)
+			buf_printf(&b, ", good %016llx", (unsigned long long)g->good_hash);
+		if (g->error) {
+			buf_puts(&b, " — ");
+			text_str(&b, g->error);
+		}
+		if (g->warning) {
+			buf_puts(&b, " (warning: ");
+			text_str(&b, g->warning);
+			buf_putc(&b, ')');
+		}
+		buf_putc(&b, '\n');
+	}
 	return buf_detach(&b);
 }

@@ -42,6 +42,18 @@ struct ctlstatus_reload {
 	int64_t ago_ms;	     /* how long ago it finished */
 };
 
+/* A [[reload]] or [[tls]] group (issue: config and certificate hot reload). */
+struct ctlstatus_group {
+	const char *name;
+	const char *kind;     /* "reload" | "tls" */
+	bool ok;              /* the last attempt was applied, or none was made */
+	const char *error;    /* why the last attempt was rejected, or NULL */
+	const char *warning;  /* NULL, or e.g. "expires in 3 days" */
+	uint64_t good_hash;   /* content hash of the last good state, 0: none */
+	int64_t attempt_ago_ms; /* since the last attempt, -1: never */
+	unsigned applied;     /* actions asked for */
+};
+
 struct ctlstatus {
 	const char *version; /* baton's version */
 	pid_t pid;	     /* baton's pid */
@@ -55,6 +67,8 @@ struct ctlstatus {
 	const struct ctlstatus_listener *listeners;
 	int nlisteners;
 	struct ctlstatus_reload last_reload;
+	const struct ctlstatus_group *groups; /* shown only when ngroups > 0 */
+	int ngroups;
 };
 
 /* Fresh NUL-terminated strings ending in a newline; the caller frees them. Strings are escaped
