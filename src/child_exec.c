@@ -1,5 +1,6 @@
 #include "child_exec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -69,11 +70,41 @@ static bool shell_simple(const char *cmd)
 	return quote == 0;
 }
 
+/* Length of the leading "NAME=value " assignment words of cmd (plain words only: no quotes,
+ * expansions or operators), 0 when there are none. */
+static size_t leading_assignments(const char *cmd)
+{
+	const char *p = cmd, *end = cmd;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t wl = strcspn(p, " \t");
+		const char *eq = memchr(p, '=', wl);
+		if (!wl || !eq || eq == p || !(isalpha((unsigned char)*p) || *p == '_'))
+			break;
+		bool ok = true;
+		for (const char *q = p; q < eq; q++)
+			ok &= isalnum((unsigned char)*q) || *q == '_';
+		for (const char *q = eq; q < p + wl; q++)
+			ok &= !strchr("'\"\\$`;&|()<>{}#*?[", *q);
+		if (!ok)
+			break;
+		p += wl;
+		end = p;
+	}
+	return (size_t)(end - cmd);
+}
+
 char *child_shell_script(const char *cmd)
 {
 	if (shell_simple(cmd))
 		return xasprintf("exec %s \"$@\"", cmd);
-	return xasprintf("%s \"$@\"", cmd);
+	size_t n = leading_assignments(cmd);
+	if (n && shell_simple(cmd + n))
+		return xasprintf("%.*s exec%s \"$@\"", (int)n, cmd, cmd + n);
+	/* A compound command runs as written: "$@" after it could be a syntax error ("fi",
+	 * "}"); the ARGS are its positional parameters if it wants them. */
+	return xstrdup(cmd);
 }
 
 /* ---- spawning ---- */

@@ -220,13 +220,16 @@ static void test_shell_script(void **state)
 		{".baton/bin/app --port 8080", "exec .baton/bin/app --port 8080 \"$@\""},
 		{"./app --name 'a;b' \"x|y\"", "exec ./app --name 'a;b' \"x|y\" \"$@\""},
 		{"$HOME/bin/app", "exec $HOME/bin/app \"$@\""},
-		{"go build && ./app", "go build && ./app \"$@\""},
-		{"FOO=1 ./app", "FOO=1 ./app \"$@\""},
-		{"./app; echo done", "./app; echo done \"$@\""},
-		{"./app # comment", "./app # comment \"$@\""},
-		{"exec ./app", "exec ./app \"$@\""},
-		{"if true; then ./app; fi", "if true; then ./app; fi \"$@\""},
-		{"./app 'unterminated", "./app 'unterminated \"$@\""},
+		{"go build && ./app", "go build && ./app"},
+		{"FOO=1 ./app", "FOO=1 exec ./app \"$@\""},
+		{"A=1 B_2=x/y ./app -v", "A=1 B_2=x/y exec ./app -v \"$@\""},
+		{"A=$HOME ./app", "A=$HOME ./app"},
+		{"./app; echo done", "./app; echo done"},
+		{"./app # comment", "./app # comment"},
+		{"exec ./app", "exec ./app"},
+		{"if true; then ./app; fi", "if true; then ./app; fi"},
+		{"test -e x || { echo no; exit 3; }", "test -e x || { echo no; exit 3; }"},
+		{"./app 'unterminated", "./app 'unterminated"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *s = child_shell_script(cases[i].cmd);
