@@ -15,6 +15,7 @@
 #include "child.h"
 #include "log.h"
 #include "loop.h"
+#include "reload.h"
 #include "svc.h"
 #include "watch.h"
 #include "util/buf.h"
@@ -28,6 +29,7 @@ struct dev {
 	const struct config *cfg;
 	struct watch *watch;
 	struct build *build;
+	struct reloader *reloader;
 	struct loop_src *stdin_src;
 	struct buf stdin_buf;
 	int64_t change_ms;   /* when the change that started this cycle was seen */
@@ -288,6 +290,25 @@ static void setup_stdin(struct dev *d)
 	d->stdin_src = loop_add(d->app.loop, 0, EPOLLIN, on_stdin, d);
 }
 
+static void reload_restart(const char *why, void *data)
+{
+	struct dev *d = data;
+	say("%s changed — restarting the app", why);
+	d->replace_ms = now_ms();
+	svc_replace(d->app.svc);
+}
+
+static void reload_signal(int sig, const char *why, void *data)
+{
+	struct dev *d = data;
+	int e = svc_signal_current(d->app.svc, sig);
+	if (e < 0)
+		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
+			 e == -ESRCH ? "the app is not running" : strerror(-e));
+	else
+		say("%s changed — sent %s to the app", why, signame_str(sig));
+}
+
 int dev_main(const struct config *cfg, char **extra_args)
 {
 	struct dev *d = xcalloc(1, sizeof(*d));
@@ -328,6 +349,11 @@ int dev_main(const struct config *cfg, char **extra_args)
 		d->build = build_new(d->app.loop, cfg->build.cmd, cfg->root,
 				     (const char *const *)d->app.env.v, d->app.reaper,
 				     &(struct build_cbs){.done = build_done, .output = build_line}, d);
+	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
+	d->reloader = reloader_new(d->app.loop, cfg, (const char *const *)d->app.env.v,
+				   d->app.reaper, &rcbs, d);
+	if (!d->reloader && errno)
+		goto out;
 	setup_stdin(d);
 	start_cycle(d, "starting");
 	int r = loop_run(d->app.loop);
@@ -336,6 +362,7 @@ out:
 	if (d->watch)
 		watch_free(d->watch);
 	build_free(d->build);
+	reloader_free(d->reloader);
 	if (d->stdin_src)
 		loop_del(d->app.loop, d->stdin_src);
 	app_fini(&d->app);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "reload.h"
 #include "run_internal.h"
 #include "child.h"
 #include "log.h"
@@ -225,6 +226,23 @@ static void on_signal(struct app *a, const struct signalfd_siginfo *si)
 	}
 }
 
+static void reload_restart(const char *why, void *data)
+{
+	run_request_reload(data, why, NULL, NULL);
+}
+
+static void reload_signal(int sig, const char *why, void *data)
+{
+	struct run *r = data;
+	int e = svc_signal_current(r->app.svc, sig);
+	if (e < 0)
+		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
+			 e == -ESRCH ? "no generation is serving" : strerror(-e));
+	else
+		log_info("%s: sent %s to generation %d", why, signame_str(sig),
+			 svc_current(r->app.svc));
+}
+
 int run_main(const struct config *cfg, char **extra_args)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
@@ -245,6 +263,11 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
+	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
+	r->reloader = reloader_new(r->app.loop, cfg, (const char *const *)r->app.env.v,
+				   r->app.reaper, &rcbs, r);
+	if (!r->reloader && errno)
+		goto out;
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);
@@ -254,6 +277,7 @@ int run_main(const struct config *cfg, char **extra_args)
 out:
 	answer_waiters(r, 1 << 30, false, "baton is stopping");
 	run_ctl_free(r->ctl);
+	reloader_free(r->reloader);
 	app_fini(&r->app);
 	free(r->waiters);
 	free(r);

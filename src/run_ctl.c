@@ -13,6 +13,7 @@
 #include "ctlstatus.h"
 #include "listen.h"
 #include "log.h"
+#include "reload.h"
 #include "run_internal.h"
 #include "svc.h"
 #include "util/timeutil.h"
@@ -77,7 +78,26 @@ static char *status_doc(struct run *r, bool json)
 			.ago_ms = now - r->last_at_ms,
 		};
 	}
+	int ngr = reloader_ngroups(r->reloader);
+	struct ctlstatus_group *grs = xcalloc((size_t)ngr + 1, sizeof(*grs));
+	for (int i = 0; i < ngr; i++) {
+		struct reload_group_info rg;
+		reloader_group(r->reloader, i, &rg);
+		grs[i] = (struct ctlstatus_group){
+			.name = rg.name,
+			.kind = rg.kind,
+			.ok = rg.ok,
+			.error = rg.error,
+			.warning = rg.warning,
+			.good_hash = rg.good_hash,
+			.attempt_ago_ms = rg.last_attempt_ms ? now - rg.last_attempt_ms : -1,
+			.applied = rg.applied,
+		};
+	}
+	st.groups = grs;
+	st.ngroups = ngr;
 	char *doc = json ? ctlstatus_json(&st) : ctlstatus_text(&st);
+	free(grs);
 	free(ls);
 	return doc;
 }

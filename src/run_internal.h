@@ -36,6 +36,7 @@ struct run {
 	int64_t last_at_unix_ms; /* wall clock */
 	int exit_code;
 	struct run_ctl *ctl;
+	struct reloader *reloader;
 };
 
 

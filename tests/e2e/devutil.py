@@ -77,6 +77,7 @@ GO_BUILD = "GO111MODULE=off GOPATH=/usr/share/gocode go build -o .baton/bin/app 
 
 
 def write(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
 

@@ -1,0 +1,201 @@
+"""[[reload]] and [[tls]] groups in `baton run`: watch, validate, then apply — a bad file never
+reaches the app. The app is a C helper that prints every signal it receives."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from conftest import BUILD, wait_until
+from devutil import write
+
+SIGECHO = os.path.join(BUILD, "helpers", "sigecho")
+
+
+def start(env, groups, extra_run=""):
+    tmp = str(env.tmp)
+    os.makedirs(os.path.join(tmp, "config"), exist_ok=True)
+    write(os.path.join(tmp, "sentinel.txt"), "0\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+{extra_run}
+{groups}
+[[reload]]
+name = "sentinel"
+paths = ["sentinel.txt"]
+action = "signal:SIGUSR2"
+''')
+    b = env.baton("run")
+    b.wait_line(r"sigecho ready pid=\d+ gen=1", timeout=20)
+    b.wait_line(r"generation 1 serving", timeout=20)
+    return b
+
+
+def sentinel(env, b, n):
+    """Write the sentinel and wait for its signal: everything before it has been handled."""
+    mark = b.mark()
+    write(os.path.join(str(env.tmp), "sentinel.txt"), f"{n}\n")
+    b.wait_line(r"sigecho gen=\d+ got SIGUSR2", timeout=20, start=mark)
+
+
+def stop(b):
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=20) == 0, b.output()
+
+
+def test_failing_check_leaves_app_untouched_then_good_edit_applies_once(env):
+    cfg = os.path.join(str(env.tmp), "config", "app.conf")
+    write(cfg, "good v1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+check = "grep -q good config/app.conf || { echo 'app.conf: line 1: expected good' >&2; exit 3; }"
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    write(cfg, "bad v2\n")
+    b.wait_line(r'reload "config" rejected: check .* exited with status 3', timeout=20,
+                start=mark)
+    b.wait_line(r"app.conf: line 1: expected good", timeout=5, start=mark)
+    sentinel(env, b, 1)
+    assert b.count(r"got SIGHUP") == 0
+    mark = b.mark()
+    write(cfg, "good v3\n")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    sentinel(env, b, 2)
+    assert b.count(r"got SIGHUP") == 1
+    stop(b)
+
+
+def test_hanging_check_is_killed_at_its_timeout(env):
+    cfg = os.path.join(str(env.tmp), "config", "app.conf")
+    write(cfg, "v1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+check = "echo checking; exec tail -f /dev/null"
+check_timeout = "300ms"
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    write(cfg, "v2\n")
+    b.wait_line(r'reload "config" rejected: check .* did not finish within 300 ms', timeout=20,
+                start=mark)
+    sentinel(env, b, 1)
+    assert b.count(r"got SIGHUP") == 0
+    stop(b)
+
+
+def test_signal_reaches_an_app_restarted_behind_batons_back(env):
+    cfg = os.path.join(str(env.tmp), "config", "app.conf")
+    write(cfg, "v1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+action = "signal:SIGUSR1"
+''', extra_run="restart_on_crash = true")
+    _, m = b.wait_line(r"sigecho ready pid=(\d+) gen=1", timeout=5)
+    os.kill(int(m.group(1)), signal.SIGKILL)
+    b.wait_line(r"sigecho ready pid=\d+ gen=2", timeout=20)
+    mark = b.mark()
+    write(cfg, "v2\n")
+    b.wait_line(r"sigecho gen=2 got SIGUSR1", timeout=20, start=mark)
+    stop(b)
+
+
+def atomic_writer_update(d, files, ts):
+    """Kubernetes AtomicWriter: write a new ..<ts> dir, point ..data_tmp at it, rename it over
+    ..data, remove the old dir (pkg/volume/util/atomic_writer.go)."""
+    new = os.path.join(d, f"..{ts}")
+    os.mkdir(new)
+    for name, content in files.items():
+        write(os.path.join(new, name), content)
+    old = os.readlink(os.path.join(d, "..data")) if os.path.islink(os.path.join(d, "..data")) \
+        else None
+    os.symlink(f"..{ts}", os.path.join(d, "..data_tmp"))
+    os.rename(os.path.join(d, "..data_tmp"), os.path.join(d, "..data"))
+    for name in files:
+        link = os.path.join(d, name)
+        if not os.path.islink(link):
+            os.symlink(os.path.join("..data", name), link)
+    if old:
+        shutil.rmtree(os.path.join(d, old))
+
+
+def test_kubernetes_configmap_swap_reloads_once_and_removal_is_reported(env):
+    d = os.path.join(str(env.tmp), "cm")
+    os.mkdir(d)
+    atomic_writer_update(d, {"app.yaml": "a: 1\n"}, "2026_11_23_01")
+    b = start(env, '''
+[[reload]]
+name = "configmap"
+paths = ["cm/app.yaml"]
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    atomic_writer_update(d, {"app.yaml": "a: 2\n"}, "2026_11_23_02")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    sentinel(env, b, 1)
+    assert b.count(r"got SIGHUP") == 1
+    assert b.count(r"rejected|mismatch|is missing") == 0
+    mark = b.mark()
+    os.unlink(os.path.join(d, "app.yaml"))
+    b.wait_line(r'reload "configmap": ".*app.yaml" is missing', timeout=20, start=mark)
+    sentinel(env, b, 2)
+    assert b.count(r"got SIGHUP") == 1
+    stop(b)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pair(d, name, host="localhost", days=30):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", str(days),
+            "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}", cwd=d)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_cert_key_and_config_changed_together_cause_one_reload(env):
+    tmp = str(env.tmp)
+    certs = os.path.join(tmp, "certs")
+    gen = os.path.join(tmp, "gen")
+    os.makedirs(certs)
+    os.makedirs(gen)
+    make_pair(gen, "a")
+    make_pair(gen, "b")
+    shutil.copy(os.path.join(gen, "a.crt"), os.path.join(certs, "tls.crt"))
+    shutil.copy(os.path.join(gen, "a.key"), os.path.join(certs, "tls.key"))
+    cfg = os.path.join(tmp, "config", "app.conf")
+    os.makedirs(os.path.dirname(cfg))
+    write(cfg, "v1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+action = "restart"
+[[tls]]
+cert = "certs/tls.crt"
+key = "certs/tls.key"
+hostnames = ["localhost"]
+action = "restart"
+''')
+    mark = b.mark()
+    # written separately, like certbot: key, config, cert
+    shutil.copy(os.path.join(gen, "b.key"), os.path.join(certs, "tls.key"))
+    write(cfg, "v2\n")
+    shutil.copy(os.path.join(gen, "b.crt"), os.path.join(certs, "tls.crt"))
+    b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+    sentinel(env, b, 1)
+    assert b.count(r"generation \d+ serving", start=mark) == 1
+    assert b.count(r"rejected", start=mark) == 0
+    stop(b)
