@@ -65,6 +65,14 @@ action = "signal:SIGHUP"
     b.wait_line(r"app.conf: line 1: expected good", timeout=5, start=mark)
     sentinel(env, b, 1)
     assert b.count(r"got SIGHUP") == 0
+    import json
+    from conftest import BATON
+    st = json.loads(env.run([BATON, "status", "--json"]).stdout)
+    groups = {g["name"]: g for g in st["reload_groups"]}
+    assert groups["config"]["ok"] is False
+    assert "exited with status 3" in groups["config"]["error"]
+    assert groups["config"]["good"]  # the last good content is still known
+    assert groups["sentinel"]["ok"] is True and groups["sentinel"]["applied"] == 1
     mark = b.mark()
     write(cfg, "good v3\n")
     b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
