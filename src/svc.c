@@ -33,7 +33,7 @@ struct gen {
 	int64_t started_ms, ready_ms;
 	int64_t ready_deadline;
 	struct loop_timer *timer; /* ready timeout, and delay readiness */
-	char *fail_reason;        /* set when we killed it for not becoming ready */
+	char *fail_reason;        /* set when we stopped it for not becoming ready */
 	/* READY_PORT probe */
 	int probe_fd;
 	struct loop_src *probe_src;
@@ -152,8 +152,8 @@ static void maybe_follow_up(struct svc *s)
 static void gen_ready(struct gen *g)
 {
 	struct svc *s = g->svc;
-	if (g->state != GEN_STARTING)
-		return;
+	if (g->state != GEN_STARTING || g->fail_reason)
+		return; /* a late READY=1 from a generation being stopped for missing its deadline */
 	g->state = GEN_READY;
 	g->ready_ms = now_ms();
 	probe_stop(g);
@@ -258,13 +258,20 @@ static void gen_on_line(struct child *c, int stream, const char *line, size_t le
 		g->svc->cbs.output(g->svc, g->id, stream, line, len, g->svc->data);
 }
 
-static void gen_kill_failed(struct gen *g, char *reason)
+/* A generation that missed ready_timeout is stopped like a draining one (stop_signal, then
+ * SIGKILL at stop_timeout), not killed at once: it may already have accepted connections on
+ * the shared sockets, and those would be reset. The failure is reported when it has exited. */
+static void gen_stop_failed(struct gen *g, char *reason)
 {
+	struct svc *s = g->svc;
 	free(g->fail_reason);
 	g->fail_reason = reason;
 	probe_stop(g);
 	loop_timer_disarm(g->timer);
-	child_stop(g->child, SIGKILL, 0);
+	log_warn("generation %d %s — stopping it", g->id, reason);
+	int r = child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
+	if (r < 0 && r != -ESRCH)
+		child_stop(g->child, SIGKILL, 0);
 }
 
 static void gen_timer(struct loop *l, void *data)
@@ -272,7 +279,7 @@ static void gen_timer(struct loop *l, void *data)
 	(void)l;
 	struct gen *g = data;
 	struct svc *s = g->svc;
-	if (g->state != GEN_STARTING)
+	if (g->state != GEN_STARTING || g->fail_reason)
 		return;
 	int64_t now = now_ms();
 	if (s->o.ready == READY_DELAY && now - g->started_ms >= s->o.ready_delay_ms &&
@@ -283,7 +290,7 @@ static void gen_timer(struct loop *l, void *data)
 	if (now >= g->ready_deadline) {
 		char b[32];
 		duration_format_ms(s->o.ready_timeout_ms, b, sizeof(b));
-		gen_kill_failed(g, xasprintf("not ready within %s (ready = %s)", b,
+		gen_stop_failed(g, xasprintf("not ready within %s (ready = %s)", b,
 					     s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
 					     : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
 									: "\"delay\""));
@@ -491,7 +498,7 @@ void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m)
 		log_debug("notify message from pid %d, which belongs to no generation", (int)pid);
 		return;
 	}
-	if (m->has_extend && g->state == GEN_STARTING) {
+	if (m->has_extend && g->state == GEN_STARTING && !g->fail_reason) {
 		int64_t d = now_ms() + (int64_t)(m->extend_timeout_usec / 1000);
 		if (d > g->ready_deadline) {
 			g->ready_deadline = d;
