@@ -207,3 +207,34 @@ action = "restart"
     assert b.count(r"generation \d+ serving", start=mark) == 1
     assert b.count(r"rejected", start=mark) == 0
     stop(b)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_kubernetes_tls_secret_swap_reloads_once_without_mismatch(env):
+    tmp = str(env.tmp)
+    gen = os.path.join(tmp, "gen")
+    os.makedirs(gen)
+    make_pair(gen, "a")
+    make_pair(gen, "b")
+
+    def pair(n):
+        return {"tls.crt": open(os.path.join(gen, f"{n}.crt")).read(),
+                "tls.key": open(os.path.join(gen, f"{n}.key")).read()}
+
+    d = os.path.join(tmp, "secret")
+    os.mkdir(d)
+    atomic_writer_update(d, pair("a"), "2026_11_23_01")
+    b = start(env, '''
+[[tls]]
+cert = "secret/tls.crt"
+key = "secret/tls.key"
+hostnames = ["localhost"]
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    atomic_writer_update(d, pair("b"), "2026_11_23_02")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    sentinel(env, b, 1)
+    assert b.count(r"got SIGHUP") == 1
+    assert b.count(r"rejected|mismatch|does not match|is missing") == 0
+    stop(b)

@@ -1,0 +1,161 @@
+"""[[tls]] rotation under continuous HTTPS load against examples/gin-multi (which reloads its
+certificate on SIGHUP): a valid new pair is served after the rotation with zero failed
+handshakes or requests; each kind of bad pair is rejected with its own message while the old
+certificate keeps being served. Certificates are generated with openssl during the run."""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from conftest import wait_until
+from devutil import built_apps, free_port, write
+from test_check_tls import GEN
+
+pytestmark = [pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl"),
+              pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")]
+
+
+def der_sha256(pem_path):
+    der = subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "der"],
+                         capture_output=True, check=True, timeout=30).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+class HttpsLoad:
+    """New TLS connection per request; records the peer certificate of every handshake."""
+
+    def __init__(self, port):
+        self.port = port
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+        self.ok = 0
+        self.failures = []
+        self.last_cert = None
+        self.seen = set()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def one(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as raw:
+            with self.ctx.wrap_socket(raw, server_hostname="example.com") as s:
+                cert = hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        if not data.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(data[:80])
+        return cert
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                c = self.one()
+                self.ok += 1
+                self.last_cert = c
+                self.seen.add(c)
+            except Exception as e:
+                self.failures.append(repr(e))
+            self._stop.wait(0.005)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(timeout=10)
+
+
+BAD = [
+    ("expired", "old.crt", "old.key", r'"certs/tls\.crt": expired \d+ days ago'),
+    ("wrong hostname", "other.crt", "other.key", None),
+    ("key from another pair", "good.crt", "other.key",
+     r'"certs/tls\.key": the private key does not match the certificate'),
+    ("empty cert", "empty.crt", "good.key", r'"certs/tls\.crt": empty file'),
+    ("truncated cert", "trunc.crt", "good.key", r'"certs/tls\.crt": truncated'),
+    ("encrypted key", "good.crt", "enc.key", r'"certs/tls\.key": the private key is encrypted'),
+]
+
+
+@pytest.mark.timeout(240)
+def test_rotation_under_https_load(env):
+    gen = os.path.join(str(env.tmp), "gen")
+    os.makedirs(gen)
+    # one more pair for www.example.com only: "wrong hostname" for a config asking example.com
+    script = GEN + ('\nCN=www.example.com ec other2 "-addext subjectAltName=DNS:www.example.com"'
+                    '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n')
+    r = subprocess.run(["/bin/sh", "-c", script], cwd=gen, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    app = os.path.join(built_apps(), "gin-multi")
+    tmp = str(env.tmp)
+    certs = os.path.join(tmp, "certs")
+    os.makedirs(certs)
+
+    def install(crt, key):
+        # like certbot: key first, then the certificate, two separate writes
+        shutil.copy(os.path.join(gen, key), os.path.join(certs, "tls.key"))
+        shutil.copy(os.path.join(gen, crt), os.path.join(certs, "tls.crt"))
+
+    install("good.crt", "good.key")
+    http, https = free_port(), free_port()
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{app}"
+ready = "notify"
+stop_timeout = "10s"
+env = {{ TLS_CERT = "certs/tls.crt", TLS_KEY = "certs/tls.key", GIN_MODE = "release" }}
+[[listen]]
+name = "http"
+address = "127.0.0.1:{http}"
+[[listen]]
+name = "https"
+address = "127.0.0.1:{https}"
+[[listen]]
+name = "admin"
+address = "unix:admin.sock"
+[[tls]]
+cert = "certs/tls.crt"
+key = "certs/tls.key"
+hostnames = ["example.com"]
+action = "signal:SIGHUP"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    good, nxt = der_sha256(os.path.join(gen, "good.crt")), der_sha256(os.path.join(gen, "next.crt"))
+    bad_messages = dict((name, msg) for name, _, _, msg in BAD)
+    bad_messages["wrong hostname"] = r'"certs/tls\.crt": does not cover "example\.com"'
+    with HttpsLoad(https) as load:
+        wait_until(lambda: load.last_cert == good, timeout=10, what="the first certificate")
+        mark = b.mark()
+        install("next.crt", "next.key")
+        b.wait_line(r'tls "certs/tls\.crt": sent SIGHUP', timeout=30, start=mark)
+        wait_until(lambda: load.last_cert == nxt, timeout=10, what="the new certificate")
+        assert b.count(r"rejected", start=mark) == 0
+        for name, crt, key, _ in BAD:
+            if name == "wrong hostname":
+                crt, key = "other2.crt", "other2.key"
+            mark = b.mark()
+            install(crt, key)
+            b.wait_line(r'tls "certs/tls\.crt" rejected: ' + bad_messages[name], timeout=30,
+                        start=mark)
+            assert b.count(r"sent SIGHUP", start=mark) == 0, name
+            n = load.ok
+            wait_until(lambda: load.ok > n + 3, timeout=10, what="more requests")
+            assert load.last_cert == nxt, name
+    assert load.failures == [], load.failures[:5]
+    assert load.seen == {good, nxt}
+    print(f"https requests: {load.ok}, failures: {len(load.failures)}")
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0
