@@ -238,3 +238,27 @@ action = "signal:SIGHUP"
     assert b.count(r"got SIGHUP") == 1
     assert b.count(r"rejected|mismatch|does not match|is missing") == 0
     stop(b)
+
+
+def test_reload_groups_work_in_baton_dev_too(env):
+    tmp = str(env.tmp)
+    cfg = os.path.join(tmp, "config", "app.conf")
+    write(cfg, "v1\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+[watch]
+include_ext = ["go"]
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+action = "signal:SIGHUP"
+''')
+    b = env.baton("dev")
+    b.wait_line(r"ready \(generation 1,", timeout=20)
+    mark = b.mark()
+    write(cfg, "v2\n")
+    b.wait_line(r"app 1 │ sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=20) == 0
