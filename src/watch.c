@@ -22,6 +22,7 @@
 
 #define BASE_INLINE_FILES 2000 /* fingerprinted before watch_start() returns */
 #define BASE_SLICE_MS 4        /* then in slices this long between events */
+#define BASE_CHUNK 256         /* files fingerprinted between two reads of the event queue */
 
 /* ---- options ---- */
 
@@ -264,43 +265,84 @@ void watch_base_queue(struct watch *w, struct wnode *n)
 		loop_timer_arm_in(w->base_t, 0);
 }
 
-/* Fingerprint up to max files (or until deadline_ms, when > 0); true when the queue is empty. */
+static void on_inotify(struct loop *l, int fd, uint32_t events, void *data);
+
+/* Fingerprint up to max files (or until deadline_ms, when > 0); true when the queue is empty.
+ * After start, files are fingerprinted a chunk at a time, then the inotify queue is read, and a
+ * fingerprint is kept only for a file no event has marked by then: a change made before its stat
+ * (its event still queued) must not become the baseline, or that change would be lost. */
 static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 {
 	size_t done = 0;
-	struct buf abs = BUF_INIT;
+	bool empty = true;
+	struct buf abs = BUF_INIT, names = BUF_INIT;
+	struct fp_state *st = NULL;
+	size_t capst = 0;
+	struct wnode *cur = NULL;
+	uint32_t off = 0; /* where the last chunk of cur stopped */
 	while (w->baseq.n) {
 		struct wnode *n = w->baseq.v[w->baseq.n - 1];
+		if (n != cur)
+			off = 0;
+		cur = n;
+		size_t k = 0;
+		bool more = false;
+		buf_reset(&names);
 		if (!(n->flags & WN_LIMBO)) {
 			wt_abs(w, n, &abs);
 			int dfd = open(buf_cstr(&abs), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-			uint32_t off = 0;
+			uint32_t at = off;
 			struct went *e;
-			bool stop = false;
 			while (dfd >= 0 && (e = fset_next(&n->ents, &off)) != NULL) {
 				uint8_t f = e->flags & (WE_DIR | WE_KNOWN | WE_BASED | WE_DIRTY);
-				if (f != WE_KNOWN)
+				if (f != WE_KNOWN) {
+					at = off;
 					continue; /* dirty ones are compared at settle: never re-based */
-				struct fp_state st;
-				enum fp_verdict v = fp_check(dfd, e->name, NULL, &st, NULL);
-				if (v == FP_CHANGED)
-					store(e, &st);
-				if (++done >= max || (deadline_ms > 0 && now_ms() >= deadline_ms)) {
-					stop = true;
+				}
+				if (k == BASE_CHUNK || done >= max ||
+				    (deadline_ms > 0 && now_ms() >= deadline_ms)) {
+					off = at; /* this one comes first next time */
+					more = true;
 					break;
 				}
+				at = off;
+				done++;
+				st = xgrow(st, &capst, k + 1, sizeof(*st));
+				if (fp_check(dfd, e->name, NULL, &st[k], NULL) != FP_CHANGED)
+					continue;
+				buf_append(&names, e->name, strlen(e->name) + 1);
+				k++;
 			}
 			if (dfd >= 0)
 				close(dfd);
-			if (stop) {
-				buf_free(&abs);
-				return false;
-			}
 		}
+		if (k && w->started && w->ifd >= 0) {
+			uint64_t seen = w->nread;
+			on_inotify(w->loop, w->ifd, 0, w);
+			if (w->nread != seen)
+				off = 0; /* the table may have changed: start over (based ones are skipped) */
+		}
+		const char *name = names.p;
+		for (size_t i = 0; i < k; i++, name += strlen(name) + 1) {
+			struct went *e = fset_find(&n->ents, name);
+			if (e && (e->flags & (WE_DIR | WE_KNOWN | WE_BASED | WE_DIRTY)) == WE_KNOWN)
+				store(e, &st[i]);
+		}
+		if (more && (done >= max || (deadline_ms > 0 && now_ms() >= deadline_ms))) {
+			empty = false;
+			break;
+		}
+		if (more)
+			continue; /* the next chunk of the same directory */
 		n->flags &= (uint16_t)~WN_BASEQ;
-		w->baseq.n--;
+		nvec_remove(&w->baseq, n);
+		cur = NULL;
 	}
 	buf_free(&abs);
+	buf_free(&names);
+	free(st);
+	if (!empty)
+		return false;
 	/* the start-up peak is over: give the queues and freed scan buffers back */
 	free(w->baseq.v);
 	w->baseq = (struct nvec){0};
@@ -419,6 +461,7 @@ static void on_inotify(struct loop *l, int fd, uint32_t events, void *data)
 		}
 		if (n == 0)
 			break;
+		w->nread++;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
 			p += sizeof(*ev) + ev->len;

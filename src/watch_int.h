@@ -166,6 +166,7 @@ struct watch {
 	int64_t poll_cost_ms;
 	bool started, overflow, in_cb, free_req, any_file_target;
 	uint64_t nbatch;
+	uint64_t nread; /* reads of the inotify fd that returned events */
 	size_t ndirs;
 
 	/* limits and warnings */

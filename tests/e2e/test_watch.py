@@ -431,6 +431,24 @@ def test_mkdir_burst(env, tmp_path):
     w.stop()
 
 
+def test_changes_during_the_background_baseline(env, tmp_path):
+    """More files than are fingerprinted before the start line: the rest are fingerprinted
+    between events. Every file overwritten meanwhile is reported: a fingerprint taken after a
+    change whose event was still queued must not become the baseline."""
+    n = 2100
+    root = project(tmp_path, {f"many/f{i}.txt": "old\n" for i in range(n)})
+    w = Watcher(env, root)
+    for i in range(n):  # as fast as possible: raw syscalls
+        fd = os.open(os.path.join(root, f"many/f{i}.txt"), os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, b"new content %d\n" % i)
+        os.close(fd)
+    want = {f"many/f{i}.txt" for i in range(n)}
+    seen = set()
+    while not want <= seen:  # a lost change: no further batch, a timeout
+        seen |= {p for k, p in w.batch() if k == "changed"}
+    w.stop()
+
+
 def make_tree(base, ndirs=10, nfiles=100):
     for d in range(ndirs):
         for f in range(nfiles):
