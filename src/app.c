@@ -38,7 +38,7 @@ static void app_notify(pid_t pid, const struct notify_msg *m, void *data)
 		svc_notify(a->svc, pid, m);
 }
 
-static int build_env(struct app *a)
+static int build_env(struct app *a, struct strv *out)
 {
 	const struct config *cfg = a->cfg;
 	struct strv files = STRV_INIT;
@@ -75,7 +75,7 @@ static int build_env(struct app *a)
 		.port = port,
 	};
 	char *err = NULL;
-	int r = env_build(&in, &a->env, &err);
+	int r = env_build(&in, out, &err);
 	if (r < 0) {
 		log_error("%s", err ? err : "invalid environment");
 		free(err);
@@ -157,7 +157,7 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args)
 	strv_copy(&a->args, &cfg->run.args);
 	for (char **p = extra_args; p && *p; p++)
 		strv_push(&a->args, *p);
-	int r = build_env(a);
+	int r = build_env(a, &a->env);
 	if (r < 0)
 		return r;
 	r = open_listeners(a);
@@ -171,6 +171,25 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args)
 	return 0;
 }
 
+/* Before each spawn: env_file is read again ("loaded before each start"), so a generation
+ * started after the file changed gets the new values. A file that no longer loads keeps the
+ * last environment that did. */
+static const char *const *app_spawn_env(void *data)
+{
+	struct app *a = data;
+	if (!a->cfg->run.env_file.n)
+		return NULL;
+	struct strv env = STRV_INIT;
+	if (build_env(a, &env) < 0) {
+		strv_clear(&env);
+		log_warn("keeping the previous environment for the app");
+		return a->spawn_env.v ? (const char *const *)a->spawn_env.v : NULL;
+	}
+	strv_clear(&a->spawn_env);
+	a->spawn_env = env;
+	return (const char *const *)a->spawn_env.v;
+}
+
 void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
 		   void *owner)
 {
@@ -180,6 +199,8 @@ void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struc
 		.args = (const char *const *)a->args.v,
 		.cwd = cfg->root,
 		.env = (const char *const *)a->env.v,
+		.env_refresh = app_spawn_env,
+		.env_data = a,
 		.fds = a->handoff_fds,
 		.nfds = a->nhandoff,
 		.fd_names = (const char *const *)a->handoff_names,
@@ -236,6 +257,7 @@ void app_fini(struct app *a)
 	free(a->handoff_fds);
 	free(a->handoff_names);
 	strv_clear(&a->env);
+	strv_clear(&a->spawn_env);
 	strv_clear(&a->args);
 	child_reaper_free(a->reaper);
 	sig_free(a->sig);

@@ -34,7 +34,8 @@ struct app {
 	int nhandoff;
 	struct notify *notify;
 	struct svc *svc;
-	struct strv env;    /* the app's environment (without BATON_GENERATION) */
+	struct strv env;    /* the app's environment (without BATON_GENERATION), at start-up */
+	struct strv spawn_env; /* the same with env_file read again before the latest spawn */
 	struct strv args;   /* run.args + ARGS after -- */
 	bool is_pid1;
 	int interrupts;     /* SIGINT/SIGTERM received */

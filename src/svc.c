@@ -365,7 +365,8 @@ static void spawn_gen(struct svc *s)
 	g->started_ms = now_ms();
 
 	struct strv env = STRV_INIT;
-	for (const char *const *e = s->o.env; e && *e; e++)
+	const char *const *base = s->o.env_refresh ? s->o.env_refresh(s->o.env_data) : NULL;
+	for (const char *const *e = base ? base : s->o.env; e && *e; e++)
 		strv_push(&env, *e);
 	char idb[16];
 	snprintf(idb, sizeof(idb), "%d", g->id);

@@ -35,6 +35,10 @@ struct svc_opts {
 	const char *const *args;  /* appended ("$@"), may be NULL */
 	const char *cwd;
 	const char *const *env;   /* complete environment without BATON_GENERATION */
+	/* Optional: called before each spawn for a fresh environment (e.g. env files read again);
+	 * the result stays the caller's and must be valid until the next call. NULL: use env. */
+	const char *const *(*env_refresh)(void *data);
+	void *env_data;
 	const int *fds;           /* listening fds handed over at 3.. */
 	int nfds;
 	const char *const *fd_names;
