@@ -1,0 +1,653 @@
+#!/usr/bin/python3
+"""Reloads-under-load benchmark driver, started by bench/reload/run.sh (see the README there).
+
+One wrk run per mode against examples/gin-hello on loopback, with RELOADS restarts of the app
+spread evenly over the DURATION of the run:
+
+  direct   the app alone on its own port; no reloads (the reference)
+  baton    `baton run` holds the port; a reload is SIGHUP to baton
+  baton-drain  the same with examples/gin-multi, whose drain answers with `Connection: close`
+           for a grace period before it shuts down (when that app was built)
+  naive    bench/reload/naive.sh: a shell loop that, per reload, SIGTERMs the app, waits for it
+           and starts it again binding the port itself (PORT)
+  haproxy  HAProxy in front of two app instances (blue/green): per reload the idle slot gets a
+           new process, HAProxy's runtime API switches the backend to it (set server ... state
+           ready / drain), the old one is stopped once HAProxy has no session on it
+
+Every process is started in its own session and its group is killed at the end of its mode,
+also on failure or SIGTERM; every wait has a deadline; only 127.0.0.1 is used."""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+mono = time.monotonic
+HZ = os.sysconf("SC_CLK_TCK")
+MODES = ["direct", "baton", "baton-drain", "naive", "haproxy"]
+START_TIMEOUT = 30.0
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+class Abort(Exception):
+    pass
+
+
+def on_term(signum, frame):
+    raise Abort(f"signal {signum}")
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Procs:
+    """Every process a mode starts; stop_all() ends their process groups."""
+
+    def __init__(self):
+        self.ps = []
+
+    def start(self, argv, log_path, cwd=None, env=None, stdin=subprocess.DEVNULL):
+        f = open(log_path, "ab")
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=f,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        f.close()
+        self.ps.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=15.0):
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, sig)
+                p.wait(timeout=timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait(timeout=10)
+        # anything the process left in its group (an app baton or the shell loop started)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def stop_all(self):
+        for p in reversed(self.ps):
+            self.stop(p)
+        self.ps = []
+
+
+def cpu_seconds(pid):
+    """utime + stime of one process (not its children), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / HZ
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(port, timeout=0.5):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def wait_answers(port, timeout=START_TIMEOUT, what="the app"):
+    deadline = mono() + timeout
+    while not answers(port):
+        if mono() > deadline:
+            raise Abort(f"{what} does not answer on port {port} within {timeout}s")
+        time.sleep(0.005)
+
+
+def app_env(port=None):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("LISTEN_") and k != "NOTIFY_SOCKET"}
+    e["GIN_MODE"] = "release"
+    e["ACCESS_LOG"] = "1"  # gin-multi logs each request only then; gin-hello always does
+    if port is not None:
+        e["PORT"] = str(port)
+    return e
+
+
+# ---------------------------------------------------------------- modes
+
+
+class Mode:
+    name = "?"
+    supervisor = None  # Popen whose CPU is reported (baton, haproxy), or None
+
+    def __init__(self, a, procs, dir_):
+        self.a, self.procs, self.dir = a, procs, dir_
+        os.makedirs(dir_, exist_ok=True)
+
+    def logp(self, name):
+        return os.path.join(self.dir, name + ".log")
+
+    def setup(self):
+        """Start; return the port wrk targets once it answers."""
+        raise NotImplementedError
+
+    def reload(self, i):
+        pass
+
+    def check(self, done):
+        """After the run: a note on whether the reloads really happened."""
+        return ""
+
+    def extra(self):
+        """Mode-specific figures for the JSON (and the notes line)."""
+        return {}
+
+
+class Direct(Mode):
+    name = "direct"
+
+    def setup(self):
+        self.port = free_port()
+        self.procs.start([self.a.app], self.logp("app"), cwd=self.dir, env=app_env(self.port))
+        wait_answers(self.port)
+        return self.port
+
+
+class Baton(Mode):
+    name = "baton"
+
+    def app(self):
+        return self.a.app
+
+    def setup(self):
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "baton.sock")
+        cfg = os.path.join(self.dir, "baton.toml")
+        with open(cfg, "w") as f:
+            f.write(f'''[run]
+cmd = "{self.app()}"
+ready = "notify"
+ready_timeout = "10s"
+stop_timeout = "10s"
+[[listen]]
+name = "http"
+address = "127.0.0.1:{self.port}"
+[control]
+socket = "{self.sock}"
+''')
+        self.supervisor = self.procs.start([self.a.baton, "run", "-c", cfg], self.logp("baton"),
+                                           cwd=self.dir, env=app_env())
+        wait_answers(self.port, what="baton's first generation")
+        return self.port
+
+    def reload(self, i):
+        os.kill(self.supervisor.pid, signal.SIGHUP)
+
+    def status(self):
+        r = subprocess.run([self.a.baton, "status", "--json", "-s", self.sock],
+                           capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def check(self, done):
+        # the last SIGHUP may still be starting: give it a bounded moment
+        deadline = mono() + 15
+        st = self.status()
+        while st and (st["reloading"] or (st["serving"] or 0) < done + 1) and mono() < deadline:
+            time.sleep(0.05)
+            st = self.status()
+        if not st:
+            return "status unavailable"
+        n = st["serving"] or 0
+        # SIGHUPs that arrive while a generation starts coalesce into one follow-up
+        return f"{n - 1} generations replaced the first (serving generation {n})"
+
+
+class BatonDrain(Baton):
+    name = "baton-drain"
+
+    def app(self):
+        return self.a.app_drain
+
+
+class Naive(Mode):
+    name = "naive"
+
+    def setup(self):
+        self.port = free_port()
+        self.loop = self.procs.start(["bash", self.a.naive, self.a.app], self.logp("naive"),
+                                     cwd=self.dir, env=app_env(self.port), stdin=subprocess.PIPE)
+        wait_answers(self.port)
+        return self.port
+
+    def reload(self, i):
+        self.loop.stdin.write(b"restart\n")
+        self.loop.stdin.flush()
+
+    def check(self, done):
+        self.loop.stdin.close()  # the loop stops its app and exits at EOF
+        try:
+            self.loop.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        with open(self.logp("naive")) as f:
+            n = sum(1 for l in f if l.startswith("naive: restarted"))
+        return f"{n} restarts done"
+
+
+class Haproxy(Mode):
+    name = "haproxy"
+
+    def setup(self):
+        self.port = free_port()
+        self.slots = {"a": free_port(), "b": free_port()}
+        self.apps = {}
+        self.live = "a"
+        self.sock = os.path.join(self.dir, "haproxy.sock")
+        self.switches = 0
+        self.drain_waits = []
+        cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f'''global
+    stats socket {self.sock} mode 600 level admin
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response response-timeout
+
+frontend fe
+    bind 127.0.0.1:{self.port}
+    default_backend be
+
+backend be
+    server a 127.0.0.1:{self.slots["a"]}
+    server b 127.0.0.1:{self.slots["b"]} disabled
+''')
+        self.start_app("a")
+        self.supervisor = self.procs.start([self.a.haproxy, "-db", "-f", cfg],
+                                           self.logp("haproxy"), cwd=self.dir, env=app_env())
+        deadline = mono() + START_TIMEOUT
+        while not os.path.exists(self.sock):
+            if mono() > deadline or self.supervisor.poll() is not None:
+                raise Abort("haproxy did not start (see haproxy.log)")
+            time.sleep(0.01)
+        wait_answers(self.port, what="haproxy")
+        return self.port
+
+    def start_app(self, slot):
+        self.apps[slot] = self.procs.start([self.a.app], self.logp("app-" + slot), cwd=self.dir,
+                                           env=app_env(self.slots[slot]))
+        wait_answers(self.slots[slot], what=f"app in slot {slot}")
+
+    def cmd(self, line):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(self.sock)
+            s.sendall(line.encode() + b"\n")
+            out = b""
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                out += c
+        return out.decode()
+
+    def sessions(self, server):
+        """Current sessions HAProxy has on backend server `server` (show stat: scur)."""
+        rows = self.cmd("show stat").splitlines()
+        head = rows[0].lstrip("# ").split(",")
+        for r in rows[1:]:
+            v = r.split(",")
+            if len(v) == len(head) and v[0] == "be" and v[1] == server:
+                return int(v[head.index("scur")] or 0)
+        return 0
+
+    def reload(self, i):
+        old, new = self.live, "b" if self.live == "a" else "a"
+        self.start_app(new)
+        for line in (f"set server be/{new} state ready", f"set server be/{old} state drain"):
+            out = self.cmd(line).strip()
+            if out:
+                raise Abort(f"haproxy: {line}: {out}")
+        self.live = new
+        # stop the old instance once HAProxy has no request in flight on it (bounded)
+        t0 = mono()
+        while self.sessions(old) > 0 and mono() - t0 < 2.0:
+            time.sleep(0.005)
+        self.drain_waits.append(mono() - t0)
+        self.procs.stop(self.apps.pop(old))
+        self.cmd(f"set server be/{old} state maint")
+        self.switches += 1
+
+    def check(self, done):
+        return f"{self.switches} backend switches"
+
+    def extra(self):
+        w = self.drain_waits
+        return {"drain_wait_ms": round(statistics.median(w) * 1000, 1)} if w else {}
+
+
+MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-drain": BatonDrain, "naive": Naive,
+                "haproxy": Haproxy}
+
+
+# ---------------------------------------------------------------- wrk
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    return float(m.group(1)) * UNIT[m.group(2)] if m else None
+
+
+def parse_wrk(out):
+    r = {"connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
+    m = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
+    if m:
+        r["avg_ms"], r["max_ms"] = ms(m.group(1)), ms(m.group(3))
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s*{pct}%\s+(\S+)", out, re.M)
+        if m:
+            r[f"p{pct}_ms"] = ms(m.group(1))
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(\w+)", out, re.M)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        r["connect"], r["read"], r["write"], r["timeout"] = map(int, m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    r["errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["non2xx"]
+    return r
+
+
+def run_mode(a, name, work):
+    procs = Procs()
+    mode = MODE_CLASSES[name](a, procs, os.path.join(work, name))
+    wrk = None
+    try:
+        port = mode.setup()
+        reloads = 0 if name == "direct" else a.reloads
+        url = f"http://127.0.0.1:{port}/"
+        argv = [a.wrk, f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}s", "--latency",
+                "--timeout", "2s", url]
+        log(f"{name}: {' '.join(argv[1:])} with {reloads} reloads")
+        cpu0 = cpu_seconds(mode.supervisor.pid) if mode.supervisor else None
+        t0 = mono()
+        wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+        late = []
+        for i in range(reloads):
+            at = t0 + a.duration * (i + 1) / (reloads + 1)
+            delay = at - mono()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                late.append(-delay)
+            mode.reload(i)
+        out, _ = wrk.communicate(timeout=a.duration + 60)
+        out = out.decode("utf-8", "replace")
+        with open(os.path.join(mode.dir, "wrk.out"), "w") as f:
+            f.write(out)
+        if wrk.returncode != 0:
+            raise Abort(f"wrk exited with {wrk.returncode}: {out[-500:]}")
+        cpu1 = cpu_seconds(mode.supervisor.pid) if mode.supervisor else None
+        res = parse_wrk(out)
+        res.update(mode=name, reloads=reloads, check=mode.check(reloads),
+                   late_reloads=len([x for x in late if x > 0.2]), **mode.extra())
+        if cpu0 is not None and cpu1 is not None:
+            res["supervisor_cpu_s"] = round(cpu1 - cpu0, 2)
+        log(f"{name}: {res.get('rps', 0):.0f} req/s, p99 {res.get('p99_ms')} ms, "
+            f"max {res.get('max_ms')} ms, errors {res['errors']} ({res['check']})")
+        return res
+    finally:
+        if wrk and wrk.poll() is None:
+            try:
+                os.killpg(wrk.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            wrk.wait(timeout=10)
+        procs.stop_all()
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "—"
+    return f"{v:,.{nd}f}"
+
+
+def combine(rounds):
+    """Per mode: median of the rounds for rates and latencies, max for max latency, median of
+    the error counts (ranges shown when there are several rounds)."""
+    out = {}
+    for name in MODES:
+        rs = [r for rr in rounds for r in rr if r["mode"] == name]
+        if not rs:
+            continue
+        c = {"mode": name, "n": len(rs), "reloads": rs[0]["reloads"],
+             "check": "; ".join(dict.fromkeys(r["check"] for r in rs if r["check"]))}
+        for k in ("rps", "p50_ms", "p99_ms", "avg_ms", "supervisor_cpu_s", "drain_wait_ms"):
+            vals = [r[k] for r in rs if r.get(k) is not None]
+            c[k] = statistics.median(vals) if vals else None
+        c["max_ms"] = max((r.get("max_ms") or 0) for r in rs)
+        for k in ("connect", "read", "write", "timeout", "non2xx", "errors"):
+            vals = [r[k] for r in rs]
+            c[k] = statistics.median(vals)
+            c[k + "_range"] = (min(vals), max(vals))
+        out[name] = c
+    return out
+
+
+def errcell(c, k):
+    lo, hi = c[k + "_range"]
+    v = fmt(c[k])
+    return v if lo == hi else f"{v} ({lo}–{hi})"
+
+
+def render(a, rounds, started, where=None):
+    comb = combine(rounds)
+    d = comb.get("direct")
+    lines = []
+    lines.append(f"Measured {started} on {where or machine()}, by\n")
+    lines.append(f"```sh\n{a.command}\n```\n")
+    lines.append(f"wrk {a.threads} threads, {a.connections} keep-alive connections, "
+                 f"{a.duration} s per mode, `--timeout 2s`; {a.reloads} reloads per mode spread "
+                 f"evenly over the run (one every {a.duration / (a.reloads + 1):.2f} s); "
+                 f"{len(rounds)} round(s), the modes one after the other"
+                 + (", every other round in reverse order" if len(rounds) > 1 else "")
+                 + (" (figures are medians over rounds, max latency the max, error ranges in "
+                    "brackets)" if len(rounds) > 1 else "") + ".\n")
+    lines.append("| mode | requests/s | p50 (ms) | p99 (ms) | max (ms) | connect err | read err "
+                 "| write err | timeouts | non-2xx | supervisor CPU (s) |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in MODES:
+        c = comb.get(name)
+        if not c:
+            continue
+        lines.append(
+            f"| {name} | {fmt(c['rps'])} | {fmt(c['p50_ms'], 2)} | {fmt(c['p99_ms'], 2)} | "
+            f"{fmt(c['max_ms'], 1)} | {errcell(c, 'connect')} | {errcell(c, 'read')} | "
+            f"{errcell(c, 'write')} | {errcell(c, 'timeout')} | {errcell(c, 'non2xx')} | "
+            f"{fmt(c['supervisor_cpu_s'], 2)} |")
+    if d and d.get("rps"):
+        lines.append("\nRatios to `direct` (same run):\n")
+        lines.append("| mode | throughput | p99 latency | max latency | failed requests |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for name in MODES:
+            c = comb.get(name)
+            if not c or name == "direct":
+                continue
+            p99 = c["p99_ms"] / d["p99_ms"] if c.get("p99_ms") and d.get("p99_ms") else None
+            mx = c["max_ms"] / d["max_ms"] if d.get("max_ms") else None
+            lines.append(f"| {name} | {c['rps'] / d['rps']:.2f}× | "
+                         f"{'—' if p99 is None else f'{p99:.2f}×'} | "
+                         f"{'—' if mx is None else f'{mx:.1f}×'} | {fmt(c['errors'])} |")
+    checks = []
+    for n in MODES:
+        if n in comb and comb[n]["check"]:
+            c = comb[n]
+            more = (f" (the old instance stopped a median {c['drain_wait_ms']:.0f} ms after the "
+                    f"switch)" if c.get("drain_wait_ms") is not None else "")
+            checks.append(f"{n}: {c['check']}{more}")
+    if checks:
+        each = " in each round" if len(rounds) > 1 else ""
+        lines.append(f"\nReloads that happened{each}: " + "; ".join(checks) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ver = []
+    for argv in (["go", "env", "GOVERSION"], ["haproxy", "-v"], ["wrk", "-v"]):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+            ver.append(out.splitlines()[0].strip() if out else "")
+        except (OSError, subprocess.TimeoutExpired):
+            ver.append("")
+    hv = re.search(r"version (\S+)", ver[1])
+    wv = re.search(r"wrk (\S+)", ver[2])
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    return (f"{os.cpu_count()} × {model} (Linux {os.uname().release}; {ver[0] or 'go ?'}, "
+            f"HAProxy {hv.group(1) if hv else '?'}, wrk {wv.group(1) if wv else '?'}; "
+            f"load average at start {load})")
+
+
+def write_doc(path, body, notes):
+    """Replace (or append) the '## Reloads under load' section of path, keeping every other
+    section. Re-reads the file right before writing; writes via a temp file + rename."""
+    title = "## Reloads under load"
+    with open(notes) as f:
+        tail_notes = f.read().strip() + "\n"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmarks\n"
+    section = f"{title}\n\n{body}\n{tail_notes}"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, l in enumerate(lines) if l.rstrip() == title), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")),
+                   len(lines))
+        tail = "".join(lines[end:])
+        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
+    tmp = path + ".reload.tmp"
+    with open(tmp, "w") as f:
+        f.write(new)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baton")
+    ap.add_argument("--app")
+    ap.add_argument("--app-drain", help="gin-multi, for the baton-drain mode")
+    ap.add_argument("--naive")
+    ap.add_argument("--work")
+    ap.add_argument("--render-only", action="store_true",
+                    help="re-render the table (and the doc section) from --json")
+    ap.add_argument("--wrk", default="wrk")
+    ap.add_argument("--haproxy", default="haproxy")
+    ap.add_argument("--modes")
+    ap.add_argument("--reloads", type=int, default=20)
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--json")
+    ap.add_argument("--doc")
+    ap.add_argument("--notes")
+    ap.add_argument("--command", default="bench/reload/run.sh")
+    a = ap.parse_args()
+    if a.render_only:
+        if not a.json:
+            ap.error("--render-only needs --json")
+        with open(a.json) as f:
+            saved = json.load(f)
+        for k in ("reloads", "duration", "threads", "connections", "command"):
+            setattr(a, k, saved["args"][k])
+        table = render(a, saved["rounds"], saved["started"], saved.get("machine"))
+        print(table)
+        if a.doc:
+            write_doc(a.doc, table, a.notes)
+        return 0
+    if not (a.baton and a.app and a.naive and a.work):
+        ap.error("--baton, --app, --naive and --work are required")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    if a.modes is None:
+        a.modes = ",".join(m for m in MODES if m != "baton-drain" or a.app_drain)
+    modes = [m for m in a.modes.split(",") if m]
+    if "baton-drain" in modes and not a.app_drain:
+        ap.error("mode baton-drain needs --app-drain (examples/gin-multi)")
+    for m in modes:
+        if m not in MODE_CLASSES:
+            ap.error(f"unknown mode {m!r} (known: {', '.join(MODES)})")
+    if not 1 <= a.duration <= 600 or not 0 <= a.reloads <= 1000 or not 1 <= a.rounds <= 10:
+        ap.error("--duration 1..600, --reloads 0..1000, --rounds 1..10")
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    where = machine()
+    rounds = []
+    try:
+        for r in range(a.rounds):
+            rr = []
+            # every other round in reverse order, so a drifting machine load evens out
+            for m in (modes if r % 2 == 0 else modes[::-1]):
+                rr.append(run_mode(a, m, os.path.join(a.work, f"round{r + 1}")))
+            rounds.append(rr)
+    except Abort as e:
+        log(f"aborted: {e}")
+        return 1
+    table = render(a, rounds, started, where)
+    print(table)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"started": started, "machine": where, "args": vars(a), "rounds": rounds},
+                      f, indent=1)
+    if a.doc:
+        write_doc(a.doc, table, a.notes)
+        log(f"wrote the \"Reloads under load\" section of {a.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Reloads under load: wrk against examples/gin-hello while it is restarted RELOADS times, for
+# the app alone (direct, no reloads), baton run (SIGHUP), a naive kill+start shell loop and
+# HAProxy in front of two instances (backend switch per reload) — same script, same run — plus
+# baton run with examples/gin-multi (baton-drain) when tests/apps/build.sh builds it.
+# A benchmark, not a test: `make test` never runs it. See bench/reload/README.md.
+#
+# Usage: bench/reload/run.sh [--reloads N] [--duration S] [--connections C] [--threads T]
+#                            [--rounds R] [--modes a,b,c] [--no-doc]
+#   defaults: 20 reloads over 20 s per mode, 50 connections, 2 wrk threads, 1 round,
+#   modes direct,baton,baton-drain,naive,haproxy; the table goes to stdout and to the
+#   "## Reloads under load" section of docs/benchmarks.md (not with --no-doc).
+# Installs wrk and haproxy with apt-get when missing (root). Loopback only.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cmdline="bench/reload/run.sh${*:+ $*}"
+doc="$repo/docs/benchmarks.md"
+pass=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--reloads | --duration | --connections | --threads | --rounds | --modes)
+		[ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }
+		pass+=("$1" "$2")
+		shift 2
+		;;
+	--no-doc) doc=""; shift ;;
+	*)
+		echo "usage: $0 [--reloads N] [--duration S] [--connections C] [--threads T]" \
+			"[--rounds R] [--modes a,b,c] [--no-doc]" >&2
+		exit 2
+		;;
+	esac
+done
+
+work=$(mktemp -d /tmp/baton-reload.XXXXXX)
+driver=""
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null; then
+		kill -TERM "$driver" 2>/dev/null || true # the driver stops what it started
+		for _ in $(seq 100); do kill -0 "$driver" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$driver" 2>/dev/null || true
+	fi
+	# last resort: anything still running from the scratch directory
+	for p in /proc/[0-9]*; do
+		case "$(readlink "$p/cwd" 2>/dev/null)" in
+		"$work" | "$work"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
+		esac
+	done
+	if [ -d "$work" ]; then
+		logs=${TMPDIR:-/tmp}/baton-reload-logs
+		rm -rf "$logs" && mkdir -p "$logs"
+		(cd "$work" && find . -name '*.log' -o -name 'wrk.out' -o -name '*.cfg' -o -name '*.toml' |
+			while read -r f; do
+				d="$logs/$(dirname "$f")"
+				mkdir -p "$d"
+				tail -n 200 "$f" >"$d/$(basename "$f")"
+			done) || true
+		echo "run.sh: last 200 lines of every log in $logs" >&2
+	fi
+	rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "run.sh: installing ${missing[*]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+# baton: build it, then run a private copy (other work in the tree may rebuild build/baton)
+make -C "$repo" -s build/baton WERROR=1 >&2
+mkdir -p "$work/bin"
+cp "$repo/build/baton" "$work/bin/baton"
+"$repo/tests/apps/build.sh" "$work/bin" >&2
+# the baton-drain mode runs examples/gin-multi (a drain that closes keep-alive connections
+# politely) when build.sh built it
+drain_app=""
+[ -x "$work/bin/gin-multi" ] && drain_app="$work/bin/gin-multi"
+
+/usr/bin/python3 "$repo/bench/reload/bench.py" --baton "$work/bin/baton" \
+	--app "$work/bin/gin-hello" ${drain_app:+--app-drain "$drain_app"} --naive "$repo/bench/reload/naive.sh" --work "$work" \
+	--wrk "$(command -v wrk)" --haproxy "$haproxy" --command "$cmdline" \
+	--json "$repo/bench/reload/last-run.json" --notes "$repo/bench/reload/notes.md" \
+	${doc:+--doc "$doc"} "${pass[@]}" &
+driver=$!
+wait "$driver"
