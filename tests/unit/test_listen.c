@@ -217,6 +217,16 @@ static void test_unix(void **state)
 	check_connect(c, AF_UNIX, name);
 	assert_true(listen_matches(c, abs, NULL));
 	listen_close(c);
+
+	/* missing parent directories are created (".baton/admin.sock" before any build) */
+	struct listener *d = open_ok("nested", "unix:.baton/run/admin.sock", &o);
+	snprintf(path, sizeof(path), "%s/.baton/run/admin.sock", dir);
+	check_connect(d, AF_UNIX, path);
+	listen_close(d);
+	snprintf(path, sizeof(path), "%s/.baton/run", dir);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/.baton", dir);
+	assert_int_equal(rmdir(path), 0);
 	rmdir(dir);
 }
 
