@@ -28,6 +28,7 @@ HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all test test-run asan fuzz demo bench format format-check clean deps-build unit helpers
+.PHONY: install uninstall
 
 all: deps-build $(BUILD)/baton $(BUILD)/toml-decoder
 
@@ -95,6 +96,31 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $(SRC) $(wildcard src/*.h src/*/*.h)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, baton(1), baton.toml(5), bash and zsh
+# completions. `make uninstall` with the same PREFIX and DESTDIR removes exactly those files
+# (directories are left: they may be shared). Debian's zsh reads /usr/share/zsh/vendor-completions;
+# debian/rules sets ZSH_COMPDIR to it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASH_COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPDIR ?= $(PREFIX)/share/zsh/site-functions
+INSTALL ?= install
+
+install: $(BUILD)/baton
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASH_COMPDIR) $(DESTDIR)$(ZSH_COMPDIR)
+	$(INSTALL) -m 0755 $(BUILD)/baton $(DESTDIR)$(BINDIR)/baton
+	$(INSTALL) -m 0644 man/baton.1 $(DESTDIR)$(MANDIR)/man1/baton.1
+	$(INSTALL) -m 0644 man/baton.toml.5 $(DESTDIR)$(MANDIR)/man5/baton.toml.5
+	$(INSTALL) -m 0644 completions/baton.bash $(DESTDIR)$(BASH_COMPDIR)/baton
+	$(INSTALL) -m 0644 completions/_baton $(DESTDIR)$(ZSH_COMPDIR)/_baton
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/baton $(DESTDIR)$(MANDIR)/man1/baton.1 \
+		$(DESTDIR)$(MANDIR)/man5/baton.toml.5 $(DESTDIR)$(BASH_COMPDIR)/baton \
+		$(DESTDIR)$(ZSH_COMPDIR)/_baton
 
 clean:
 	rm -rf build build-asan build-fuzz
