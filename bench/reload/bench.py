@@ -21,11 +21,13 @@ import datetime
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 mono = time.monotonic
@@ -389,10 +391,20 @@ def parse_wrk(out):
     return r
 
 
+def children_cpu():
+    """CPU seconds of every reaped descendant of this process (a process's figure includes the
+    children it reaped: baton's include its generations and orphans)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_mode(a, name, work):
     procs = Procs()
     mode = MODE_CLASSES[name](a, procs, os.path.join(work, name))
     wrk = None
+    wrk_cpu = 0.0
+    res = None
+    c0 = children_cpu()
     try:
         port = mode.setup()
         reloads = 0 if name == "direct" else a.reloads
@@ -413,8 +425,14 @@ def run_mode(a, name, work):
             else:
                 late.append(-delay)
             mode.reload(i)
-        out, _ = wrk.communicate(timeout=a.duration + 60)
-        out = out.decode("utf-8", "replace")
+        # reap wrk with wait4 for its own CPU, which is not the server side's
+        killer = threading.Timer(a.duration + 60, os.killpg, (wrk.pid, signal.SIGKILL))
+        killer.start()
+        out = wrk.stdout.read().decode("utf-8", "replace")
+        _, status, ru = os.wait4(wrk.pid, 0)
+        killer.cancel()
+        wrk.returncode = os.waitstatus_to_exitcode(status)
+        wrk_cpu = ru.ru_utime + ru.ru_stime
         with open(os.path.join(mode.dir, "wrk.out"), "w") as f:
             f.write(out)
         if wrk.returncode != 0:
@@ -425,9 +443,6 @@ def run_mode(a, name, work):
                    late_reloads=len([x for x in late if x > 0.2]), **mode.extra())
         if cpu0 is not None and cpu1 is not None:
             res["supervisor_cpu_s"] = round(cpu1 - cpu0, 2)
-        log(f"{name}: {res.get('rps', 0):.0f} req/s, p99 {res.get('p99_ms')} ms, "
-            f"max {res.get('max_ms')} ms, errors {res['errors']} ({res['check']})")
-        return res
     finally:
         if wrk and wrk.poll() is None:
             try:
@@ -436,6 +451,16 @@ def run_mode(a, name, work):
                 pass
             wrk.wait(timeout=10)
         procs.stop_all()
+    # everything the mode started has been reaped: its CPU (apps, baton or haproxy, start-up
+    # and drain included; wrk excluded) per answered request
+    cpu = children_cpu() - c0 - wrk_cpu
+    res["server_cpu_s"] = round(cpu, 2)
+    if res.get("requests"):
+        res["cpu_us_per_req"] = round(cpu / res["requests"] * 1e6, 1)
+    log(f"{name}: {res.get('rps', 0):.0f} req/s, p99 {res.get('p99_ms')} ms, "
+        f"max {res.get('max_ms')} ms, errors {res['errors']}, "
+        f"{res.get('cpu_us_per_req')} µs CPU/request ({res['check']})")
+    return res
 
 
 # ---------------------------------------------------------------- report
@@ -457,7 +482,8 @@ def combine(rounds):
             continue
         c = {"mode": name, "n": len(rs), "reloads": rs[0]["reloads"],
              "check": "; ".join(dict.fromkeys(r["check"] for r in rs if r["check"]))}
-        for k in ("rps", "p50_ms", "p99_ms", "avg_ms", "supervisor_cpu_s", "drain_wait_ms"):
+        for k in ("rps", "p50_ms", "p99_ms", "avg_ms", "supervisor_cpu_s", "drain_wait_ms",
+                  "cpu_us_per_req"):
             vals = [r[k] for r in rs if r.get(k) is not None]
             c[k] = statistics.median(vals) if vals else None
         c["max_ms"] = max((r.get("max_ms") or 0) for r in rs)
@@ -480,7 +506,8 @@ def render(a, rounds, started, where=None):
     d = comb.get("direct")
     lines = []
     lines.append(f"Measured {started} on {where or machine()}, by\n")
-    lines.append(f"```sh\n{a.command}\n```\n")
+    cmd = " ".join(w for w in a.command.split() if w != "--no-doc")
+    lines.append(f"```sh\n{cmd}\n```\n")
     lines.append(f"wrk {a.threads} threads, {a.connections} keep-alive connections, "
                  f"{a.duration} s per mode, `--timeout 2s`; {a.reloads} reloads per mode spread "
                  f"evenly over the run (one every {a.duration / (a.reloads + 1):.2f} s); "
@@ -489,8 +516,8 @@ def render(a, rounds, started, where=None):
                  + (" (figures are medians over rounds, max latency the max, error ranges in "
                     "brackets)" if len(rounds) > 1 else "") + ".\n")
     lines.append("| mode | requests/s | p50 (ms) | p99 (ms) | max (ms) | connect err | read err "
-                 "| write err | timeouts | non-2xx | supervisor CPU (s) |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| write err | timeouts | non-2xx | supervisor CPU (s) | server CPU / request (µs) |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in MODES:
         c = comb.get(name)
         if not c:
@@ -499,20 +526,24 @@ def render(a, rounds, started, where=None):
             f"| {name} | {fmt(c['rps'])} | {fmt(c['p50_ms'], 2)} | {fmt(c['p99_ms'], 2)} | "
             f"{fmt(c['max_ms'], 1)} | {errcell(c, 'connect')} | {errcell(c, 'read')} | "
             f"{errcell(c, 'write')} | {errcell(c, 'timeout')} | {errcell(c, 'non2xx')} | "
-            f"{fmt(c['supervisor_cpu_s'], 2)} |")
+            f"{fmt(c['supervisor_cpu_s'], 2)} | {fmt(c.get('cpu_us_per_req'), 1)} |")
     if d and d.get("rps"):
         lines.append("\nRatios to `direct` (same run):\n")
-        lines.append("| mode | throughput | p99 latency | max latency | failed requests |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append("| mode | throughput | p99 latency | max latency | CPU per request "
+                     "| failed requests |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
         for name in MODES:
             c = comb.get(name)
             if not c or name == "direct":
                 continue
             p99 = c["p99_ms"] / d["p99_ms"] if c.get("p99_ms") and d.get("p99_ms") else None
             mx = c["max_ms"] / d["max_ms"] if d.get("max_ms") else None
+            cr = (c["cpu_us_per_req"] / d["cpu_us_per_req"]
+                  if c.get("cpu_us_per_req") and d.get("cpu_us_per_req") else None)
             lines.append(f"| {name} | {c['rps'] / d['rps']:.2f}× | "
                          f"{'—' if p99 is None else f'{p99:.2f}×'} | "
-                         f"{'—' if mx is None else f'{mx:.1f}×'} | {fmt(c['errors'])} |")
+                         f"{'—' if mx is None else f'{mx:.1f}×'} | "
+                         f"{'—' if cr is None else f'{cr:.2f}×'} | {fmt(c['errors'])} |")
     checks = []
     for n in MODES:
         if n in comb and comb[n]["check"]:

@@ -1,6 +1,7 @@
 """`baton run` under a service manager or as a container's init: what it tells systemd on
 NOTIFY_SOCKET, sockets it is handed through LISTEN_FDS, reaping orphans as PID 1 of a PID
-namespace, the control socket's guards (peer uid, malformed input) and coalesced reloads."""
+namespace, the control socket's guards (peer uid, malformed input), coalesced reloads, and a
+ConfigMap volume updated the way the kubelet does it."""
 import fcntl
 import json
 import os
@@ -217,6 +218,8 @@ def test_listen_fds_are_adopted_by_name(env):
     ls.close()  # baton holds the only copy now
 
     b.wait_line(r"adopted 1 socket from systemd", timeout=10)
+    b.wait_line(r'listener "http": systemd passed a socket on another address than '
+                rf'"127.0.0.1:{configured}"; using systemd\'s', timeout=10)
     b.wait_line(r"generation 1 serving", timeout=30)
     st, body = get(passed)
     assert st == 200 and "hello from gin-hello" in body
