@@ -1,7 +1,7 @@
 """Shipping baton: `make install`/`make uninstall` with PREFIX and DESTDIR, the man pages against
 `--help` and the config schema, bash and zsh completions, the Debian package (built in a copy of
 the working tree, unpacked into a scratch root, run from there), and the docs that quote baton's
-own output."""
+output or code (the air translation, the Go program of docs/production.md under a reload)."""
 import glob
 import os
 import pty
@@ -9,6 +9,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -16,7 +17,8 @@ import uuid
 
 import pytest
 
-from conftest import BATON, BUILD, REPO, marked_pids
+from conftest import BATON, BUILD, REPO, marked_pids, wait_until
+from devutil import Poller, free_port, get
 
 DATA = os.path.join(REPO, "tests", "e2e", "data")
 MAN1 = os.path.join(REPO, "man", "baton.1")
@@ -248,7 +250,6 @@ def make_completion_dir(tmp_path):
     (d / "a.toml").write_text("")
     (d / "b.txt").write_text("")
     (d / "sub" / "c.toml").write_text("")
-    import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(d / "ctl.sock"))
     s.close()
@@ -493,3 +494,44 @@ def test_migrating_from_air_quotes_the_current_translation():
     assert "```toml\n" + air + "\n```" in doc, "docs/migrating-from-air.md: the .air.toml block"
     for note in r.stderr.strip().splitlines():
         assert note.replace("air_example.toml:", ".air.toml:") in doc, note
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs go")
+@pytest.mark.timeout(300)
+def test_production_md_program_reloads_without_a_failed_request(env, tmp_path):
+    """The Go program in docs/production.md, built as it is, under `baton run`: it takes the
+    socket, sends READY=1, and a reload under a request loop refuses nothing."""
+    doc = open(os.path.join(REPO, "docs", "production.md")).read()
+    src = doc.split("```go\n", 1)[1].split("\n```", 1)[0]
+    proj = tmp_path / "app"
+    proj.mkdir()
+    (proj / "main.go").write_text(src + "\n")
+    e = {"GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GIN_MODE": "release"}
+    if not (os.environ.get("GOCACHE") or os.environ.get("HOME")):
+        e["GOCACHE"] = str(tmp_path / "gocache")
+    r = env.run(["go", "build", "-o", "bin/myapp", "."], cwd=str(proj), env=e, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    port = free_port()
+    (proj / "baton.toml").write_text(f"""\
+[run]
+cmd = "bin/myapp"
+ready = "notify"
+stop_timeout = "30s"
+
+[[listen]]
+name = "http"
+address = "127.0.0.1:{port}"
+""")
+    b = env.baton("run", cwd=str(proj), env=e)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    assert get(port) == (200, "hello\n")
+    with Poller(port) as p:
+        r = env.run([BATON, "reload"], cwd=str(proj), timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "generation 2 serving" in r.stdout
+        ok_before = p.ok
+        wait_until(lambda: p.ok > ok_before + 5, timeout=10, what="requests after the reload")
+    assert p.failures == [], p.failures[:5]
+    r = env.run([BATON, "stop"], cwd=str(proj), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.wait(timeout=40) == 0
