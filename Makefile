@@ -91,6 +91,12 @@ bench: all
 	@scripts/deps.sh bench
 	@bench/run-all.sh
 
+# redraw docs/img/*.png and the Plots section of docs/benchmarks.md from bench/results/ (no run)
+.PHONY: bench-plots
+bench-plots:
+	@command -v gnuplot >/dev/null || scripts/deps.sh bench
+	@bench/plots.sh
+
 format:
 	clang-format -i $(SRC) $(wildcard src/*.h src/*/*.h tests/unit/*.c tests/helpers/*.c tools/*.c fuzz/*.c)
 

@@ -11,8 +11,18 @@ without shared library pages) once idle, CPU used while idle over 5 s, and detec
 machine; ratios within one run are what matter.
 
 usage: bench.py --baton PATH --chokidar DIR [--dirs 10000] [--files 100000] [--keep DIR] [--md FILE]
+                [--json FILE]
+       bench.py --baton PATH --chokidar DIR --sizes 100,1000,5000,10000 [--files-per-dir 10]
+                [--repeat 3] [--keep DIR] [--md FILE] [--json FILE]
+
+--sizes is a sweep over tree sizes instead of the one-tree run: for each directory count a tree
+(in DIR/tree-Nd, or DIR/tree when it has the --dirs/--files shape) with --files-per-dir files per
+directory, and for each tool only the set-up time (ready, as above; median of --repeat starts,
+the tools taking turns) next to the syscall floor (--floor) and baton's own figure. --json writes the raw figures, with
+the machine, the date and the command (env BENCH_COMMAND, else this script's argv).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -225,6 +235,155 @@ def table(results, base):
     return "\n".join(rows)
 
 
+def chokidar_script(work, chokidar):
+    """The chokidar watcher as a node script; returns (path, version label)."""
+    js = os.path.join(work, "chokidar-watch.js")
+    with open(js, "w") as f:
+        f.write("const chokidar = require(process.env.CHOKIDAR_DIR + '/chokidar');\n"
+                "const w = chokidar.watch(process.argv[2], {ignoreInitial: true,"
+                " persistent: true});\n"
+                "w.on('ready', () => console.log('ready'));\n"
+                "w.on('all', (ev, p) => console.log(ev + ' ' + p));\n")
+    ver = "?"
+    try:
+        ver = json.load(open(os.path.join(chokidar, "chokidar/package.json")))["version"]
+    except Exception:
+        pass
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return js, f"chokidar {ver} (node {node})"
+
+
+def machine_info(tree):
+    model = "?"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", tree], capture_output=True,
+                        text=True).stdout.strip() or "?"
+    return {"nproc": os.cpu_count(), "model": model, "kernel": "Linux " + os.uname().release,
+            "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]), "fs": fs}
+
+
+def command_line():
+    """What produced the figures: env BENCH_COMMAND (set by bench/run-all.sh), else our argv."""
+    return os.environ.get("BENCH_COMMAND") or " ".join(["bench/watch/bench.py"] + sys.argv[1:])
+
+
+def ready_once(argv, tree, probe_dir, ready_rx, cwd, env):
+    """Start a watcher, return (wall ms to its ready signal, the ready line) and stop it."""
+    p = Proc(argv, cwd=cwd, env=env)
+    try:
+        if ready_rx:
+            _, (t, line) = p.wait(ready_rx, timeout=300)
+            return (t - p.t0) * 1000, line
+        n = [0]
+
+        def probe():
+            n[0] += 1
+            with open(os.path.join(probe_dir, "probe.go"), "w") as f:
+                f.write(f"probe {n[0]}\n")
+
+        probe()
+        _, (t, line) = p.wait(r"probe\.go", timeout=300, probe=probe)
+        return (t - p.t0) * 1000, line
+    except RuntimeError as e:
+        rc = p.p.poll()
+        last = [l for _, l in p.lines[-2:]]
+        raise RuntimeError(f"exited with status {rc}: " + " / ".join(last) if rc is not None
+                           else str(e)[:200]) from None
+    finally:
+        p.stop()
+
+
+def sweep(a, work, env):
+    """Set-up time against tree size: floor, baton, inotifywait, fswatch, chokidar."""
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    only = a.only.split(",")
+    tools = []  # (key, label, argv(tree), ready_rx, cwd(tree), env)
+    if "baton" in only:
+        tools.append(("baton", "baton watch", lambda t: [a.baton, "watch", "."],
+                      r"^watching \d+ directories", lambda t: t, env))
+    if "inotifywait" in only and shutil.which("inotifywait"):
+        tools.append(("inotifywait", "inotifywait -m -r",
+                      lambda t: ["inotifywait", "-m", "-r", "-e",
+                                 "modify,close_write,moved_to,create,delete", t],
+                      r"^Watches established", lambda t: None, env))
+    if "fswatch" in only and shutil.which("fswatch"):
+        tools.append(("fswatch", "fswatch -r -l 0.05 (probe)",
+                      lambda t: ["fswatch", "-r", "-l", "0.05", t], None, lambda t: None, env))
+    if "chokidar" in only and a.chokidar:
+        js, label = chokidar_script(work, a.chokidar)
+        tools.append(("chokidar", label, lambda t: ["node", js, t], r"^ready$",
+                      lambda t: None, dict(env, CHOKIDAR_DIR=a.chokidar)))
+    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "command": command_line(),
+           "machine": machine_info(work), "files_per_dir": a.files_per_dir, "repeat": a.repeat,
+           "tools": {k: label for k, label, *_ in tools}, "sizes": []}
+    for n in sizes:
+        nfiles = n * a.files_per_dir
+        name = "tree" if (n, nfiles) == (a.dirs, a.files) else f"tree-{n}d"
+        tree = os.path.join(work, name)
+        t = time.monotonic()
+        dirs = gen_tree(tree, n, nfiles)
+        print(f"== {n} directories, {nfiles} files in {tree} ({time.monotonic() - t:.1f} s)",
+              file=sys.stderr, flush=True)
+        row = {"dirs": n, "files": nfiles, "tools": {}}
+        if a.floor:
+            runs = []
+            for _ in range(a.repeat):
+                m = re.search(r"in ([0-9.]+) ms", subprocess.run(
+                    [a.floor, tree], capture_output=True, text=True).stdout)
+                if m:
+                    runs.append(float(m.group(1)))
+            row["floor_runs"] = runs
+            row["floor_ms"] = statistics.median(runs) if runs else None
+        res = {key: {"runs": [], "error": None} for key, *_ in tools}
+        for _ in range(a.repeat):  # the tools take turns, so a changing load falls on all alike
+            for key, label, argv, rx, cwd, tenv in tools:
+                r = res[key]
+                if r["error"]:
+                    continue
+                try:
+                    ms, line = ready_once(argv(tree), tree, os.path.join(tree, dirs[-1]), rx,
+                                          cwd(tree), tenv)
+                except RuntimeError as e:
+                    r["error"] = str(e)
+                    continue
+                r["runs"].append(round(ms, 2))
+                m = re.search(r" in ([0-9.]+) ms", line) if key == "baton" else None
+                if m:
+                    r.setdefault("own_runs", []).append(float(m.group(1)))
+        for key, r in res.items():
+            r["ready_ms"] = statistics.median(r["runs"]) if r["runs"] else None
+            if r.get("own_runs"):
+                r["own_ms"] = statistics.median(r["own_runs"])
+            row["tools"][key] = r
+            print(f"{n} dirs: {key}: {r['ready_ms']} ms {r['runs']}"
+                  + (f" ({r['error']})" if r["error"] else ""), file=sys.stderr, flush=True)
+        out["sizes"].append(row)
+    keys = [k for k, *_ in tools]
+    lines = ["| directories | files | floor (ms) | " + " | ".join(
+        out["tools"][k] for k in keys) + " |", "|---:|---:|---:|" + "---:|" * len(keys)]
+    for row in out["sizes"]:
+        cells = []
+        for k in keys:
+            r = row["tools"][k]
+            cells.append(f"{r['ready_ms']:.0f}" if r["ready_ms"] is not None else "failed")
+        fl = row.get("floor_ms")
+        lines.append(f"| {row['dirs']} | {row['files']} | {'' if fl is None else f'{fl:.0f}'} | "
+                     + " | ".join(cells) + " |")
+    md = "\n".join(lines)
+    print(md)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(md + "\n")
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--baton", required=True)
@@ -235,8 +394,18 @@ def main():
     ap.add_argument("--md", help="write the markdown section here")
     ap.add_argument("--only", default="baton,baton-dirs,inotifywait,fswatch,chokidar")
     ap.add_argument("--floor", help="the compiled floor.c helper")
+    ap.add_argument("--sizes", help="sweep: set-up time for these directory counts (100,1000,...)")
+    ap.add_argument("--files-per-dir", type=int, default=10, help="sweep: files per directory")
+    ap.add_argument("--repeat", type=int, default=3, help="sweep: starts per tool and size")
+    ap.add_argument("--json", help="write the raw figures here")
     a = ap.parse_args()
     work = a.keep or tempfile.mkdtemp(prefix="baton-bench-")
+    if a.sizes:
+        env = dict(os.environ, NO_COLOR="1")
+        for k in [k for k in os.environ if k.startswith("LISTEN_") or k == "NOTIFY_SOCKET"]:
+            env.pop(k, None)
+        sweep(a, work, env)
+        return
     tree = os.path.join(work, "tree")
     t = time.monotonic()
     dirs = gen_tree(tree, a.dirs, a.files)
@@ -292,22 +461,9 @@ def main():
         results.append(run_tool("fswatch -r -l 0.05", ["fswatch", "-r", "-l", "0.05", tree],
                                 tree, dirs, None, env=env))
     if "chokidar" in only and a.chokidar:
-        js = os.path.join(work, "chokidar-watch.js")
-        with open(js, "w") as f:
-            f.write("const chokidar = require(process.env.CHOKIDAR_DIR + '/chokidar');\n"
-                    "const w = chokidar.watch(process.argv[2], {ignoreInitial: true,"
-                    " persistent: true});\n"
-                    "w.on('ready', () => console.log('ready'));\n"
-                    "w.on('all', (ev, p) => console.log(ev + ' ' + p));\n")
+        js, label = chokidar_script(work, a.chokidar)
         cenv = dict(env, CHOKIDAR_DIR=a.chokidar)
-        ver = "?"
-        try:
-            import json
-            ver = json.load(open(os.path.join(a.chokidar, "chokidar/package.json")))["version"]
-        except Exception:
-            pass
-        results.append(run_tool(f"chokidar {ver} (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()})",
-                                ["node", js, tree], tree, dirs, r"^ready$", env=cenv))
+        results.append(run_tool(label, ["node", js, tree], tree, dirs, r"^ready$", env=cenv))
     base = results[0]["name"]
     md = table(results, base)
     notes = []
@@ -329,6 +485,13 @@ def main():
     if a.md:
         with open(a.md, "w") as f:
             f.write(md + "\n")
+    if a.json:
+        out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "machine": machine_info(tree), "command": command_line(), "dirs": a.dirs,
+               "files": a.files, "floor_ms": floor, "baton_own_ms": starts, "results": results}
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
 
 
 if __name__ == "__main__":
