@@ -15,13 +15,14 @@ set label 2 dl_src2.drawn at screen 0.01,0.022 left font ",9" tc rgb "#333333"
 
 set title "edit → new version (ms)\nbar: median, whisker: p90, dots: edits" font ",12"
 set yrange [0:*]
-set key at screen 0.07,0.125 left top horizontal maxrows 1 reverse Left width -3 \
+set key at screen 0.07,0.125 left top horizontal maxcols 5 maxrows 1 reverse Left width 1 \
     font ",10"
-plot dl u 1:($5+$6+$7) w boxes lc rgb "#9ecae1" t "rest (watcher, stop, hand-over)", \
+plot dl u 1:($5+$6+$7) w boxes lc rgb "#9ecae1" t "rest", \
      '' u 1:($5+$6) w boxes lc rgb "#fdd0a2" t "app start", \
      '' u 1:5:xtic(sprintf("%s\n%.0f ms", strcol(2), $3)) \
-        w boxes lc rgb "#bdbdbd" t "go build (median)", \
-     '' u 1:3:3:4 w yerrorbars lc rgb "#000000" lw 1.5 pt 7 ps 0 t "p90", \
+        w boxes lc rgb "#bdbdbd" t "go build", \
+     '' u 1:3:(0):($4-$3) w vectors head size screen 0.01,90 lc rgb "#000000" lw 1.5 \
+        t "median → p90", \
      de u 1:2 w points pt 7 ps 0.45 lc rgb "#222222" t "edits"
 unset label 1
 unset label 2

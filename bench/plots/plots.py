@@ -269,13 +269,15 @@ def cmd(s):
 
 def devloop_caption(d):
     rows = [r for r in d["summary"] if r.get("median") is not None]
-    parts = [f"{r['tool']} {fmt(r['median'])} ms (build {fmt(r['build'])}, app start "
+    parts = [f"{r['tool']} {fmt(r['median'])} (build {fmt(r['build'])}, app start "
              f"{fmt(r['start'])}, the rest {fmt(r['overhead'])})" for r in rows]
-    return ("Median edit → new version: " + "; ".join(parts) + ". The Go build dominates every "
-            "tool's latency; the right panel is what the supervisor itself adds: watcher delay "
-            "and debounce (baton's default 50 ms; `baton-d0` runs without it), stopping the old "
-            "process, hand-over, ≤ 5 ms of polling. For the peers app start is measured "
-            "standalone.")
+    return ("Median edit → new version: " + "; ".join(parts) + " (ms). In the left panel each "
+            "bar is that median split into the median go build, the app start and the rest. The "
+            "build dominates every tool's latency; the right panel (median over edits of "
+            "latency − build − app start, the table's column) is what the supervisor itself "
+            "adds: the watcher's delay and settle window (`baton-d0` sets `debounce = \"0s\"`), "
+            "stopping the old process, the hand-over, ≤ 5 ms of polling. For the peers the app "
+            "start is measured standalone.")
 
 
 def reload_per(rl):
@@ -320,10 +322,8 @@ def sweep_caption(sw):
     parts = [f"At {last['dirs']:,} directories ({last['files']:,} files): syscall floor "
              f"{fmt(last.get('floor_ms'))} ms"]
     for k in SWEEP_TOOLS:
-        if k in t:
-            r = t[k]
-            parts.append(f"{sw['tools'][k]} " + (f"{fmt(r['ready_ms'])} ms" if r["ready_ms"]
-                                                  is not None else "failed"))
+        if k in t and t[k]["ready_ms"] is not None:
+            parts.append(f"{sw['tools'][k]} {fmt(t[k]['ready_ms'])} ms")
     txt = ", ".join(parts) + "."
     fails = {k: min(s["dirs"] for s in sw["sizes"] if s["tools"].get(k, {}).get("error"))
              for k in SWEEP_TOOLS if any(s["tools"].get(k, {}).get("error") for s in sw["sizes"])}
