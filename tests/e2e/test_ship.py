@@ -2,6 +2,7 @@
 `--help` and the config schema, bash and zsh completions, the Debian package (built in a copy of
 the working tree, unpacked into a scratch root, run from there), and the docs that quote baton's
 output or code (the air translation, the Go program of docs/production.md under a reload)."""
+import difflib
 import glob
 import os
 import pty
@@ -289,8 +290,13 @@ def test_bash_completion_matches_the_help(env, tmp_path):
     assert next(it) == set(cmds) | {"help", "version"}
     assert next(it) == {"status", "stop"}
     assert next(it) == help_options(baton_help())
+    man = render(MAN1) if shutil.which("groff") else None
     for c in cmds:
-        assert next(it) == help_options(baton_help(c)), f"completion of 'baton {c} -'"
+        got_opts, want = next(it), help_options(baton_help(c))
+        assert want <= got_opts, f"'baton {c} -' does not complete {sorted(want - got_opts)}"
+        if man is not None:  # anything more it offers is at least documented
+            for o in got_opts - want:
+                assert re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", man), (c, o)
     assert next(it) == {"a.toml", "sub"}           # -c: *.toml and directories
     assert next(it) == {"a.toml", "sub"}           # --config=
     assert next(it) == {"sub"}                     # --config=s
@@ -489,7 +495,27 @@ def test_migrating_from_air_quotes_the_current_translation():
     printed = printed.replace(DATA, "/home/you/myapp")
     block = doc.split("### baton.toml (`baton check --print`)\n\n```toml\n", 1)[1]
     block = block.split("\n```\n", 1)[0]
-    assert block == printed, "docs/migrating-from-air.md: the baton.toml block is out of date"
+
+    def unwrap(text):
+        """Comments joined into one line each: baton wraps them at 100 columns, so their
+        breaks depend on the length of the path it prints."""
+        out, words = [], []
+        for line in text.splitlines() + [""]:
+            if line.startswith("#"):
+                words += line[1:].split()
+                continue
+            if words:
+                out.append("# " + " ".join(words))
+                words = []
+            out.append(line)
+        return out
+
+    if unwrap(block) != unwrap(printed):
+        diff = "\n".join(difflib.unified_diff(unwrap(block), unwrap(printed), "doc",
+                                               "baton check --print", lineterm="", n=1))
+        raise AssertionError("docs/migrating-from-air.md: the baton.toml block is out of date; "
+                             "paste the output of `baton check --print -c air_example.toml` "
+                             "run in tests/e2e/data (paths as /home/you/myapp):\n" + diff)
     air = open(os.path.join(DATA, "air_example.toml")).read().rstrip("\n")
     assert "```toml\n" + air + "\n```" in doc, "docs/migrating-from-air.md: the .air.toml block"
     for note in r.stderr.strip().splitlines():
