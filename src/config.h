@@ -86,6 +86,7 @@ struct config {
 		bool gitignore;
 		int64_t debounce_ms;
 		int64_t max_wait_ms;     /* settle window cap */
+		int64_t fast_settle_ms;  /* quiet time after completed writes; 0: off */
 		enum poll_mode poll;
 		int64_t poll_interval_ms;
 	} watch;

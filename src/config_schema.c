@@ -96,6 +96,9 @@ const struct config_key config_keys[] = {
 	 "quiet time after the last change before a batch is acted on"},
 	{"watch", "max_wait", CT_DURATION, CS_ROOT, R(watch.max_wait_ms), 0, "1s", 0, DAY, 0,
 	 "a stream of changes is cut into a batch after at most this long"},
+	{"watch", "fast_settle", CT_DURATION, CS_ROOT, R(watch.fast_settle_ms), 0, "5ms", 0, DAY, 0,
+	 "quiet time that replaces debounce while the batch is only a few completely written "
+	 "files (closed after writing, or renamed into place); \"0s\": always the full debounce"},
 	{"watch", "poll", CT_POLL, CS_ROOT, R(watch.poll), R(watch.poll_interval_ms), "auto", 0, 0, 0,
 	 "\"auto\": inotify, polling only where events cannot arrive; \"off\": never poll; a "
 	 "duration such as \"1s\": always poll, that often"},

@@ -31,6 +31,7 @@ void watch_opts_init(struct watch_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->debounce_ms = 50;
 	o->max_wait_ms = 1000;
+	o->fast_settle_ms = 0;
 	o->poll = WATCH_POLL_AUTO;
 	o->poll_interval_ms = 500;
 }
@@ -52,6 +53,7 @@ void watch_opts_from_config(const struct config *cfg, struct watch_opts *o)
 		o->debounce_ms = cfg->watch.debounce_ms;
 	if (cfg->watch.max_wait_ms > 0)
 		o->max_wait_ms = cfg->watch.max_wait_ms;
+	o->fast_settle_ms = cfg->watch.fast_settle_ms >= 0 ? cfg->watch.fast_settle_ms : 5;
 	o->poll = cfg->watch.poll == POLL_FORCE ? WATCH_POLL_FORCE
 		  : cfg->watch.poll == POLL_OFF ? WATCH_POLL_OFF
 						: WATCH_POLL_AUTO;
@@ -73,19 +75,6 @@ void watch_opts_free(struct watch_opts *o)
 }
 
 /* ---- batches ---- */
-
-void watch_arm_settle(struct watch *w)
-{
-	if (!w->started)
-		return;
-	int64_t now = now_ms();
-	if (w->batch_start < 0)
-		w->batch_start = now;
-	int64_t d = now + w->debounce_ms;
-	if (d > w->batch_start + w->max_wait_ms)
-		d = w->batch_start + w->max_wait_ms;
-	loop_timer_arm_at(w->settle_t, d);
-}
 
 void watch_add_change(struct watch *w, enum watch_kind kind, const char *path)
 {
@@ -212,7 +201,10 @@ static void settle_fire(struct loop *l, void *data)
 {
 	(void)l;
 	struct watch *w = data;
+	if (!wst_confirm(w))
+		return; /* fast settle: not quiet after all */
 	w->batch_start = -1;
+	wst_reset(w); /* anything armed from here on starts a new batch */
 	struct buf abs = BUF_INIT, rel = BUF_INIT;
 
 	/* .gitignore edits change what is watched: silently, before anything is compared */
@@ -401,7 +393,9 @@ static void tree_event(struct watch *w, struct wnode *n, const struct inotify_ev
 	const char *name = ev->name;
 	struct went *e = fset_find(&n->ents, name);
 	if ((m & IN_ISDIR) || (e && (e->flags & WE_DIR))) {
-		wt_child_sync(w, n, name);
+		bool was_dir = e && (e->flags & WE_DIR);
+		if (wt_child_sync(w, n, name) || was_dir)
+			watch_arm_settle(w); /* the structure changed: never a fast settle */
 		if (m & IN_ISDIR)
 			return;
 	}
@@ -421,8 +415,9 @@ static void tree_event(struct watch *w, struct wnode *n, const struct inotify_ev
 		return; /* still a directory (a file event raced with it) */
 	if (!e)
 		e = fset_add(&n->ents, name, 0);
+	bool known = (e->flags & WE_KNOWN) != 0;
 	wt_mark_dirty(w, n, e);
-	watch_arm_settle(w);
+	watch_file_event(w, n, name, m, known);
 }
 
 static void rescan_all(struct watch *w)
@@ -483,6 +478,12 @@ static void on_inotify(struct loop *l, int fd, uint32_t events, void *data)
 	}
 }
 
+void watch_read_events(struct watch *w)
+{
+	if (w->ifd >= 0)
+		on_inotify(w->loop, w->ifd, 0, w);
+}
+
 void watch_limit_hit(struct watch *w, int err, const char *path)
 {
 	(void)path;
@@ -530,6 +531,10 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 	w->max_wait_ms = o->max_wait_ms > 0 ? o->max_wait_ms : 1000;
 	if (w->max_wait_ms < w->debounce_ms)
 		w->max_wait_ms = w->debounce_ms;
+	/* only ever shorter than the debounce */
+	w->fast_ms = o->fast_settle_ms > 0 && o->fast_settle_ms < w->debounce_ms ? o->fast_settle_ms
+										: 0;
+	wst_init(w);
 	w->poll = o->poll;
 	w->poll_ms = o->poll_interval_ms >= 10 ? o->poll_interval_ms : 500;
 	w->gitignore = o->gitignore;
@@ -639,6 +644,7 @@ static void watch_destroy(struct watch *w)
 	for (size_t i = 0; i < w->nchg; i++)
 		free(w->chg[i].path);
 	free(w->chg);
+	wst_free(w);
 	free(w->dirty.v);
 	free(w->limbo.v);
 	free(w->polled.v);

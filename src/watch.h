@@ -7,7 +7,13 @@
  * fingerprint and, when that differs, the content hash (fingerprint.h): event names are hints,
  * never counted, never paired. A settle window (debounce, reset by each event, capped at
  * max_wait) turns any burst into one batch: one callback with the net changes since the last
- * batch, sorted by path.
+ * batch, sorted by path. Fast settle: while every file the pending batch touched was last seen
+ * completed (closed after writing, or renamed into place), still exists, and there are at most
+ * a few of them (nothing else pending: no directory, deletion, rename-away, configured file),
+ * the quiet time is fast_settle_ms instead of the debounce, provided it was really quiet (no
+ * queued event, no git operation running, no CPU or I/O pressure that could have held a writer
+ * back; watch_settle.c) — one editor save is acted on ~5 ms after its close, while bursts
+ * (checkouts, generators) still get the whole debounce.
  *
  * Configured paths (opts.paths) may be directories (watched recursively) or files (for
  * [[reload]]/[[tls]]): a file is watched through its parent directory, and through the
@@ -51,14 +57,16 @@ struct watch_opts {
 	bool dev_mode;             /* ignore editor/VCS temp names and .git */
 	int64_t debounce_ms;       /* quiet time that ends a batch (default 50) */
 	int64_t max_wait_ms;       /* a batch is cut after this long (default 1000) */
+	int64_t fast_settle_ms;    /* quiet time after completed writes (0: off, the default) */
 	enum watch_poll poll;
 	int64_t poll_interval_ms;  /* base polling interval (default 500) */
 };
 
-/* Defaults: everything empty, gitignore and dev_mode off, 50 ms / 1 s / auto / 500 ms. */
+/* Defaults: everything empty, gitignore and dev_mode off, 50 ms / 1 s / fast settle off / auto /
+ * 500 ms. */
 void watch_opts_init(struct watch_opts *o);
-/* Fill from the [watch] section (dev mode: dev_mode and gitignore as configured). o is
- * initialised first; strings are copied. */
+/* Fill from the [watch] section (dev mode: dev_mode and gitignore as configured, fast settle
+ * from fast_settle, 5 ms by default). o is initialised first; strings are copied. */
 void watch_opts_from_config(const struct config *cfg, struct watch_opts *o);
 void watch_opts_free(struct watch_opts *o);
 

@@ -134,6 +134,17 @@ struct chg {
 	char *path;
 };
 
+/* Fast settle: the files a pending batch touched, while there are few and nothing else is
+ * pending. done: the last event on it completed a write (IN_CLOSE_WRITE, IN_MOVED_TO), or it
+ * came and went (gone: not in the view, deleted or renamed away since). */
+#define FAST_MAX 8
+
+struct fastc {
+	struct wnode *n; /* valid until the next settle: nodes are destroyed only there */
+	char *name;
+	bool done, gone;
+};
+
 struct watch {
 	struct loop *loop;
 	watch_cb cb;
@@ -162,6 +173,17 @@ struct watch {
 
 	struct loop_timer *settle_t, *base_t, *poll_t;
 	int64_t batch_start; /* -1: no batch pending */
+	int64_t last_event;  /* when the pending batch last grew */
+	int64_t fast_ms;     /* 0: no fast settle */
+	struct fastc fast[FAST_MAX];
+	unsigned nfast;
+	bool slow;        /* the pending batch holds more than a few file writes: full debounce */
+	bool fast_armed;  /* the settle timer runs on fast_ms */
+	uint64_t nevents; /* events that armed the settle timer (fast settle's "quiet" check) */
+	int64_t stall0;   /* PSI some-total (cpu + io, us) when the fast quiet time began; -1 */
+	char *git_lock;   /* <gitdir>/index.lock of the repository holding the root, or NULL */
+	char *psi_dir;    /* /proc/pressure */
+	int ncpu;
 	int64_t poll_next_retry;
 	int64_t poll_cost_ms;
 	bool started, overflow, in_cb, free_req, any_file_target;
@@ -207,10 +229,23 @@ void wt_gitignore_load(struct watch *w, struct wnode *n, const char *dir_abs);
 bool wt_poll_path(const struct watch *w, const char *abs);
 
 /* watch.c */
-void watch_arm_settle(struct watch *w);
 void watch_add_change(struct watch *w, enum watch_kind kind, const char *path);
 void watch_limit_hit(struct watch *w, int err, const char *path);
 void watch_base_queue(struct watch *w, struct wnode *n);
+void watch_read_events(struct watch *w); /* what the inotify queue holds now */
+
+/* watch_settle.c */
+/* Something other than a file event (or a polled change) is pending: the full debounce. */
+void watch_arm_settle(struct watch *w);
+/* An inotify event on an accepted file n/name of a tree (its entry is marked dirty). */
+void watch_file_event(struct watch *w, struct wnode *n, const char *name, uint32_t mask,
+		      bool known);
+/* The settle timer fired: false when a fast settle must wait more (the timer is re-armed). */
+bool wst_confirm(struct watch *w);
+/* Forget the pending batch's fast-settle state (a batch was delivered). */
+void wst_reset(struct watch *w);
+void wst_init(struct watch *w);
+void wst_free(struct watch *w);
 
 /* watch_target.c */
 int wtg_init(struct watch *w, const struct strv *paths);

@@ -1,4 +1,5 @@
-/* baton watch [-c FILE] [--debounce D] [--poll auto|off|D] [PATH...]: print the change batches
+/* baton watch [-c FILE] [--debounce D] [--fast-settle D] [--poll auto|off|D] [PATH...]: print
+ * the change batches
  * the watcher would act on. The user's tool to debug their filters, and the watcher's test
  * harness. stdout (line-buffered):
  *   watching N directories (M files) in T ms
@@ -31,8 +32,8 @@ struct wctx {
 
 static void help(void)
 {
-	printf("usage: baton watch [-c FILE] [--debounce DURATION] [--poll auto|off|DURATION] "
-	       "[PATH...]\n\n"
+	printf("usage: baton watch [-c FILE] [--debounce DURATION] [--fast-settle DURATION]\n"
+	       "                   [--poll auto|off|DURATION] [PATH...]\n\n"
 	       "Watch like `baton dev` would and print each batch of changes as it would be acted\n"
 	       "on: \"batch N: K changes\", then one \"changed|created|removed PATH\" line per\n"
 	       "file (relative to the root). Use it to check what your filters let through.\n\n"
@@ -40,6 +41,9 @@ static void help(void)
 	       "  -c, --config FILE      the config ([watch] section; default: ./baton.toml, else\n"
 	       "                         ./.air.toml, else zero-config defaults)\n"
 	       "      --debounce D       quiet time that ends a batch (default: the config's, 50ms)\n"
+	       "      --fast-settle D    quiet time instead, while the batch is only a few\n"
+	       "                         completely written files (default: the config's, 5ms;\n"
+	       "                         0s: always the debounce)\n"
 	       "      --poll MODE        auto (inotify; poll only filesystems without events),\n"
 	       "                         off, or a duration such as 1s (always poll, that often)\n"
 	       "  PATH...                watch these instead of [watch] paths (directories are\n"
@@ -79,7 +83,7 @@ static int parse_ms(const char *opt, const char *v, int64_t *out)
 
 int cmd_watch(int argc, char **argv)
 {
-	const char *file = NULL, *debounce = NULL, *poll = NULL;
+	const char *file = NULL, *debounce = NULL, *fast = NULL, *poll = NULL;
 	struct strv paths = STRV_INIT;
 	int rc = EXIT_FAIL;
 	for (int i = 1; i < argc; i++) {
@@ -98,12 +102,16 @@ int cmd_watch(int argc, char **argv)
 			dst = &file;
 		} else if (strcmp(a, "--debounce") == 0) {
 			dst = &debounce;
+		} else if (strcmp(a, "--fast-settle") == 0) {
+			dst = &fast;
 		} else if (strcmp(a, "--poll") == 0) {
 			dst = &poll;
 		} else if (strncmp(a, "--config=", 9) == 0) {
 			file = a + 9;
 		} else if (strncmp(a, "--debounce=", 11) == 0) {
 			debounce = a + 11;
+		} else if (strncmp(a, "--fast-settle=", 14) == 0) {
+			fast = a + 14;
 		} else if (strncmp(a, "--poll=", 7) == 0) {
 			poll = a + 7;
 		} else if (strncmp(a, "-c", 2) == 0 && a[2]) {
@@ -125,9 +133,11 @@ int cmd_watch(int argc, char **argv)
 	}
 
 	struct watch_opts o;
-	int64_t debounce_ms = -1, poll_ms = -1;
+	int64_t debounce_ms = -1, fast_ms = -1, poll_ms = -1;
 	enum watch_poll pmode = WATCH_POLL_AUTO;
 	if (debounce && parse_ms("--debounce", debounce, &debounce_ms) != 0)
+		goto out_usage;
+	if (fast && parse_ms("--fast-settle", fast, &fast_ms) != 0)
 		goto out_usage;
 	if (poll) {
 		if (strcmp(poll, "auto") == 0) {
@@ -176,6 +186,8 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (debounce_ms >= 0)
 		o.debounce_ms = debounce_ms;
+	if (fast_ms >= 0)
+		o.fast_settle_ms = fast_ms;
 	if (poll) {
 		o.poll = pmode;
 		if (poll_ms > 0)

@@ -10,8 +10,11 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
+
+from conftest import wait_until
 
 BATCH_RX = r"^batch (\d+): (\d+) changes$"
 LINE_RX = re.compile(r"^(changed|created|removed) (.+)$")
@@ -48,11 +51,11 @@ class Watcher:
     """A running `baton watch` and the view it has reported: the files at start plus every
     created, minus every removed."""
 
-    def __init__(self, env, root, *args, config=CONFIG, view=None, timeout=10):
+    def __init__(self, env, root, *args, config=CONFIG, view=None, timeout=10, env_vars=None):
         self.root = root
         if config is not None:
             write(os.path.join(root, "baton.toml"), config)
-        self.p = env.baton("watch", *args, cwd=root)
+        self.p = env.baton("watch", *args, cwd=root, env=env_vars)
         i, m = self.p.wait_line(r"^watching (\d+) directories \((\d+) files\) in [0-9.]+ ms$",
                                 timeout=timeout)
         self.ndirs, self.nfiles = int(m.group(1)), int(m.group(2))
@@ -61,7 +64,9 @@ class Watcher:
         self.sentinel_n = 0
 
     def batch(self, timeout=5):
+        """The next batch: [(kind, path)]; self.batch_at: when its first line was read."""
         i, m = self.p.wait_line(BATCH_RX, timeout=timeout, start=self.pos)
+        self.batch_at = time.monotonic()
         k = int(m.group(2))
         got, j = [], i + 1
         while len(got) < k:
@@ -673,7 +678,6 @@ def test_gitignore_edits_apply_live(env, tmp_path):
 
 def test_max_wait_cuts_a_stream(env, tmp_path):
     """A file written without pause for 2.5 s: batches are cut at max_wait (1 s), not held."""
-    import time
     root = project(tmp_path)
     w = Watcher(env, root)
     path = os.path.join(root, "stream.log")
@@ -687,4 +691,259 @@ def test_max_wait_cuts_a_stream(env, tmp_path):
     # at least two batches during the 2.5 s stream (held until it ended, there would be one)
     got = w.batch(timeout=3) + w.batch(timeout=3)
     assert got == [("created", "stream.log"), ("changed", "stream.log")]
+    w.stop()
+
+
+# ---- fast settle: one completed save is acted on at once, bursts still wait ----
+#
+# With debounce = 2s a batch that arrives well within a second came from the fast settle (5 ms
+# after the last completed write); one that takes the full 2 s did not. BATON_TEST_PSI_DIR
+# points the watcher at a pressure directory where nothing ever waits, so the fast settle does
+# not depend on this machine's load (the pressure check has a test of its own).
+
+FAST = CONFIG.replace('debounce = "50ms"', 'debounce = "2s"\nmax_wait = "30s"')
+
+
+def no_pressure(tmp_path):
+    d = tmp_path / "psi"
+    d.mkdir(exist_ok=True)
+    for name in ("cpu", "io"):
+        (d / name).write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                              "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+    return {"BATON_TEST_PSI_DIR": str(d)}
+
+
+def fast_watcher(env, tmp_path, root, *args, config=FAST):
+    return Watcher(env, root, *args, config=config, env_vars=no_pressure(tmp_path))
+
+
+def timed_batch(w, save):
+    """Run save(), return (the batch, seconds from the end of save() to the batch)."""
+    save()
+    t0 = time.monotonic()
+    got = w.batch(timeout=10)
+    return got, w.batch_at - t0
+
+
+def fresh():
+    """New content for every save."""
+    return f"package main // {os.urandom(4).hex()}\n"
+
+
+def save_vim(env, tmp_path, path, *opts):
+    vim(env, path, *opts, f"call setline(1, '{fresh().strip()}')")
+
+
+def save_truncate(env, tmp_path, path):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    for part in (fresh(), "func main() {\n", "}\n"):
+        os.write(fd, part.encode())
+        os.fsync(fd)
+    os.close(fd)
+
+
+def save_sed(env, tmp_path, path):
+    assert env.run(["sed", "-i", f"1s|.*|{fresh().strip()}|", path]).returncode == 0
+
+
+def save_rename(env, tmp_path, path):
+    tmp = os.path.join(os.path.dirname(path), ".main.go.tmp")
+    write(tmp, fresh())
+    os.rename(tmp, path)
+
+
+def save_cp(env, tmp_path, path):
+    src = str(tmp_path / "new.go")
+    write(src, fresh())
+    assert env.run(["cp", src, path]).returncode == 0
+
+
+def save_recreate(env, tmp_path, path):
+    os.unlink(path)
+    write(path, fresh())
+
+
+def save_jetbrains(env, tmp_path, path):
+    write(path + "___jb_tmp___", fresh())
+    os.rename(path, path + "___jb_old___")
+    os.rename(path + "___jb_tmp___", path)
+    os.unlink(path + "___jb_old___")
+
+
+def save_emacs(env, tmp_path, path):
+    lock = os.path.join(os.path.dirname(path), ".#main.go")
+    os.symlink("user@host.1234:1700000000", lock)
+    os.rename(path, path + "~")
+    write(path, fresh())
+    os.unlink(lock)
+
+
+SAVES = {
+    "vim-default": lambda e, t, p: save_vim(e, t, p),
+    "vim-backupcopy-yes": lambda e, t, p: save_vim(e, t, p, "set backupcopy=yes"),
+    "vim-nowritebackup": lambda e, t, p: save_vim(e, t, p, "set nobackup nowritebackup"),
+    "sed-i": save_sed,
+    "truncate-and-write": save_truncate,
+    "temp-and-rename": save_rename,
+    "cp-over": save_cp,
+    "delete-and-recreate": save_recreate,
+    "jetbrains-safe-write": save_jetbrains,
+    "emacs-first-save": save_emacs,
+}
+
+
+@pytest.mark.parametrize("how", sorted(SAVES))
+def test_fast_settle_one_save_one_batch(env, tmp_path, how):
+    if how.startswith("vim") and shutil.which("vim") is None:
+        pytest.skip("vim is not installed")
+    root = project(tmp_path)
+    w = fast_watcher(env, tmp_path, root)
+    path = os.path.join(root, "main.go")
+    for _ in range(2):
+        got, took = timed_batch(w, lambda: SAVES[how](env, tmp_path, path))
+        assert got == [("changed", "main.go")]
+        assert took < 1.0, f"{how}: {took:.3f} s: the fast settle did not apply"
+        w.assert_no_batch()  # nothing the save did later makes a second batch
+    w.stop()
+
+
+def test_fast_settle_no_ops_stay_silent(env, tmp_path):
+    root = project(tmp_path)
+    w = fast_watcher(env, tmp_path, root)
+    path = os.path.join(root, "main.go")
+    with open(path) as f:
+        data = f.read()
+    for noop in (lambda: env.run(["touch", path]), lambda: os.chmod(path, 0o600),
+                 lambda: write(path, data), lambda: write(os.path.join(root, "4913"), "")):
+        noop()
+        w.assert_no_batch()
+    w.stop()
+
+
+def test_fast_settle_only_for_completed_writes(env, tmp_path):
+    """A deletion, a rename away, a new directory, a file still open for writing, more files
+    than the fast settle takes: each waits the whole debounce."""
+    root = project(tmp_path)
+    w = fast_watcher(env, tmp_path, root)
+
+    def open_write():
+        f = open(os.path.join(root, "pkg/a/a.go"), "a")
+        f.write("// still open\n")
+        f.flush()
+        return f
+
+    held = []
+    cases = [
+        ("delete", lambda: os.unlink(os.path.join(root, "web/index.html")),
+         [("removed", "web/index.html")]),
+        ("rename", lambda: os.rename(os.path.join(root, "pkg/b/b.go"),
+                                     os.path.join(root, "pkg/b/c.go")),
+         [("removed", "pkg/b/b.go"), ("created", "pkg/b/c.go")]),
+        ("mkdir", lambda: write(os.path.join(root, "pkg/new/n.go"), "package n\n"),
+         [("created", "pkg/new/n.go")]),
+        ("open", lambda: held.append(open_write()), [("changed", "pkg/a/a.go")]),
+        ("nine files", lambda: [write(os.path.join(root, f"f{i}.go"), "x\n") for i in range(9)],
+         [("created", f"f{i}.go") for i in range(9)]),
+    ]
+    for name, act, want in cases:
+        got, took = timed_batch(w, act)
+        assert got == want, name
+        assert took > 1.8, f"{name}: acted on after {took:.3f} s, before the debounce (2 s)"
+    for f in held:
+        f.close()
+    w.stop()
+
+
+def test_fast_settle_off(env, tmp_path):
+    root = project(tmp_path)
+    w = fast_watcher(env, tmp_path, root, "--fast-settle", "0s")
+    got, took = timed_batch(w, lambda: save_truncate(env, tmp_path, os.path.join(root, "main.go")))
+    assert got == [("changed", "main.go")] and took > 1.8
+    w.stop()
+    root2 = project(tmp_path / "two")
+    w = fast_watcher(env, tmp_path, root2, config=FAST + 'fast_settle = "0s"\n')
+    got, took = timed_batch(w, lambda: save_truncate(env, tmp_path, os.path.join(root2, "main.go")))
+    assert got == [("changed", "main.go")] and took > 1.8
+    w.stop()
+
+
+def cpu_pressure_total():
+    with open("/proc/pressure/cpu") as f:
+        return int(f.readline().split("total=")[1])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/pressure/cpu"), reason="no PSI in this kernel")
+def test_fast_settle_waits_while_writers_may_be_held_back(env, tmp_path):
+    """Tasks waiting for a CPU (here: niced busy loops, three per CPU) could include a writer
+    between two files of a burst: the fast settle holds back, up to the debounce."""
+    root = project(tmp_path)
+    w = Watcher(env, root, config=FAST.replace('"2s"', '"1s"'))
+    spin = [env.start(["nice", "-n", "19", "sh", "-c", "while :; do :; done"])
+            for _ in range(3 * os.cpu_count())]
+    try:
+        t = cpu_pressure_total()
+        wait_until(lambda: cpu_pressure_total() - t > 20000, timeout=10, what="CPU pressure")
+        got, took = timed_batch(w, lambda: save_truncate(env, tmp_path,
+                                                         os.path.join(root, "main.go")))
+    finally:
+        for p in spin:
+            p.send(signal.SIGKILL)
+            p.wait()
+    assert got == [("changed", "main.go")]
+    assert took > 0.8, f"acted on after {took:.3f} s under CPU pressure"
+    w.stop()
+
+
+BURST = CONFIG.replace('debounce = "50ms"', 'debounce = "500ms"\nmax_wait = "30s"')
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "overwritten"])
+def test_burst_of_files_is_one_batch(env, tmp_path, existing):
+    """2000 files written in a tight loop (a generator, an unpack): one batch, never a few
+    files acted on early by the fast settle. (The debounce is 500 ms so that only the fast
+    settle could split the burst on a loaded machine.)"""
+    n = 2000
+    root = project(tmp_path, {f"gen/f{i}.go": "old\n" for i in range(n)} if existing
+                  else {"gen/keep.go": "x\n"})
+    w = Watcher(env, root, config=BURST)
+    for i in range(n):
+        fd = os.open(os.path.join(root, f"gen/f{i}.go"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o644)
+        os.write(fd, b"package gen // %d\n" % i)
+        os.close(fd)
+    got = w.batch(timeout=30)
+    assert len(got) == n and all(k == ("changed" if existing else "created") for k, _ in got)
+    w.assert_no_batch()
+    w.stop()
+
+
+def git(root, *args):
+    r = subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t",
+                        "-c", "advice.detachedHead=false", *args], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_checkout_is_one_batch(env, tmp_path):
+    """A checkout rewriting 2000 files in 20 packages: one batch each way, also with the
+    pressure check off (git's index.lock holds the fast settle back while git writes)."""
+    n = 2000
+    files = {f"pkg{i // 100}/f{i}.go": f"package pkg // {i} v1\n" for i in range(n)}
+    root = project(tmp_path, files)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "v1")
+    git(root, "tag", "v1")
+    for rel in files:
+        write(os.path.join(root, rel), files[rel].replace("v1", "v2"))
+    git(root, "commit", "-q", "-am", "v2")
+    git(root, "tag", "v2")
+    w = fast_watcher(env, tmp_path, root, config=BURST)
+    for tag in ("v1", "v2", "v1"):
+        git(root, "checkout", "-q", tag)
+        got = w.batch(timeout=30)
+        assert len(got) == n and all(k == "changed" for k, _ in got), tag
+    w.assert_no_batch()
     w.stop()

@@ -96,6 +96,7 @@ static void test_defaults(void **state)
 	assert_true(cfg->watch.gitignore);
 	assert_int_equal(cfg->watch.debounce_ms, 50);
 	assert_int_equal(cfg->watch.max_wait_ms, 1000);
+	assert_int_equal(cfg->watch.fast_settle_ms, 5);
 	assert_int_equal(cfg->watch.poll, POLL_AUTO);
 	assert_int_equal(cfg->watch.poll_interval_ms, 500);
 	assert_string_equal(cfg->control.socket, ".baton/baton.sock");
