@@ -565,8 +565,10 @@ def render(data):
     m, rows = data["machine"], data["summary"]
     base = next((r for r in rows if r["tool"] == "baton" and "median" in r), None)
     out = []
+    psi = (f", CPU pressure {m['cpu_pressure']} %" if m.get("cpu_pressure") is not None
+           else "")
     out.append(f"Measured {data['date']} on {m['nproc']} × {m['model']} "
-               f"({m['kernel']}; Go {m['go']}; load average at start {m['loadavg']}), "
+               f"({m['kernel']}; Go {m['go']}; load average at start {m['loadavg']}{psi}), "
                f"{data['edits']} edits per tool after one warm-up edit, the tools taking turns "
                "edit by edit (one builds at a time), by\n")
     out.append(f"```sh\n{data['command']}\n```\n")
@@ -618,9 +620,13 @@ def render(data):
         "stop of the old process, polling granularity (up to 5 ms) and hand-over costs. Idle "
         "CPU: utime + stime of the supervisor process alone (not the app, not its children) "
         "from /proc over 10 s without edits or requests (clock ticks of "
-        f"{1000 // HZ} ms, so 0.1 % resolution); RSS: its VmRSS at the end. baton's default "
-        "`[watch] debounce = \"50ms\"` is part of its latency − build − start; the `baton-d0` "
-        "row is the same setup without it. In handoff mode the old generation keeps answering "
+        f"{1000 // HZ} ms, so 0.1 % resolution); RSS: its VmRSS at the end. CPU pressure: "
+        "PSI `some avg60` (share of the last minute in which a task waited for a CPU). "
+        "baton's defaults (`[watch] debounce = \"50ms\"`, `fast_settle = \"5ms\"`): the "
+        "rewrite ends with a close, so its batch settles 5 ms later, or up to the 50 ms "
+        "debounce while CPUs or disks are contended (a writer may be held back); `baton-d0` "
+        "is the same setup with `debounce = \"0s\"` (no settle window at all). In handoff "
+        "mode the old generation keeps answering "
         "the poller during the build, so baton's build shares the CPU with it; the peers' app "
         "is already stopped then.")
     if data.get("notes"):
@@ -666,8 +672,14 @@ def machine():
                         timeout=30).stdout.strip()
     with open("/proc/loadavg") as f:
         la = " ".join(f.read().split()[:3])
+    psi = None  # baton's fast settle waits while CPUs are contended: say how much they were
+    try:
+        with open("/proc/pressure/cpu") as f:
+            psi = f.readline().split()[2].split("=")[1]  # "some avg10 avg60 ...": avg60
+    except (OSError, IndexError):
+        pass
     return {"nproc": os.cpu_count(), "model": model, "kernel": "Linux " + os.uname().release,
-            "go": go.removeprefix("go"), "loadavg": la}
+            "go": go.removeprefix("go"), "loadavg": la, "cpu_pressure": psi}
 
 
 def main():
