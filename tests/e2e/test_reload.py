@@ -262,3 +262,42 @@ action = "signal:SIGHUP"
     b.wait_line(r"app 1 │ sigecho gen=1 got SIGHUP", timeout=20, start=mark)
     b.send(signal.SIGINT)
     assert b.wait(timeout=20) == 0
+
+
+def test_reload_signal_mode_signals_the_app_instead_of_a_new_generation(env):
+    from conftest import BATON
+    b = start(env, "", extra_run='reload_signal = "SIGHUP"')
+    r = env.run([BATON, "reload"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "sent SIGHUP to generation 1" in r.stdout + r.stderr
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=10)
+    mark = b.mark()
+    b.send(signal.SIGHUP)  # SIGHUP to baton: the same
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=10, start=mark)
+    assert b.count(r"generation 2") == 0
+    stop(b)
+
+
+def test_max_draining_kills_the_oldest_draining_generation(env):
+    from conftest import BUILD
+    ignoreterm = os.path.join(BUILD, "helpers", "ignoreterm")
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{ignoreterm}"
+ready = "exec"
+stop_timeout = "60s"
+max_draining = 1
+''')
+    b = env.baton("run")
+    _, m1 = b.wait_line(r"^ready (\d+)", timeout=20)
+    b.send(signal.SIGHUP)
+    b.wait_line(r"generation 2 serving .*draining 1", timeout=20)
+    b.send(signal.SIGHUP)
+    b.wait_line(r"generation 3 serving .*draining 2", timeout=20)
+    b.wait_line(r"too many draining generations: killing generation 1", timeout=20)
+    b.wait_line(r"generation 1 drained \(killed by SIGKILL\)", timeout=20)
+    # generation 2 keeps draining (it ignores SIGTERM; its stop_timeout is 60 s)
+    b.send(signal.SIGINT)
+    b.send(signal.SIGINT)  # a second SIGINT kills everything now
+    assert b.wait(timeout=20) == 0
