@@ -25,6 +25,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from docsection import replace_section  # noqa: E402
+
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
 POLL_INTERVAL = 0.005
@@ -639,26 +642,7 @@ def render(data):
 def write_section(path, body):
     """Replace (or append) the '## Dev loop' section of path, keeping every other section.
     Re-reads the file right before writing; writes via a temp file + rename."""
-    title = "## Dev loop"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    section = f"{title}\n\n{body}"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip() == title), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")),
-                   len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    tmp = path + ".devloop.tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
+    replace_section(path, "## Dev loop", f"## Dev loop\n\n{body}")
 
 
 def machine():

@@ -30,6 +30,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from docsection import replace_section  # noqa: E402
+
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
 MODES = ["direct", "baton", "baton-drain", "naive", "haproxy"]
@@ -586,25 +589,7 @@ def write_doc(path, body, notes):
     title = "## Reloads under load"
     with open(notes) as f:
         tail_notes = f.read().strip() + "\n"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    section = f"{title}\n\n{body}\n{tail_notes}"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip() == title), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")),
-                   len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    tmp = path + ".reload.tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
+    replace_section(path, title, f"{title}\n\n{body}\n{tail_notes}")
 
 
 def main():
