@@ -48,6 +48,9 @@ fi
 [ $rc -ne 0 ] && [ "$fail" = 0 ] && add 0 1
 
 echo "== e2e tests (pytest)"
+# tests that run make themselves (install, .deb) must not inherit this make's variables
+# (make asan passes BUILD=build-asan CC=clang ... down through MAKEFLAGS)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 out=$(cd tests/e2e && timeout 900 $PY -m pytest -q -p no:cacheprovider --timeout=120 -rfEs . 2>&1)
 rc=$?
 printf '%s\n' "$out" | tail -n 60
