@@ -49,8 +49,9 @@ fi
 
 echo "== e2e tests (pytest)"
 # tests that run make themselves (install, .deb) must not inherit this make's variables
-# (make asan passes BUILD=build-asan CC=clang ... down through MAKEFLAGS)
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+# (make asan passes BUILD=build-asan CC=clang ... down through MAKEFLAGS, and make exports
+# command-line variables to the environment too)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD CC OPT SAN WERROR
 out=$(cd tests/e2e && timeout 900 $PY -m pytest -q -p no:cacheprovider --timeout=120 -rfEs . 2>&1)
 rc=$?
 printf '%s\n' "$out" | tail -n 60
