@@ -330,14 +330,18 @@ def sweep(a, work, env):
               file=sys.stderr, flush=True)
         row = {"dirs": n, "files": nfiles, "tools": {}}
         if a.floor:
-            runs = []
+            runs, wruns = [], []
             for _ in range(a.repeat):
-                m = re.search(r"in ([0-9.]+) ms", subprocess.run(
-                    [a.floor, tree], capture_output=True, text=True).stdout)
+                out_f = subprocess.run([a.floor, tree], capture_output=True, text=True).stdout
+                m = re.search(r"in ([0-9.]+) ms", out_f)
                 if m:
                     runs.append(float(m.group(1)))
+                m = re.search(r"alone: ([0-9.]+) ms", out_f)
+                if m:
+                    wruns.append(float(m.group(1)))
             row["floor_runs"] = runs
             row["floor_ms"] = statistics.median(runs) if runs else None
+            row["add_watch_ms"] = statistics.median(wruns) if wruns else None
         res = {key: {"runs": [], "error": None} for key, *_ in tools}
         for _ in range(a.repeat):  # the tools take turns, so a changing load falls on all alike
             for key, label, argv, rx, cwd, tenv in tools:
@@ -413,16 +417,21 @@ def main():
           f"({time.monotonic() - t:.1f} s)", file=sys.stderr)
     only = a.only.split(",")
     results = []
-    floor = None
+    floor = watches_only = None
     if a.floor:
-        runs = []
+        runs, wruns = [], []
         for _ in range(3):
             out = subprocess.run([a.floor, tree], capture_output=True, text=True).stdout
             m = re.search(r"in ([0-9.]+) ms", out)
             if m:
                 runs.append(float(m.group(1)))
+            m = re.search(r"alone: ([0-9.]+) ms", out)
+            if m:
+                wruns.append(float(m.group(1)))
         floor = statistics.median(runs) if runs else None
-        print(f"syscall floor: {floor} ms (runs {runs})", file=sys.stderr)
+        watches_only = statistics.median(wruns) if wruns else None
+        print(f"syscall floor: {floor} ms (runs {runs}); inotify_add_watch alone: "
+              f"{watches_only} ms (runs {wruns})", file=sys.stderr)
     starts = []
     if "baton" in only:
         for _ in range(3):  # the start line alone, three times: set-up is cheap to repeat
@@ -475,7 +484,10 @@ def main():
         notes.append(f"Syscall floor on this machine (`bench/watch/floor.c`: open + getdents64 "
                      f"every directory and add one watch each, nothing else): {floor:.0f} ms "
                      f"(median of 3)" + (f"; baton's set-up is {statistics.median(starts) / floor:.2f}× "
-                                         f"the floor." if starts else "."))
+                                         f"the floor." if starts else ".") +
+                     (f" Of the floor, the {a.dirs + 1:,} `inotify_add_watch` calls alone (on a "
+                      f"fresh instance, the directory list known beforehand) take "
+                      f"{watches_only:.0f} ms." if watches_only else ""))
     if notes:
         md += "\n\n" + "\n".join(notes)
     print(md)
@@ -488,7 +500,7 @@ def main():
     if a.json:
         out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "machine": machine_info(tree), "command": command_line(), "dirs": a.dirs,
-               "files": a.files, "floor_ms": floor, "baton_own_ms": starts, "results": results}
+               "files": a.files, "floor_ms": floor, "add_watch_ms": watches_only, "baton_own_ms": starts, "results": results}
         with open(a.json + ".tmp", "w") as f:
             json.dump(out, f, indent=1)
         os.replace(a.json + ".tmp", a.json)
