@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
 #include "certcheck_int.h"
 #include "util/xalloc.h"
 
@@ -484,6 +474,14 @@ int certcheck_pair(const struct certcheck_opts *o, struct certcheck_result *res)
 			   : o->min_validity_ms < 0 ? -1
 						    : o->min_validity_ms / 1000;
 
+	char *err = NULL;
+	if (ossl_load(&err) < 0) {
+		cc_problem(&c, CERT_NO_LIBCRYPTO, "\"%s\": %s", o->cert, err);
+		free(err);
+		res->msg = res->problems.v[0];
+		return -ELIBACC;
+	}
+
 	struct cc_file cf, kf;
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	EVP_PKEY *key = NULL;
@@ -559,6 +557,7 @@ const char *certcheck_kind_name(enum certcheck_kind kind)
 		[CERT_NOT_YET_VALID] = "not-yet-valid",
 		[CERT_HOSTNAME] = "hostname",
 		[CERT_CHAIN] = "chain",
+		[CERT_NO_LIBCRYPTO] = "no-libcrypto",
 	};
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]) || !names[kind])
 		return "unknown";

@@ -17,7 +17,9 @@
  *     server, at `now`
  *
  * Pure functions of the files and the options: no globals, no prompts (an encrypted key is
- * refused, never decrypted), the OpenSSL error queue is left empty. */
+ * refused, never decrypted), the OpenSSL error queue is left empty. libcrypto is loaded on the
+ * first check (ossl.h); when it cannot be, every check fails with CERT_NO_LIBCRYPTO and a
+ * message saying what to install. */
 #ifndef BATON_CERTCHECK_H
 #define BATON_CERTCHECK_H
 
@@ -43,8 +45,9 @@ enum certcheck_kind {
 	CERT_KEY_MISMATCH,  /* the key does not belong to the leaf certificate */
 	CERT_EXPIRED,
 	CERT_NOT_YET_VALID,
-	CERT_HOSTNAME, /* a hostname is not covered, or the leaf has no SANs at all */
-	CERT_CHAIN,    /* the chain does not verify against the CA bundle */
+	CERT_HOSTNAME,	   /* a hostname is not covered, or the leaf has no SANs at all */
+	CERT_CHAIN,	   /* the chain does not verify against the CA bundle */
+	CERT_NO_LIBCRYPTO, /* OpenSSL's libcrypto could not be loaded: nothing was checked */
 };
 
 struct certcheck_opts {
@@ -83,8 +86,9 @@ struct certcheck_result {
 
 /* Validate the pair described by *o into *res, which is overwritten (free it first when
  * reusing it). Returns 0 when the pair is fit to use (possibly with a warning), -EINVAL when a
- * check failed, the negative errno of a failed read for CERT_IO. The caller owns *res and
- * frees it with certcheck_result_free(), whatever the return value. */
+ * check failed, the negative errno of a failed read for CERT_IO, -ELIBACC when libcrypto could
+ * not be loaded (CERT_NO_LIBCRYPTO). The caller owns *res and frees it with
+ * certcheck_result_free(), whatever the return value. */
 int certcheck_pair(const struct certcheck_opts *o, struct certcheck_result *res);
 void certcheck_result_free(struct certcheck_result *res);
 
@@ -95,7 +99,7 @@ bool certcheck_mismatch_is_transient(const struct certcheck_result *res);
 
 /* A short stable name for a kind ("ok", "io", "empty", "truncated", "bad-pem", "no-cert",
  * "key-bad", "key-encrypted", "key-mismatch", "expired", "not-yet-valid", "hostname",
- * "chain"), for JSON status and logs. */
+ * "chain", "no-libcrypto"), for JSON status and logs. */
 const char *certcheck_kind_name(enum certcheck_kind kind);
 
 #endif

@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/x509v3.h>
-
 #include "certcheck_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"

@@ -1,6 +1,6 @@
 /* Internals shared by certcheck.c (the pair checks), certcheck_pem.c (reading files and
  * splitting them into PEM blocks) and certcheck_host.c (hostname coverage). Not for other
- * modules. */
+ * modules. Every OpenSSL call assumes ossl_load() succeeded: certcheck_pair() loads first. */
 #ifndef BATON_CERTCHECK_INT_H
 #define BATON_CERTCHECK_INT_H
 
@@ -8,9 +8,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <openssl/x509.h>
-
 #include "certcheck.h"
+/* OpenSSL's types and macros, its functions through the pointers ossl_load() resolves: include
+ * no <openssl/...> header directly (see ossl_sym.h) */
+#include "ossl_sym.h"
 
 struct cc_ctx {
 	const struct certcheck_opts *o;

@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "certcheck_int.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
