@@ -18,6 +18,7 @@
 #include "reload.h"
 #include "svc.h"
 #include "watch.h"
+#include "watch_hub.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/signame.h"
@@ -27,6 +28,7 @@
 struct dev {
 	struct app app;
 	const struct config *cfg;
+	struct watch_hub *hub; /* one inotify instance for the tree's watch and the reloader's */
 	struct watch *watch;
 	struct build *build;
 	struct reloader *reloader;
@@ -329,9 +331,11 @@ int dev_main(const struct config *cfg, char **extra_args)
 	};
 	app_start_svc(&d->app, cfg->run.overlap, false, &cbs, d);
 
+	d->hub = watch_hub_new(d->app.loop);
 	struct watch_opts wo;
 	watch_opts_from_config(cfg, &wo);
 	wo.dev_mode = true;
+	wo.hub = d->hub;
 	int64_t t0 = now_ms();
 	d->watch = watch_new(d->app.loop, &wo, on_batch, d);
 	watch_opts_free(&wo);
@@ -350,7 +354,7 @@ int dev_main(const struct config *cfg, char **extra_args)
 				     (const char *const *)d->app.env.v, d->app.reaper,
 				     &(struct build_cbs){.done = build_done, .output = build_line}, d);
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	d->reloader = reloader_new(d->app.loop, cfg, (const char *const *)d->app.env.v,
+	d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
 				   d->app.reaper, &rcbs, d);
 	if (!d->reloader && errno)
 		goto out;
@@ -359,10 +363,13 @@ int dev_main(const struct config *cfg, char **extra_args)
 	int r = loop_run(d->app.loop);
 	rc = r < 0 ? 1 : r;
 out:
+	/* the reloader's few watches first: the tree's watch, last on the hub, then closes the
+	 * instance instead of removing its watches one by one */
+	reloader_free(d->reloader);
 	if (d->watch)
 		watch_free(d->watch);
+	watch_hub_unref(d->hub);
 	build_free(d->build);
-	reloader_free(d->reloader);
 	if (d->stdin_src)
 		loop_del(d->app.loop, d->stdin_src);
 	app_fini(&d->app);

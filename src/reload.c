@@ -450,8 +450,9 @@ static char *abs_path(const struct config *cfg, const char *p)
 	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", cfg->root, p);
 }
 
-struct reloader *reloader_new(struct loop *l, const struct config *cfg, const char *const *env,
-			      struct child_reaper *reaper, const struct reload_cbs *cbs, void *data)
+struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struct config *cfg,
+			      const char *const *env, struct child_reaper *reaper,
+			      const struct reload_cbs *cbs, void *data)
 {
 	int ng = cfg->nreload + cfg->ntls;
 	if (ng == 0) {
@@ -469,6 +470,7 @@ struct reloader *reloader_new(struct loop *l, const struct config *cfg, const ch
 	struct watch_opts wo;
 	watch_opts_init(&wo);
 	wo.root = xstrdup(cfg->root);
+	wo.hub = hub;
 	wo.debounce_ms = cfg->watch.debounce_ms;
 	wo.poll = cfg->watch.poll == POLL_FORCE ? WATCH_POLL_FORCE
 		  : cfg->watch.poll == POLL_OFF ? WATCH_POLL_OFF

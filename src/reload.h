@@ -11,7 +11,8 @@
  * sent once per signal. Failures are logged once and kept for status; the app is untouched.
  *
  * The reloader owns its watch, check children, timers and group state; cfg and the env strings
- * must outlive it. */
+ * must outlive it. Its watch joins the given inotify hub (watch_hub.h; `baton dev` shares one
+ * with its source-tree watch), or has one of its own when hub is NULL. */
 #ifndef BATON_RELOAD_H
 #define BATON_RELOAD_H
 
@@ -23,6 +24,7 @@
 struct loop;
 struct child_reaper;
 struct reloader;
+struct watch_hub;
 
 struct reload_cbs {
 	/* A new generation (restart), for the groups named in why. */
@@ -44,9 +46,9 @@ struct reload_group_info {
 };
 
 /* NULL when there is nothing to watch (no groups) or on error (logged; errno set). */
-struct reloader *reloader_new(struct loop *l, const struct config *cfg, const char *const *env,
-			      struct child_reaper *reaper, const struct reload_cbs *cbs,
-			      void *data);
+struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struct config *cfg,
+			      const char *const *env, struct child_reaper *reaper,
+			      const struct reload_cbs *cbs, void *data);
 void reloader_free(struct reloader *r);
 int reloader_ngroups(const struct reloader *r);
 void reloader_group(const struct reloader *r, int i, struct reload_group_info *out);

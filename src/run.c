@@ -264,8 +264,8 @@ int run_main(const struct config *cfg, char **extra_args)
 	if (!r->ctl)
 		goto out;
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	r->reloader = reloader_new(r->app.loop, cfg, (const char *const *)r->app.env.v,
-				   r->app.reaper, &rcbs, r);
+	r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
+				   r->app.reaper, &rcbs, r); /* its watch is the only one: own hub */
 	if (!r->reloader && errno)
 		goto out;
 	char *ls = app_listeners_str(&r->app);

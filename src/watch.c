@@ -1,6 +1,7 @@
-/* The watcher's public face: options, the inotify reader, the settle window, batches, the
- * background fingerprint pass. Trees live in watch_tree.c, configured paths in watch_target.c,
- * polling and limits in watch_poll.c. */
+/* The watcher's public face: options, inotify events (read by the hub, watch_hub.c, and handed
+ * to each watch holding their descriptor), the settle window, batches, the background
+ * fingerprint pass. Trees live in watch_tree.c, configured paths in watch_target.c, polling and
+ * limits in watch_poll.c. */
 #include "watch.h"
 
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
+#include "watch_hub.h"
 #include "watch_int.h"
 
 #define BASE_INLINE_FILES 2000 /* fingerprinted before watch_start() returns */
@@ -257,8 +258,6 @@ void watch_base_queue(struct watch *w, struct wnode *n)
 		loop_timer_arm_in(w->base_t, 0);
 }
 
-static void on_inotify(struct loop *l, int fd, uint32_t events, void *data);
-
 /* Fingerprint up to max files (or until deadline_ms, when > 0); true when the queue is empty.
  * After start, files are fingerprinted a chunk at a time, then the inotify queue is read, and a
  * fingerprint is kept only for a file no event has marked by then: a change made before its stat
@@ -308,10 +307,10 @@ static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 			if (dfd >= 0)
 				close(dfd);
 		}
-		if (k && w->started && w->ifd >= 0) {
-			uint64_t seen = w->nread;
-			on_inotify(w->loop, w->ifd, 0, w);
-			if (w->nread != seen)
+		if (k && w->started && w->hid >= 0) {
+			uint64_t seen = w->nrecv;
+			watch_read_events(w);
+			if (w->nrecv != seen)
 				off = 0; /* the table may have changed: start over (based ones are skipped) */
 		}
 		const char *name = names.p;
@@ -441,47 +440,40 @@ static void rescan_all(struct watch *w)
 	watch_arm_settle(w);
 }
 
-static void on_inotify(struct loop *l, int fd, uint32_t events, void *data)
+/* One event from the hub: its descriptor is one this watch holds (as a tree node, an anchor,
+ * or both), or the queue overflowed. Only marks state and arms timers: the hub may call this
+ * while another watch reads the queue. */
+static void on_event(void *data, const struct inotify_event *ev)
 {
-	(void)l;
-	(void)events;
 	struct watch *w = data;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	for (int round = 0; round < 16; round++) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* EAGAIN: drained */
-		}
-		if (n == 0)
-			break;
-		w->nread++;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
-			p += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW) {
-				w->overflow = true;
-				continue;
-			}
-			struct wanchor *a = wtg_anchor_by_wd(w, ev->wd);
-			if (a)
-				wtg_anchor_event(w, a, ev->mask, ev->len ? ev->name : "");
-			struct wnode *node = wt_wd_node(w, ev->wd);
-			if (node)
-				tree_event(w, node, ev);
-		}
+	w->nrecv++;
+	if (ev->mask & IN_Q_OVERFLOW) {
+		w->overflow = true;
+		return;
 	}
+	struct wanchor *a = wtg_anchor_by_wd(w, ev->wd);
+	if (a)
+		wtg_anchor_event(w, a, ev->mask, ev->len ? ev->name : "");
+	struct wnode *node = wt_wd_node(w, ev->wd);
+	if (node)
+		tree_event(w, node, ev);
+}
+
+static void on_drained(void *data)
+{
+	struct watch *w = data;
 	if (w->overflow) {
 		w->overflow = false;
 		rescan_all(w);
 	}
 }
 
+static const struct watch_hub_ops hub_ops = {.event = on_event, .drained = on_drained};
+
 void watch_read_events(struct watch *w)
 {
-	if (w->ifd >= 0)
-		on_inotify(w->loop, w->ifd, 0, w);
+	if (w->hid >= 0)
+		watch_hub_drain(w->hub);
 }
 
 void watch_limit_hit(struct watch *w, int err, const char *path)
@@ -539,7 +531,8 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 	w->poll_ms = o->poll_interval_ms >= 10 ? o->poll_interval_ms : 500;
 	w->gitignore = o->gitignore;
 	w->dev_mode = o->dev_mode;
-	w->ifd = -1;
+	w->hub = o->hub ? watch_hub_ref(o->hub) : NULL;
+	w->hid = -1;
 	w->batch_start = -1;
 	w->last_limit_warn = w->last_overflow_warn = -1000000;
 	wtg_init(w, &o->paths);
@@ -550,18 +543,9 @@ int watch_start(struct watch *w)
 {
 	if (w->started)
 		return -EALREADY;
-	int r = wpoll_inotify_init(w);
+	int r = wpoll_inotify_init(w, &hub_ops);
 	if (r < 0)
 		return r;
-	if (w->ifd >= 0) {
-		w->src = loop_add(w->loop, w->ifd, EPOLLIN, on_inotify, w);
-		if (!w->src) {
-			r = -errno;
-			close(w->ifd);
-			w->ifd = -1;
-			return r;
-		}
-	}
 	w->settle_t = loop_timer_new(w->loop, settle_fire, w);
 	w->base_t = loop_timer_new(w->loop, base_fire, w);
 	wpoll_detect_mounts(w);
@@ -618,13 +602,10 @@ size_t watch_nfiles(const struct watch *w)
 
 static void watch_destroy(struct watch *w)
 {
-	/* closing the instance drops every kernel watch at once: no rm_watch per directory */
-	if (w->src)
-		loop_del(w->loop, w->src);
-	w->src = NULL;
-	if (w->ifd >= 0)
-		close(w->ifd);
-	w->ifd = -1;
+	/* the hub removes the kernel watches only this watch held, or closes the instance when
+	 * this was its last watch (every kernel watch at once): no rm_watch per node below */
+	watch_hub_detach(w->hub, w->hid);
+	w->hid = -1;
 	for (size_t i = 0; i < w->ntargets; i++) {
 		struct wtarget *t = &w->targets[i];
 		if (t->tree) {
@@ -657,6 +638,7 @@ static void watch_destroy(struct watch *w)
 	buf_free(&w->pb);
 	buf_free(&w->rb);
 	free(w->root);
+	watch_hub_unref(w->hub);
 	free(w);
 }
 

@@ -1,4 +1,6 @@
-/* The file watcher: one inotify instance for the whole process, registered on the loop.
+/* The file watcher: one inotify instance for the whole process, registered on the loop. Every
+ * watch given the same hub (watch_hub.h, opts.hub) shares it; the kernel watch of a directory
+ * two watches need is one watch descriptor, refcounted by the hub.
  *
  * Directories are watched, never bare files. Trees are recursive: a new directory is watched
  * first and scanned second (what the scan finds is reported as created), moved-in trees are
@@ -41,6 +43,7 @@
 struct loop;
 struct config;
 struct watch;
+struct watch_hub;
 
 enum watch_poll { WATCH_POLL_AUTO, WATCH_POLL_FORCE, WATCH_POLL_OFF };
 
@@ -60,10 +63,12 @@ struct watch_opts {
 	int64_t fast_settle_ms;    /* quiet time after completed writes (0: off, the default) */
 	enum watch_poll poll;
 	int64_t poll_interval_ms;  /* base polling interval (default 500) */
+	struct watch_hub *hub;     /* the process' inotify instance; NULL: a private one. Not
+				    * owned by opts: watch_new() takes a reference */
 };
 
 /* Defaults: everything empty, gitignore and dev_mode off, 50 ms / 1 s / fast settle off / auto /
- * 500 ms. */
+ * 500 ms, no hub. */
 void watch_opts_init(struct watch_opts *o);
 /* Fill from the [watch] section (dev mode: dev_mode and gitignore as configured, fast settle
  * from fast_settle, 5 ms by default). o is initialised first; strings are copied. */
@@ -90,7 +95,9 @@ int watch_start(struct watch *w);
 /* Directories currently watched or polled, and files tracked (those the filter accepts). */
 size_t watch_ndirs(const struct watch *w);
 size_t watch_nfiles(const struct watch *w);
-/* Unwatch everything, close the inotify fd, free. NULL is fine. */
+/* Unwatch everything (the hub removes the kernel watches no other watch holds, or closes the
+ * instance when this was its last watch), drop the hub reference, free. NULL is fine. May hand
+ * queued events to the hub's other watches (their handling only marks state). */
 void watch_free(struct watch *w);
 
 #endif

@@ -156,8 +156,8 @@ struct watch {
 	bool gitignore, dev_mode;
 	struct filter *filter;
 
-	int ifd; /* -1: no inotify at all (poll forced, or instance limit) */
-	struct loop_src *src;
+	struct watch_hub *hub; /* the process' inotify instance (opts.hub, or a private one) */
+	int hid;               /* client id in hub; -1: no inotify at all (poll forced, limit) */
 	struct wnode **wdtab; /* open addressing on wd, linear probing */
 	uint32_t nwdtab, nwd;
 	struct wanchor **anchors;
@@ -188,7 +188,7 @@ struct watch {
 	int64_t poll_cost_ms;
 	bool started, overflow, in_cb, free_req, any_file_target;
 	uint64_t nbatch;
-	uint64_t nread; /* reads of the inotify fd that returned events */
+	uint64_t nrecv; /* inotify events the hub handed to this watch */
 	size_t ndirs;
 
 	/* limits and warnings */
@@ -232,7 +232,7 @@ bool wt_poll_path(const struct watch *w, const char *abs);
 void watch_add_change(struct watch *w, enum watch_kind kind, const char *path);
 void watch_limit_hit(struct watch *w, int err, const char *path);
 void watch_base_queue(struct watch *w, struct wnode *n);
-void watch_read_events(struct watch *w); /* what the inotify queue holds now */
+void watch_read_events(struct watch *w); /* what the inotify queue holds now (every client's) */
 
 /* watch_settle.c */
 /* Something other than a file event (or a polled change) is pending: the full debounce. */
@@ -262,6 +262,8 @@ bool wpoll_fs_needs_poll(const char *path, char *type, size_t typelen);
 void wpoll_add(struct watch *w, struct wnode *n, bool nowatch);
 void wpoll_arm(struct watch *w);
 void wpoll_limit_message(struct watch *w, int err);
-int wpoll_inotify_init(struct watch *w);
+struct watch_hub_ops;
+/* Attach w to its hub (a private one when opts gave none); on failure log why and poll. */
+int wpoll_inotify_init(struct watch *w, const struct watch_hub_ops *ops);
 
 #endif

@@ -20,6 +20,7 @@
 #include "util/fileio.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
+#include "watch_hub.h"
 #include "watch_int.h"
 
 #define POLL_COST_FACTOR 50     /* interval >= 50 x the time a pass takes */
@@ -82,7 +83,7 @@ static void unescape(char *s)
 
 void wpoll_detect_mounts(struct watch *w)
 {
-	if (w->poll != WATCH_POLL_AUTO || w->ifd < 0)
+	if (w->poll != WATCH_POLL_AUTO || w->hid < 0)
 		return;
 	char *text = NULL;
 	size_t len = 0;
@@ -109,18 +110,29 @@ void wpoll_detect_mounts(struct watch *w)
 	free(text);
 }
 
-int wpoll_inotify_init(struct watch *w)
+int wpoll_inotify_init(struct watch *w, const struct watch_hub_ops *ops)
 {
-	if (w->poll == WATCH_POLL_FORCE) {
-		w->ifd = -1;
+	w->hid = -1;
+	if (w->poll == WATCH_POLL_FORCE)
+		return 0; /* no inotify: no hub needed */
+	if (!w->hub)
+		w->hub = watch_hub_new(w->loop); /* private: `baton watch`, `baton run` */
+	int r = watch_hub_attach(w->hub, ops, w);
+	if (r == -EUSERS) {
+		/* the shared hub has all the clients it can count: an instance of our own */
+		watch_hub_unref(w->hub);
+		w->hub = watch_hub_new(w->loop);
+		r = watch_hub_attach(w->hub, ops, w);
+	}
+	if (r >= 0) {
+		w->hid = r;
 		return 0;
 	}
-	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->ifd >= 0)
-		return 0;
-	int e = errno;
-	if (w->poll == WATCH_POLL_OFF)
+	int e = -r;
+	if (w->poll == WATCH_POLL_OFF) {
+		errno = e;
 		return -e;
+	}
 	if (e == EMFILE) {
 		struct rlimit rl;
 		long nfd = 0;
@@ -140,7 +152,6 @@ int wpoll_inotify_init(struct watch *w)
 		log_warn("cannot create an inotify instance: %s — polling every %lld ms instead",
 			 strerror(e), (long long)w->poll_ms);
 	}
-	w->ifd = -1;
 	return 0;
 }
 
@@ -225,9 +236,10 @@ void wpoll_limit_message(struct watch *w, int err)
 		return;
 	}
 	log_warn("inotify watch limit reached: %zu director%s polled every %lld ms instead "
-		 "(fs.inotify.max_user_watches = %ld; this baton holds %u watches, uid %u holds %ld) "
+		 "(fs.inotify.max_user_watches = %ld; this baton holds %zu watches, uid %u holds %ld) "
 		 "— raise it: sysctl fs.inotify.max_user_watches=%ld",
-		 n, n == 1 ? "y is" : "ies are", (long long)w->poll_ms, max, w->nwd,
+		 n, n == 1 ? "y is" : "ies are", (long long)w->poll_ms, max,
+		 w->hub ? watch_hub_nwatches(w->hub) : 0,
 		 (unsigned)getuid(), watches, want);
 }
 
@@ -275,7 +287,7 @@ static void retry_watches(struct watch *w)
 	struct buf abs = BUF_INIT;
 	for (size_t i = 0; i < w->polled.n; i++) {
 		struct wnode *n = w->polled.v[i];
-		if (!(n->flags & WN_NOWATCH) || (n->flags & WN_LIMBO) || w->ifd < 0)
+		if (!(n->flags & WN_NOWATCH) || (n->flags & WN_LIMBO) || w->hid < 0)
 			continue;
 		wt_abs(w, n, &abs);
 		int err;

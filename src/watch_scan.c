@@ -58,7 +58,7 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 		fset_del(&p->ents, e);
 	}
 	/* polled because the filesystem needs it, or (limit hit) until a watch can be had */
-	bool fs_poll = w->ifd < 0 || ((p->flags & WN_POLLED) && !(p->flags & WN_NOWATCH)) ||
+	bool fs_poll = w->hid < 0 || ((p->flags & WN_POLLED) && !(p->flags & WN_NOWATCH)) ||
 		       wt_poll_path(w, abs);
 	bool polled = fs_poll;
 	int wd = -1, err = 0;

@@ -121,7 +121,7 @@ struct wanchor *wtg_anchor_by_wd(const struct watch *w, int wd)
 
 static void anchor_arm(struct watch *w, struct wanchor *a)
 {
-	if (w->ifd < 0 || wt_poll_path(w, a->path))
+	if (w->hid < 0 || wt_poll_path(w, a->path))
 		return;
 	int err;
 	int wd = wt_wd_add(w, a->path, false, &err);
@@ -311,7 +311,7 @@ static void load_parent_gitignores(struct watch *w, struct wtarget *t)
 
 static void build_tree(struct watch *w, struct wtarget *t, bool initial)
 {
-	bool fs_poll = w->ifd < 0 || wt_poll_path(w, t->real);
+	bool fs_poll = w->hid < 0 || wt_poll_path(w, t->real);
 	if (!fs_poll && w->poll == WATCH_POLL_AUTO) {
 		char type[32];
 		if (wpoll_fs_needs_poll(t->real, type, sizeof(type))) {

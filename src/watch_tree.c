@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "util/xalloc.h"
+#include "watch_hub.h"
 #include "watch_int.h"
 
 #define TREE_MASK                                                                                  \
@@ -40,10 +41,14 @@ static inline uint32_t wd_home(int wd, uint32_t mask)
 
 int wt_wd_add(struct watch *w, const char *path, bool tree, int *err)
 {
+	if (w->hid < 0) {
+		*err = EBADF; /* callers poll instead when there is no inotify */
+		return -1;
+	}
 	uint32_t mask = TREE_MASK | (tree ? IN_DONT_FOLLOW : 0);
-	int wd = inotify_add_watch(w->ifd, path, mask);
-	*err = wd < 0 ? errno : 0;
-	return wd;
+	int wd = watch_hub_add(w->hub, w->hid, path, mask);
+	*err = wd < 0 ? -wd : 0;
+	return wd < 0 ? -1 : wd;
 }
 
 struct wnode *wt_wd_node(const struct watch *w, int wd)
@@ -109,14 +114,15 @@ void wt_wd_del(struct watch *w, int wd)
 	}
 }
 
-/* Remove the kernel watch unless another role (an anchor) still uses it. */
+/* Let go of the kernel watch unless another role of this watch (a node, an anchor) still uses
+ * it. The hub removes it once no other watch of the process holds it either. */
 void wt_wd_release(struct watch *w, int wd)
 {
-	if (wd < 0 || w->ifd < 0)
+	if (wd < 0 || w->hid < 0)
 		return;
 	if (wt_wd_node(w, wd) || wtg_anchor_by_wd(w, wd))
 		return;
-	inotify_rm_watch(w->ifd, wd); /* EINVAL when the kernel already dropped it: fine */
+	watch_hub_release(w->hub, w->hid, wd);
 }
 
 /* ---- paths ---- */
