@@ -56,7 +56,7 @@ out=$(cd tests/e2e && timeout 900 $PY -m pytest -q -p no:cacheprovider --timeout
 rc=$?
 printf '%s\n' "$out" | tail -n 60
 line=$(printf '%s\n' "$out" | grep -E '(passed|failed|error|skipped).* in [0-9.]+s' | tail -1)
-p=$(sed -nE 's/.*[^0-9]?([0-9]+) passed.*/\1/p' <<<" $line")
+p=$(sed -nE 's/.*[^0-9]([0-9]+) passed.*/\1/p' <<<" $line")
 f=$(sed -nE 's/.*[^0-9]([0-9]+) failed.*/\1/p' <<<" $line")
 e=$(sed -nE 's/.*[^0-9]([0-9]+) errors?.*/\1/p' <<<" $line")
 s=$(sed -nE 's/.*[^0-9]([0-9]+) skipped.*/\1/p' <<<" $line")
