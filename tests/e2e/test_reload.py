@@ -299,5 +299,8 @@ max_draining = 1
     b.wait_line(r"generation 1 drained \(killed by SIGKILL\)", timeout=20)
     # generation 2 keeps draining (it ignores SIGTERM; its stop_timeout is 60 s)
     b.send(signal.SIGINT)
+    # two signals sent back to back may arrive as one (standard signals don't queue)
+    b.wait_line(r"SIGINT: stopping every generation", timeout=20)
     b.send(signal.SIGINT)  # a second SIGINT kills everything now
+    b.wait_line(r"SIGINT again: killing every generation", timeout=20)
     assert b.wait(timeout=20) == 0
