@@ -19,7 +19,7 @@
 struct hwd {
 	int wd;
 	uint32_t mask;	  /* union of what the holders asked for */
-	uint64_t holders; /* bit i: client i */
+	uint32_t holders; /* bit i: client i */
 };
 
 struct hclient {
@@ -32,16 +32,16 @@ struct watch_hub {
 	int refs;
 	int fd; /* -1: not open */
 	struct loop_src *src;
-	struct hwd *tab; /* open addressing on wd, linear probing, at most half full */
+	struct hwd *tab; /* open addressing on wd, linear probing, at most 3/4 full */
 	uint32_t ntab, n;
-	uint64_t clients; /* bit i: cl[i] attached */
+	uint32_t clients; /* bit i: cl[i] attached */
 	struct hclient cl[WATCH_HUB_MAX_CLIENTS];
 	bool draining;
 };
 
-static inline uint64_t bit(int id)
+static inline uint32_t bit(int id)
 {
-	return (uint64_t)1 << id;
+	return (uint32_t)1 << id;
 }
 
 /* ---- the descriptor table ---- */
@@ -77,7 +77,7 @@ static struct hwd *place(struct hwd *tab, uint32_t size, int wd)
 
 static struct hwd *insert(struct watch_hub *h, int wd)
 {
-	if ((h->n + 1) * 2 > h->ntab) {
+	if ((h->n + 1) * 4 > h->ntab * 3) {
 		uint32_t size = h->ntab ? h->ntab * 2 : 64;
 		struct hwd *tab = xcalloc(size, sizeof(*tab));
 		for (uint32_t i = 0; i < h->ntab; i++)
@@ -247,9 +247,9 @@ void watch_hub_release(struct watch_hub *h, int id, int wd)
 
 /* Hand ev to every client that holds its descriptor when its turn comes (one may release it,
  * or add watches, while handling it). Returns the clients that got it. */
-static uint64_t dispatch(struct watch_hub *h, const struct inotify_event *ev)
+static uint32_t dispatch(struct watch_hub *h, const struct inotify_event *ev)
 {
-	uint64_t to, got = 0;
+	uint32_t to, got = 0;
 	if (ev->mask & IN_Q_OVERFLOW) {
 		to = h->clients;
 	} else {
@@ -283,7 +283,7 @@ void watch_hub_drain(struct watch_hub *h)
 		return;
 	h->draining = true;
 	int fd = h->fd;
-	uint64_t got = 0;
+	uint32_t got = 0;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	for (int round = 0; round < 16 && h->fd == fd; round++) {
 		ssize_t n = read(fd, buf, sizeof(buf));

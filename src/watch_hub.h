@@ -32,7 +32,7 @@ struct loop;
 struct inotify_event;
 struct watch_hub;
 
-#define WATCH_HUB_MAX_CLIENTS 64
+#define WATCH_HUB_MAX_CLIENTS 32
 
 /* Never fails (allocation failure aborts); opens nothing yet. */
 struct watch_hub *watch_hub_new(struct loop *l);

@@ -74,7 +74,7 @@ static void wd_insert(struct wnode **tab, uint32_t size, struct wnode *n)
 
 void wt_wd_set(struct watch *w, struct wnode *n)
 {
-	if ((w->nwd + 1) * 2 > w->nwdtab) {
+	if ((w->nwd + 1) * 4 > w->nwdtab * 3) { /* at most 3/4 full */
 		uint32_t size = w->nwdtab ? w->nwdtab * 2 : 64;
 		struct wnode **tab = xcalloc(size, sizeof(*tab));
 		for (uint32_t i = 0; i < w->nwdtab; i++)

@@ -890,7 +890,11 @@ def test_fast_settle_waits_while_writers_may_be_held_back(env, tmp_path):
             p.send(signal.SIGKILL)
             p.wait()
     assert got == [("changed", "main.go")]
-    assert took > 0.8, f"acted on after {took:.3f} s under CPU pressure"
+    # Without the hold-back a save settles ~5 ms after its close (baton outranks the niced
+    # loops). With it, baton waits while any 5 ms window shows pressure: usually the whole 1 s
+    # debounce, but PSI can show a calm window even here (seen: 0.22 s in a full-suite run),
+    # so the bound is 20 windows, which only the hold-back explains.
+    assert took > 0.1, f"acted on after {took:.3f} s under CPU pressure"
     w.stop()
 
 
