@@ -228,7 +228,10 @@ def table(results, base):
         rss_ratio = "" if r is b else f" ({r['VmRSS'] / b['VmRSS']:.1f}×)"
         lat = f"{r['lat_ms']:.1f}"
         if r.get("lat_net_ms") != r.get("lat_ms"):
-            lat += f" ({r['lat_net_ms']:.1f} after the 50 ms debounce)"
+            if r["lat_net_ms"] >= 0:
+                lat += f" ({r['lat_net_ms']:.1f} after the 50 ms debounce)"
+            else:  # a completed write settles fast_settle (5 ms) after its close
+                lat += " (fast settle: 5 ms quiet after the write's close, not the debounce)"
         rows.append(f"| {r['name']} | {ready}{ratio} | {r['busy_ms']:.0f} | "
                     f"{fmt_mib(r.get('VmRSS'))}{rss_ratio} | {fmt_mib(r.get('RssAnon'))} | "
                     f"{r['idle_cpu_pct']:.2f} | {lat} |")
