@@ -46,17 +46,12 @@ static inline uint32_t bit(int id)
 
 /* ---- the descriptor table ---- */
 
-static inline uint32_t home(int wd, uint32_t mask)
-{
-	return ((uint32_t)wd * 2654435761u) & mask;
-}
-
 static struct hwd *find(const struct watch_hub *h, int wd)
 {
 	if (!h->ntab || wd <= 0)
 		return NULL;
 	uint32_t mask = h->ntab - 1;
-	for (uint32_t i = home(wd, mask);; i = (i + 1) & mask) {
+	for (uint32_t i = wd_slot(wd, mask);; i = (i + 1) & mask) {
 		struct hwd *e = &h->tab[i];
 		if (e->wd == wd)
 			return e;
@@ -68,7 +63,7 @@ static struct hwd *find(const struct watch_hub *h, int wd)
 static struct hwd *place(struct hwd *tab, uint32_t size, int wd)
 {
 	uint32_t mask = size - 1;
-	uint32_t i = home(wd, mask);
+	uint32_t i = wd_slot(wd, mask);
 	while (tab[i].wd)
 		i = (i + 1) & mask;
 	tab[i].wd = wd;
@@ -99,9 +94,7 @@ static void erase(struct watch_hub *h, struct hwd *e)
 	h->n--;
 	/* backward-shift deletion keeps probe chains intact without tombstones */
 	for (uint32_t j = (i + 1) & mask; h->tab[j].wd; j = (j + 1) & mask) {
-		uint32_t k = home(h->tab[j].wd, mask);
-		bool move = i <= j ? (k <= i || k > j) : (k <= i && k > j);
-		if (move) {
+		if (wd_fills_hole(wd_slot(h->tab[j].wd, mask), i, j)) {
 			h->tab[i] = h->tab[j];
 			h->tab[j] = (struct hwd){0};
 			i = j;

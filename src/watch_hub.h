@@ -34,6 +34,20 @@ struct watch_hub;
 
 #define WATCH_HUB_MAX_CLIENTS 32
 
+/* Tables keyed by watch descriptor (the hub's, and each watch's wd -> node table) share one
+ * scheme: open addressing with linear probing over a power-of-two size, and backward-shift
+ * deletion (no tombstones). wd_slot() is the home slot; after emptying slot `hole`, the entry at
+ * slot j (home k) moves into the hole when wd_fills_hole(k, hole, j). */
+static inline uint32_t wd_slot(int wd, uint32_t mask)
+{
+	return ((uint32_t)wd * 2654435761u) & mask;
+}
+
+static inline bool wd_fills_hole(uint32_t k, uint32_t hole, uint32_t j)
+{
+	return hole <= j ? (k <= hole || k > j) : (k <= hole && k > j);
+}
+
 /* Never fails (allocation failure aborts); opens nothing yet. */
 struct watch_hub *watch_hub_new(struct loop *l);
 struct watch_hub *watch_hub_ref(struct watch_hub *h);

@@ -34,11 +34,6 @@ void nvec_remove(struct nvec *v, struct wnode *n)
 
 /* ---- watch descriptors ---- */
 
-static inline uint32_t wd_home(int wd, uint32_t mask)
-{
-	return ((uint32_t)wd * 2654435761u) & mask;
-}
-
 int wt_wd_add(struct watch *w, const char *path, bool tree, int *err)
 {
 	if (w->hid < 0) {
@@ -56,7 +51,7 @@ struct wnode *wt_wd_node(const struct watch *w, int wd)
 	if (!w->nwdtab || wd < 0)
 		return NULL;
 	uint32_t mask = w->nwdtab - 1;
-	for (uint32_t i = wd_home(wd, mask);; i = (i + 1) & mask) {
+	for (uint32_t i = wd_slot(wd, mask);; i = (i + 1) & mask) {
 		struct wnode *n = w->wdtab[i];
 		if (!n || n->wd == wd)
 			return n;
@@ -66,7 +61,7 @@ struct wnode *wt_wd_node(const struct watch *w, int wd)
 static void wd_insert(struct wnode **tab, uint32_t size, struct wnode *n)
 {
 	uint32_t mask = size - 1;
-	uint32_t i = wd_home(n->wd, mask);
+	uint32_t i = wd_slot(n->wd, mask);
 	while (tab[i])
 		i = (i + 1) & mask;
 	tab[i] = n;
@@ -93,7 +88,7 @@ void wt_wd_del(struct watch *w, int wd)
 	if (!w->nwdtab || wd < 0)
 		return;
 	uint32_t mask = w->nwdtab - 1;
-	uint32_t i = wd_home(wd, mask);
+	uint32_t i = wd_slot(wd, mask);
 	for (;; i = (i + 1) & mask) {
 		if (!w->wdtab[i])
 			return;
@@ -104,9 +99,7 @@ void wt_wd_del(struct watch *w, int wd)
 	w->nwd--;
 	/* backward-shift deletion keeps probe chains intact without tombstones */
 	for (uint32_t j = (i + 1) & mask; w->wdtab[j]; j = (j + 1) & mask) {
-		uint32_t k = wd_home(w->wdtab[j]->wd, mask);
-		bool move = i <= j ? (k <= i || k > j) : (k <= i && k > j);
-		if (move) {
+		if (wd_fills_hole(wd_slot(w->wdtab[j]->wd, mask), i, j)) {
 			w->wdtab[i] = w->wdtab[j];
 			w->wdtab[j] = NULL;
 			i = j;
