@@ -165,48 +165,51 @@ def run_tool(name, argv, tree, dirs, ready_rx=None, cwd=None, env=None, nlat=15,
         proc.stop()
 
 
+def wait_ready(proc, ready_rx, probe_dir, timeout):
+    """(ms from spawn to the tool's ready line, that line, False); a tool without one (fswatch)
+    gets a probe file rewritten until it reports it: (ms, line, True), an upper bound."""
+    if ready_rx:
+        _, (t, line) = proc.wait(ready_rx, timeout=timeout)
+        return (t - proc.t0) * 1000, line, False
+    n = [0]
+
+    def probe():
+        n[0] += 1
+        with open(os.path.join(probe_dir, "probe.go"), "w") as f:
+            f.write(f"probe {n[0]}\n")
+
+    probe()
+    _, (t, line) = proc.wait(r"probe\.go", timeout=timeout, probe=probe)
+    return (t - proc.t0) * 1000, line, True
+
+
 def measure(proc, res, tree, dirs, ready_rx, nlat, subtract):
-    if True:
-        if ready_rx:
-            _, (t, line) = proc.wait(ready_rx)
-            res["ready_ms"] = (t - proc.t0) * 1000
-            res["ready_line"] = line
-            res["ready_probe"] = False
-        else:
-            probe_dir = os.path.join(tree, dirs[-1])
-            n = [0]
-
-            def probe():
-                n[0] += 1
-                with open(os.path.join(probe_dir, "probe.go"), "w") as f:
-                    f.write(f"probe {n[0]}\n")
-
-            probe()
-            _, (t, _) = proc.wait(r"probe\.go", probe=probe)
-            res["ready_ms"] = (t - proc.t0) * 1000
-            res["ready_probe"] = True
-        res["busy_ms"] = busy_until(proc) * 1000
-        st = proc.status()
-        res.update(st)
-        c0 = proc.cpu_ticks()
-        time.sleep(5)
-        res["idle_cpu_pct"] = (proc.cpu_ticks() - c0) / TICK / 5 * 100
-        lats = []
-        for i in range(nlat):
-            d = dirs[(i * 7919) % len(dirs)]
-            rel = f"{d}/file3.go"
-            m = proc.mark()
-            time.sleep(0.15)  # let the previous batch window close
-            t0 = time.monotonic()
-            with open(os.path.join(tree, rel), "a") as f:
-                f.write(f"// edit {i}\n")
-            # "pkg/file3.go" (baton, fswatch, chokidar) or "pkg/ MODIFY file3.go" (inotifywait)
-            rx = re.escape(d) + r"/(?: \S+ )?file3\.go"
-            _, (t, _) = proc.wait(rx, start=m, timeout=30)
-            lats.append((t - t0) * 1000)
-        res["lat_ms"] = statistics.median(lats)
-        res["lat_max_ms"] = max(lats)
-        res["lat_net_ms"] = res["lat_ms"] - subtract
+    res["ready_ms"], line, res["ready_probe"] = wait_ready(
+        proc, ready_rx, os.path.join(tree, dirs[-1]), 600.0)
+    if ready_rx:
+        res["ready_line"] = line
+    res["busy_ms"] = busy_until(proc) * 1000
+    st = proc.status()
+    res.update(st)
+    c0 = proc.cpu_ticks()
+    time.sleep(5)
+    res["idle_cpu_pct"] = (proc.cpu_ticks() - c0) / TICK / 5 * 100
+    lats = []
+    for i in range(nlat):
+        d = dirs[(i * 7919) % len(dirs)]
+        rel = f"{d}/file3.go"
+        m = proc.mark()
+        time.sleep(0.15)  # let the previous batch window close
+        t0 = time.monotonic()
+        with open(os.path.join(tree, rel), "a") as f:
+            f.write(f"// edit {i}\n")
+        # "pkg/file3.go" (baton, fswatch, chokidar) or "pkg/ MODIFY file3.go" (inotifywait)
+        rx = re.escape(d) + r"/(?: \S+ )?file3\.go"
+        _, (t, _) = proc.wait(rx, start=m, timeout=30)
+        lats.append((t - t0) * 1000)
+    res["lat_ms"] = statistics.median(lats)
+    res["lat_max_ms"] = max(lats)
+    res["lat_net_ms"] = res["lat_ms"] - subtract
     return res
 
 
@@ -277,19 +280,8 @@ def ready_once(argv, tree, probe_dir, ready_rx, cwd, env):
     """Start a watcher, return (wall ms to its ready signal, the ready line) and stop it."""
     p = Proc(argv, cwd=cwd, env=env)
     try:
-        if ready_rx:
-            _, (t, line) = p.wait(ready_rx, timeout=300)
-            return (t - p.t0) * 1000, line
-        n = [0]
-
-        def probe():
-            n[0] += 1
-            with open(os.path.join(probe_dir, "probe.go"), "w") as f:
-                f.write(f"probe {n[0]}\n")
-
-        probe()
-        _, (t, line) = p.wait(r"probe\.go", timeout=300, probe=probe)
-        return (t - p.t0) * 1000, line
+        ms, line, _ = wait_ready(p, ready_rx, probe_dir, 300.0)
+        return ms, line
     except RuntimeError as e:
         rc = p.p.poll()
         last = [l for _, l in p.lines[-2:]]
