@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from conftest import REPO
+from conftest import REPO, wait_until
 
 
 def free_port():
@@ -53,6 +53,13 @@ class Poller:
             except Exception as e:  # refused, reset, timeout: all failures
                 self.failures.append(repr(e))
             self._stop.wait(self.interval)
+
+    def wait_more(self, k=3, timeout=10.0):
+        """Wait until the poller has had k more successes than now: proof that the service
+        answers at this point, whatever the machine's speed (never a count over a period)."""
+        target = self.ok + k
+        wait_until(lambda: self.ok >= target, timeout=timeout,
+                   what=f"{k} more successful requests (failures so far: {self.failures[:3]})")
 
     def __enter__(self):
         self._t.start()

@@ -39,10 +39,10 @@ def run_rebuilds(env, proj, main_go, port, old, fmt):
             # the very next request is served by the new code
             st, body = get(port)
             assert st == 200 and new in body, body
+            poll.wait_more(3)
         wait_until(lambda: poll.ok > 0 and poll.last_body and new in poll.last_body,
                    what="poller sees the last version")
     assert poll.failures == [], f"{len(poll.failures)} failed requests: {poll.failures[:5]}"
-    assert poll.ok > 50
     b.send(signal.SIGINT)
     assert b.wait(timeout=20) == 0, b.output()
     return b
