@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 #define RM_BATCH 4096 /* removals between two drains: their IN_IGNORED never fill the queue */
@@ -213,7 +214,7 @@ int watch_hub_add(struct watch_hub *h, int id, const char *path, uint32_t mask)
 	if (h->fd < 0 || id < 0 || id >= WATCH_HUB_MAX_CLIENTS || !(h->clients & bit(id)))
 		return -EBADF;
 	/* IN_MASK_ADD: when another client watches this inode already, its mask stays */
-	int wd = inotify_add_watch(h->fd, path, mask | IN_MASK_ADD);
+	int wd = sys_inotify_add_watch(h->fd, path, mask | IN_MASK_ADD);
 	if (wd < 0)
 		return -errno;
 	struct hwd *e = find(h, wd);
