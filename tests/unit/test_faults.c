@@ -1,0 +1,148 @@
+/* Failure paths through the syscall seam (util/sys.h): each module meets a failing fork, pipe2,
+ * accept4, inotify_add_watch, bind, pidfd_open or open on the Nth call, reports it, keeps
+ * working where it can, and leaks nothing (fds counted here, memory under ASan). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "util/sys.h"
+#include "watch.h"
+#include "watch_hub.h"
+
+#define WAIT_MS 10000
+
+static int reset(void **state)
+{
+	(void)state;
+	sys_fail_reset();
+	return 0;
+}
+
+/* ---- watch: inotify_add_watch failing degrades to polling ---- */
+
+struct wfx {
+	char root[64];
+	int batches;
+	bool saw_target;
+};
+
+static void wfx_tree(struct wfx *f, int ndirs)
+{
+	snprintf(f->root, sizeof(f->root), "/tmp/baton-faults-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	for (int i = 0; i < ndirs; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/d%d", f->root, i);
+		assert_int_equal(mkdir(p, 0700), 0);
+		snprintf(p, sizeof(p), "%s/d%d/f.go", f->root, i);
+		FILE *fp = fopen(p, "w");
+		assert_non_null(fp);
+		fputs("package main\n", fp);
+		fclose(fp);
+	}
+}
+
+static void wfx_rm(struct wfx *f, int ndirs)
+{
+	char p[128];
+	for (int i = 0; i < ndirs; i++) {
+		snprintf(p, sizeof(p), "%s/d%d/f.go", f->root, i);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/d%d", f->root, i);
+		rmdir(p);
+	}
+	rmdir(f->root);
+}
+
+static void on_batch(const struct watch_change *ch, size_t n, void *data)
+{
+	struct wfx *f = data;
+	f->batches++;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ch[i].path, "d2/f.go") == 0 && ch[i].kind == WATCH_CHANGED)
+			f->saw_target = true;
+}
+
+static bool saw_target(void *arg)
+{
+	return ((struct wfx *)arg)->saw_target;
+}
+
+/* inotify_add_watch fails from call `nth` on (persist) or once: every directory is still watched
+ * or polled, an edit in the failed one is still seen, and nothing leaks. */
+static void watch_with_failing_add(int nth, bool persist)
+{
+	struct wfx f = {0};
+	wfx_tree(&f, 4);
+	int fds = tu_count_fds();
+	struct loop *l = loop_new();
+	assert_non_null(l);
+	struct watch_hub *hub = watch_hub_new(l);
+	assert_non_null(hub);
+	struct watch_opts o;
+	watch_opts_init(&o);
+	o.root = strdup(f.root);
+	o.poll_interval_ms = 20;
+	o.debounce_ms = 10;
+	o.hub = hub;
+	sys_fail_nth(SYS_CALL_INOTIFY_ADD_WATCH, nth, ENOSPC, persist);
+	struct watch *w = watch_new(l, &o, on_batch, &f);
+	assert_non_null(w);
+	assert_int_equal(watch_start(w), 0);
+	assert_true(sys_calls(SYS_CALL_INOTIFY_ADD_WATCH) >= (unsigned long)nth);
+	assert_int_equal(watch_ndirs(w), 5);
+	assert_int_equal(watch_nfiles(w), 4);
+
+	/* an edit in every directory, so the one whose watch failed is among them */
+	for (int i = 0; i < 4; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/d%d/f.go", f.root, i);
+		FILE *fp = fopen(p, "a");
+		assert_non_null(fp);
+		fputs("// edited\n", fp);
+		fclose(fp);
+	}
+	tu_run_until(l, saw_target, &f, WAIT_MS, "the edit in d2 to be reported");
+
+	watch_free(w);
+	watch_opts_free(&o);
+	watch_hub_unref(hub);
+	loop_free(l);
+	assert_int_equal(tu_count_fds(), fds);
+	wfx_rm(&f, 4);
+}
+
+static void test_watch_add_fails_once(void **state)
+{
+	(void)state;
+	for (int nth = 1; nth <= 5; nth++) {
+		sys_fail_reset();
+		watch_with_failing_add(nth, false);
+	}
+}
+
+static void test_watch_add_fails_always(void **state)
+{
+	(void)state;
+	watch_with_failing_add(1, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_watch_add_fails_once, reset),
+		cmocka_unit_test_setup(test_watch_add_fails_always, reset),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
