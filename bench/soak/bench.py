@@ -347,6 +347,24 @@ def fd_kinds(pid):
     return kinds
 
 
+def rss_regions(pid):
+    """Rss (kB) by region from /proc/PID/smaps: [heap], [stack], other anonymous mappings, files
+    (the binary and libc), so growth can be placed."""
+    out = collections.Counter()
+    region = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                name = head[5] if len(head) > 5 else ""
+                region = (name if name in ("[heap]", "[stack]") else
+                          "anon" if not name else "[vdso/vvar]" if name.startswith("[")
+                          else "files")
+            elif head and head[0] == "Rss:":
+                out[region] += int(head[1])
+    return dict(sorted(out.items()))
+
+
 def sample(pid):
     st = proc_status(pid)
     table = ppid_pgid_all()
@@ -361,6 +379,7 @@ def sample(pid):
         "rss_kb": int(st["VmRSS"].split()[0]),
         "hwm_kb": int(st["VmHWM"].split()[0]),
         "rss_anon_kb": int(st.get("RssAnon", "0 kB").split()[0]),
+        "rss_regions_kb": rss_regions(pid),
     }
 
 
@@ -456,7 +475,8 @@ def run(a):
             if i % SERIES_EVERY == 0 and i != a.reloads:
                 baton.wait_quiet(gen)
                 x = sample(baton.pid)
-                series.append({k: x[k] for k in ("fds", "children", "rss_kb", "rss_anon_kb")}
+                series.append({k: x[k] for k in ("fds", "children", "rss_kb", "rss_anon_kb",
+                                                  "rss_regions_kb")}
                               | {"after_reload": i})
             if mono() - progress > 30:
                 progress = mono()
@@ -539,7 +559,9 @@ def verdicts(r):
          f"{e['descendants']}, baton's process group {s['process_group']} → "
          f"{e['process_group']}"),
         ("RSS growth under 1 %", growth < 1.0,
-         f"{s['rss_kb']} kB → {e['rss_kb']} kB ({growth:+.2f} %)"),
+         f"{s['rss_kb']:,} kB → {e['rss_kb']:,} kB, {growth:+.2f} %; 1 % is "
+         f"{s['rss_kb'] / 100:.0f} kB, {s['rss_kb'] / 100 / (mmap.PAGESIZE / 1024):.1f} "
+         f"pages"),
         ("0 failed new-connection requests", fails(req["newconn"]) == 0,
          f"{fails(req['newconn'])} failed of {req['newconn']['ok'] + fails(req['newconn']):,}"),
     ]
@@ -587,13 +609,19 @@ def render(a, r):
                        ("threads", "threads"), ("rss_kb", "VmRSS (kB)"),
                        ("rss_anon_kb", "RssAnon (kB)"), ("hwm_kb", "VmHWM (kB)")):
         out.append(f"| {label} | {s[key]:,} | {e[key]:,} |")
+    rr = sorted(set(s.get("rss_regions_kb", {})) | set(e.get("rss_regions_kb", {})))
+    if rr:
+        out.append("\nRSS by region from `/proc/PID/smaps` (kB, start → end): " + ", ".join(
+            f"`{k}` {s['rss_regions_kb'].get(k, 0):,} → {e['rss_regions_kb'].get(k, 0):,}"
+            for k in rr) + ".")
     fk = sorted(set(s["fd_kinds"]) | set(e["fd_kinds"]))
     out.append("\nfds by kind (start → end): " + ", ".join(
         f"`{k}` {s['fd_kinds'].get(k, 0)} → {e['fd_kinds'].get(k, 0)}" for k in fk) + ".\n")
     ser = r.get("series") or []
     if ser:
-        out.append(f"Every {SERIES_EVERY} reloads (fds / VmRSS kB): " + ", ".join(
-            f"{x['after_reload']}: {x['fds']} / {x['rss_kb']:,}" for x in ser) + ".\n")
+        out.append(f"Every {SERIES_EVERY} reloads (fds / VmRSS kB / `[heap]` kB): " + ", ".join(
+            f"{x['after_reload']}: {x['fds']} / {x['rss_kb']:,} / "
+            f"{x['rss_regions_kb'].get('[heap]', 0)}" for x in ser) + ".\n")
     out.append("Against the goals:\n")
     for name, ok, detail in checks:
         out.append(f"- {name}: **{'met' if ok else 'NOT met'}** ({detail})")
