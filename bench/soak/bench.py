@@ -451,7 +451,7 @@ def run(a):
         each_kind_answers(counters.totals(plan), START_TIMEOUT)
         gen = 1
         reload_ms = []
-        per_reload_fail = []  # (reload, kind, failures) for reloads with failures
+        per_reload_fail = {k: [] for k in KINDS}  # kind: [[reload, failures], ...]
         start = None
         series = []  # a quiet sample every SERIES_EVERY reloads, for a trend
         progress = mono()
@@ -466,7 +466,7 @@ def run(a):
             for k in KINDS:
                 n = fails(after[k]) - fails(before[k])
                 if n:
-                    per_reload_fail.append((i, k, n))
+                    per_reload_fail[k].append([i, n])
             if i == a.warmup:
                 baton.wait_quiet(gen)
                 start = {"after_reload": i, **sample(baton.pid),
@@ -597,7 +597,7 @@ def render(a, r):
         out.append(f"| {names[k]} | {t['ok'] + fails(t):,} | {fails(t):,} | {t['refused']:,} | "
                    f"{t['reset']:,} | {t['timeout']:,} | {t['bad_status']:,} | {t['other']:,} | "
                    f"{t['connects']:,} |")
-    nfail = collections.Counter(k for _, k, _ in r["failed_reloads"])
+    nfail = {k: len(v) for k, v in r["failed_reloads"].items()}
     out.append("")
     out.append(f"baton, sampled once every old generation had drained, after the "
                f"{s['after_reload']}-reload warm-up and after the last reload:\n")
@@ -641,6 +641,18 @@ def render(a, r):
     out.append(f"\nbaton exited with status {r['baton_exit']} at the end. Raw figures: "
                f"`bench/results/soak.json` (from `bench/soak/last-run.json`).")
     return "\n".join(out) + "\n"
+
+
+def write_json(paths, r):
+    """Indented, but the per-reload failure lists on one line per kind."""
+    fr = r["failed_reloads"]
+    text = json.dumps({**r, "failed_reloads": "@FR@"}, indent=1)
+    inner = ",\n".join(f'  "{k}": {json.dumps(v, separators=(",", ":"))}' for k, v in fr.items())
+    text = text.replace('"@FR@"', "{\n" + inner + "\n }")
+    json.loads(text)  # still JSON
+    for p in paths:
+        with open(p, "w") as f:
+            f.write(text + "\n")
 
 
 def main():
@@ -697,9 +709,7 @@ def main():
                                             "unix_clients")}
     text = render(a, r)
     print(text)
-    for p in a.json:
-        with open(p, "w") as f:
-            json.dump(r, f, indent=1)
+    write_json(a.json, r)
     if a.doc:
         replace_section(a.doc, "## Soak", f"## Soak\n\n{text}")
         log(f"wrote the \"Soak\" section of {a.doc}")
