@@ -6,7 +6,7 @@
 #
 # usage: bench/run-all.sh
 # Environment:
-#   BENCH_ONLY=a,b   run only these (default: devloop,reload,watch,watch-sweep)
+#   BENCH_ONLY=a,b   run only these (default: devloop,reload,watch,watch-sweep; soak is opt-in)
 #   BENCH_SKIP=a,b   skip these
 #   BENCH_SIZES      directory counts of the watcher sweep (default 100,1000,5000,10000; 10 files
 #                    per directory)
@@ -19,18 +19,21 @@
 #                (skipped with a note while bench/reload/run.sh does not exist)
 #   watch        bench/watch/run.sh: watchers on a 10k-directory tree
 #   watch-sweep  bench/watch/run.sh --sizes: watcher set-up time vs tree size
+#   soak         bench/soak/run.sh: 1,000 reloads under keep-alive, new-connection and unix
+#                clients; fds, children and RSS of baton (opt-in: BENCH_ONLY=soak, or add it)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 all="devloop,reload,watch,watch-sweep"
+known="$all,soak"
 only=${BENCH_ONLY:-$all}
 skip=${BENCH_SKIP:-}
 sizes=${BENCH_SIZES:-100,1000,5000,10000}
 for b in ${only//,/ } ${skip//,/ }; do
-	case ",$all," in
+	case ",$known," in
 	*",$b,"*) ;;
-	*) echo "run-all: unknown benchmark '$b' (known: $all)" >&2; exit 2 ;;
+	*) echo "run-all: unknown benchmark '$b' (known: $known)" >&2; exit 2 ;;
 	esac
 done
 want() {
@@ -40,7 +43,7 @@ want() {
 }
 
 # two shared cores: a second benchmark running at the same time skews both
-others=$(pgrep -af 'bench/(devloop|watch|reload)/' | grep -v "^$$ " || true)
+others=$(pgrep -af 'bench/(devloop|watch|reload|soak)/' | grep -v "^$$ " || true)
 if [ -n "$others" ] && [ "${BENCH_FORCE:-}" != 1 ]; then
 	echo "run-all: another benchmark is running (BENCH_FORCE=1 to run anyway):" >&2
 	echo "$others" >&2
@@ -95,6 +98,10 @@ if want watch-sweep; then
 	BENCH_COMMAND="bench/watch/run.sh --no-docs --sizes $sizes --json bench/results/watch-sweep.json" \
 		run watch-sweep bench/watch/run.sh --no-docs --keep "$keep" --sizes "$sizes" \
 		--json "$repo/bench/results/watch-sweep.json" || true
+fi
+if want soak; then
+	BENCH_COMMAND="bench/soak/run.sh" \
+		run soak bench/soak/run.sh --json "$repo/bench/results/soak.json" || true
 fi
 
 run plots bench/plots.sh || true

@@ -251,7 +251,8 @@ its raw figures in `bench/results/` (JSON, committed), then `bench/plots.sh` dra
 `docs/img/` with gnuplot (`bench/plots/*.gp`) and rewrites this header and the Plots section.
 `make bench-plots` redraws the plots from the committed results without rerunning anything;
 `BENCH_ONLY=devloop,reload,watch,watch-sweep` (any subset) or `BENCH_SKIP=...` picks the
-benchmarks `make bench` runs. Benchmarks are never part of `make test`.
+benchmarks `make bench` runs; the soak (1,000 reloads, about 2 minutes) is opt-in:
+`BENCH_ONLY=soak` or add it to the list. Benchmarks are never part of `make test`.
 
 The machine is a shared virtual machine: compare the rows of one run (every table below measures
 baton and its peers in the same run), not runs; each section and each figure says when, where

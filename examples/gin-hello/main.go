@@ -3,6 +3,7 @@
 //
 //   - Listener: the socket named "http" from LISTEN_FDS/LISTEN_FDNAMES (the first one when none
 //     is named "http"); without inherited sockets it binds :$PORT itself (default 8080).
+//     SERVE_ALL=1: serve every inherited socket instead (bench/soak: a TCP and a unix one).
 //   - Readiness: READY=1 on NOTIFY_SOCKET once it serves, STOPPING=1 when it begins to stop
 //     (both are no-ops when NOTIFY_SOCKET is unset).
 //   - SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up to shutdownTimeout),
@@ -39,14 +40,16 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("gin-hello: ")
 
-	ln, origin, err := listener()
+	lns, origin, err := listeners(os.Getenv("SERVE_ALL") == "1")
 	if err != nil {
 		log.Fatalf("no listener: %v", err)
 	}
 
 	srv := &http.Server{Handler: router(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { served <- srv.Serve(ln) }(ln)
+	}
 
 	// The socket is already listening: connections made from now on are queued by the
 	// kernel and answered as soon as Serve's accept loop runs, so this is the moment to
@@ -54,8 +57,10 @@ func main() {
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Printf("sd_notify READY=1: %v", err)
 	}
-	log.Printf("serving on %s (%s), pid %d, generation %q", ln.Addr(), origin, os.Getpid(),
-		os.Getenv("BATON_GENERATION"))
+	for i, ln := range lns {
+		log.Printf("serving on %s (%s), pid %d, generation %q", ln.Addr(), origin[i],
+			os.Getpid(), os.Getenv("BATON_GENERATION"))
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -74,34 +79,46 @@ func main() {
 		cancel()
 		os.Exit(1)
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Printf("serve: %v", err)
+	for range lns {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("serve: %v", err)
+		}
 	}
 	log.Printf("stopped")
 }
 
-// listener returns the inherited socket named "http" (or the first inherited one), else a
-// socket bound to :$PORT. The string says where it came from, for the log.
-func listener() (net.Listener, string, error) {
+// listeners returns the inherited socket named "http" (or the first inherited one) — or, with
+// all, every inherited socket — else a socket bound to :$PORT. The strings say where each came
+// from, for the log.
+func listeners(all bool) ([]net.Listener, []string, error) {
 	// Only the first call sees the sockets: activation unsets LISTEN_* as it takes them.
 	named, err := activation.ListenersWithNames()
 	if err != nil {
-		return nil, "", err
-	}
-	if lns := named["http"]; len(lns) > 0 && lns[0] != nil {
-		return lns[0], `LISTEN_FDS "http"`, nil
+		return nil, nil, err
 	}
 	names := make([]string, 0, len(named))
 	for name := range named {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var lns []net.Listener
+	var origins []string
 	for _, name := range names {
 		for _, ln := range named[name] {
 			if ln != nil {
-				return ln, "LISTEN_FDS " + strconv.Quote(name), nil
+				lns = append(lns, ln)
+				origins = append(origins, "LISTEN_FDS "+strconv.Quote(name))
 			}
 		}
+	}
+	if all && len(lns) > 0 {
+		return lns, origins, nil
+	}
+	if l := named["http"]; len(l) > 0 && l[0] != nil {
+		return l[:1], []string{`LISTEN_FDS "http"`}, nil
+	}
+	if len(lns) > 0 {
+		return lns[:1], origins[:1], nil
 	}
 
 	port := os.Getenv("PORT")
@@ -110,9 +127,9 @@ func listener() (net.Listener, string, error) {
 	}
 	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	return ln, "bound itself", nil
+	return []net.Listener{ln}, []string{"bound itself"}, nil
 }
 
 func router() *gin.Engine {
