@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@ static void set_linger0(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+static void accept_room(struct forward *f);
+
 void fwd_conn_close(struct conn *c, bool reset)
 {
 	struct forward *f = c->f;
@@ -38,6 +42,7 @@ void fwd_conn_close(struct conn *c, bool reset)
 	if (c->next)
 		c->next->prev = c->prev;
 	f->nconns--;
+	accept_room(f);
 
 	loop_del(f->loop, c->csrc);
 	loop_del(f->loop, c->tsrc);
@@ -246,7 +251,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data);
 
 static int update_accepting(struct forward *f)
 {
-	bool want = !f->paused && !f->accept_error;
+	bool want = !f->paused && !f->accept_error && !f->full && !f->fds_low;
 	if (want && !f->lsrc) {
 		f->lsrc = loop_add(f->loop, f->lfd, EPOLLIN, on_accept, f);
 		if (!f->lsrc)
@@ -270,6 +275,44 @@ static void on_unpause(struct loop *l, void *data)
 		f->accept_error = true;
 		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
 	}
+}
+
+/* A connection closed: an accept paused for room (max_conns, the fd reserve, EMFILE) resumes. */
+static void accept_room(struct forward *f)
+{
+	if (!f->full && !f->fds_low && !f->accept_error)
+		return;
+	if (f->full && f->nconns < f->max_conns)
+		log_debug("listener \"%s\": below max_connections (%zu): accepting again", f->name,
+			  f->max_conns);
+	f->full = f->full && f->nconns >= f->max_conns;
+	f->fds_low = false;
+	f->accept_error = false;
+	loop_timer_disarm(f->unpause);
+	if (update_accepting(f) < 0) {
+		f->accept_error = true;
+		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
+	}
+}
+
+/* After an accept: stop accepting at max_conns, or when the new connection's fds (and the ones
+ * it will make) would reach into the reserve. fds are allocated lowest first, so cfd's number
+ * says how many below it are taken. */
+static void accept_check_room(struct forward *f, int cfd)
+{
+	if (f->nconns >= f->max_conns && !f->full) {
+		f->full = true;
+		log_warn("listener \"%s\" at max_connections (%zu): accept paused", f->name,
+			 f->max_conns);
+	} else if (f->fd_limit > 0 && cfd >= f->fd_limit - FWD_FD_RESERVE - FWD_FDS_PER_CONN &&
+		   !f->fds_low) {
+		f->fds_low = true;
+		log_warn("listener \"%s\": %d of %ld file descriptors in use, keeping %d for "
+			 "baton: accept paused until a connection closes",
+			 f->name, cfd + 1, f->fd_limit, FWD_FD_RESERVE);
+	}
+	if (f->full || f->fds_low)
+		update_accepting(f);
 }
 
 static void conn_new(struct forward *f, int cfd)
@@ -338,6 +381,9 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd >= 0) {
 			conn_new(f, cfd);
+			accept_check_room(f, cfd);
+			if (!f->lsrc)
+				return;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -430,14 +476,21 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	f->timeout_ms = connect_timeout_ms;
 	f->splice = true;
 	f->last_timeout_log = -1000000;
+	f->max_conns = FORWARD_MAX_CONNS_DEFAULT;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		f->fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
 	format_target(&f->target, len, f->target_str, sizeof(f->target_str));
+	f->name = xstrdup(f->target_str);
 	if (targets_self(listen_fd, &f->target, len)) {
+		free(f->name);
 		free(f);
 		errno = ELOOP;
 		return NULL;
 	}
 	int r = update_accepting(f);
 	if (r < 0) {
+		free(f->name);
 		free(f);
 		errno = -r;
 		return NULL;
@@ -520,7 +573,22 @@ void forward_free(struct forward *f)
 	loop_del(f->loop, f->lsrc);
 	loop_timer_free(f->unpause);
 	loop_timer_free(f->kick);
+	free(f->name);
 	free(f);
+}
+
+void forward_set_max_conns(struct forward *f, size_t max, const char *name)
+{
+	f->max_conns = max ? max : FORWARD_MAX_CONNS_DEFAULT;
+	if (name) {
+		free(f->name);
+		f->name = xstrdup(name);
+	}
+	f->full = f->nconns >= f->max_conns;
+	if (!f->full)
+		accept_room(f);
+	else
+		update_accepting(f);
 }
 
 int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,

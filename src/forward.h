@@ -69,6 +69,15 @@ const char *forward_target_str(const struct forward *f);
  * callback. NULL is a no-op. */
 void forward_free(struct forward *f);
 
+/* At most max connections at once (0: the default, FORWARD_MAX_CONNS_DEFAULT): at the cap,
+ * accepting pauses (new connections wait in the kernel's backlog, none is refused) until one
+ * closes; logged once per episode, naming the listener (name, copied; NULL keeps the target).
+ * Independently, accepting pauses while the process is within FWD_FD_RESERVE (64) fds of its
+ * RLIMIT_NOFILE soft limit (read at forward_new()), so that the control socket, spawning and
+ * readiness checks keep fds; and for 100 ms, or until a connection closes, after EMFILE. */
+#define FORWARD_MAX_CONNS_DEFAULT 4096
+void forward_set_max_conns(struct forward *f, size_t max, const char *name);
+
 /* Tests and old kernels: relay with read/write instead of splice (connections made later). */
 void forward_set_splice(struct forward *f, bool on);
 

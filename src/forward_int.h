@@ -28,6 +28,8 @@ struct loop_timer;
 #define FWD_BACKOFF_MIN_MS 5	 /* connect retry backoff: doubles up to the max */
 #define FWD_BACKOFF_MAX_MS 100
 #define FWD_ACCEPT_PAUSE_MS 100 /* accept paused this long after EMFILE and friends */
+#define FWD_FDS_PER_CONN 6	/* client, target, two pipes */
+#define FWD_FD_RESERVE 64	/* fds left to the control socket, spawning, readiness */
 #define FWD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define FWD_TARGET_STR_MAX 128	 /* "unix:@" + a 107-byte name, or "[v6]:port" */
 #define FWD_REPLAY_CAP FWD_CHUNK /* request bytes kept for a replay (fits the copy buffer) */
@@ -83,6 +85,11 @@ struct forward {
 	int64_t timeout_ms;
 	bool paused;	   /* forward_pause() */
 	bool accept_error; /* accept failed for lack of resources: pause briefly */
+	bool full;	   /* nconns reached max_conns: accept waits for a close */
+	bool fds_low;	   /* the fd reserve was reached: accept waits for a close */
+	size_t max_conns;
+	long fd_limit;	   /* RLIMIT_NOFILE soft limit, read at forward_new() */
+	char *name;	   /* the listener's, for messages */
 	bool splice;
 	struct conn *conns;
 	size_t nconns;

@@ -985,6 +985,63 @@ static void test_pause_resume(void **state)
 	assert_true(c->rx == 1000 && c->rx_hash == c->tx_hash);
 }
 
+struct echoed {
+	struct peer **c;
+	int n, want;
+};
+
+static bool n_echoed(struct tctx *t, void *arg)
+{
+	(void)t;
+	struct echoed *e = arg;
+	int k = 0;
+	for (int i = 0; i < e->n; i++)
+		k += e->c[i]->rx == e->c[i]->cfg.gen;
+	return k >= e->want;
+}
+
+/* max_connections = 5: five idle keep-alive clients are relayed, the sixth waits in the backlog
+ * (not refused, not accepted) and is served once one of the five leaves. */
+static void test_max_conns(void **state)
+{
+	struct tctx *t = *state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	echo_target(t, &ss, &len);
+	forward_up(t, &ss, len, WAIT_MS);
+	forward_set_max_conns(t->f, 5, "http");
+
+	struct peer *c[6];
+	for (int i = 0; i < 6; i++)
+		c[i] = client(t, &(struct peer_cfg){.gen = 100, .seed = (uint64_t)i + 1});
+	struct echoed e = {c, 6, 5};
+	run_until(t, n_echoed, &e, WAIT_MS, "five echoes");
+	/* the sixth is readable on the listening socket: a forward still accepting would take it
+	 * in these rounds */
+	for (int i = 0; i < 5; i++)
+		assert_true(loop_run_once(t->l, 0) >= 0);
+	struct forward_stats st;
+	forward_get_stats(t->f, &st);
+	assert_int_equal(st.accepted, 5);
+	assert_int_equal(forward_nconns(t->f), 5);
+	struct peer *waiting = NULL, *served = NULL;
+	for (int i = 0; i < 6; i++) {
+		assert_false(c[i]->closed); /* nobody refused */
+		if (c[i]->rx == 0)
+			waiting = c[i];
+		else
+			served = c[i];
+	}
+	assert_non_null(waiting);
+	peer_close(served);
+	struct echoed w = {&waiting, 1, 1};
+	run_until(t, n_echoed, &w, WAIT_MS, "the sixth echo once one left");
+	assert_true(waiting->rx == 100 && waiting->rx_hash == waiting->tx_hash);
+	forward_get_stats(t->f, &st);
+	assert_int_equal(st.accepted, 6);
+	assert_int_equal(forward_nconns(t->f), 5);
+}
+
 /* Paused while a connection waits for the target: no retries until resume, which retries at
  * once. */
 static void test_pause_holds_retries(void **state)
@@ -1188,6 +1245,7 @@ int main(void)
 		T(test_half_close_client_first),
 		T(test_half_close_target_first),
 		T(test_reset_from_target),
+		T(test_max_conns),
 		T(test_replay_after_target_reset),
 		T(test_replay_after_target_close),
 		T(test_replay_half_close_to_new_target),
