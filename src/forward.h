@@ -72,9 +72,11 @@ void forward_free(struct forward *f);
 /* At most max connections at once (0: the default, FORWARD_MAX_CONNS_DEFAULT): at the cap,
  * accepting pauses (new connections wait in the kernel's backlog, none is refused) until one
  * closes; logged once per episode, naming the listener (name, copied; NULL keeps the target).
- * Independently, accepting pauses while the process is within FWD_FD_RESERVE (64) fds of its
- * RLIMIT_NOFILE soft limit (read at forward_new()), so that the control socket, spawning and
- * readiness checks keep fds; and for 100 ms, or until a connection closes, after EMFILE. */
+ * Independently, accepting pauses while one more connection (counted as 6 fds, for every
+ * forward's connections, on top of the fds open at forward_new()) would reach into the last 64
+ * fds below the RLIMIT_NOFILE soft limit read at forward_new(), so that the control socket,
+ * spawning and readiness checks keep fds; it resumes when a connection closes (rechecked every
+ * 100 ms); and for 100 ms, or until a connection closes, after EMFILE. */
 #define FORWARD_MAX_CONNS_DEFAULT 4096
 void forward_set_max_conns(struct forward *f, size_t max, const char *name);
 

@@ -30,6 +30,7 @@ struct loop_timer;
 #define FWD_ACCEPT_PAUSE_MS 100 /* accept paused this long after EMFILE and friends */
 #define FWD_FDS_PER_CONN 6	/* client, target, two pipes */
 #define FWD_FD_RESERVE 64	/* fds left to the control socket, spawning, readiness */
+#define FWD_PAUSE_LOG_MS 10000	/* an accept pause episode lasts at least this long */
 #define FWD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define FWD_TARGET_STR_MAX 128	 /* "unix:@" + a 107-byte name, or "[v6]:port" */
 #define FWD_REPLAY_CAP FWD_CHUNK /* request bytes kept for a replay (fits the copy buffer) */
@@ -88,7 +89,10 @@ struct forward {
 	bool full;	   /* nconns reached max_conns: accept waits for a close */
 	bool fds_low;	   /* the fd reserve was reached: accept waits for a close */
 	size_t max_conns;
+	bool pause_logged; /* this episode's pause was logged (accept_room() ends episodes) */
+	int64_t pause_log_ms;
 	long fd_limit;	   /* RLIMIT_NOFILE soft limit, read at forward_new() */
+	long fd_base;	   /* fds open at forward_new(): the rest of baton */
 	char *name;	   /* the listener's, for messages */
 	bool splice;
 	struct conn *conns;
