@@ -23,6 +23,9 @@
 #define ACCEPT_BATCH 16
 #define ACCEPT_RETRY_MS 250 /* after EMFILE/ENFILE: pause accepting this long */
 #define READ_CHUNK 4096
+/* Queued reply bytes past which a client's further requests are not read (nor decoded) until
+ * it reads: a client that pipelines and never reads cannot grow baton's memory. */
+#define CTL_OUT_MAX (64 * 1024)
 
 struct ctl {
 	struct loop *loop;
@@ -252,12 +255,18 @@ static bool client_has_input(const struct ctl_client *c)
 	return c->in.len > c->in_off;
 }
 
+/* Too much output waits for the peer: take no more requests from it until it reads. */
+static bool client_backlogged(const struct ctl_client *c)
+{
+	return c->out.len - c->out_off > CTL_OUT_MAX;
+}
+
 static void client_update_events(struct ctl_client *c)
 {
 	if (!c->ctl)
 		return;
 	uint32_t ev = 0;
-	if (!c->pending && !c->eof && !c->closing)
+	if (!c->pending && !c->eof && !c->closing && !client_backlogged(c))
 		ev |= EPOLLIN;
 	if (c->out.len > c->out_off)
 		ev |= EPOLLOUT;
@@ -342,7 +351,7 @@ static void client_process(struct ctl_client *c)
 	if (c->processing)
 		return;
 	c->processing = true;
-	while (c->ctl && !c->pending && !c->closing) {
+	while (c->ctl && !c->pending && !c->closing && !client_backlogged(c)) {
 		struct ctl_request req;
 		int r;
 		if (client_has_input(c)) {
@@ -408,7 +417,8 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 	} else {
 		if (events & EPOLLOUT)
 			client_flush(c);
-		if (c->ctl && (events & EPOLLIN) && !c->pending && !c->eof && !c->closing)
+		if (c->ctl && (events & EPOLLIN) && !c->pending && !c->eof && !c->closing &&
+		    !client_backlogged(c))
 			client_read(c);
 		else if (c->ctl && (events & EPOLLHUP) && !(events & EPOLLIN))
 			client_close(c, "peer hung up");

@@ -32,7 +32,7 @@
 
 #define WAIT_MS 5000 /* generous deadline for things that happen at once */
 
-enum mode { REPLY_NOW, DEFER };
+enum mode { REPLY_NOW, DEFER, FLOOD };
 
 struct fx {
 	int nfds; /* open fds before the test: the same number must be open after it */
@@ -47,6 +47,7 @@ struct fx {
 	bool json[16];
 	struct ctl_client *held[16];
 	int nheld;
+	int nflood; /* FLOOD: requests answered (each with a 1 KiB body) */
 };
 
 /* ---- the owner ---- */
@@ -54,6 +55,14 @@ struct fx {
 static void on_request(struct ctl_client *c, const struct ctl_request *req, void *data)
 {
 	struct fx *f = data;
+	if (f->mode == FLOOD) {
+		static char body[1025];
+		memset(body, 'x', 1023);
+		body[1023] = '\n';
+		f->nflood++;
+		assert_int_equal(ctl_reply_body(c, body), 0);
+		return;
+	}
 	assert_true(req->verb == CTL_RELOAD || req->verb == CTL_STATUS || req->verb == CTL_STOP);
 	assert_true(ctl_client_alive(c));
 	assert_int_equal(ctl_client_pid(c), getpid());
@@ -392,6 +401,84 @@ static void bad_request(struct fx *f, const char *req, size_t n, const char *why
 	run_until(f, is_eof, t, WAIT_MS);
 	assert_int_equal(t->nresp, 1);
 	tc_close(t);
+}
+
+/* A client pipelines 10,000 status requests and reads nothing: once about 64 KiB of replies wait
+ * for it, baton reads no more of its requests (it does not queue 10 MB of replies), another
+ * client is still served, and when the first one reads, every request is answered in order. */
+static void test_pipelining_reader_bounded(void **state)
+{
+	struct fx *f = *state;
+	f->mode = FLOOD;
+	const int n = 10000;
+	int fd = ctl_connect(f->sock, 1000);
+	assert_true(fd >= 0);
+	struct buf req = BUF_INIT;
+	for (int i = 0; i < n; i++)
+		buf_puts(&req, "status\n");
+	size_t off = 0;
+	int64_t deadline = now_ms() + 4 * WAIT_MS;
+	/* send what the sockets take; stop when everything is sent or the server stopped
+	 * reading (nothing left for the loop to do: no event, no timer) */
+	for (;;) {
+		assert_true(now_ms() < deadline);
+		while (off < req.len) {
+			ssize_t k = send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (k < 0) {
+				assert_true(errno == EAGAIN);
+				break;
+			}
+			off += (size_t)k;
+		}
+		if (loop_run_once(f->l, 0) == 0)
+			break;
+	}
+	/* a reply is 1 KiB: 64 KiB queued plus what the socket buffers hold, not 10,000 */
+	assert_true(f->nflood < n / 4);
+
+	struct tclient *other = tc_open(f);
+	tc_send(other, "hello 1\n", 8);
+	expect_resp(other, 0, CTL_RESP_OK, "protocol 1");
+	tc_close(other);
+
+	/* now read: everything is answered, and the rest of the requests go out meanwhile */
+	struct ctlproto_respdec dec;
+	ctlproto_respdec_init(&dec);
+	int got = 0;
+	char rb[65536];
+	while (got < n) {
+		assert_true(now_ms() < deadline);
+		while (off < req.len) {
+			ssize_t k = send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (k < 0)
+				break;
+			off += (size_t)k;
+		}
+		ssize_t r = recv(fd, rb, sizeof(rb), MSG_DONTWAIT);
+		if (r < 0) {
+			assert_true(errno == EAGAIN);
+			assert_true(loop_run_once(f->l, 100) >= 0);
+			continue;
+		}
+		assert_true(r > 0);
+		for (size_t o = 0; o < (size_t)r;) {
+			struct ctl_response resp;
+			size_t used;
+			int k = ctlproto_respdec_feed(&dec, rb + o, (size_t)r - o, &used, &resp);
+			assert_true(k >= 0);
+			o += used;
+			if (k > 0) {
+				assert_int_equal(resp.kind, CTL_RESP_BODY);
+				assert_int_equal(strlen(resp.text), 1024);
+				free(resp.text);
+				got++;
+			}
+		}
+	}
+	assert_int_equal(f->nflood, n);
+	ctlproto_respdec_free(&dec);
+	buf_free(&req);
+	close(fd);
 }
 
 static void test_bad_requests(void **state)
@@ -756,6 +843,7 @@ int main(void)
 		T(test_deferred_reply),
 		T(test_client_gone_before_reply),
 		T(test_pipelined_and_half_close),
+		T(test_pipelining_reader_bounded),
 		T(test_bad_requests),
 		T(test_idle_timeout),
 		T(test_max_clients),
