@@ -7,7 +7,10 @@
  * connection stops being retryable). When the target fails in that window (reset, broken pipe,
  * end of file, error), forward.c drops the target socket and connects again with the usual retry
  * and backoff (a new deadline, counted from the failure); forward_relay.c then sends the kept
- * bytes to the new target first, and relays the client's half-close again if there was one. */
+ * bytes to the new target first, and relays the client's half-close again if there was one.
+ * A request some bytes of which the failed target took is replayed only when it is idempotent
+ * HTTP (its first request line's method is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, RFC 9110
+ * section 9.2.2): the app may have acted on it. Anything else then gets the reset. */
 #ifndef BATON_FORWARD_INT_H
 #define BATON_FORWARD_INT_H
 
@@ -72,6 +75,7 @@ struct conn {
 	char *rbuf;	 /* retryable: every byte read from the client (FWD_REPLAY_CAP) */
 	size_t rlen;
 	unsigned failures; /* target failures replayed so far */
+	size_t delivered;  /* request bytes the current target took (sent to its socket) */
 };
 
 struct forward {
