@@ -608,7 +608,38 @@ static int make_parents(const char *path)
 	return r;
 }
 
-/* bind() under a umask that leaves 0600, then chmod for good measure. 0 or -errno. */
+/* The socket's directory must be ours (or root's) and writable by nobody else, unless sticky
+ * (/tmp): else another user could swap the socket for something else between our calls.
+ * 0, or -errno with *err set. */
+static int check_dir(struct ctl *ctl, char **err)
+{
+	char *slash = strrchr(ctl->path, '/');
+	char *dir = !slash ? xstrdup(".")
+		    : slash == ctl->path ? xstrdup("/")
+					 : xstrndup(ctl->path, (size_t)(slash - ctl->path));
+	struct stat st;
+	int r = 0;
+	if (stat(dir, &st) < 0) {
+		r = -errno;
+		*err = xasprintf("cannot inspect the control socket's directory %s: %s", dir,
+				 strerror(-r));
+	} else if (st.st_uid != ctl->uid && st.st_uid != 0) {
+		r = -EPERM;
+		*err = xasprintf("the control socket's directory %s belongs to uid %u, not to baton's "
+				 "(%u): refusing to create the socket there",
+				 dir, (unsigned)st.st_uid, (unsigned)ctl->uid);
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		r = -EPERM;
+		*err = xasprintf("the control socket's directory %s is writable by %s (mode %04o) "
+				 "and not sticky: refusing to create the socket there (chmod go-w %s)",
+				 dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+				 (unsigned)(st.st_mode & 07777), dir);
+	}
+	free(dir);
+	return r;
+}
+
+/* bind() under a umask that leaves 0600. 0 or -errno. */
 static int bind_path(int fd, const char *path)
 {
 	struct sockaddr_un sun;
@@ -703,6 +734,9 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 				ctl->display, strerror(-r));
 		goto out_free;
 	}
+	r = check_dir(ctl, &msg);
+	if (r < 0)
+		goto out_free;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl->fd < 0) {
 		r = -errno;
@@ -712,7 +746,21 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 	r = bind_or_replace(ctl, &msg);
 	if (r < 0)
 		goto out_close;
-	if (chmod(ctl->path, 0600) < 0 || stat(ctl->path, &st) < 0) {
+	/* lstat: the entry itself, never a symlink's target. Nobody else can replace it in a
+	 * directory check_dir() accepted, so a chmod (when a default ACL overrode the umask)
+	 * reaches our socket */
+	if (lstat(ctl->path, &st) < 0) {
+		r = -errno;
+		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
+				strerror(-r));
+		goto out_unlink;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != ctl->uid) {
+		r = -EPERM;
+		msg = xasprintf("the control socket %s was replaced after bind", ctl->display);
+		goto out_close; /* not ours: do not unlink it */
+	}
+	if ((st.st_mode & 07777) != 0600 && chmod(ctl->path, 0600) < 0) {
 		r = -errno;
 		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
 				strerror(-r));

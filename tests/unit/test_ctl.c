@@ -584,6 +584,59 @@ static void test_modes(void **state)
 	loop_free(l);
 }
 
+/* The socket's directory: writable by its group or everyone without the sticky bit, or owned by
+ * another user (not root) -> refused with a clear error; a sticky world-writable one (/tmp)
+ * and our own 0700 one are fine. */
+static void test_unsafe_dir_refused(void **state)
+{
+	struct fx *f = *state;
+	struct loop *l = loop_new();
+	struct {
+		const char *name;
+		mode_t mode;
+		bool other_owner;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+		{"gw", 0770, false, "is writable by its group (mode 0770) and not sticky"},
+		{"ww", 0777, false, "is writable by everyone (mode 0777) and not sticky"},
+		{"sticky", 01777, false, NULL},
+		{"mine", 0700, false, NULL},
+		{"theirs", 0755, true, "belongs to uid 65534"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].other_owner && geteuid() != 0)
+			continue; /* only root can give a directory away */
+		char *dir = xasprintf("%s/%s", f->dir, cases[i].name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		assert_int_equal(chmod(dir, cases[i].mode), 0);
+		if (cases[i].other_owner)
+			assert_int_equal(chown(dir, 65534, 65534), 0);
+		char *rel = xasprintf("%s/x.sock", cases[i].name);
+		char *err = NULL;
+		struct ctl *c = ctl_new(l, f->dir, rel, on_request, f, &err);
+		if (cases[i].why) {
+			assert_null(c);
+			assert_non_null(err);
+			if (!strstr(err, cases[i].why))
+				fail_msg("%s: %s", cases[i].name, err);
+			char *sock = xasprintf("%s/x.sock", dir);
+			assert_int_equal(access(sock, F_OK), -1); /* nothing was created */
+			free(sock);
+		} else {
+			if (!c)
+				fail_msg("%s: %s", cases[i].name, err);
+			struct stat st;
+			assert_int_equal(lstat(ctl_path(c), &st), 0);
+			assert_int_equal(st.st_mode & 07777, 0600);
+			ctl_free(c);
+		}
+		free(err);
+		free(rel);
+		free(dir);
+	}
+	loop_free(l);
+}
+
 static void test_live_socket_refused(void **state)
 {
 	struct fx *f = *state;
@@ -844,6 +897,7 @@ int main(void)
 		T(test_client_gone_before_reply),
 		T(test_pipelined_and_half_close),
 		T(test_pipelining_reader_bounded),
+		T(test_unsafe_dir_refused),
 		T(test_bad_requests),
 		T(test_idle_timeout),
 		T(test_max_clients),
