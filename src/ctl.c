@@ -614,7 +614,7 @@ static int make_parents(const char *path)
 static int check_dir(struct ctl *ctl, char **err)
 {
 	char *slash = strrchr(ctl->path, '/');
-	char *dir = !slash ? xstrdup(".")
+	char *dir = !slash		 ? xstrdup(".")
 		    : slash == ctl->path ? xstrdup("/")
 					 : xstrndup(ctl->path, (size_t)(slash - ctl->path));
 	struct stat st;
@@ -625,15 +625,17 @@ static int check_dir(struct ctl *ctl, char **err)
 				 strerror(-r));
 	} else if (st.st_uid != ctl->uid && st.st_uid != 0) {
 		r = -EPERM;
-		*err = xasprintf("the control socket's directory %s belongs to uid %u, not to baton's "
-				 "(%u): refusing to create the socket there",
-				 dir, (unsigned)st.st_uid, (unsigned)ctl->uid);
+		*err = xasprintf(
+			"the control socket's directory %s belongs to uid %u, not to baton's "
+			"(%u): refusing to create the socket there",
+			dir, (unsigned)st.st_uid, (unsigned)ctl->uid);
 	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
 		r = -EPERM;
-		*err = xasprintf("the control socket's directory %s is writable by %s (mode %04o) "
-				 "and not sticky: refusing to create the socket there (chmod go-w %s)",
-				 dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
-				 (unsigned)(st.st_mode & 07777), dir);
+		*err = xasprintf(
+			"the control socket's directory %s is writable by %s (mode %04o) "
+			"and not sticky: refusing to create the socket there (chmod go-w %s)",
+			dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+			(unsigned)(st.st_mode & 07777), dir);
 	}
 	free(dir);
 	return r;

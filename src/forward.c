@@ -310,9 +310,9 @@ static void accept_room(struct forward *f)
 	 * a busy listener at its cap logs once */
 	if (f->pause_logged && f->nconns <= f->max_conns / 2 &&
 	    now_ms() - f->pause_log_ms >= FWD_PAUSE_LOG_MS &&
-	    (f->fd_limit <= 0 || (long)fwd_conns_all * FWD_FDS_PER_CONN + f->fd_base +
-					 2 * FWD_FD_RESERVE <=
-				 f->fd_limit))
+	    (f->fd_limit <= 0 ||
+	     (long)fwd_conns_all * FWD_FDS_PER_CONN + f->fd_base + 2 * FWD_FD_RESERVE <=
+		     f->fd_limit))
 		f->pause_logged = false;
 	if (!f->full && !f->fds_low && !f->accept_error)
 		return;

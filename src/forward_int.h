@@ -95,9 +95,9 @@ struct forward {
 	size_t max_conns;
 	bool pause_logged; /* this episode's pause was logged (accept_room() ends episodes) */
 	int64_t pause_log_ms;
-	long fd_limit;	   /* RLIMIT_NOFILE soft limit, read at forward_new() */
-	long fd_base;	   /* fds open at forward_new(): the rest of baton */
-	char *name;	   /* the listener's, for messages */
+	long fd_limit; /* RLIMIT_NOFILE soft limit, read at forward_new() */
+	long fd_base;  /* fds open at forward_new(): the rest of baton */
+	char *name;    /* the listener's, for messages */
 	bool splice;
 	struct conn *conns;
 	size_t nconns;

@@ -86,8 +86,8 @@ static void replay_keep(struct conn *c, const char *p, size_t n)
  * again has the effect of sending it once. */
 static bool replay_idempotent(const struct conn *c)
 {
-	static const char *const methods[] = {"GET ", "HEAD ", "OPTIONS ", "TRACE ", "PUT ",
-					      "DELETE "};
+	static const char *const methods[] = {"GET ",	"HEAD ", "OPTIONS ",
+					      "TRACE ", "PUT ",	 "DELETE "};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		size_t n = strlen(methods[i]);
 		if (c->rlen >= n && memcmp(c->rbuf, methods[i], n) == 0)
@@ -365,7 +365,7 @@ static void relay_rewind(struct conn *c)
 	d->off = 0;
 	d->len = c->rlen;
 	c->delivered = 0; /* a new target */
-	d->done = false; /* d->eof stays: the half-close is relayed again after the bytes */
+	d->done = false;  /* d->eof stays: the half-close is relayed again after the bytes */
 	c->d[0].again = c->d[1].again = false;
 }
 

@@ -32,16 +32,17 @@ struct loop {
 	int epfd;
 	bool exiting;
 	int exit_code;
-	int dispatching;	    /* >0 while a batch runs: frees are deferred */
-	struct loop_src *dead;	    /* sources to free after the batch */
-	struct loop_timer **heap;   /* armed timers: a binary min-heap on (deadline, seq) */
+	int dispatching;	  /* >0 while a batch runs: frees are deferred */
+	struct loop_src *dead;	  /* sources to free after the batch */
+	struct loop_timer **heap; /* armed timers: a binary min-heap on (deadline, seq) */
 	size_t nheap, capheap;
-	struct loop_timer **all;    /* every timer, for loop_free */
+	struct loop_timer **all; /* every timer, for loop_free */
 	size_t nall, capall;
-	struct loop_timer **aside;  /* armed and due during a timer pass: back in the heap after it */
+	/* armed and due during a timer pass: back in the heap after it */
+	struct loop_timer **aside;
 	size_t naside, capaside;
 	uint64_t next_seq;
-	size_t nsrc;		    /* live sources, for loop_free's sanity */
+	size_t nsrc; /* live sources, for loop_free's sanity */
 	struct loop_src **srcs;
 	size_t capsrcs;
 };

@@ -423,7 +423,8 @@ static void test_pipelining_reader_bounded(void **state)
 	for (;;) {
 		assert_true(now_ms() < deadline);
 		while (off < req.len) {
-			ssize_t k = send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t k =
+				send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k < 0) {
 				assert_true(errno == EAGAIN);
 				break;
@@ -449,7 +450,8 @@ static void test_pipelining_reader_bounded(void **state)
 	while (got < n) {
 		assert_true(now_ms() < deadline);
 		while (off < req.len) {
-			ssize_t k = send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t k =
+				send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k < 0)
 				break;
 			off += (size_t)k;

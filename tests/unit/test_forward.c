@@ -797,7 +797,8 @@ static void test_replay_half_close_to_new_target(void **state)
 	forward_up(t, &ss, len, WAIT_MS);
 
 	struct peer *c = client(
-		t, &(struct peer_cfg){.gen = 500, .shut = true, .seed = 11, .prefix = "DELETE /x "});
+		t,
+		&(struct peer_cfg){.gen = 500, .shut = true, .seed = 11, .prefix = "DELETE /x "});
 	uint64_t two = 2;
 	run_until(t, retried, &two, WAIT_MS, "refused connects after the app died");
 	assert_int_equal(t->nserved, 1);
@@ -865,7 +866,8 @@ static void test_no_replay_of_delivered_post(void **state)
 	assert_int_equal(getsockname(t->slfd, (struct sockaddr *)&ss, &len), 0);
 	forward_up(t, &ss, len, WAIT_MS);
 
-	struct peer *c = client(t, &(struct peer_cfg){.gen = n, .prefix = "POST /order HTTP/1.1\r\n"});
+	struct peer *c =
+		client(t, &(struct peer_cfg){.gen = n, .prefix = "POST /order HTTP/1.1\r\n"});
 	run_until(t, peer_closed, c, WAIT_MS, "the reset to reach the client");
 	assert_int_equal(c->err, ECONNRESET);
 	assert_int_equal(c->rx, 0);
