@@ -127,6 +127,8 @@ static int open_listeners(struct app *a)
 					  strerror(errno));
 				break;
 			}
+			forward_set_max_conns(a->forwards[i], (size_t)cl->max_connections,
+					      cl->name);
 		} else {
 			a->handoff_fds[a->nhandoff] = a->listeners[i]->fd;
 			a->handoff_names[a->nhandoff] = a->listeners[i]->name;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "sig.h"
 #include "util/buf.h"
 #include "util/strv.h"
@@ -172,6 +173,7 @@ static void close_from(int lo, int except, int maxfd)
 static _Noreturn void child_exec(struct exec_plan *p)
 {
 	sig_reset_for_child();
+	(void)fdlimit_restore_in_child(); /* best effort: the app may run with baton's limit */
 	if (p->new_session && setsid() < 0)
 		exec_fail(p->errfd, STAGE_SETSID, errno);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "fdlimit.h"
 
 struct command {
 	const char *name;
@@ -65,6 +66,9 @@ int cli_main(int argc, char **argv)
 		printf("baton %s\n", BATON_VERSION);
 		return EXIT_OK;
 	}
+	/* every command may hold many fds (forwarded connections, watches): children get the
+	 * original soft limit back (fdlimit.h) */
+	(void)fdlimit_raise();
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(a, commands[i].name) != 0)
 			continue;

@@ -26,6 +26,7 @@ struct cfg_listen {
 	char *address; /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
 	char *forward; /* NULL, or "host:port" the app binds itself (forward mode) */
 	int backlog;   /* listen(2) backlog, default 4096 */
+	int max_connections; /* forward listeners: relayed at once; 0 = 4096 */
 };
 
 struct cfg_reload {

@@ -74,6 +74,10 @@ const struct config_key config_keys[] = {
 	 "\"host:port\"; the app gets PORT"},
 	{"listen", "backlog", CT_INT, CS_LISTEN, L(backlog), 0, "4096", 1, 65535, 0,
 	 "listen(2) backlog: connections wait here while the app restarts"},
+	{"listen", "max_connections", CT_INT, CS_LISTEN, L(max_connections), 0, "4096", 0, 1000000,
+	 0,
+	 "forward listeners: connections relayed at once; at the cap accepting pauses (new ones "
+	 "wait in the backlog, none is refused); 0 = 4096"},
 
 	{"watch", "paths", CT_STRV, CS_ROOT, R(watch.paths), 0, ".", 0, 0, 0,
 	 "dev: directories (or files) watched, relative to root"},

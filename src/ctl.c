@@ -23,6 +23,9 @@
 #define ACCEPT_BATCH 16
 #define ACCEPT_RETRY_MS 250 /* after EMFILE/ENFILE: pause accepting this long */
 #define READ_CHUNK 4096
+/* Queued reply bytes past which a client's further requests are not read (nor decoded) until
+ * it reads: a client that pipelines and never reads cannot grow baton's memory. */
+#define CTL_OUT_MAX (64 * 1024)
 
 struct ctl {
 	struct loop *loop;
@@ -252,12 +255,18 @@ static bool client_has_input(const struct ctl_client *c)
 	return c->in.len > c->in_off;
 }
 
+/* Too much output waits for the peer: take no more requests from it until it reads. */
+static bool client_backlogged(const struct ctl_client *c)
+{
+	return c->out.len - c->out_off > CTL_OUT_MAX;
+}
+
 static void client_update_events(struct ctl_client *c)
 {
 	if (!c->ctl)
 		return;
 	uint32_t ev = 0;
-	if (!c->pending && !c->eof && !c->closing)
+	if (!c->pending && !c->eof && !c->closing && !client_backlogged(c))
 		ev |= EPOLLIN;
 	if (c->out.len > c->out_off)
 		ev |= EPOLLOUT;
@@ -342,7 +351,7 @@ static void client_process(struct ctl_client *c)
 	if (c->processing)
 		return;
 	c->processing = true;
-	while (c->ctl && !c->pending && !c->closing) {
+	while (c->ctl && !c->pending && !c->closing && !client_backlogged(c)) {
 		struct ctl_request req;
 		int r;
 		if (client_has_input(c)) {
@@ -408,7 +417,8 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 	} else {
 		if (events & EPOLLOUT)
 			client_flush(c);
-		if (c->ctl && (events & EPOLLIN) && !c->pending && !c->eof && !c->closing)
+		if (c->ctl && (events & EPOLLIN) && !c->pending && !c->eof && !c->closing &&
+		    !client_backlogged(c))
 			client_read(c);
 		else if (c->ctl && (events & EPOLLHUP) && !(events & EPOLLIN))
 			client_close(c, "peer hung up");
@@ -598,7 +608,40 @@ static int make_parents(const char *path)
 	return r;
 }
 
-/* bind() under a umask that leaves 0600, then chmod for good measure. 0 or -errno. */
+/* The socket's directory must be ours (or root's) and writable by nobody else, unless sticky
+ * (/tmp): else another user could swap the socket for something else between our calls.
+ * 0, or -errno with *err set. */
+static int check_dir(struct ctl *ctl, char **err)
+{
+	char *slash = strrchr(ctl->path, '/');
+	char *dir = !slash		 ? xstrdup(".")
+		    : slash == ctl->path ? xstrdup("/")
+					 : xstrndup(ctl->path, (size_t)(slash - ctl->path));
+	struct stat st;
+	int r = 0;
+	if (stat(dir, &st) < 0) {
+		r = -errno;
+		*err = xasprintf("cannot inspect the control socket's directory %s: %s", dir,
+				 strerror(-r));
+	} else if (st.st_uid != ctl->uid && st.st_uid != 0) {
+		r = -EPERM;
+		*err = xasprintf(
+			"the control socket's directory %s belongs to uid %u, not to baton's "
+			"(%u): refusing to create the socket there",
+			dir, (unsigned)st.st_uid, (unsigned)ctl->uid);
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		r = -EPERM;
+		*err = xasprintf(
+			"the control socket's directory %s is writable by %s (mode %04o) "
+			"and not sticky: refusing to create the socket there (chmod go-w %s)",
+			dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+			(unsigned)(st.st_mode & 07777), dir);
+	}
+	free(dir);
+	return r;
+}
+
+/* bind() under a umask that leaves 0600. 0 or -errno. */
 static int bind_path(int fd, const char *path)
 {
 	struct sockaddr_un sun;
@@ -693,6 +736,9 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 				ctl->display, strerror(-r));
 		goto out_free;
 	}
+	r = check_dir(ctl, &msg);
+	if (r < 0)
+		goto out_free;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl->fd < 0) {
 		r = -errno;
@@ -702,7 +748,21 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 	r = bind_or_replace(ctl, &msg);
 	if (r < 0)
 		goto out_close;
-	if (chmod(ctl->path, 0600) < 0 || stat(ctl->path, &st) < 0) {
+	/* lstat: the entry itself, never a symlink's target. Nobody else can replace it in a
+	 * directory check_dir() accepted, so a chmod (when a default ACL overrode the umask)
+	 * reaches our socket */
+	if (lstat(ctl->path, &st) < 0) {
+		r = -errno;
+		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
+				strerror(-r));
+		goto out_unlink;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != ctl->uid) {
+		r = -EPERM;
+		msg = xasprintf("the control socket %s was replaced after bind", ctl->display);
+		goto out_close; /* not ours: do not unlink it */
+	}
+	if ((st.st_mode & 07777) != 0600 && chmod(ctl->path, 0600) < 0) {
 		r = -errno;
 		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
 				strerror(-r));

@@ -5,13 +5,16 @@
 #include "forward_int.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,11 +25,36 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
+/* Connections of every forward in the process: their fds come out of one RLIMIT_NOFILE, so
+ * the count is process-wide (a deliberate file-static, like log.c's settings). */
+static size_t fwd_conns_all;
+
+/* fds open in this process now (/proc/self/fd), or the lowest free fd number without /proc. */
+static long count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return 0;
+		close(fd);
+		return fd;
+	}
+	long n = -1; /* the directory's own fd */
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n < 0 ? 0 : n;
+}
+
 static void set_linger0(int fd)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
+
+static void accept_room(struct forward *f);
 
 void fwd_conn_close(struct conn *c, bool reset)
 {
@@ -38,6 +66,8 @@ void fwd_conn_close(struct conn *c, bool reset)
 	if (c->next)
 		c->next->prev = c->prev;
 	f->nconns--;
+	fwd_conns_all--;
+	accept_room(f);
 
 	loop_del(f->loop, c->csrc);
 	loop_del(f->loop, c->tsrc);
@@ -246,7 +276,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data);
 
 static int update_accepting(struct forward *f)
 {
-	bool want = !f->paused && !f->accept_error;
+	bool want = !f->paused && !f->accept_error && !f->full && !f->fds_low;
 	if (want && !f->lsrc) {
 		f->lsrc = loop_add(f->loop, f->lfd, EPOLLIN, on_accept, f);
 		if (!f->lsrc)
@@ -263,6 +293,7 @@ static void on_unpause(struct loop *l, void *data)
 	(void)l;
 	struct forward *f = data;
 	f->accept_error = false;
+	f->fds_low = false; /* checked again before the next accept */
 	int r = update_accepting(f);
 	if (r < 0) {
 		log_error("forward to \"%s\": cannot watch the listening socket (%s) — retrying",
@@ -270,6 +301,60 @@ static void on_unpause(struct loop *l, void *data)
 		f->accept_error = true;
 		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
 	}
+}
+
+/* A connection closed: an accept paused for room (max_conns, the fd reserve, EMFILE) resumes. */
+static void accept_room(struct forward *f)
+{
+	/* the episode ends with half the room free again, 10 s after it was logged at the earliest:
+	 * a busy listener at its cap logs once */
+	if (f->pause_logged && f->nconns <= f->max_conns / 2 &&
+	    now_ms() - f->pause_log_ms >= FWD_PAUSE_LOG_MS &&
+	    (f->fd_limit <= 0 ||
+	     (long)fwd_conns_all * FWD_FDS_PER_CONN + f->fd_base + 2 * FWD_FD_RESERVE <=
+		     f->fd_limit))
+		f->pause_logged = false;
+	if (!f->full && !f->fds_low && !f->accept_error)
+		return;
+	f->full = f->full && f->nconns >= f->max_conns;
+	f->fds_low = false;
+	f->accept_error = false;
+	loop_timer_disarm(f->unpause);
+	if (update_accepting(f) < 0) {
+		f->accept_error = true;
+		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
+	}
+}
+
+/* Before an accept: is there room for one more connection? At max_conns, or when its fds
+ * (FWD_FDS_PER_CONN, counted for every forward's connections on top of the fds open at start)
+ * would reach into the last FWD_FD_RESERVE, stop accepting: new connections wait in the
+ * backlog. Logged once per episode (accept_room() says when one ends). */
+static bool accept_has_room(struct forward *f)
+{
+	if (f->nconns >= f->max_conns) {
+		f->full = true;
+		if (!f->pause_logged)
+			log_warn("listener \"%s\" at max_connections (%zu): accept paused", f->name,
+				 f->max_conns);
+	} else if (f->fd_limit > 0 &&
+		   (long)(fwd_conns_all + 1) * FWD_FDS_PER_CONN + f->fd_base + FWD_FD_RESERVE >
+			   f->fd_limit) {
+		f->fds_low = true;
+		if (!f->pause_logged)
+			log_warn("listener \"%s\": %zu connections hold most of the %ld file "
+				 "descriptors baton may open, keeping %d for baton: accept paused",
+				 f->name, fwd_conns_all, f->fd_limit, FWD_FD_RESERVE);
+		/* another forward's connections may be the ones to close */
+		loop_timer_arm_in(f->unpause, FWD_ACCEPT_PAUSE_MS);
+	} else {
+		return true;
+	}
+	if (!f->pause_logged)
+		f->pause_log_ms = now_ms();
+	f->pause_logged = true;
+	update_accepting(f);
+	return false;
 }
 
 static void conn_new(struct forward *f, int cfd)
@@ -293,6 +378,7 @@ static void conn_new(struct forward *f, int cfd)
 		f->conns->prev = c;
 	f->conns = c;
 	f->nconns++;
+	fwd_conns_all++;
 	f->st.accepted++;
 	c->timer = loop_timer_new(f->loop, on_conn_timer, c);
 	c->deadline = now_ms() + f->timeout_ms;
@@ -335,9 +421,13 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 	int fl = fcntl(fd, F_GETFL);
 	int batch = fl >= 0 && (fl & O_NONBLOCK) ? FWD_ACCEPT_BATCH : 1;
 	for (int i = 0; i < batch; i++) {
+		if (!accept_has_room(f))
+			return;
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd >= 0) {
 			conn_new(f, cfd);
+			if (!accept_has_room(f)) /* pause now, not at the next connection */
+				return;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -430,14 +520,22 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	f->timeout_ms = connect_timeout_ms;
 	f->splice = true;
 	f->last_timeout_log = -1000000;
+	f->max_conns = FORWARD_MAX_CONNS_DEFAULT;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		f->fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
+	f->fd_base = count_open_fds();
 	format_target(&f->target, len, f->target_str, sizeof(f->target_str));
+	f->name = xstrdup(f->target_str);
 	if (targets_self(listen_fd, &f->target, len)) {
+		free(f->name);
 		free(f);
 		errno = ELOOP;
 		return NULL;
 	}
 	int r = update_accepting(f);
 	if (r < 0) {
+		free(f->name);
 		free(f);
 		errno = -r;
 		return NULL;
@@ -520,7 +618,22 @@ void forward_free(struct forward *f)
 	loop_del(f->loop, f->lsrc);
 	loop_timer_free(f->unpause);
 	loop_timer_free(f->kick);
+	free(f->name);
 	free(f);
+}
+
+void forward_set_max_conns(struct forward *f, size_t max, const char *name)
+{
+	f->max_conns = max ? max : FORWARD_MAX_CONNS_DEFAULT;
+	if (name) {
+		free(f->name);
+		f->name = xstrdup(name);
+	}
+	f->full = f->nconns >= f->max_conns;
+	if (!f->full)
+		accept_room(f);
+	else
+		update_accepting(f);
 }
 
 int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,

@@ -17,10 +17,15 @@
  * are kept, and when the target resets, closes or fails in that window (an app killed in the
  * middle of a request, as a dev-mode restart does) forward connects again, with the same retry
  * and a fresh connect_timeout_ms, sends the kept bytes and the client's half-close if there was
- * one, and relays the new answer. At most 8 replays per connection; then, or once a byte of the
- * answer was relayed, a reset is passed on as a reset. A replayed request may run twice if the
- * app acted on it before dying without answering: forward is for development-time restarts of
- * apps that do not drain; a supervisor still pauses forwarding before it stops the app so that
+ * one, and relays the new answer — provided no byte of the request reached the failed target,
+ * or the request is idempotent HTTP (it starts with GET, HEAD, OPTIONS, TRACE, PUT or DELETE:
+ * running it twice is the same as once). A POST (or anything else) of which the dead target took
+ * a byte gets a reset instead of a second submission. Only the connection's first request can
+ * be replayed (the window ends with the first byte of an answer), and it is judged by its first
+ * request line: a client pipelining a POST behind a GET could still see the POST sent twice (RFC
+ * 9112 asks clients not to pipeline after non-idempotent methods, not before). At most 8 replays
+ * per connection; then, or once a byte of the answer was relayed, a reset is passed on as a
+ * reset. A supervisor still pauses forwarding before it stops the app so that
  * new connections wait instead. */
 #ifndef BATON_FORWARD_H
 #define BATON_FORWARD_H
@@ -68,6 +73,17 @@ const char *forward_target_str(const struct forward *f);
 /* Close every connection and free f. Does not close the listening socket. Safe inside a loop
  * callback. NULL is a no-op. */
 void forward_free(struct forward *f);
+
+/* At most max connections at once (0: the default, FORWARD_MAX_CONNS_DEFAULT): at the cap,
+ * accepting pauses (new connections wait in the kernel's backlog, none is refused) until one
+ * closes; logged once per episode, naming the listener (name, copied; NULL keeps the target).
+ * Independently, accepting pauses while one more connection (counted as 6 fds, for every
+ * forward's connections, on top of the fds open at forward_new()) would reach into the last 64
+ * fds below the RLIMIT_NOFILE soft limit read at forward_new(), so that the control socket,
+ * spawning and readiness checks keep fds; it resumes when a connection closes (rechecked every
+ * 100 ms); and for 100 ms, or until a connection closes, after EMFILE. */
+#define FORWARD_MAX_CONNS_DEFAULT 4096
+void forward_set_max_conns(struct forward *f, size_t max, const char *name);
 
 /* Tests and old kernels: relay with read/write instead of splice (connections made later). */
 void forward_set_splice(struct forward *f, bool on);

@@ -7,7 +7,10 @@
  * connection stops being retryable). When the target fails in that window (reset, broken pipe,
  * end of file, error), forward.c drops the target socket and connects again with the usual retry
  * and backoff (a new deadline, counted from the failure); forward_relay.c then sends the kept
- * bytes to the new target first, and relays the client's half-close again if there was one. */
+ * bytes to the new target first, and relays the client's half-close again if there was one.
+ * A request some bytes of which the failed target took is replayed only when it is idempotent
+ * HTTP (its first request line's method is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, RFC 9110
+ * section 9.2.2): the app may have acted on it. Anything else then gets the reset. */
 #ifndef BATON_FORWARD_INT_H
 #define BATON_FORWARD_INT_H
 
@@ -28,6 +31,9 @@ struct loop_timer;
 #define FWD_BACKOFF_MIN_MS 5	 /* connect retry backoff: doubles up to the max */
 #define FWD_BACKOFF_MAX_MS 100
 #define FWD_ACCEPT_PAUSE_MS 100 /* accept paused this long after EMFILE and friends */
+#define FWD_FDS_PER_CONN 6	/* client, target, two pipes */
+#define FWD_FD_RESERVE 64	/* fds left to the control socket, spawning, readiness */
+#define FWD_PAUSE_LOG_MS 10000	/* an accept pause episode lasts at least this long */
 #define FWD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define FWD_TARGET_STR_MAX 128	 /* "unix:@" + a 107-byte name, or "[v6]:port" */
 #define FWD_REPLAY_CAP FWD_CHUNK /* request bytes kept for a replay (fits the copy buffer) */
@@ -69,6 +75,7 @@ struct conn {
 	char *rbuf;	 /* retryable: every byte read from the client (FWD_REPLAY_CAP) */
 	size_t rlen;
 	unsigned failures; /* target failures replayed so far */
+	size_t delivered;  /* request bytes the current target took (sent to its socket) */
 };
 
 struct forward {
@@ -83,6 +90,14 @@ struct forward {
 	int64_t timeout_ms;
 	bool paused;	   /* forward_pause() */
 	bool accept_error; /* accept failed for lack of resources: pause briefly */
+	bool full;	   /* nconns reached max_conns: accept waits for a close */
+	bool fds_low;	   /* the fd reserve was reached: accept waits for a close */
+	size_t max_conns;
+	bool pause_logged; /* this episode's pause was logged (accept_room() ends episodes) */
+	int64_t pause_log_ms;
+	long fd_limit; /* RLIMIT_NOFILE soft limit, read at forward_new() */
+	long fd_base;  /* fds open at forward_new(): the rest of baton */
+	char *name;    /* the listener's, for messages */
 	bool splice;
 	struct conn *conns;
 	size_t nconns;

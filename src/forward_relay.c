@@ -82,6 +82,20 @@ static void replay_keep(struct conn *c, const char *p, size_t n)
 	c->rlen += n;
 }
 
+/* True when the kept request starts with an idempotent HTTP method (RFC 9110 9.2.2): sending it
+ * again has the effect of sending it once. */
+static bool replay_idempotent(const struct conn *c)
+{
+	static const char *const methods[] = {"GET ",	"HEAD ", "OPTIONS ",
+					      "TRACE ", "PUT ",	 "DELETE "};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t n = strlen(methods[i]);
+		if (c->rlen >= n && memcmp(c->rbuf, methods[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The target failed (err: the error, 0 for an end of file). While retryable and under the
  * replay limit, forward.c connects again and true is returned (c must not be relayed further);
  * otherwise false: the caller handles the failure as a relay does. */
@@ -89,6 +103,10 @@ static bool replay_on_failure(struct conn *c, int err)
 {
 	if (!c->retryable)
 		return false;
+	if (c->delivered > 0 && !replay_idempotent(c)) {
+		replay_end(c, "the app took part of a request that is not idempotent");
+		return false;
+	}
 	if (c->failures >= FWD_REPLAY_MAX) {
 		replay_end(c, "the target failed too often");
 		return false;
@@ -259,6 +277,8 @@ static bool dir_pump(struct conn *c, int i)
 				return true;
 			if (n < 0)
 				return dir_write_failed(c, i, (int)-n);
+			if (i == 0)
+				c->delivered += (size_t)n;
 			*d->bytes += (uint64_t)n;
 			moved += (size_t)n;
 			if (moved >= FWD_BUDGET)
@@ -344,7 +364,8 @@ static void relay_rewind(struct conn *c)
 		memcpy(d->buf, c->rbuf, c->rlen);
 	d->off = 0;
 	d->len = c->rlen;
-	d->done = false; /* d->eof stays: the half-close is relayed again after the bytes */
+	c->delivered = 0; /* a new target */
+	d->done = false;  /* d->eof stays: the half-close is relayed again after the bytes */
 	c->d[0].again = c->d[1].again = false;
 }
 

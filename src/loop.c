@@ -20,7 +20,10 @@ struct loop_src {
 struct loop_timer {
 	struct loop *loop;
 	int64_t deadline; /* -1: disarmed */
-	bool dead;
+	uint64_t seq;	  /* arm order: equal deadlines fire first armed, first fired */
+	size_t heap_idx;  /* position in loop->heap while armed, or in loop->aside */
+	bool aside;	  /* armed during a timer pass: waits in loop->aside for the next one */
+	size_t all_idx;	  /* position in loop->all */
 	loop_timer_cb cb;
 	void *data;
 };
@@ -29,11 +32,17 @@ struct loop {
 	int epfd;
 	bool exiting;
 	int exit_code;
-	int dispatching;             /* >0 while a batch runs: frees are deferred */
-	struct loop_src *dead;       /* sources to free after the batch */
-	struct loop_timer **timers;  /* few timers: a flat array scanned for the earliest */
-	size_t ntimers, captimers;
-	size_t nsrc;                 /* live sources, for loop_free's sanity */
+	int dispatching;	  /* >0 while a batch runs: frees are deferred */
+	struct loop_src *dead;	  /* sources to free after the batch */
+	struct loop_timer **heap; /* armed timers: a binary min-heap on (deadline, seq) */
+	size_t nheap, capheap;
+	struct loop_timer **all; /* every timer, for loop_free */
+	size_t nall, capall;
+	/* armed and due during a timer pass: back in the heap after it */
+	struct loop_timer **aside;
+	size_t naside, capaside;
+	uint64_t next_seq;
+	size_t nsrc; /* live sources, for loop_free's sanity */
 	struct loop_src **srcs;
 	size_t capsrcs;
 };
@@ -65,14 +74,6 @@ static void reap_dead(struct loop *l)
 		l->dead = s->next_dead;
 		free(s);
 	}
-	size_t j = 0;
-	for (size_t i = 0; i < l->ntimers; i++) {
-		if (l->timers[i]->dead)
-			free(l->timers[i]);
-		else
-			l->timers[j++] = l->timers[i];
-	}
-	l->ntimers = j;
 }
 
 void loop_free(struct loop *l)
@@ -83,9 +84,11 @@ void loop_free(struct loop *l)
 		free(l->srcs[i]);
 	free(l->srcs);
 	reap_dead(l);
-	for (size_t i = 0; i < l->ntimers; i++)
-		free(l->timers[i]);
-	free(l->timers);
+	for (size_t i = 0; i < l->nall; i++)
+		free(l->all[i]);
+	free(l->all);
+	free(l->heap);
+	free(l->aside);
 	close(l->epfd);
 	free(l);
 }
@@ -137,6 +140,78 @@ int loop_src_fd(const struct loop_src *s)
 	return s->fd;
 }
 
+/* ---- timers: a binary min-heap, O(log n) arm, disarm and fire ---- */
+
+static bool timer_before(const struct loop_timer *a, const struct loop_timer *b)
+{
+	return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void heap_set(struct loop *l, size_t i, struct loop_timer *t)
+{
+	l->heap[i] = t;
+	t->heap_idx = i;
+}
+
+static void heap_up(struct loop *l, size_t i)
+{
+	struct loop_timer *t = l->heap[i];
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!timer_before(t, l->heap[p]))
+			break;
+		heap_set(l, i, l->heap[p]);
+		i = p;
+	}
+	heap_set(l, i, t);
+}
+
+static void heap_down(struct loop *l, size_t i)
+{
+	struct loop_timer *t = l->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= l->nheap)
+			break;
+		if (c + 1 < l->nheap && timer_before(l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!timer_before(l->heap[c], t))
+			break;
+		heap_set(l, i, l->heap[c]);
+		i = c;
+	}
+	heap_set(l, i, t);
+}
+
+static void heap_remove(struct loop *l, struct loop_timer *t)
+{
+	size_t i = t->heap_idx;
+	if (t->aside) {
+		struct loop_timer *lt = l->aside[--l->naside];
+		l->aside[i] = lt;
+		lt->heap_idx = i;
+		t->aside = false;
+		t->deadline = -1;
+		return;
+	}
+	struct loop_timer *last = l->heap[--l->nheap];
+	t->deadline = -1;
+	if (last == t)
+		return;
+	heap_set(l, i, last);
+	if (i > 0 && timer_before(last, l->heap[(i - 1) / 2]))
+		heap_up(l, i);
+	else
+		heap_down(l, i);
+}
+
+static void heap_insert(struct loop *l, struct loop_timer *t)
+{
+	l->heap = xgrow(l->heap, &l->capheap, l->nheap + 1, sizeof(*l->heap));
+	heap_set(l, l->nheap++, t);
+	heap_up(l, t->heap_idx);
+}
+
 struct loop_timer *loop_timer_new(struct loop *l, loop_timer_cb cb, void *data)
 {
 	struct loop_timer *t = xcalloc(1, sizeof(*t));
@@ -144,24 +219,31 @@ struct loop_timer *loop_timer_new(struct loop *l, loop_timer_cb cb, void *data)
 	t->deadline = -1;
 	t->cb = cb;
 	t->data = data;
-	l->timers = xgrow(l->timers, &l->captimers, l->ntimers + 1, sizeof(*l->timers));
-	l->timers[l->ntimers++] = t;
+	l->all = xgrow(l->all, &l->capall, l->nall + 1, sizeof(*l->all));
+	t->all_idx = l->nall;
+	l->all[l->nall++] = t;
 	return t;
 }
 
 void loop_timer_arm_at(struct loop_timer *t, int64_t deadline_ms)
 {
+	struct loop *l = t->loop;
+	if (t->deadline >= 0)
+		heap_remove(l, t);
 	t->deadline = deadline_ms < 0 ? 0 : deadline_ms;
+	t->seq = l->next_seq++;
+	heap_insert(l, t);
 }
 
 void loop_timer_arm_in(struct loop_timer *t, int64_t delay_ms)
 {
-	t->deadline = now_ms() + (delay_ms < 0 ? 0 : delay_ms);
+	loop_timer_arm_at(t, now_ms() + (delay_ms < 0 ? 0 : delay_ms));
 }
 
 void loop_timer_disarm(struct loop_timer *t)
 {
-	t->deadline = -1;
+	if (t->deadline >= 0)
+		heap_remove(t->loop, t);
 }
 
 bool loop_timer_armed(const struct loop_timer *t)
@@ -178,37 +260,50 @@ void loop_timer_free(struct loop_timer *t)
 {
 	if (!t)
 		return;
-	t->dead = true;
-	t->deadline = -1;
-	if (!t->loop->dispatching)
-		reap_dead(t->loop);
+	struct loop *l = t->loop;
+	loop_timer_disarm(t);
+	struct loop_timer *last = l->all[--l->nall];
+	l->all[t->all_idx] = last;
+	last->all_idx = t->all_idx;
+	/* the loop keeps no pointer to a timer whose callback runs: freeing is safe anywhere */
+	free(t);
 }
 
 static int64_t earliest_deadline(const struct loop *l)
 {
-	int64_t best = -1;
-	for (size_t i = 0; i < l->ntimers; i++) {
-		const struct loop_timer *t = l->timers[i];
-		if (!t->dead && t->deadline >= 0 && (best < 0 || t->deadline < best))
-			best = t->deadline;
-	}
-	return best;
+	return l->nheap ? l->heap[0]->deadline : -1;
 }
 
+/* Fire the timers due now, earliest first. A timer armed by a callback during this pass waits
+ * for the next iteration (so a callback re-arming itself for "now" cannot starve the fds): it
+ * is set aside and put back after the pass. */
 static int run_timers(struct loop *l)
 {
 	int n = 0;
 	int64_t now = now_ms();
-	/* Index loop: callbacks may add timers (the array may grow and move). */
-	for (size_t i = 0; i < l->ntimers; i++) {
-		struct loop_timer *t = l->timers[i];
-		if (t->dead || t->deadline < 0 || t->deadline > now)
+	uint64_t seq_limit = l->next_seq;
+	while (l->nheap && !l->exiting) {
+		struct loop_timer *t = l->heap[0];
+		if (t->deadline > now)
+			break;
+		if (t->seq >= seq_limit) {
+			int64_t d = t->deadline;
+			heap_remove(l, t);
+			t->deadline = d;
+			t->aside = true;
+			l->aside = xgrow(l->aside, &l->capaside, l->naside + 1, sizeof(*l->aside));
+			t->heap_idx = l->naside;
+			l->aside[l->naside++] = t;
 			continue;
-		t->deadline = -1;
+		}
+		heap_remove(l, t);
 		t->cb(l, t->data);
 		n++;
-		if (l->exiting)
-			break;
+	}
+	while (l->naside) {
+		struct loop_timer *t = l->aside[--l->naside];
+		t->aside = false;
+		heap_insert(l, t);
 	}
 	return n;
 }

@@ -193,7 +193,8 @@ def test_check_print_air_toml_is_valid_baton_toml(e, tmp_path):
     assert doc["run"]["args"] == ["hello", "world"]
     assert doc["run"]["stop_timeout"] == "500ms"
     assert doc["listen"] == [{"name": "http", "address": ":8090",
-                              "forward": "127.0.0.1:8080", "backlog": 4096}]
+                              "forward": "127.0.0.1:8080", "backlog": 4096,
+                              "max_connections": 4096}]
     assert "frontend/node_modules" in doc["watch"]["exclude_dir"]
     write(tmp_path / "baton.toml", r.stdout)
     r2 = check(e)  # baton.toml now wins over .air.toml

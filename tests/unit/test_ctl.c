@@ -32,7 +32,7 @@
 
 #define WAIT_MS 5000 /* generous deadline for things that happen at once */
 
-enum mode { REPLY_NOW, DEFER };
+enum mode { REPLY_NOW, DEFER, FLOOD };
 
 struct fx {
 	int nfds; /* open fds before the test: the same number must be open after it */
@@ -47,6 +47,7 @@ struct fx {
 	bool json[16];
 	struct ctl_client *held[16];
 	int nheld;
+	int nflood; /* FLOOD: requests answered (each with a 1 KiB body) */
 };
 
 /* ---- the owner ---- */
@@ -54,6 +55,14 @@ struct fx {
 static void on_request(struct ctl_client *c, const struct ctl_request *req, void *data)
 {
 	struct fx *f = data;
+	if (f->mode == FLOOD) {
+		static char body[1025];
+		memset(body, 'x', 1023);
+		body[1023] = '\n';
+		f->nflood++;
+		assert_int_equal(ctl_reply_body(c, body), 0);
+		return;
+	}
 	assert_true(req->verb == CTL_RELOAD || req->verb == CTL_STATUS || req->verb == CTL_STOP);
 	assert_true(ctl_client_alive(c));
 	assert_int_equal(ctl_client_pid(c), getpid());
@@ -394,6 +403,86 @@ static void bad_request(struct fx *f, const char *req, size_t n, const char *why
 	tc_close(t);
 }
 
+/* A client pipelines 10,000 status requests and reads nothing: once about 64 KiB of replies wait
+ * for it, baton reads no more of its requests (it does not queue 10 MB of replies), another
+ * client is still served, and when the first one reads, every request is answered in order. */
+static void test_pipelining_reader_bounded(void **state)
+{
+	struct fx *f = *state;
+	f->mode = FLOOD;
+	const int n = 10000;
+	int fd = ctl_connect(f->sock, 1000);
+	assert_true(fd >= 0);
+	struct buf req = BUF_INIT;
+	for (int i = 0; i < n; i++)
+		buf_puts(&req, "status\n");
+	size_t off = 0;
+	int64_t deadline = now_ms() + 4 * WAIT_MS;
+	/* send what the sockets take; stop when everything is sent or the server stopped
+	 * reading (nothing left for the loop to do: no event, no timer) */
+	for (;;) {
+		assert_true(now_ms() < deadline);
+		while (off < req.len) {
+			ssize_t k =
+				send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (k < 0) {
+				assert_true(errno == EAGAIN);
+				break;
+			}
+			off += (size_t)k;
+		}
+		if (loop_run_once(f->l, 0) == 0)
+			break;
+	}
+	/* a reply is 1 KiB: 64 KiB queued plus what the socket buffers hold, not 10,000 */
+	assert_true(f->nflood < n / 4);
+
+	struct tclient *other = tc_open(f);
+	tc_send(other, "hello 1\n", 8);
+	expect_resp(other, 0, CTL_RESP_OK, "protocol 1");
+	tc_close(other);
+
+	/* now read: everything is answered, and the rest of the requests go out meanwhile */
+	struct ctlproto_respdec dec;
+	ctlproto_respdec_init(&dec);
+	int got = 0;
+	char rb[65536];
+	while (got < n) {
+		assert_true(now_ms() < deadline);
+		while (off < req.len) {
+			ssize_t k =
+				send(fd, req.p + off, req.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (k < 0)
+				break;
+			off += (size_t)k;
+		}
+		ssize_t r = recv(fd, rb, sizeof(rb), MSG_DONTWAIT);
+		if (r < 0) {
+			assert_true(errno == EAGAIN);
+			assert_true(loop_run_once(f->l, 100) >= 0);
+			continue;
+		}
+		assert_true(r > 0);
+		for (size_t o = 0; o < (size_t)r;) {
+			struct ctl_response resp;
+			size_t used;
+			int k = ctlproto_respdec_feed(&dec, rb + o, (size_t)r - o, &used, &resp);
+			assert_true(k >= 0);
+			o += used;
+			if (k > 0) {
+				assert_int_equal(resp.kind, CTL_RESP_BODY);
+				assert_int_equal(strlen(resp.text), 1024);
+				free(resp.text);
+				got++;
+			}
+		}
+	}
+	assert_int_equal(f->nflood, n);
+	ctlproto_respdec_free(&dec);
+	buf_free(&req);
+	close(fd);
+}
+
 static void test_bad_requests(void **state)
 {
 	struct fx *f = *state;
@@ -494,6 +583,59 @@ static void test_modes(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	ctl_free(c);
 	assert_int_equal(lstat(ctl_path(f->ctl), &st), 0); /* the fixture's is untouched */
+	loop_free(l);
+}
+
+/* The socket's directory: writable by its group or everyone without the sticky bit, or owned by
+ * another user (not root) -> refused with a clear error; a sticky world-writable one (/tmp)
+ * and our own 0700 one are fine. */
+static void test_unsafe_dir_refused(void **state)
+{
+	struct fx *f = *state;
+	struct loop *l = loop_new();
+	struct {
+		const char *name;
+		mode_t mode;
+		bool other_owner;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+		{"gw", 0770, false, "is writable by its group (mode 0770) and not sticky"},
+		{"ww", 0777, false, "is writable by everyone (mode 0777) and not sticky"},
+		{"sticky", 01777, false, NULL},
+		{"mine", 0700, false, NULL},
+		{"theirs", 0755, true, "belongs to uid 65534"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].other_owner && geteuid() != 0)
+			continue; /* only root can give a directory away */
+		char *dir = xasprintf("%s/%s", f->dir, cases[i].name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		assert_int_equal(chmod(dir, cases[i].mode), 0);
+		if (cases[i].other_owner)
+			assert_int_equal(chown(dir, 65534, 65534), 0);
+		char *rel = xasprintf("%s/x.sock", cases[i].name);
+		char *err = NULL;
+		struct ctl *c = ctl_new(l, f->dir, rel, on_request, f, &err);
+		if (cases[i].why) {
+			assert_null(c);
+			assert_non_null(err);
+			if (!strstr(err, cases[i].why))
+				fail_msg("%s: %s", cases[i].name, err);
+			char *sock = xasprintf("%s/x.sock", dir);
+			assert_int_equal(access(sock, F_OK), -1); /* nothing was created */
+			free(sock);
+		} else {
+			if (!c)
+				fail_msg("%s: %s", cases[i].name, err);
+			struct stat st;
+			assert_int_equal(lstat(ctl_path(c), &st), 0);
+			assert_int_equal(st.st_mode & 07777, 0600);
+			ctl_free(c);
+		}
+		free(err);
+		free(rel);
+		free(dir);
+	}
 	loop_free(l);
 }
 
@@ -756,6 +898,8 @@ int main(void)
 		T(test_deferred_reply),
 		T(test_client_gone_before_reply),
 		T(test_pipelined_and_half_close),
+		T(test_pipelining_reader_bounded),
+		T(test_unsafe_dir_refused),
 		T(test_bad_requests),
 		T(test_idle_timeout),
 		T(test_max_clients),

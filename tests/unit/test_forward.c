@@ -46,6 +46,7 @@ struct peer_cfg {
 	bool reset_on_eof;  /* abort (RST) at the other side's end of file, answering nothing */
 	bool kill_listener; /* ... and close the target's listening socket too (app died) */
 	uint64_t seed;
+	const char *prefix; /* the generated stream starts with these bytes (a request line) */
 };
 
 struct peer {
@@ -207,6 +208,10 @@ static void peer_write(struct peer *p)
 			uint64_t left = p->cfg.gen - p->sent;
 			size_t n = left < sizeof(p->out) ? (size_t)left : sizeof(p->out);
 			gen_fill(&p->rng, p->out, n);
+			if (p->sent == 0 && p->cfg.prefix) {
+				size_t k = strlen(p->cfg.prefix);
+				memcpy(p->out, p->cfg.prefix, k < n ? k : n);
+			}
 			p->len = n;
 		}
 		ssize_t n = send(p->fd, p->out + p->off, p->len - p->off, MSG_NOSIGNAL);
@@ -709,7 +714,7 @@ static void test_reset_from_target(void **state)
 	assert_int_equal(getsockname(t->slfd, (struct sockaddr *)&ss, &len), 0);
 	forward_up(t, &ss, len, WAIT_MS);
 
-	struct peer *c = client(t, &(struct peer_cfg){.gen = 10});
+	struct peer *c = client(t, &(struct peer_cfg){.gen = 10, .prefix = "GET / "});
 	run_until(t, peer_closed, c, WAIT_MS, "the reset to reach the client");
 	assert_int_equal(c->err, ECONNRESET);
 	run_until(t, no_conns, NULL, WAIT_MS, "the forward to close its connection");
@@ -745,7 +750,8 @@ static void replay_once(struct tctx *t, bool reset)
 	forward_up(t, &ss, len, WAIT_MS);
 
 	/* no half-close: the failure comes while the client still sends */
-	struct peer *c = client(t, &(struct peer_cfg){.gen = n, .seed = 3});
+	struct peer *c =
+		client(t, &(struct peer_cfg){.gen = n, .seed = 3, .prefix = "PUT /x HTTP/1.1\r\n"});
 	run_until(t, peer_rx_at_least, c, WAIT_MS, "the echo from the second connection");
 	assert_int_equal(c->err, 0);
 	assert_false(c->closed);
@@ -790,7 +796,9 @@ static void test_replay_half_close_to_new_target(void **state)
 	assert_int_equal(getsockname(t->slfd, (struct sockaddr *)&ss, &len), 0);
 	forward_up(t, &ss, len, WAIT_MS);
 
-	struct peer *c = client(t, &(struct peer_cfg){.gen = 500, .shut = true, .seed = 11});
+	struct peer *c = client(
+		t,
+		&(struct peer_cfg){.gen = 500, .shut = true, .seed = 11, .prefix = "DELETE /x "});
 	uint64_t two = 2;
 	run_until(t, retried, &two, WAIT_MS, "refused connects after the app died");
 	assert_int_equal(t->nserved, 1);
@@ -835,6 +843,34 @@ static void test_no_replay_after_answer(void **state)
 	run_until(t, peer_closed, c, WAIT_MS, "the reset to reach the client");
 	assert_int_equal(c->err, ECONNRESET);
 	assert_true(c->rx == 100 && c->rx_hash == t->peers[1]->tx_hash);
+	run_until(t, no_conns, NULL, WAIT_MS, "the forward to close its connection");
+	struct forward_stats st;
+	forward_get_stats(t->f, &st);
+	assert_int_equal(st.replayed, 0);
+	assert_int_equal(t->nserved, 1);
+}
+
+/* A POST the target took (some of its bytes) before dying is not sent again: the app may have
+ * acted on it. The client gets the reset; the target saw the request once. */
+static void test_no_replay_of_delivered_post(void **state)
+{
+	struct tctx *t = *state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const uint64_t n = 3000;
+	loopback(&ss, &len, 0);
+	t->nfirst = 1;
+	t->first_cfg = (struct peer_cfg){.reset_after_rx = n};
+	t->srv_cfg = (struct peer_cfg){.echo = true};
+	server_up(t, (struct sockaddr *)&ss, len);
+	assert_int_equal(getsockname(t->slfd, (struct sockaddr *)&ss, &len), 0);
+	forward_up(t, &ss, len, WAIT_MS);
+
+	struct peer *c =
+		client(t, &(struct peer_cfg){.gen = n, .prefix = "POST /order HTTP/1.1\r\n"});
+	run_until(t, peer_closed, c, WAIT_MS, "the reset to reach the client");
+	assert_int_equal(c->err, ECONNRESET);
+	assert_int_equal(c->rx, 0);
 	run_until(t, no_conns, NULL, WAIT_MS, "the forward to close its connection");
 	struct forward_stats st;
 	forward_get_stats(t->f, &st);
@@ -983,6 +1019,63 @@ static void test_pause_resume(void **state)
 	assert_false(forward_paused(t->f));
 	run_until(t, peer_closed, c, WAIT_MS, "the echo after resume");
 	assert_true(c->rx == 1000 && c->rx_hash == c->tx_hash);
+}
+
+struct echoed {
+	struct peer **c;
+	int n, want;
+};
+
+static bool n_echoed(struct tctx *t, void *arg)
+{
+	(void)t;
+	struct echoed *e = arg;
+	int k = 0;
+	for (int i = 0; i < e->n; i++)
+		k += e->c[i]->rx == e->c[i]->cfg.gen;
+	return k >= e->want;
+}
+
+/* max_connections = 5: five idle keep-alive clients are relayed, the sixth waits in the backlog
+ * (not refused, not accepted) and is served once one of the five leaves. */
+static void test_max_conns(void **state)
+{
+	struct tctx *t = *state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	echo_target(t, &ss, &len);
+	forward_up(t, &ss, len, WAIT_MS);
+	forward_set_max_conns(t->f, 5, "http");
+
+	struct peer *c[6];
+	for (int i = 0; i < 6; i++)
+		c[i] = client(t, &(struct peer_cfg){.gen = 100, .seed = (uint64_t)i + 1});
+	struct echoed e = {c, 6, 5};
+	run_until(t, n_echoed, &e, WAIT_MS, "five echoes");
+	/* the sixth is readable on the listening socket: a forward still accepting would take it
+	 * in these rounds */
+	for (int i = 0; i < 5; i++)
+		assert_true(loop_run_once(t->l, 0) >= 0);
+	struct forward_stats st;
+	forward_get_stats(t->f, &st);
+	assert_int_equal(st.accepted, 5);
+	assert_int_equal(forward_nconns(t->f), 5);
+	struct peer *waiting = NULL, *served = NULL;
+	for (int i = 0; i < 6; i++) {
+		assert_false(c[i]->closed); /* nobody refused */
+		if (c[i]->rx == 0)
+			waiting = c[i];
+		else
+			served = c[i];
+	}
+	assert_non_null(waiting);
+	peer_close(served);
+	struct echoed w = {&waiting, 1, 1};
+	run_until(t, n_echoed, &w, WAIT_MS, "the sixth echo once one left");
+	assert_true(waiting->rx == 100 && waiting->rx_hash == waiting->tx_hash);
+	forward_get_stats(t->f, &st);
+	assert_int_equal(st.accepted, 6);
+	assert_int_equal(forward_nconns(t->f), 5);
 }
 
 /* Paused while a connection waits for the target: no retries until resume, which retries at
@@ -1188,11 +1281,13 @@ int main(void)
 		T(test_half_close_client_first),
 		T(test_half_close_target_first),
 		T(test_reset_from_target),
+		T(test_max_conns),
 		T(test_replay_after_target_reset),
 		T(test_replay_after_target_close),
 		T(test_replay_half_close_to_new_target),
 		T(test_no_replay_after_answer),
 		T(test_no_replay_past_cap),
+		T(test_no_replay_of_delivered_post),
 		T(test_reset_from_client),
 		T(test_client_leaves_while_waiting),
 		T(test_many_concurrent),
