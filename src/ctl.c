@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl_sock.h"
 #include "log.h"
 #include "loop.h"
 #include "util/buf.h"
@@ -26,16 +27,20 @@
 /* Queued reply bytes past which a client's further requests are not read (nor decoded) until
  * it reads: a client that pipelines and never reads cannot grow baton's memory. */
 #define CTL_OUT_MAX (64 * 1024)
+/* How often the socket file is checked for having been removed (one lstat) */
+#define CTL_HEAL_MS 1000
 
 struct ctl {
 	struct loop *loop;
 	struct loop_src *src;
 	struct loop_timer *retry; /* resumes accepting after fd exhaustion */
+	struct loop_timer *heal;  /* checks that the socket file is still there */
 	int fd;
 	char *path;    /* absolute */
 	char *display; /* as configured, for messages */
-	dev_t dev;     /* the socket file we bound, for ctl_free's unlink */
-	ino_t ino;
+	struct ctl_sock_id id; /* the socket file we bound: healing, ctl_free's unlink */
+	bool heal_failed;      /* the last attempt to make it again failed (said once) */
+	bool heal_given_up;    /* another baton took the path */
 	uid_t uid;
 	ctl_request_cb cb;
 	void *data;
@@ -95,87 +100,6 @@ char *ctl_socket_path(const char *root, const char *path)
 		return xstrdup(path);
 	size_t n = strlen(root);
 	return xasprintf("%s%s%s", root, root[n - 1] == '/' ? "" : "/", path);
-}
-
-/* ---- addresses ---- */
-
-/* Fill sun for path. Paths too long for sun_path go through the directory: *dirfd is an O_PATH
- * fd of the parent (the caller closes it after bind/connect) and the address is
- * /proc/self/fd/N/NAME. Returns 0 or -errno. */
-static int sockaddr_for(const char *path, struct sockaddr_un *sun, socklen_t *len, int *dirfd)
-{
-	size_t n = strlen(path);
-	*dirfd = -1;
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (n == 0)
-		return -EINVAL;
-	if (n < sizeof(sun->sun_path)) {
-		memcpy(sun->sun_path, path, n);
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-		return 0;
-	}
-	const char *slash = strrchr(path, '/');
-	if (!slash || !slash[1])
-		return -ENAMETOOLONG;
-	char *dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int e = errno;
-	free(dir);
-	if (fd < 0)
-		return -e;
-	int k = snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/self/fd/%d/%s", fd,
-			 slash + 1);
-	if (k < 0 || (size_t)k >= sizeof(sun->sun_path)) {
-		close(fd);
-		return -ENAMETOOLONG;
-	}
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)k + 1);
-	*dirfd = fd;
-	return 0;
-}
-
-int ctl_connect(const char *path, int64_t timeout_ms)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int dirfd;
-	int r = sockaddr_for(path, &sun, &len, &dirfd);
-	if (r < 0)
-		return r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (timeout_ms > 0 ? 0 : SOCK_NONBLOCK),
-			0);
-	if (fd < 0) {
-		r = -errno;
-		goto out_dir;
-	}
-	if (timeout_ms > 0) {
-		/* a blocking AF_UNIX connect waits for backlog room at most SO_SNDTIMEO */
-		struct timeval tv = {.tv_sec = timeout_ms / 1000,
-				     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
-	while ((r = connect(fd, (struct sockaddr *)&sun, len)) < 0 && errno == EINTR)
-		;
-	if (r < 0) {
-		r = errno == EINPROGRESS ? -EAGAIN : -errno;
-		goto out_close;
-	}
-	struct timeval zero = {0};
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero));
-	if (fd_set_nonblock(fd, true) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (dirfd >= 0)
-		close(dirfd);
-	return fd;
-out_close:
-	close(fd);
-out_dir:
-	if (dirfd >= 0)
-		close(dirfd);
-	return r;
 }
 
 /* ---- clients ---- */
@@ -588,123 +512,51 @@ int ctl_reply_body(struct ctl_client *c, const char *body)
 
 /* ---- the server ---- */
 
-/* mkdir -p the directory part of path, new directories 0700. 0 or -errno. */
-static int make_parents(const char *path)
+/* The socket file was removed (a tmp cleaner, rm -rf .baton) or replaced: bind a new one at
+ * the path, so `baton reload` and `baton status` reach this baton again. Clients connected to
+ * the old socket are served on; its queued connections are accepted first. A path another baton
+ * has taken since is left alone (said once). */
+static void heal(struct ctl *ctl)
 {
-	char *p = xstrdup(path);
-	int r = 0;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			*s = '/';
-			break;
-		}
-		*s = '/';
+	char *msg = NULL;
+	struct ctl_sock_id id;
+	int fd = ctl_sock_listen(ctl->path, ctl->display, ctl->uid, CTL_BACKLOG, &id, &msg);
+	if (fd < 0) {
+		if (!ctl->heal_failed || fd == -EADDRINUSE)
+			log_warn("control socket %s is gone and cannot be made again: %s%s",
+				 ctl->display, msg,
+				 fd == -EADDRINUSE ? " — this baton answers signals only" : "");
+		ctl->heal_failed = true;
+		ctl->heal_given_up = fd == -EADDRINUSE;
+		free(msg);
+		return;
 	}
-	free(p);
-	return r;
+	struct loop_src *src = loop_add(ctl->loop, fd, EPOLLIN, on_accept, ctl);
+	if (!src) {
+		log_warn("control socket %s: cannot watch the new socket: %m", ctl->display);
+		unlink(ctl->path);
+		close(fd);
+		return;
+	}
+	on_accept(ctl->loop, ctl->fd, EPOLLIN, ctl); /* who connected before it went */
+	loop_del(ctl->loop, ctl->src);
+	close(ctl->fd);
+	loop_timer_disarm(ctl->retry);
+	ctl->src = src;
+	ctl->fd = fd;
+	ctl->id = id;
+	ctl->heal_failed = false;
+	log_warn("control socket %s was removed — created it again", ctl->display);
 }
 
-/* The socket's directory must be ours (or root's) and writable by nobody else, unless sticky
- * (/tmp): else another user could swap the socket for something else between our calls.
- * 0, or -errno with *err set. */
-static int check_dir(struct ctl *ctl, char **err)
+static void on_heal_timer(struct loop *l, void *data)
 {
-	char *slash = strrchr(ctl->path, '/');
-	char *dir = !slash		 ? xstrdup(".")
-		    : slash == ctl->path ? xstrdup("/")
-					 : xstrndup(ctl->path, (size_t)(slash - ctl->path));
-	struct stat st;
-	int r = 0;
-	if (stat(dir, &st) < 0) {
-		r = -errno;
-		*err = xasprintf("cannot inspect the control socket's directory %s: %s", dir,
-				 strerror(-r));
-	} else if (st.st_uid != ctl->uid && st.st_uid != 0) {
-		r = -EPERM;
-		*err = xasprintf(
-			"the control socket's directory %s belongs to uid %u, not to baton's "
-			"(%u): refusing to create the socket there",
-			dir, (unsigned)st.st_uid, (unsigned)ctl->uid);
-	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-		r = -EPERM;
-		*err = xasprintf(
-			"the control socket's directory %s is writable by %s (mode %04o) "
-			"and not sticky: refusing to create the socket there (chmod go-w %s)",
-			dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
-			(unsigned)(st.st_mode & 07777), dir);
-	}
-	free(dir);
-	return r;
-}
-
-/* bind() under a umask that leaves 0600. 0 or -errno. */
-static int bind_path(int fd, const char *path)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int dirfd;
-	int r = sockaddr_for(path, &sun, &len, &dirfd);
-	if (r < 0)
-		return r;
-	mode_t old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, len) < 0 ? -errno : 0;
-	umask(old);
-	if (dirfd >= 0)
-		close(dirfd);
-	return r;
-}
-
-/* Bind, replacing a stale socket file. 0, or -errno with *err set. */
-static int bind_or_replace(struct ctl *ctl, char **err)
-{
-	for (int attempt = 0;; attempt++) {
-		int r = bind_path(ctl->fd, ctl->path);
-		if (r != -EADDRINUSE || attempt == 2) {
-			if (r < 0)
-				*err = xasprintf("cannot bind the control socket %s: %s",
-						 ctl->display, strerror(-r));
-			return r;
-		}
-		struct stat st;
-		if (lstat(ctl->path, &st) < 0) {
-			if (errno == ENOENT)
-				continue; /* gone meanwhile */
-			r = -errno;
-			*err = xasprintf("cannot inspect %s: %s", ctl->display, strerror(-r));
-			return r;
-		}
-		if (!S_ISSOCK(st.st_mode)) {
-			*err = xasprintf("cannot create the control socket: %s exists and is not a "
-					 "socket",
-					 ctl->display);
-			return -EEXIST;
-		}
-		int probe = ctl_connect(ctl->path, 0);
-		if (probe >= 0 || probe == -EAGAIN) {
-			if (probe >= 0)
-				close(probe);
-			*err = xasprintf("another baton is running on %s", ctl->display);
-			return -EADDRINUSE;
-		}
-		if (probe == -ENOENT)
-			continue;
-		if (probe != -ECONNREFUSED) {
-			*err = xasprintf("cannot check whether %s is in use: %s", ctl->display,
-					 strerror(-probe));
-			return probe;
-		}
-		log_debug("control socket: replacing the stale socket %s", ctl->display);
-		if (unlink(ctl->path) < 0 && errno != ENOENT) {
-			r = -errno;
-			*err = xasprintf("cannot remove the stale control socket %s: %s",
-					 ctl->display, strerror(-r));
-			return r;
-		}
-	}
+	(void)l;
+	struct ctl *ctl = data;
+	if (!ctl_sock_is(ctl->path, &ctl->id))
+		heal(ctl);
+	if (!ctl->heal_given_up)
+		loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
 }
 
 struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_request_cb cb,
@@ -712,7 +564,6 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 {
 	char *msg = NULL;
 	struct ctl *ctl;
-	struct stat st;
 	int r;
 	if (!path || !*path) {
 		msg = xstrdup("empty control socket path");
@@ -721,7 +572,6 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->loop = l;
-	ctl->fd = -1;
 	ctl->path = ctl_socket_path(root, path);
 	ctl->display = xstrdup(path);
 	ctl->uid = geteuid();
@@ -730,51 +580,10 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 	ctl->max_clients = CTL_MAX_CLIENTS;
 	ctl->idle_ms = CTL_IDLE_TIMEOUT_MS;
 
-	r = make_parents(ctl->path);
-	if (r < 0) {
-		msg = xasprintf("cannot create the directory of the control socket %s: %s",
-				ctl->display, strerror(-r));
-		goto out_free;
-	}
-	r = check_dir(ctl, &msg);
-	if (r < 0)
-		goto out_free;
-	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ctl->fd = ctl_sock_listen(ctl->path, ctl->display, ctl->uid, CTL_BACKLOG, &ctl->id, &msg);
 	if (ctl->fd < 0) {
-		r = -errno;
-		msg = xasprintf("cannot create the control socket: %s", strerror(-r));
+		r = ctl->fd;
 		goto out_free;
-	}
-	r = bind_or_replace(ctl, &msg);
-	if (r < 0)
-		goto out_close;
-	/* lstat: the entry itself, never a symlink's target. Nobody else can replace it in a
-	 * directory check_dir() accepted, so a chmod (when a default ACL overrode the umask)
-	 * reaches our socket */
-	if (lstat(ctl->path, &st) < 0) {
-		r = -errno;
-		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
-				strerror(-r));
-		goto out_unlink;
-	}
-	if (!S_ISSOCK(st.st_mode) || st.st_uid != ctl->uid) {
-		r = -EPERM;
-		msg = xasprintf("the control socket %s was replaced after bind", ctl->display);
-		goto out_close; /* not ours: do not unlink it */
-	}
-	if ((st.st_mode & 07777) != 0600 && chmod(ctl->path, 0600) < 0) {
-		r = -errno;
-		msg = xasprintf("cannot set up the control socket %s: %s", ctl->display,
-				strerror(-r));
-		goto out_unlink;
-	}
-	ctl->dev = st.st_dev;
-	ctl->ino = st.st_ino;
-	if (listen(ctl->fd, CTL_BACKLOG) < 0) {
-		r = -errno;
-		msg = xasprintf("cannot listen on the control socket %s: %s", ctl->display,
-				strerror(-r));
-		goto out_unlink;
 	}
 	ctl->src = loop_add(l, ctl->fd, EPOLLIN, on_accept, ctl);
 	if (!ctl->src) {
@@ -783,11 +592,12 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 		goto out_unlink;
 	}
 	ctl->retry = loop_timer_new(l, on_accept_retry, ctl);
+	ctl->heal = loop_timer_new(l, on_heal_timer, ctl);
+	loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
 	return ctl;
 
 out_unlink:
 	unlink(ctl->path);
-out_close:
 	close(ctl->fd);
 out_free:
 	free(ctl->path);
@@ -842,8 +652,8 @@ void ctl_free(struct ctl *ctl)
 	loop_del(ctl->loop, ctl->src);
 	close(ctl->fd);
 	loop_timer_free(ctl->retry);
-	struct stat st;
-	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+	loop_timer_free(ctl->heal);
+	if (ctl_sock_is(ctl->path, &ctl->id))
 		unlink(ctl->path);
 	errno = e;
 	ctl->free_pending = true;

@@ -11,8 +11,11 @@
  * error line saying why). The owner's wait for an answer has no timeout: that is its business.
  *
  * Ownership:
- *  - ctl_new() creates and owns the listening socket; ctl_free() unregisters and closes it and
- *    unlinks the socket file if the file at the path is still the one it bound (dev/ino).
+ *  - ctl_new() creates and owns the listening socket (ctl_sock.h); ctl_free() unregisters and
+ *    closes it and unlinks the socket file if the file at the path is still the one it bound
+ *    (dev/ino). Once a second, ctl checks that file: removed or replaced by a file that is not a
+ *    live socket, it binds a new socket at the path (logged); taken by another baton, it leaves
+ *    it and says so once.
  *  - ctl owns every client connection and closes it: when the peer hangs up, on a protocol
  *    error, on the idle timeout, and in ctl_free(). The owner never closes anything.
  *  - struct ctl_client memory is reference counted. The `c` given to the callback is valid

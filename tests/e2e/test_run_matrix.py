@@ -1,9 +1,10 @@
 """The rest of the fault matrix for `baton run`, each against a serving app under a poller: the
-new generation forks a daemon. (The other faults
+new generation forks a daemon, and the control socket is deleted under baton. (The other faults
 are in test_run_faults.py.)"""
 import os
 import re
 import shutil
+import signal
 
 import pytest
 
@@ -46,4 +47,29 @@ def test_new_generation_forks_a_daemon(env):
     assert poll.failures == [], poll.failures[:5]
     s.stop()
     assert not _alive(daemon), "the daemon survived baton stop"
+    assert env.leftovers() == []
+
+
+@pytest.mark.timeout(90)
+def test_control_socket_deleted_under_baton(env):
+    # something (a tmp cleaner, a careless rm -rf .baton) deletes the control socket: the app
+    # keeps serving, SIGHUP still reloads, and baton puts its socket back, so `baton reload`
+    # and `baton status` work again
+    s = Svc(env, "exec APP")
+    sock = os.path.join(str(env.tmp), ".baton", "baton.sock")
+    with Poller(s.port) as poll:
+        mark = s.b.mark()
+        os.unlink(sock)
+        s.b.send(signal.SIGHUP)
+        s.b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+        poll.wait_more(3)
+        s.b.wait_line(r"control socket \S+ was removed — created it again", timeout=10,
+                      start=mark)
+        assert os.path.exists(sock)
+        rc, out = s.reload()
+        assert rc == 0 and "generation 3 serving" in out, out
+        assert s.status()["serving"] == 3
+        poll.wait_more(3)
+    assert poll.failures == [], poll.failures[:5]
+    s.stop()
     assert env.leftovers() == []
