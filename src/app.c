@@ -18,6 +18,9 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
+/* At exit, how long queued output may take to go out to a slow reader */
+#define APP_LOG_FLUSH_MS 2000
+
 extern char **environ;
 
 static void app_sig(const struct signalfd_siginfo *si, void *data)
@@ -147,6 +150,7 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args)
 	a->loop = loop_new();
 	if (!a->loop)
 		return -errno;
+	log_attach_loop(a->loop); /* a stalled reader of our output never blocks the loop */
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2};
 	a->sig = sig_new(a->loop, sigs, (int)(sizeof(sigs) / sizeof(sigs[0])), app_sig, a);
 	if (!a->sig)
@@ -263,6 +267,7 @@ void app_fini(struct app *a)
 	strv_clear(&a->args);
 	child_reaper_free(a->reaper);
 	sig_free(a->sig);
+	log_detach_loop(APP_LOG_FLUSH_MS);
 	loop_free(a->loop);
 	memset(a, 0, sizeof(*a));
 }

@@ -101,7 +101,7 @@ static void build_line(struct build *b, const char *line, size_t len, void *data
 	buf_printf(&o, "%sbuild │%s ", col("\033[33m"), col("\033[0m"));
 	buf_append(&o, line, len);
 	buf_putc(&o, '\n');
-	fd_write_all(2, o.p, o.len);
+	log_write(2, o.p, o.len);
 	buf_free(&o);
 }
 
@@ -212,7 +212,7 @@ static void svc_output(struct svc *s, int id, int stream, const char *line, size
 	buf_printf(&o, "%sapp %d │%s ", col("\033[36m"), id, col("\033[0m"));
 	buf_append(&o, line, len);
 	buf_putc(&o, '\n');
-	fd_write_all(stream == 2 ? 2 : 1, o.p, o.len);
+	log_write(stream == 2 ? 2 : 1, o.p, o.len);
 	buf_free(&o);
 }
 

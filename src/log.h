@@ -5,6 +5,8 @@
 #define BATON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_color { LOG_COLOR_AUTO, LOG_COLOR_ALWAYS, LOG_COLOR_NEVER };
@@ -19,6 +21,21 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* Write to fd 1 or 2 (any other fd: a plain blocking write). While a loop is attached, it
+ * never blocks: what the fd does not take now is queued (at most 256 KiB; whole lines past that
+ * are dropped, and a note says how many once the reader catches up) and sent when the fd is
+ * writable. */
+void log_write(int fd, const void *data, size_t len);
+/* From now on, stdout and stderr writes go through the loop (pipes and terminals get their own
+ * non-blocking file description; sockets are sent to with MSG_DONTWAIT). Call once the loop
+ * exists; log_detach_loop() before freeing it: it sends what is queued, waiting at most
+ * flush_timeout_ms, and drops the rest. */
+struct loop;
+void log_attach_loop(struct loop *l);
+void log_detach_loop(int64_t flush_timeout_ms);
+/* Bytes queued for fd (1 or 2), for tests. */
+size_t log_queued(int fd);
 
 /* ANSI colours, or "" when colour is off for stderr. */
 const char *log_c(const char *ansi);
