@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from conftest import wait_until
 from devutil import Poller
 from test_run_faults import Svc
 
@@ -73,3 +74,55 @@ def test_control_socket_deleted_under_baton(env):
     assert poll.failures == [], poll.failures[:5]
     s.stop()
     assert env.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+def test_stalled_reader_of_baton_output_blocks_nothing(env):
+    # baton's stderr is a 4 KiB pipe nobody reads (a hung log shipper, a terminal paused with
+    # ^S): reloads, status and SIGTERM still work, and once the reader catches up every line
+    # arrives whole, with a note of what was dropped if anything was
+    import fcntl
+    import subprocess
+    from conftest import BATON
+    from devutil import write
+    write(os.path.join(str(env.tmp), "baton.toml"), '''
+[run]
+cmd = "exec sleep 600"
+ready = "exec"
+stop_timeout = "5s"
+''')
+    rd, wr = os.pipe()
+    fcntl.fcntl(wr, 1031, 4096)  # F_SETPIPE_SZ
+    e = dict(env.env)
+    b = subprocess.Popen([BATON, "run"], cwd=str(env.tmp), env=e, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=wr, start_new_session=True)
+    os.close(wr)
+    try:
+        sock = os.path.join(str(env.tmp), ".baton", "baton.sock")
+        wait_until(lambda: os.path.exists(sock), timeout=30, what="baton's control socket")
+        for i in range(2, 42):
+            r = env.run([BATON, "reload"], timeout=15)
+            assert r.returncode == 0 and f"generation {i} serving" in r.stdout + r.stderr, \
+                r.stdout + r.stderr
+        assert env.run([BATON, "status"], timeout=15).returncode == 0
+        b.send_signal(signal.SIGTERM)
+        # baton exits only after its queued output went out: read it all
+        got = b""
+        os.set_blocking(rd, True)
+        while True:
+            chunk = os.read(rd, 65536)
+            if not chunk:
+                break
+            got += chunk
+        assert b.wait(timeout=30) == 0
+    finally:
+        if b.poll() is None:
+            os.killpg(b.pid, signal.SIGKILL)
+            b.wait(timeout=10)
+        os.close(rd)
+    text = got.decode("utf-8", "replace")
+    lines = text.splitlines()
+    assert all(ln.startswith("baton: ") for ln in lines), [ln for ln in lines
+                                                          if not ln.startswith("baton: ")][:3]
+    assert "generation 41 serving" in text or "log lines dropped" in text
+    assert "stopped" in lines[-1], lines[-3:]
