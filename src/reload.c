@@ -1,6 +1,5 @@
 #include "reload.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +13,7 @@
 #include "fingerprint.h"
 #include "log.h"
 #include "loop.h"
+#include "reload_hash.h"
 #include "reload_tls.h"
 #include "util/buf.h"
 #include "util/signame.h"
@@ -25,7 +25,6 @@
 #define MISMATCH_DEADLINE_MS 5000
 #define MERGE_WAIT_MS 2000
 #define CHECK_OUTPUT_MAX (16 * 1024)
-#define DIR_HASH_MAX_FILES 10000
 
 enum gstate { G_IDLE, G_RETRY, G_CHECKING };
 
@@ -72,81 +71,10 @@ struct reloader {
 	struct buf why;
 };
 
-/* ---- content hashing ---- */
-
-static int hash_path(const char *path, struct fp_hasher *h, int *budget);
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int hash_dir(const char *path, struct fp_hasher *h, int *budget)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return -errno;
-	struct strv names = STRV_INIT;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		/* Kubernetes' ..data/..2024_* entries: follow the visible names only */
-		if (de->d_name[0] == '.')
-			continue;
-		strv_push(&names, de->d_name);
-	}
-	closedir(d);
-	if (names.n)
-		qsort(names.v, names.n, sizeof(char *), cmp_str);
-	int rc = 0;
-	for (size_t i = 0; i < names.n && rc == 0; i++) {
-		char *p = xasprintf("%s/%s", path, names.v[i]);
-		fp_hash_update(h, names.v[i], strlen(names.v[i]) + 1);
-		rc = hash_path(p, h, budget);
-		free(p);
-		if (rc == -ENOENT)
-			rc = 0; /* vanished while we looked: the next batch will tell */
-	}
-	strv_clear(&names);
-	return rc;
-}
-
-static int hash_path(const char *path, struct fp_hasher *h, int *budget)
-{
-	if (--*budget < 0)
-		return -E2BIG;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return hash_dir(path, h, budget);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	uint64_t v = 0;
-	int rc = fp_hash_fd(fd, &v);
-	close(fd);
-	if (rc == 0)
-		fp_hash_update(h, &v, sizeof(v));
-	return rc;
-}
-
 /* Hash every path of the group; -ENOENT with *missing set when one does not exist. */
 static int group_hash(struct group *g, uint64_t *out, const char **missing)
 {
-	struct fp_hasher h;
-	fp_hash_init(&h);
-	int budget = DIR_HASH_MAX_FILES;
-	for (size_t i = 0; i < g->paths.n; i++) {
-		int rc = hash_path(g->paths.v[i], &h, &budget);
-		if (rc < 0) {
-			*missing = g->paths.v[i];
-			return rc;
-		}
-	}
-	*out = fp_hash_final(&h);
-	if (*out == 0)
-		*out = 1; /* 0 means "none" */
-	return 0;
+	return reload_hash_paths(g->paths.v, g->paths.n, out, missing);
 }
 
 /* ---- actions ---- */

@@ -310,3 +310,43 @@ max_draining = 1
     b.send(signal.SIGINT)  # a second SIGINT kills everything now
     b.wait_line(r"SIGINT again: killing every generation", timeout=20)
     assert b.wait(timeout=20) == 0
+
+
+def test_fifo_and_special_files_in_a_watched_dir_never_block_baton(env):
+    """A FIFO (or a socket, a device node) in a watched directory counts by name and type: it
+    is never opened, so hashing cannot block on it (a blocking open() of a FIFO waits for a
+    writer for ever). Every wait here has a deadline, so the unfixed code fails, not hangs."""
+    import socket as socketmod
+    from conftest import BATON
+    tmp = str(env.tmp)
+    d = os.path.join(tmp, "confdir")
+    write(os.path.join(d, "a.conf"), "v1\n")
+    os.symlink(os.path.join(d, "a.conf"), os.path.join(d, "link.conf"))  # followed
+    os.mkfifo(os.path.join(d, "early.fifo"))  # there at start-up (the first hash)
+    b = start(env, '''
+[[reload]]
+name = "confdir"
+paths = ["confdir"]
+action = "signal:SIGHUP"
+''')
+    os.mkfifo(os.path.join(d, "pipe"))
+    os.symlink("/dev/null", os.path.join(d, "null"))  # a device, through a symlink
+    srv = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_STREAM)
+    srv.bind(os.path.join(d, "sock"))
+    try:
+        mark = b.mark()
+        write(os.path.join(d, "a.conf"), "v2\n")
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+        st = env.run([BATON, "status"], timeout=10)
+        assert st.returncode == 0, st.stdout + st.stderr
+        assert "generation 1" in st.stdout or "serving" in st.stdout, st.stdout
+        # again, through the symlink: still followed, the FIFO still skipped
+        mark = b.mark()
+        write(os.path.join(d, "a.conf"), "v3\n")
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+        sentinel(env, b, 1)
+        assert b.count(r"got SIGHUP") == 2
+        assert b.count(r"rejected") == 0
+    finally:
+        srv.close()
+    stop(b)
