@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,26 @@ static void test_duration_bad(void **state)
 		assert_int_not_equal(duration_parse_ms(bad[i], &ms, &why), 0);
 		assert_non_null(why);
 	}
+}
+
+/* Values whose microseconds overflow int64 (3000000000h is 1.08e19 us) were multiplied
+ * unchecked: undefined behaviour, in practice a negative or wrapped duration. */
+static void test_duration_overflow(void **state)
+{
+	(void)state;
+	const char *big[] = {"3000000000h", "100000000000h", "9223372036854775807ms",
+			     "99999999999999999999s", "2562048h", "876001h", "1h876000h",
+			     "153722867280912930m", "9223372036854775808us"};
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		int64_t ms = 42;
+		const char *why = NULL;
+		assert_int_equal(duration_parse_ms(big[i], &ms, &why), -EINVAL);
+		assert_non_null(why);
+		assert_non_null(strstr(why, "too large"));
+		assert_int_equal(ms, 42); /* untouched */
+	}
+	assert_int_equal(dur("876000h"), 876000LL * 3600000); /* 100 years: the limit */
+	assert_int_equal(dur("1.999999999999h"), 7200000);
 }
 
 static void test_duration_format(void **state)
@@ -103,6 +124,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_ok),     cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_overflow),
 		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_signame),
 		cmocka_unit_test(test_strv_buf),
 	};
