@@ -59,6 +59,34 @@ static void say(const char *fmt, ...)
 	log_info("%s", msg);
 }
 
+/* A rejected [[tls]] pair holds the restart while a generation serves (run.c does the same);
+ * the reloader restarts once the files pass. */
+static bool restart_held(struct dev *d)
+{
+	int cur = svc_current(d->app.svc);
+	char *why = reloader_hold_reason(d->reloader);
+	if (!why || !cur) {
+		if (why)
+			log_warn("%s — nothing is serving: starting the app on it anyway", why);
+		free(why);
+		return false;
+	}
+	log_error("%s — restart held, generation %d keeps serving; it restarts once the "
+		  "certificate passes",
+		  why, cur);
+	free(why);
+	reloader_hold_restart(d->reloader);
+	return true;
+}
+
+static void dev_replace(struct dev *d)
+{
+	if (restart_held(d))
+		return;
+	d->replace_ms = now_ms();
+	svc_replace(d->app.svc);
+}
+
 static void start_cycle(struct dev *d, const char *why)
 {
 	if (svc_stopping(d->app.svc))
@@ -73,8 +101,7 @@ static void start_cycle(struct dev *d, const char *why)
 		build_start(d->build);
 	} else {
 		say("%s — restarting", why);
-		d->replace_ms = now_ms();
-		svc_replace(d->app.svc);
+		dev_replace(d);
 	}
 }
 
@@ -137,8 +164,7 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 	free(d->last_fail);
 	d->last_fail = NULL;
 	d->built_ms = took;
-	d->replace_ms = now_ms();
-	svc_replace(d->app.svc);
+	dev_replace(d);
 }
 
 /* ---- service ---- */
@@ -185,6 +211,10 @@ static void svc_crashed(struct svc *s, int id, const char *status, void *data)
 	struct dev *d = data;
 	log_error("app %s (generation %d)%s", status, id,
 		  d->cfg->run.restart_on_crash ? "" : " — waiting for the next change");
+	char *held = d->cfg->run.restart_on_crash ? reloader_hold_reason(d->reloader) : NULL;
+	if (held)
+		log_warn("%s — restarting the app on it anyway: nothing else can serve", held);
+	free(held);
 }
 
 static void svc_exited(struct svc *s, int id, const char *status, void *data)
@@ -296,8 +326,7 @@ static void reload_restart(const char *why, void *data)
 {
 	struct dev *d = data;
 	say("%s changed — restarting the app", why);
-	d->replace_ms = now_ms();
-	svc_replace(d->app.svc);
+	dev_replace(d);
 }
 
 static void reload_signal(int sig, const char *why, void *data)

@@ -69,6 +69,9 @@ struct reloader {
 	int nsignals;
 	struct strv execs;
 	struct buf why;
+	/* held while a [[tls]] group is rejected, asked for once none is (reloader_hold_restart) */
+	bool held_restart;
+	uint64_t held_sigs; /* bit n: signal n (a rejected [[tls]] group's own signal action) */
 };
 
 /* Hash every path of the group; -ENOENT with *missing set when one does not exist. */
@@ -92,18 +95,82 @@ static bool any_busy(const struct reloader *r)
 	return false;
 }
 
+/* The first [[tls]] group whose current files were rejected: while there is one, a new
+ * generation (or the signal that makes the app read its certificate again) would hand the app
+ * the rejected files. */
+static const struct group *holding_group(const struct reloader *r)
+{
+	for (int i = 0; r && i < r->ng; i++)
+		if (r->g[i].tls && r->g[i].error)
+			return &r->g[i];
+	return NULL;
+}
+
+static bool signal_held(const struct reloader *r, int sig)
+{
+	for (int i = 0; i < r->ng; i++) {
+		const struct group *g = &r->g[i];
+		if (g->tls && g->error && g->action->kind == ACTION_SIGNAL && g->action->signal == sig)
+			return true;
+	}
+	return false;
+}
+
+static void why_add(struct reloader *r, const char *what)
+{
+	if (r->why.len)
+		buf_puts(&r->why, ", ");
+	buf_puts(&r->why, what);
+}
+
+/* Once no [[tls]] group is rejected any more, what was held joins this round's actions. */
+static void release_held(struct reloader *r)
+{
+	if ((!r->held_restart && !r->held_sigs) || holding_group(r))
+		return;
+	log_info("the certificates pass again — %s",
+		 r->held_restart ? "starting the held reload" : "sending the held signal");
+	if (r->held_restart) {
+		r->want_restart = true;
+		why_add(r, "the held reload");
+	}
+	for (int sig = 1; sig < 64; sig++) {
+		if (!(r->held_sigs & (1ULL << sig)))
+			continue;
+		bool have = false;
+		for (int i = 0; i < r->nsignals; i++)
+			have |= r->signals[i] == sig;
+		if (!have && r->nsignals < 8)
+			r->signals[r->nsignals++] = sig;
+		if (!r->held_restart)
+			why_add(r, "the held signal");
+	}
+	r->held_restart = false;
+	r->held_sigs = 0;
+}
+
 static void flush_actions(struct reloader *r)
 {
 	if (any_busy(r))
 		return;
+	release_held(r);
 	const char *why = buf_cstr(&r->why);
 	if (r->want_restart) {
 		if (r->cbs.restart)
 			r->cbs.restart(why, r->data);
 	} else {
-		for (int i = 0; i < r->nsignals; i++)
-			if (r->cbs.signal)
-				r->cbs.signal(r->signals[i], why, r->data);
+		const struct group *hold = holding_group(r);
+		for (int i = 0; i < r->nsignals; i++) {
+			int sig = r->signals[i];
+			if (hold && sig > 0 && sig < 64 && signal_held(r, sig)) {
+				log_error("%s: %s held — the app would read the rejected certificate "
+					  "\"%s\" again; it is sent once the certificate passes",
+					  why, signame_str(sig), hold->name);
+				r->held_sigs |= 1ULL << sig;
+			} else if (r->cbs.signal) {
+				r->cbs.signal(sig, why, r->data);
+			}
+		}
 	}
 	for (size_t i = 0; i < r->execs.n; i++) {
 		struct child_spec spec = {
@@ -139,9 +206,9 @@ static void accept_group(struct group *g)
 		 g->action->kind == ACTION_RESTART  ? "starting a new generation"
 		 : g->action->kind == ACTION_SIGNAL ? "signalling the app"
 						    : "running its action");
-	if (r->why.len)
-		buf_puts(&r->why, ", ");
-	buf_printf(&r->why, "%s \"%s\"", g->kind, g->name);
+	char *what = xasprintf("%s \"%s\"", g->kind, g->name);
+	why_add(r, what);
+	free(what);
 	switch (g->action->kind) {
 	case ACTION_RESTART:
 		r->want_restart = true;
@@ -291,6 +358,14 @@ static void attempt(struct group *g)
 		free(g->missing);
 		g->missing = NULL;
 	}
+	if (h == g->good && g->error && g->good) {
+		/* back to what the app already has: nothing to apply, nothing rejected any more */
+		log_info("%s \"%s\" is back to its last good version", g->kind, g->name);
+		free(g->error);
+		g->error = NULL;
+		g->trying = 0;
+		return;
+	}
 	if (h == g->good || (h == g->trying && g->error && g->state == G_IDLE))
 		return; /* nothing new: same as applied, or same as already rejected */
 	g->trying = h;
@@ -366,6 +441,8 @@ static void group_init(struct reloader *r, struct group *g)
 		if (!v.ok) {
 			log_error("tls \"%s\": %s", g->name, v.message);
 			g->error = v.message;
+			g->trying = g->good; /* rejected, not good: there is no good version yet */
+			g->good = 0;
 		} else {
 			free(v.message);
 		}
@@ -467,6 +544,25 @@ void reloader_free(struct reloader *r)
 	strv_clear(&r->execs);
 	buf_free(&r->why);
 	free(r);
+}
+
+char *reloader_hold_reason(const struct reloader *r)
+{
+	const struct group *g = holding_group(r);
+	if (!g)
+		return NULL;
+	/* the message usually starts with the file it is about: no need to say it twice */
+	const char *e = g->error;
+	size_t n = strlen(g->name);
+	if (e[0] == '"' && strncmp(e + 1, g->name, n) == 0 && strncmp(e + 1 + n, "\": ", 3) == 0)
+		e += n + 4;
+	return xasprintf("certificate \"%s\" rejected: %s", g->name, e);
+}
+
+void reloader_hold_restart(struct reloader *r)
+{
+	if (r)
+		r->held_restart = true;
 }
 
 int reloader_ngroups(const struct reloader *r)

@@ -50,6 +50,15 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 			      const char *const *env, struct child_reaper *reaper,
 			      const struct reload_cbs *cbs, void *data);
 void reloader_free(struct reloader *r);
+/* While a [[tls]] group's current files are rejected, no new generation may start on them: the
+ * app would read the rejected files. Returns NULL when nothing holds, else why (malloc'd, the
+ * caller frees): 'certificate "certs/tls.crt" rejected: expired 2 days ago (...)'. r may be
+ * NULL. Signals sent as another group's action that equal a rejected [[tls]] group's own
+ * signal action are held by the reloader itself. */
+char *reloader_hold_reason(const struct reloader *r);
+/* The caller refused a restart because of reloader_hold_reason(): the reloader asks for it
+ * (cbs.restart, "the held reload") once no [[tls]] group is rejected. r may be NULL. */
+void reloader_hold_restart(struct reloader *r);
 int reloader_ngroups(const struct reloader *r);
 void reloader_group(const struct reloader *r, int i, struct reload_group_info *out);
 

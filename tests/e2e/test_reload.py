@@ -350,3 +350,53 @@ action = "signal:SIGHUP"
     finally:
         srv.close()
     stop(b)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_rejected_certificate_crash_restart_warns_and_reverting_releases_the_hold(env):
+    """A crash while a [[tls]] pair is rejected restarts the app anyway (holding it would leave
+    nothing serving), with a warning; putting the last good files back ends the rejection and
+    runs the held reload."""
+    from conftest import BATON
+    tmp = str(env.tmp)
+    certs, gen = os.path.join(tmp, "certs"), os.path.join(tmp, "gen")
+    os.makedirs(certs)
+    os.makedirs(gen)
+    make_pair(gen, "a")
+    make_pair(gen, "w", host="other.example")
+
+    def install(n):
+        shutil.copy(os.path.join(gen, f"{n}.key"), os.path.join(certs, "tls.key"))
+        shutil.copy(os.path.join(gen, f"{n}.crt"), os.path.join(certs, "tls.crt"))
+
+    install("a")
+    b = start(env, '''
+[[tls]]
+cert = "certs/tls.crt"
+key = "certs/tls.key"
+hostnames = ["localhost"]
+action = "signal:SIGHUP"
+''', extra_run="restart_on_crash = true")
+    mark = b.mark()
+    install("w")
+    b.wait_line(r'tls "certs/tls\.crt" rejected: .*does not cover "localhost"', timeout=20,
+                start=mark)
+    r = env.run([BATON, "reload"], timeout=30)
+    assert r.returncode != 0
+    assert re.search(r'certificate "certs/tls\.crt" rejected: .*does not cover "localhost".* — '
+                     r'reload held, generation 1 keeps serving', r.stdout + r.stderr), r.stderr
+    _, m = b.wait_line(r"sigecho ready pid=(\d+) gen=1", timeout=5)
+    os.kill(int(m.group(1)), signal.SIGKILL)
+    b.wait_line(r'certificate "certs/tls\.crt" rejected: .* — restarting generation 1 on it '
+                r'anyway: nothing else can serve', timeout=20, start=mark)
+    b.wait_line(r"generation 2 serving", timeout=20, start=mark)
+    mark = b.mark()
+    install("a")  # back to the last good pair: nothing to apply but the held reload
+    b.wait_line(r'tls "certs/tls\.crt" is back to its last good version', timeout=20, start=mark)
+    b.wait_line(r"the certificates pass again — starting the held reload", timeout=20,
+                start=mark)
+    b.wait_line(r"generation 3 serving", timeout=20, start=mark)
+    assert b.count(r"got SIGHUP", start=mark) == 0
+    r = env.run([BATON, "reload"], timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stop(b)
