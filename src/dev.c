@@ -20,6 +20,7 @@
 #include "watch.h"
 #include "watch_hub.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/fileio.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
@@ -110,11 +111,13 @@ static void on_batch(const struct watch_change *ch, size_t n, void *data)
 	struct dev *d = data;
 	char why[512];
 	static const char *const kinds[] = {"changed", "created", "removed"};
+	char *path = escape_str(ch[0].path); /* a name may hold ESC or a newline */
 	if (n == 1)
-		snprintf(why, sizeof(why), "%s \"%s\"", kinds[ch[0].kind], ch[0].path);
+		snprintf(why, sizeof(why), "%s \"%s\"", kinds[ch[0].kind], path);
 	else
-		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], ch[0].path,
+		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], path,
 			 n - 1);
+	free(path);
 	start_cycle(d, why);
 }
 

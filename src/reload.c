@@ -16,6 +16,7 @@
 #include "reload_hash.h"
 #include "reload_tls.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -30,7 +31,7 @@ enum gstate { G_IDLE, G_RETRY, G_CHECKING };
 
 struct group {
 	struct reloader *r;
-	const char *name;
+	char *name; /* for messages: the [[reload]] name or the cert path, escaped */
 	const char *kind;
 	const struct cfg_reload *rl; /* one of rl / tls */
 	const struct cfg_tls *tls;
@@ -248,7 +249,10 @@ static void check_line(struct child *c, int stream, const char *line, size_t len
 	(void)stream;
 	struct group *g = data;
 	if (g->check_out.len < CHECK_OUTPUT_MAX) {
-		buf_append(&g->check_out, line, len);
+		/* shown indented, control characters escaped: the output can neither drive the
+		 * terminal nor pass for one of baton's own lines */
+		buf_puts(&g->check_out, "  │ ");
+		escape_append(&g->check_out, line, len);
 		buf_putc(&g->check_out, '\n');
 	}
 }
@@ -276,14 +280,16 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 		size_t n = strlen(out);
 		while (n && out[n - 1] == '\n')
 			n--;
+		char *cmd = escape_str(g->rl->check);
 		if (g->check_timed_out)
 			reject_group(g, xasprintf("check \"%s\" did not finish within %lld ms and was "
-						  "killed%s%.*s", g->rl->check,
+						  "killed%s%.*s", cmd,
 						  (long long)g->rl->check_timeout_ms,
 						  n ? ":\n" : "", (int)n, out));
 		else
-			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", g->rl->check, sb,
+			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", cmd, sb,
 						  n ? ":\n" : "", (int)n, out));
+		free(cmd);
 	}
 	buf_reset(&g->check_out);
 	flush_actions(g->r);
@@ -309,7 +315,9 @@ static void start_check(struct group *g)
 	g->check_timed_out = false;
 	if (child_spawn(r->loop, &spec, &g->check, err, sizeof(err)) < 0) {
 		g->check = NULL;
-		reject_group(g, xasprintf("check \"%s\": %s", g->rl->check, err));
+		char *cmd = escape_str(g->rl->check);
+		reject_group(g, xasprintf("check \"%s\": %s", cmd, err));
+		free(cmd);
 		return;
 	}
 	g->state = G_CHECKING;
@@ -345,16 +353,19 @@ static void attempt(struct group *g)
 	int rc = group_hash(g, &h, &missing);
 	if (rc < 0) {
 		if (!g->missing || strcmp(g->missing, missing) != 0) {
+			char *m = escape_str(missing);
 			log_warn("%s \"%s\": \"%s\" %s — waiting, the app keeps the previous version",
-				 g->kind, g->name, missing,
-				 rc == -ENOENT ? "is missing" : strerror(-rc));
+				 g->kind, g->name, m, rc == -ENOENT ? "is missing" : strerror(-rc));
+			free(m);
 			free(g->missing);
 			g->missing = xstrdup(missing);
 		}
 		return;
 	}
 	if (g->missing) {
-		log_info("%s \"%s\": \"%s\" is back", g->kind, g->name, g->missing);
+		char *m = escape_str(g->missing);
+		log_info("%s \"%s\": \"%s\" is back", g->kind, g->name, m);
+		free(m);
 		free(g->missing);
 		g->missing = NULL;
 	}
@@ -432,8 +443,10 @@ static void group_init(struct reloader *r, struct group *g)
 		g->good = h;
 	} else {
 		g->missing = xstrdup(missing);
+		char *m = escape_str(missing);
 		log_warn("%s \"%s\": \"%s\" is missing — it will be applied when it appears",
-			 g->kind, g->name, missing);
+			 g->kind, g->name, m);
+		free(m);
 	}
 	if (g->tls && g->good) {
 		struct reload_tls_verdict v;
@@ -485,7 +498,7 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 	for (int i = 0; i < cfg->nreload; i++) {
 		struct group *g = &r->g[r->ng++];
 		g->rl = &cfg->reload[i];
-		g->name = g->rl->name;
+		g->name = escape_str(g->rl->name);
 		g->kind = "reload";
 		g->action = &g->rl->action;
 		for (size_t j = 0; j < g->rl->paths.n; j++) {
@@ -496,7 +509,7 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 	for (int i = 0; i < cfg->ntls; i++) {
 		struct group *g = &r->g[r->ng++];
 		g->tls = &cfg->tls[i];
-		g->name = g->tls->cert;
+		g->name = escape_str(g->tls->cert);
 		g->kind = "tls";
 		g->action = &g->tls->action;
 		strv_push_owned(&g->paths, abs_path(cfg, g->tls->cert));
@@ -536,6 +549,7 @@ void reloader_free(struct reloader *r)
 		loop_timer_free(g->timer);
 		strv_clear(&g->paths);
 		buf_free(&g->check_out);
+		free(g->name);
 		free(g->error);
 		free(g->warning);
 		free(g->missing);

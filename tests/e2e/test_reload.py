@@ -400,3 +400,60 @@ action = "signal:SIGHUP"
     r = env.run([BATON, "reload"], timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     stop(b)
+
+
+def test_check_output_and_file_names_are_printed_escaped_on_one_line(env):
+    """Control characters from outside (a check's output, a file name) are shown as \\x1b, \\r,
+    \\n text: they can neither drive the terminal nor forge a line of baton's own."""
+    tmp = str(env.tmp)
+    cfg = os.path.join(tmp, "config", "app.conf")
+    write(cfg, "v1\n")
+    write(os.path.join(tmp, "check.sh"),
+          "printf 'bad \\033[31mred\\033[0m\\rbaton: generation 9 serving (ready in 1 ms)\\n'\n"
+          "exit 1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+check = "sh check.sh"
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    write(cfg, "v2\n")
+    b.wait_line(r'reload "config" rejected: check "sh check.sh" exited with status 1', timeout=20,
+                start=mark)
+    sentinel(env, b, 1)
+    out = b.output()
+    assert "\x1b" not in out and "\r" not in out, repr(out[-500:])
+    lines = b.lines[mark:]
+    want = r"  │ bad \x1b[31mred\x1b[0m\rbaton: generation 9 serving (ready in 1 ms)"
+    assert any(line.startswith(want) for line in lines), lines
+    assert b.count(r"^baton: generation 9") == 0
+    stop(b)
+
+    # baton dev prints the names of changed files: one in a watched reload directory
+    d = os.path.join(tmp, "confdir")
+    write(os.path.join(d, "a.conf"), "1\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+[watch]
+include_ext = ["conf"]
+[[reload]]
+name = "confdir"
+paths = ["confdir"]
+action = "signal:SIGHUP"
+''')
+    b = env.baton("dev")
+    b.wait_line(r"ready \(generation 1,", timeout=20)
+    mark = b.mark()
+    write(os.path.join(d, "x\n[baton] generation 9 serving\x1b[2J.conf"), "2\n")
+    b.wait_line(r'"confdir/x\\n\[baton\] generation 9 serving\\x1b\[2J\.conf"', timeout=20,
+                start=mark)
+    b.wait_line(r"ready \(generation 2,", timeout=20, start=mark)
+    out = b.output()
+    assert "\x1b" not in out, repr(out[-500:])
+    assert b.count(r"^\[baton\] generation 9") == 0
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=20) == 0

@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/duration.h"
+#include "util/escape.h"
 #include "util/signame.h"
 #include "util/strv.h"
 
@@ -66,6 +67,21 @@ static void test_duration_overflow(void **state)
 	}
 	assert_int_equal(dur("876000h"), 876000LL * 3600000); /* 100 years: the limit */
 	assert_int_equal(dur("1.999999999999h"), 7200000);
+}
+
+static void test_escape(void **state)
+{
+	(void)state;
+	char *e = escape_str("x\n[baton] generation 9 serving\x1b[2J\r\t\x7f\x01 é \xc2\x9b" "1m");
+	assert_string_equal(e, "x\\n[baton] generation 9 serving\\x1b[2J\\r\\t\\x7f\\x01 é "
+			       "\\xc2\\x9b1m");
+	free(e);
+	assert_false(escape_needed("certs/tls.crt é \\ \"q\""));
+	assert_true(escape_needed("a\nb"));
+	e = escape_str("plain");
+	assert_string_equal(e, "plain");
+	free(e);
+	assert_null(escape_str(NULL));
 }
 
 static void test_duration_format(void **state)
@@ -125,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_ok),     cmocka_unit_test(test_duration_bad),
 		cmocka_unit_test(test_duration_overflow),
+		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_signame),
 		cmocka_unit_test(test_strv_buf),
 	};
