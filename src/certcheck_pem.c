@@ -182,7 +182,8 @@ bool cc_file_load(struct cc_ctx *c, struct cc_file *f, const char *name, const c
 			cc_problem(c, CERT_IO, "\"%s\": cannot read: larger than %u MiB", name,
 				   CERTCHECK_MAX_FILE >> 20);
 		else
-			cc_problem(c, CERT_IO, "\"%s\": cannot read: %s", name, regfile_strerror(r));
+			cc_problem(c, CERT_IO, "\"%s\": cannot read: %s", name,
+				   regfile_strerror(r));
 		if (c->res->kind == CERT_IO && !c->res->err)
 			c->res->err = -r;
 		return false;

@@ -38,11 +38,11 @@ struct group {
 	const struct cfg_action *action;
 	struct strv paths; /* absolute */
 	enum gstate state;
-	uint64_t good;      /* content hash of the last good state */
-	uint64_t trying;    /* content hash being validated */
+	uint64_t good;	 /* content hash of the last good state */
+	uint64_t trying; /* content hash being validated */
 	char *error;
 	char *warning;
-	char *missing;      /* the path reported missing (reported once) */
+	char *missing; /* the path reported missing (reported once) */
 	int64_t last_attempt;
 	int64_t mismatch_since;
 	int64_t retry_ms;
@@ -111,7 +111,8 @@ static bool signal_held(const struct reloader *r, int sig)
 {
 	for (int i = 0; i < r->ng; i++) {
 		const struct group *g = &r->g[i];
-		if (g->tls && g->error && g->action->kind == ACTION_SIGNAL && g->action->signal == sig)
+		if (g->tls && g->error && g->action->kind == ACTION_SIGNAL &&
+		    g->action->signal == sig)
 			return true;
 	}
 	return false;
@@ -164,9 +165,10 @@ static void flush_actions(struct reloader *r)
 		for (int i = 0; i < r->nsignals; i++) {
 			int sig = r->signals[i];
 			if (hold && sig > 0 && sig < 64 && signal_held(r, sig)) {
-				log_error("%s: %s held — the app would read the rejected certificate "
-					  "\"%s\" again; it is sent once the certificate passes",
-					  why, signame_str(sig), hold->name);
+				log_error(
+					"%s: %s held — the app would read the rejected certificate "
+					"\"%s\" again; it is sent once the certificate passes",
+					why, signame_str(sig), hold->name);
 				r->held_sigs |= 1ULL << sig;
 			} else if (r->cbs.signal) {
 				r->cbs.signal(sig, why, r->data);
@@ -282,13 +284,14 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 			n--;
 		char *cmd = escape_str(g->rl->check);
 		if (g->check_timed_out)
-			reject_group(g, xasprintf("check \"%s\" did not finish within %lld ms and was "
-						  "killed%s%.*s", cmd,
-						  (long long)g->rl->check_timeout_ms,
-						  n ? ":\n" : "", (int)n, out));
+			reject_group(g,
+				     xasprintf("check \"%s\" did not finish within %lld ms and was "
+					       "killed%s%.*s",
+					       cmd, (long long)g->rl->check_timeout_ms,
+					       n ? ":\n" : "", (int)n, out));
 		else
-			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", cmd, sb,
-						  n ? ":\n" : "", (int)n, out));
+			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", cmd, sb, n ? ":\n" : "",
+						  (int)n, out));
 		free(cmd);
 	}
 	buf_reset(&g->check_out);
@@ -354,7 +357,8 @@ static void attempt(struct group *g)
 	if (rc < 0) {
 		if (!g->missing || strcmp(g->missing, missing) != 0) {
 			char *m = escape_str(missing);
-			log_warn("%s \"%s\": \"%s\" %s — waiting, the app keeps the previous version",
+			log_warn("%s \"%s\": \"%s\" %s — waiting, the app keeps the previous "
+				 "version",
 				 g->kind, g->name, m, rc == -ENOENT ? "is missing" : strerror(-rc));
 			free(m);
 			free(g->missing);

@@ -35,14 +35,14 @@ struct reload_cbs {
 
 /* One group's state, for status. */
 struct reload_group_info {
-	const char *name;       /* [[reload]] name, or the [[tls]] cert path */
-	const char *kind;       /* "reload" or "tls" */
-	bool ok;                /* the last attempt was applied (or nothing tried yet) */
-	const char *error;      /* why the last attempt was rejected, or NULL */
-	const char *warning;    /* e.g. certificate expiring soon, or NULL */
-	uint64_t good_hash;     /* content hash of the last good state (0: none yet) */
+	const char *name;	 /* [[reload]] name, or the [[tls]] cert path */
+	const char *kind;	 /* "reload" or "tls" */
+	bool ok;		 /* the last attempt was applied (or nothing tried yet) */
+	const char *error;	 /* why the last attempt was rejected, or NULL */
+	const char *warning;	 /* e.g. certificate expiring soon, or NULL */
+	uint64_t good_hash;	 /* content hash of the last good state (0: none yet) */
 	int64_t last_attempt_ms; /* monotonic, 0: never */
-	unsigned applied;       /* actions asked for so far */
+	unsigned applied;	 /* actions asked for so far */
 };
 
 /* NULL when there is nothing to watch (no groups) or on error (logged; errno set). */

@@ -34,7 +34,8 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 	}
 	while (*p) {
 		if (!isdigit((unsigned char)*p) && *p != '.') {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			*why = "expected a number (durations look like \"250ms\", \"10s\", "
+			       "\"1m30s\")";
 			return -EINVAL;
 		}
 		int64_t ip = 0, frac = 0, fscale = 1;
@@ -59,7 +60,8 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 			}
 		}
 		if (!digits) {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			*why = "expected a number (durations look like \"250ms\", \"10s\", "
+			       "\"1m30s\")";
 			return -EINVAL;
 		}
 		const struct unit *u = NULL;

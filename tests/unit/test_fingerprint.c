@@ -98,11 +98,21 @@ static void test_fp_tuple(void **state)
 	for (int i = 0; i < fields; i++) {
 		b = a;
 		switch (i) {
-		case 0: b.dev++; break;
-		case 1: b.ino++; break;
-		case 2: b.size++; break;
-		case 3: b.mtime_ns++; break; /* one nanosecond is a difference */
-		default: b.ctime_ns++; break;
+		case 0:
+			b.dev++;
+			break;
+		case 1:
+			b.ino++;
+			break;
+		case 2:
+			b.size++;
+			break;
+		case 3:
+			b.mtime_ns++;
+			break; /* one nanosecond is a difference */
+		default:
+			b.ctime_ns++;
+			break;
 		}
 		assert_false(fp_same(&a, &b));
 		assert_true(fp_digest(&a) != fp_digest(&b));

@@ -40,7 +40,8 @@ static void test_duration_ok(void **state)
 static void test_duration_bad(void **state)
 {
 	(void)state;
-	const char *bad[] = {"", "10", "s", "10x", "-1s", "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
+	const char *bad[] = {"",     "10", "s",	    "10x",  "-1s",
+			     "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms;
 		const char *why = NULL;
@@ -54,9 +55,15 @@ static void test_duration_bad(void **state)
 static void test_duration_overflow(void **state)
 {
 	(void)state;
-	const char *big[] = {"3000000000h", "100000000000h", "9223372036854775807ms",
-			     "99999999999999999999s", "2562048h", "876001h", "1h876000h",
-			     "153722867280912930m", "9223372036854775808us"};
+	const char *big[] = {"3000000000h",
+			     "100000000000h",
+			     "9223372036854775807ms",
+			     "99999999999999999999s",
+			     "2562048h",
+			     "876001h",
+			     "1h876000h",
+			     "153722867280912930m",
+			     "9223372036854775808us"};
 	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
 		int64_t ms = 42;
 		const char *why = NULL;
@@ -72,7 +79,8 @@ static void test_duration_overflow(void **state)
 static void test_escape(void **state)
 {
 	(void)state;
-	char *e = escape_str("x\n[baton] generation 9 serving\x1b[2J\r\t\x7f\x01 é \xc2\x9b" "1m");
+	char *e = escape_str("x\n[baton] generation 9 serving\x1b[2J\r\t\x7f\x01 é \xc2\x9b"
+			     "1m");
 	assert_string_equal(e, "x\\n[baton] generation 9 serving\\x1b[2J\\r\\t\\x7f\\x01 é "
 			       "\\xc2\\x9b1m");
 	free(e);
@@ -139,10 +147,9 @@ static void test_strv_buf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_ok),     cmocka_unit_test(test_duration_bad),
-		cmocka_unit_test(test_duration_overflow),
-		cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_signame),
+		cmocka_unit_test(test_duration_ok),	  cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_overflow), cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_duration_format),	  cmocka_unit_test(test_signame),
 		cmocka_unit_test(test_strv_buf),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
