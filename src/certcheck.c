@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "certcheck_int.h"
+#include "util/escape.h"
 #include "util/xalloc.h"
 
 void cc_problem(struct cc_ctx *c, enum certcheck_kind kind, const char *fmt, ...)
@@ -23,13 +24,22 @@ void cc_problem(struct cc_ctx *c, enum certcheck_kind kind, const char *fmt, ...
 		abort(); /* out of memory, as xasprintf */
 	if (c->res->problems.n == 0)
 		c->res->kind = kind;
+	/* file names, subjects and SANs come from outside: one printable line each */
+	if (escape_needed(s)) {
+		char *e = escape_str(s);
+		free(s);
+		s = e;
+	}
 	strv_push_owned(&c->res->problems, s);
 }
 
 static void add_warning(struct cc_ctx *c, const char *s)
 {
 	struct certcheck_result *r = c->res;
-	char *w = r->warning ? xasprintf("%s; %s", r->warning, s) : xstrdup(s);
+	char *e = escape_str(s);
+	char *w = r->warning ? xasprintf("%s; %s", r->warning, e) : e;
+	if (w != e)
+		free(e);
 	free(r->warning);
 	r->warning = w;
 }

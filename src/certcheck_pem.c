@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "certcheck_int.h"
-#include "util/fileio.h"
+#include "util/regfile.h"
 #include "util/xalloc.h"
 
 static const char begin_tag[] = "-----BEGIN ";
@@ -172,7 +172,9 @@ bool cc_file_load(struct cc_ctx *c, struct cc_file *f, const char *name, const c
 	f->secret = secret;
 	char *path =
 		root && *root && name[0] != '/' ? xasprintf("%s/%s", root, name) : xstrdup(name);
-	int r = file_read_all(path, CERTCHECK_MAX_FILE, &f->data, &f->len);
+	/* regular files only, never blocking: a FIFO named as a certificate must not freeze
+	 * `baton check` or the reload machinery */
+	int r = regfile_read_all(path, CERTCHECK_MAX_FILE, &f->data, &f->len);
 	free(path);
 	if (r < 0) {
 		f->data = NULL;
@@ -180,7 +182,8 @@ bool cc_file_load(struct cc_ctx *c, struct cc_file *f, const char *name, const c
 			cc_problem(c, CERT_IO, "\"%s\": cannot read: larger than %u MiB", name,
 				   CERTCHECK_MAX_FILE >> 20);
 		else
-			cc_problem(c, CERT_IO, "\"%s\": cannot read: %s", name, strerror(-r));
+			cc_problem(c, CERT_IO, "\"%s\": cannot read: %s", name,
+				   regfile_strerror(r));
 		if (c->res->kind == CERT_IO && !c->res->err)
 			c->res->err = -r;
 		return false;

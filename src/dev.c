@@ -20,6 +20,7 @@
 #include "watch.h"
 #include "watch_hub.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/fileio.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
@@ -59,6 +60,34 @@ static void say(const char *fmt, ...)
 	log_info("%s", msg);
 }
 
+/* A rejected [[tls]] pair holds the restart while a generation serves (run.c does the same);
+ * the reloader restarts once the files pass. */
+static bool restart_held(struct dev *d)
+{
+	int cur = svc_current(d->app.svc);
+	char *why = reloader_hold_reason(d->reloader);
+	if (!why || !cur) {
+		if (why)
+			log_warn("%s — nothing is serving: starting the app on it anyway", why);
+		free(why);
+		return false;
+	}
+	log_error("%s — restart held, generation %d keeps serving; it restarts once the "
+		  "certificate passes",
+		  why, cur);
+	free(why);
+	reloader_hold_restart(d->reloader);
+	return true;
+}
+
+static void dev_replace(struct dev *d)
+{
+	if (restart_held(d))
+		return;
+	d->replace_ms = now_ms();
+	svc_replace(d->app.svc);
+}
+
 static void start_cycle(struct dev *d, const char *why)
 {
 	if (svc_stopping(d->app.svc))
@@ -73,8 +102,7 @@ static void start_cycle(struct dev *d, const char *why)
 		build_start(d->build);
 	} else {
 		say("%s — restarting", why);
-		d->replace_ms = now_ms();
-		svc_replace(d->app.svc);
+		dev_replace(d);
 	}
 }
 
@@ -83,11 +111,13 @@ static void on_batch(const struct watch_change *ch, size_t n, void *data)
 	struct dev *d = data;
 	char why[512];
 	static const char *const kinds[] = {"changed", "created", "removed"};
+	char *path = escape_str(ch[0].path); /* a name may hold ESC or a newline */
 	if (n == 1)
-		snprintf(why, sizeof(why), "%s \"%s\"", kinds[ch[0].kind], ch[0].path);
+		snprintf(why, sizeof(why), "%s \"%s\"", kinds[ch[0].kind], path);
 	else
-		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], ch[0].path,
+		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], path,
 			 n - 1);
+	free(path);
 	start_cycle(d, why);
 }
 
@@ -137,8 +167,7 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 	free(d->last_fail);
 	d->last_fail = NULL;
 	d->built_ms = took;
-	d->replace_ms = now_ms();
-	svc_replace(d->app.svc);
+	dev_replace(d);
 }
 
 /* ---- service ---- */
@@ -185,6 +214,10 @@ static void svc_crashed(struct svc *s, int id, const char *status, void *data)
 	struct dev *d = data;
 	log_error("app %s (generation %d)%s", status, id,
 		  d->cfg->run.restart_on_crash ? "" : " — waiting for the next change");
+	char *held = d->cfg->run.restart_on_crash ? reloader_hold_reason(d->reloader) : NULL;
+	if (held)
+		log_warn("%s — restarting the app on it anyway: nothing else can serve", held);
+	free(held);
 }
 
 static void svc_exited(struct svc *s, int id, const char *status, void *data)
@@ -296,8 +329,7 @@ static void reload_restart(const char *why, void *data)
 {
 	struct dev *d = data;
 	say("%s changed — restarting the app", why);
-	d->replace_ms = now_ms();
-	svc_replace(d->app.svc);
+	dev_replace(d);
 }
 
 static void reload_signal(int sig, const char *why, void *data)

@@ -145,9 +145,11 @@ int fp_hash_fd(int fd, uint64_t *out)
 {
 	unsigned char buf[65536];
 	struct fp_hasher h;
+	int64_t left = FP_HASH_MAX;
 	fp_hash_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		size_t want = left < (int64_t)sizeof(buf) ? (size_t)left + 1 : sizeof(buf);
+		ssize_t n = read(fd, buf, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -155,6 +157,9 @@ int fp_hash_fd(int fd, uint64_t *out)
 		}
 		if (n == 0)
 			break;
+		left -= n;
+		if (left < 0)
+			return -EFBIG; /* one byte past the cap: stop reading */
 		fp_hash_update(&h, buf, (size_t)n);
 	}
 	*out = fp_hash_final(&h);
@@ -195,13 +200,20 @@ enum fp_verdict fp_check(int dirfd, const char *path, const struct fp_state *old
 			*err = -errno;
 		return errno == ENOENT ? FP_GONE : FP_ERROR;
 	}
-	/* The name may have been replaced between the stat and the open: describe what was read. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		fp_from_stat(&fp, &st);
-		now->digest = (uint32_t)fp_digest(&fp);
+	/* The name may have been replaced between the stat and the open: describe what was read,
+	 * and never read anything but a regular file (O_NONBLOCK kept a FIFO from blocking). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		if (err)
+			*err = -EISDIR;
+		return FP_GONE;
 	}
+	fp_from_stat(&fp, &st);
+	now->digest = (uint32_t)fp_digest(&fp);
 	int r = fp_hash_fd(fd, &now->hash);
 	close(fd);
+	if (r == -EFBIG)
+		return FP_CHANGED; /* grew past FP_HASH_MAX: not hashed, like a large file */
 	if (r < 0) {
 		if (err)
 			*err = r;

@@ -61,7 +61,9 @@ enum fp_verdict {
  * (for FP_SAME/FP_TOUCHED/FP_CHANGED). *err (may be NULL) gets -errno for FP_GONE/FP_ERROR. */
 enum fp_verdict fp_check(int dirfd, const char *path, const struct fp_state *old,
 			 struct fp_state *now, int *err);
-/* Hash an open file from its current offset to EOF; 0 or -errno. */
+/* Hash an open file from its current offset to EOF; 0 or -errno, -EFBIG when more than
+ * FP_HASH_MAX bytes follow (reading stops there: a file that keeps growing cannot keep baton
+ * reading). The caller opens regular files only (util/regfile.h). */
 int fp_hash_fd(int fd, uint64_t *out);
 
 #endif

@@ -1,6 +1,5 @@
 #include "reload.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,8 +13,10 @@
 #include "fingerprint.h"
 #include "log.h"
 #include "loop.h"
+#include "reload_hash.h"
 #include "reload_tls.h"
 #include "util/buf.h"
+#include "util/escape.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -25,24 +26,23 @@
 #define MISMATCH_DEADLINE_MS 5000
 #define MERGE_WAIT_MS 2000
 #define CHECK_OUTPUT_MAX (16 * 1024)
-#define DIR_HASH_MAX_FILES 10000
 
 enum gstate { G_IDLE, G_RETRY, G_CHECKING };
 
 struct group {
 	struct reloader *r;
-	const char *name;
+	char *name; /* for messages: the [[reload]] name or the cert path, escaped */
 	const char *kind;
 	const struct cfg_reload *rl; /* one of rl / tls */
 	const struct cfg_tls *tls;
 	const struct cfg_action *action;
 	struct strv paths; /* absolute */
 	enum gstate state;
-	uint64_t good;      /* content hash of the last good state */
-	uint64_t trying;    /* content hash being validated */
+	uint64_t good;	 /* content hash of the last good state */
+	uint64_t trying; /* content hash being validated */
 	char *error;
 	char *warning;
-	char *missing;      /* the path reported missing (reported once) */
+	char *missing; /* the path reported missing (reported once) */
 	int64_t last_attempt;
 	int64_t mismatch_since;
 	int64_t retry_ms;
@@ -70,83 +70,15 @@ struct reloader {
 	int nsignals;
 	struct strv execs;
 	struct buf why;
+	/* held while a [[tls]] group is rejected, asked for once none is (reloader_hold_restart) */
+	bool held_restart;
+	uint64_t held_sigs; /* bit n: signal n (a rejected [[tls]] group's own signal action) */
 };
-
-/* ---- content hashing ---- */
-
-static int hash_path(const char *path, struct fp_hasher *h, int *budget);
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int hash_dir(const char *path, struct fp_hasher *h, int *budget)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return -errno;
-	struct strv names = STRV_INIT;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		/* Kubernetes' ..data/..2024_* entries: follow the visible names only */
-		if (de->d_name[0] == '.')
-			continue;
-		strv_push(&names, de->d_name);
-	}
-	closedir(d);
-	if (names.n)
-		qsort(names.v, names.n, sizeof(char *), cmp_str);
-	int rc = 0;
-	for (size_t i = 0; i < names.n && rc == 0; i++) {
-		char *p = xasprintf("%s/%s", path, names.v[i]);
-		fp_hash_update(h, names.v[i], strlen(names.v[i]) + 1);
-		rc = hash_path(p, h, budget);
-		free(p);
-		if (rc == -ENOENT)
-			rc = 0; /* vanished while we looked: the next batch will tell */
-	}
-	strv_clear(&names);
-	return rc;
-}
-
-static int hash_path(const char *path, struct fp_hasher *h, int *budget)
-{
-	if (--*budget < 0)
-		return -E2BIG;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return hash_dir(path, h, budget);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	uint64_t v = 0;
-	int rc = fp_hash_fd(fd, &v);
-	close(fd);
-	if (rc == 0)
-		fp_hash_update(h, &v, sizeof(v));
-	return rc;
-}
 
 /* Hash every path of the group; -ENOENT with *missing set when one does not exist. */
 static int group_hash(struct group *g, uint64_t *out, const char **missing)
 {
-	struct fp_hasher h;
-	fp_hash_init(&h);
-	int budget = DIR_HASH_MAX_FILES;
-	for (size_t i = 0; i < g->paths.n; i++) {
-		int rc = hash_path(g->paths.v[i], &h, &budget);
-		if (rc < 0) {
-			*missing = g->paths.v[i];
-			return rc;
-		}
-	}
-	*out = fp_hash_final(&h);
-	if (*out == 0)
-		*out = 1; /* 0 means "none" */
-	return 0;
+	return reload_hash_paths(g->paths.v, g->paths.n, out, missing);
 }
 
 /* ---- actions ---- */
@@ -164,18 +96,84 @@ static bool any_busy(const struct reloader *r)
 	return false;
 }
 
+/* The first [[tls]] group whose current files were rejected: while there is one, a new
+ * generation (or the signal that makes the app read its certificate again) would hand the app
+ * the rejected files. */
+static const struct group *holding_group(const struct reloader *r)
+{
+	for (int i = 0; r && i < r->ng; i++)
+		if (r->g[i].tls && r->g[i].error)
+			return &r->g[i];
+	return NULL;
+}
+
+static bool signal_held(const struct reloader *r, int sig)
+{
+	for (int i = 0; i < r->ng; i++) {
+		const struct group *g = &r->g[i];
+		if (g->tls && g->error && g->action->kind == ACTION_SIGNAL &&
+		    g->action->signal == sig)
+			return true;
+	}
+	return false;
+}
+
+static void why_add(struct reloader *r, const char *what)
+{
+	if (r->why.len)
+		buf_puts(&r->why, ", ");
+	buf_puts(&r->why, what);
+}
+
+/* Once no [[tls]] group is rejected any more, what was held joins this round's actions. */
+static void release_held(struct reloader *r)
+{
+	if ((!r->held_restart && !r->held_sigs) || holding_group(r))
+		return;
+	log_info("the certificates pass again — %s",
+		 r->held_restart ? "starting the held reload" : "sending the held signal");
+	if (r->held_restart) {
+		r->want_restart = true;
+		why_add(r, "the held reload");
+	}
+	for (int sig = 1; sig < 64; sig++) {
+		if (!(r->held_sigs & (1ULL << sig)))
+			continue;
+		bool have = false;
+		for (int i = 0; i < r->nsignals; i++)
+			have |= r->signals[i] == sig;
+		if (!have && r->nsignals < 8)
+			r->signals[r->nsignals++] = sig;
+		if (!r->held_restart)
+			why_add(r, "the held signal");
+	}
+	r->held_restart = false;
+	r->held_sigs = 0;
+}
+
 static void flush_actions(struct reloader *r)
 {
 	if (any_busy(r))
 		return;
+	release_held(r);
 	const char *why = buf_cstr(&r->why);
 	if (r->want_restart) {
 		if (r->cbs.restart)
 			r->cbs.restart(why, r->data);
 	} else {
-		for (int i = 0; i < r->nsignals; i++)
-			if (r->cbs.signal)
-				r->cbs.signal(r->signals[i], why, r->data);
+		const struct group *hold = holding_group(r);
+		for (int i = 0; i < r->nsignals; i++) {
+			int sig = r->signals[i];
+			if (hold && sig > 0 && sig < 64 && signal_held(r, sig)) {
+				log_error(
+					"%s: %s held — the app would read the rejected certificate "
+					"\"%s\" again; it is sent once the certificate passes",
+					why, signame_str(sig), hold->name);
+				r->held_sigs |= 1ULL << sig;
+			} else if (r->cbs.signal) {
+				r->cbs.signal(sig, why, r->data);
+			}
+		}
 	}
 	for (size_t i = 0; i < r->execs.n; i++) {
 		struct child_spec spec = {
@@ -211,9 +209,9 @@ static void accept_group(struct group *g)
 		 g->action->kind == ACTION_RESTART  ? "starting a new generation"
 		 : g->action->kind == ACTION_SIGNAL ? "signalling the app"
 						    : "running its action");
-	if (r->why.len)
-		buf_puts(&r->why, ", ");
-	buf_printf(&r->why, "%s \"%s\"", g->kind, g->name);
+	char *what = xasprintf("%s \"%s\"", g->kind, g->name);
+	why_add(r, what);
+	free(what);
 	switch (g->action->kind) {
 	case ACTION_RESTART:
 		r->want_restart = true;
@@ -253,7 +251,10 @@ static void check_line(struct child *c, int stream, const char *line, size_t len
 	(void)stream;
 	struct group *g = data;
 	if (g->check_out.len < CHECK_OUTPUT_MAX) {
-		buf_append(&g->check_out, line, len);
+		/* shown indented, control characters escaped: the output can neither drive the
+		 * terminal nor pass for one of baton's own lines */
+		buf_puts(&g->check_out, "  │ ");
+		escape_append(&g->check_out, line, len);
 		buf_putc(&g->check_out, '\n');
 	}
 }
@@ -281,14 +282,17 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 		size_t n = strlen(out);
 		while (n && out[n - 1] == '\n')
 			n--;
+		char *cmd = escape_str(g->rl->check);
 		if (g->check_timed_out)
-			reject_group(g, xasprintf("check \"%s\" did not finish within %lld ms and was "
-						  "killed%s%.*s", g->rl->check,
-						  (long long)g->rl->check_timeout_ms,
-						  n ? ":\n" : "", (int)n, out));
+			reject_group(g,
+				     xasprintf("check \"%s\" did not finish within %lld ms and was "
+					       "killed%s%.*s",
+					       cmd, (long long)g->rl->check_timeout_ms,
+					       n ? ":\n" : "", (int)n, out));
 		else
-			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", g->rl->check, sb,
-						  n ? ":\n" : "", (int)n, out));
+			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", cmd, sb, n ? ":\n" : "",
+						  (int)n, out));
+		free(cmd);
 	}
 	buf_reset(&g->check_out);
 	flush_actions(g->r);
@@ -314,7 +318,9 @@ static void start_check(struct group *g)
 	g->check_timed_out = false;
 	if (child_spawn(r->loop, &spec, &g->check, err, sizeof(err)) < 0) {
 		g->check = NULL;
-		reject_group(g, xasprintf("check \"%s\": %s", g->rl->check, err));
+		char *cmd = escape_str(g->rl->check);
+		reject_group(g, xasprintf("check \"%s\": %s", cmd, err));
+		free(cmd);
 		return;
 	}
 	g->state = G_CHECKING;
@@ -350,18 +356,30 @@ static void attempt(struct group *g)
 	int rc = group_hash(g, &h, &missing);
 	if (rc < 0) {
 		if (!g->missing || strcmp(g->missing, missing) != 0) {
-			log_warn("%s \"%s\": \"%s\" %s — waiting, the app keeps the previous version",
-				 g->kind, g->name, missing,
-				 rc == -ENOENT ? "is missing" : strerror(-rc));
+			char *m = escape_str(missing);
+			log_warn("%s \"%s\": \"%s\" %s — waiting, the app keeps the previous "
+				 "version",
+				 g->kind, g->name, m, rc == -ENOENT ? "is missing" : strerror(-rc));
+			free(m);
 			free(g->missing);
 			g->missing = xstrdup(missing);
 		}
 		return;
 	}
 	if (g->missing) {
-		log_info("%s \"%s\": \"%s\" is back", g->kind, g->name, g->missing);
+		char *m = escape_str(g->missing);
+		log_info("%s \"%s\": \"%s\" is back", g->kind, g->name, m);
+		free(m);
 		free(g->missing);
 		g->missing = NULL;
+	}
+	if (h == g->good && g->error && g->good) {
+		/* back to what the app already has: nothing to apply, nothing rejected any more */
+		log_info("%s \"%s\" is back to its last good version", g->kind, g->name);
+		free(g->error);
+		g->error = NULL;
+		g->trying = 0;
+		return;
 	}
 	if (h == g->good || (h == g->trying && g->error && g->state == G_IDLE))
 		return; /* nothing new: same as applied, or same as already rejected */
@@ -429,8 +447,10 @@ static void group_init(struct reloader *r, struct group *g)
 		g->good = h;
 	} else {
 		g->missing = xstrdup(missing);
+		char *m = escape_str(missing);
 		log_warn("%s \"%s\": \"%s\" is missing — it will be applied when it appears",
-			 g->kind, g->name, missing);
+			 g->kind, g->name, m);
+		free(m);
 	}
 	if (g->tls && g->good) {
 		struct reload_tls_verdict v;
@@ -438,6 +458,8 @@ static void group_init(struct reloader *r, struct group *g)
 		if (!v.ok) {
 			log_error("tls \"%s\": %s", g->name, v.message);
 			g->error = v.message;
+			g->trying = g->good; /* rejected, not good: there is no good version yet */
+			g->good = 0;
 		} else {
 			free(v.message);
 		}
@@ -480,7 +502,7 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 	for (int i = 0; i < cfg->nreload; i++) {
 		struct group *g = &r->g[r->ng++];
 		g->rl = &cfg->reload[i];
-		g->name = g->rl->name;
+		g->name = escape_str(g->rl->name);
 		g->kind = "reload";
 		g->action = &g->rl->action;
 		for (size_t j = 0; j < g->rl->paths.n; j++) {
@@ -491,7 +513,7 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 	for (int i = 0; i < cfg->ntls; i++) {
 		struct group *g = &r->g[r->ng++];
 		g->tls = &cfg->tls[i];
-		g->name = g->tls->cert;
+		g->name = escape_str(g->tls->cert);
 		g->kind = "tls";
 		g->action = &g->tls->action;
 		strv_push_owned(&g->paths, abs_path(cfg, g->tls->cert));
@@ -531,6 +553,7 @@ void reloader_free(struct reloader *r)
 		loop_timer_free(g->timer);
 		strv_clear(&g->paths);
 		buf_free(&g->check_out);
+		free(g->name);
 		free(g->error);
 		free(g->warning);
 		free(g->missing);
@@ -539,6 +562,25 @@ void reloader_free(struct reloader *r)
 	strv_clear(&r->execs);
 	buf_free(&r->why);
 	free(r);
+}
+
+char *reloader_hold_reason(const struct reloader *r)
+{
+	const struct group *g = holding_group(r);
+	if (!g)
+		return NULL;
+	/* the message usually starts with the file it is about: no need to say it twice */
+	const char *e = g->error;
+	size_t n = strlen(g->name);
+	if (e[0] == '"' && strncmp(e + 1, g->name, n) == 0 && strncmp(e + 1 + n, "\": ", 3) == 0)
+		e += n + 4;
+	return xasprintf("certificate \"%s\" rejected: %s", g->name, e);
+}
+
+void reloader_hold_restart(struct reloader *r)
+{
+	if (r)
+		r->held_restart = true;
 }
 
 int reloader_ngroups(const struct reloader *r)

@@ -35,14 +35,14 @@ struct reload_cbs {
 
 /* One group's state, for status. */
 struct reload_group_info {
-	const char *name;       /* [[reload]] name, or the [[tls]] cert path */
-	const char *kind;       /* "reload" or "tls" */
-	bool ok;                /* the last attempt was applied (or nothing tried yet) */
-	const char *error;      /* why the last attempt was rejected, or NULL */
-	const char *warning;    /* e.g. certificate expiring soon, or NULL */
-	uint64_t good_hash;     /* content hash of the last good state (0: none yet) */
+	const char *name;	 /* [[reload]] name, or the [[tls]] cert path */
+	const char *kind;	 /* "reload" or "tls" */
+	bool ok;		 /* the last attempt was applied (or nothing tried yet) */
+	const char *error;	 /* why the last attempt was rejected, or NULL */
+	const char *warning;	 /* e.g. certificate expiring soon, or NULL */
+	uint64_t good_hash;	 /* content hash of the last good state (0: none yet) */
 	int64_t last_attempt_ms; /* monotonic, 0: never */
-	unsigned applied;       /* actions asked for so far */
+	unsigned applied;	 /* actions asked for so far */
 };
 
 /* NULL when there is nothing to watch (no groups) or on error (logged; errno set). */
@@ -50,6 +50,15 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 			      const char *const *env, struct child_reaper *reaper,
 			      const struct reload_cbs *cbs, void *data);
 void reloader_free(struct reloader *r);
+/* While a [[tls]] group's current files are rejected, no new generation may start on them: the
+ * app would read the rejected files. Returns NULL when nothing holds, else why (malloc'd, the
+ * caller frees): 'certificate "certs/tls.crt" rejected: expired 2 days ago (...)'. r may be
+ * NULL. Signals sent as another group's action that equal a rejected [[tls]] group's own
+ * signal action are held by the reloader itself. */
+char *reloader_hold_reason(const struct reloader *r);
+/* The caller refused a restart because of reloader_hold_reason(): the reloader asks for it
+ * (cbs.restart, "the held reload") once no [[tls]] group is rejected. r may be NULL. */
+void reloader_hold_restart(struct reloader *r);
 int reloader_ngroups(const struct reloader *r);
 void reloader_group(const struct reloader *r, int i, struct reload_group_info *out);
 

@@ -10,8 +10,8 @@
 struct reload_tls_verdict {
 	bool ok;
 	bool transient; /* a cert/key mismatch: the other file may still be on its way */
-	char *message;  /* malloc'd: why it is bad (or a summary when ok); the caller frees */
-	char *warning;  /* malloc'd or NULL: e.g. expiring soon; the caller frees */
+	char *message;	/* malloc'd: why it is bad (or a summary when ok); the caller frees */
+	char *warning;	/* malloc'd or NULL: e.g. expiring soon; the caller frees */
 };
 
 void reload_tls_validate(const struct config *cfg, const struct cfg_tls *t,

@@ -63,6 +63,31 @@ static void record_result(struct run *r, bool ok, const char *reason)
 	r->last_at_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A rejected [[tls]] pair holds every new generation (and the reload signal) while one serves:
+ * answer the request with why, and let the reloader start it once the files pass. */
+static bool reload_held(struct run *r, const char *who,
+			void (*done)(bool ok, const char *msg, void *data), void *data)
+{
+	int cur = svc_current(r->app.svc);
+	char *why = reloader_hold_reason(r->reloader);
+	if (!why)
+		return false;
+	if (!cur) {
+		log_warn("%s — nothing is serving: starting a generation on it anyway", why);
+		free(why);
+		return false;
+	}
+	char msg[600];
+	snprintf(msg, sizeof(msg), "%s — reload held, generation %d keeps serving", why, cur);
+	free(why);
+	log_error("reload (%s): %s", who, msg);
+	reloader_hold_restart(r->reloader);
+	record_result(r, false, msg);
+	if (done)
+		done(false, msg, data);
+	return true;
+}
+
 /* Ask for a reload; done (may be NULL) gets the result. */
 void run_request_reload(struct run *r, const char *who,
 			void (*done)(bool ok, const char *msg, void *data), void *data)
@@ -73,6 +98,8 @@ void run_request_reload(struct run *r, const char *who,
 			done(false, "baton is stopping", data);
 		return;
 	}
+	if (reload_held(r, who, done, data))
+		return;
 	if (cfg->run.reload_signal) {
 		int e = svc_signal_current(r->app.svc, cfg->run.reload_signal);
 		char msg[160];
@@ -164,6 +191,11 @@ static void on_crashed(struct svc *s, int id, const char *status, void *data)
 	log_error("generation %d %s while serving%s", id, status,
 		  r->cfg->run.restart_on_crash ? "" : " — not restarting (restart_on_crash = false)");
 	sd_send("STATUS=generation %d %s; restarting", id, status);
+	char *held = r->cfg->run.restart_on_crash ? reloader_hold_reason(r->reloader) : NULL;
+	if (held) /* holding it would leave nothing serving: restart, and say so */
+		log_warn("%s — restarting generation %d on it anyway: nothing else can serve", held,
+			 id);
+	free(held);
 	if (!r->cfg->run.restart_on_crash) {
 		r->exit_code = 1;
 		svc_stop(s);

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The largest duration accepted: 100 years, far below int64 microseconds' limit. */
+#define MAX_US (100LL * 365 * 24 * 3600 * 1000000)
+#define TOO_LARGE "duration too large (the limit is 100 years, 876000h)"
+
 struct unit {
 	const char *name;
 	int64_t us; /* microseconds, so that "1.5ms" is representable before rounding */
@@ -30,14 +34,15 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 	}
 	while (*p) {
 		if (!isdigit((unsigned char)*p) && *p != '.') {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			*why = "expected a number (durations look like \"250ms\", \"10s\", "
+			       "\"1m30s\")";
 			return -EINVAL;
 		}
 		int64_t ip = 0, frac = 0, fscale = 1;
 		int digits = 0;
 		while (isdigit((unsigned char)*p)) {
-			if (ip > 100000000000LL) {
-				*why = "duration too large";
+			if (ip > MAX_US) { /* more digits cannot make it smaller */
+				*why = TOO_LARGE;
 				return -EINVAL;
 			}
 			ip = ip * 10 + (*p++ - '0');
@@ -55,7 +60,8 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 			}
 		}
 		if (!digits) {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")";
+			*why = "expected a number (durations look like \"250ms\", \"10s\", "
+			       "\"1m30s\")";
 			return -EINVAL;
 		}
 		const struct unit *u = NULL;
@@ -71,9 +77,13 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 			*why = "missing or unknown unit (use ms, s, m or h)";
 			return -EINVAL;
 		}
-		total_us += ip * u->us + frac * u->us / fscale;
-		if (total_us > 100LL * 365 * 24 * 3600 * 1000000) {
-			*why = "duration too large";
+		/* ip <= MAX_US and u->us <= 3.6e9 could still overflow int64: check every step.
+		 * frac < fscale <= 1e9, so frac * u->us <= 3.6e18 fits. */
+		int64_t part;
+		if (__builtin_mul_overflow(ip, u->us, &part) ||
+		    __builtin_add_overflow(part, frac * u->us / fscale, &part) ||
+		    __builtin_add_overflow(total_us, part, &total_us) || total_us > MAX_US) {
+			*why = TOO_LARGE;
 			return -EINVAL;
 		}
 		parts++;

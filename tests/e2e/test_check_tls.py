@@ -202,3 +202,14 @@ def test_missing_file_is_a_config_error(e, proj):
     assert r.returncode == 1
     assert re.search(r'^baton\.toml:\d+:\d+: \'tls\.cert\': cannot read "certs/nope\.crt"',
                      r.stderr, re.M), r.stderr
+
+
+def test_fifo_or_device_as_certificate_is_refused_without_blocking(e, proj):
+    # a blocking open() of a FIFO waits for a writer for ever: `baton check` must answer
+    os.mkfifo(proj / "certs" / "pipe.crt")
+    os.symlink("/dev/zero", proj / "certs" / "zero.key")
+    r = check(e, proj, ("certs/pipe.crt", "certs/good.key"), ("certs/good.crt", "certs/zero.key"))
+    assert r.returncode == 1, r.stdout
+    lines = r.stderr.splitlines()
+    assert lines[0] == '"certs/pipe.crt": cannot read: not a regular file', r.stderr
+    assert lines[1] == '"certs/zero.key": cannot read: not a regular file', r.stderr

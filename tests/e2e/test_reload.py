@@ -310,3 +310,150 @@ max_draining = 1
     b.send(signal.SIGINT)  # a second SIGINT kills everything now
     b.wait_line(r"SIGINT again: killing every generation", timeout=20)
     assert b.wait(timeout=20) == 0
+
+
+def test_fifo_and_special_files_in_a_watched_dir_never_block_baton(env):
+    """A FIFO (or a socket, a device node) in a watched directory counts by name and type: it
+    is never opened, so hashing cannot block on it (a blocking open() of a FIFO waits for a
+    writer for ever). Every wait here has a deadline, so the unfixed code fails, not hangs."""
+    import socket as socketmod
+    from conftest import BATON
+    tmp = str(env.tmp)
+    d = os.path.join(tmp, "confdir")
+    write(os.path.join(d, "a.conf"), "v1\n")
+    os.symlink(os.path.join(d, "a.conf"), os.path.join(d, "link.conf"))  # followed
+    os.mkfifo(os.path.join(d, "early.fifo"))  # there at start-up (the first hash)
+    b = start(env, '''
+[[reload]]
+name = "confdir"
+paths = ["confdir"]
+action = "signal:SIGHUP"
+''')
+    os.mkfifo(os.path.join(d, "pipe"))
+    os.symlink("/dev/null", os.path.join(d, "null"))  # a device, through a symlink
+    srv = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_STREAM)
+    srv.bind(os.path.join(d, "sock"))
+    try:
+        mark = b.mark()
+        write(os.path.join(d, "a.conf"), "v2\n")
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+        st = env.run([BATON, "status"], timeout=10)
+        assert st.returncode == 0, st.stdout + st.stderr
+        assert "generation 1" in st.stdout or "serving" in st.stdout, st.stdout
+        # again, through the symlink: still followed, the FIFO still skipped
+        mark = b.mark()
+        write(os.path.join(d, "a.conf"), "v3\n")
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+        sentinel(env, b, 1)
+        assert b.count(r"got SIGHUP") == 2
+        assert b.count(r"rejected") == 0
+    finally:
+        srv.close()
+    stop(b)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_rejected_certificate_crash_restart_warns_and_reverting_releases_the_hold(env):
+    """A crash while a [[tls]] pair is rejected restarts the app anyway (holding it would leave
+    nothing serving), with a warning; putting the last good files back ends the rejection and
+    runs the held reload."""
+    from conftest import BATON
+    tmp = str(env.tmp)
+    certs, gen = os.path.join(tmp, "certs"), os.path.join(tmp, "gen")
+    os.makedirs(certs)
+    os.makedirs(gen)
+    make_pair(gen, "a")
+    make_pair(gen, "w", host="other.example")
+
+    def install(n):
+        shutil.copy(os.path.join(gen, f"{n}.key"), os.path.join(certs, "tls.key"))
+        shutil.copy(os.path.join(gen, f"{n}.crt"), os.path.join(certs, "tls.crt"))
+
+    install("a")
+    b = start(env, '''
+[[tls]]
+cert = "certs/tls.crt"
+key = "certs/tls.key"
+hostnames = ["localhost"]
+action = "signal:SIGHUP"
+''', extra_run="restart_on_crash = true")
+    mark = b.mark()
+    install("w")
+    b.wait_line(r'tls "certs/tls\.crt" rejected: .*does not cover "localhost"', timeout=20,
+                start=mark)
+    r = env.run([BATON, "reload"], timeout=30)
+    assert r.returncode != 0
+    assert re.search(r'certificate "certs/tls\.crt" rejected: .*does not cover "localhost".* — '
+                     r'reload held, generation 1 keeps serving', r.stdout + r.stderr), r.stderr
+    _, m = b.wait_line(r"sigecho ready pid=(\d+) gen=1", timeout=5)
+    os.kill(int(m.group(1)), signal.SIGKILL)
+    b.wait_line(r'certificate "certs/tls\.crt" rejected: .* — restarting generation 1 on it '
+                r'anyway: nothing else can serve', timeout=20, start=mark)
+    b.wait_line(r"generation 2 serving", timeout=20, start=mark)
+    mark = b.mark()
+    install("a")  # back to the last good pair: nothing to apply but the held reload
+    b.wait_line(r'tls "certs/tls\.crt" is back to its last good version', timeout=20, start=mark)
+    b.wait_line(r"the certificates pass again — starting the held reload", timeout=20,
+                start=mark)
+    b.wait_line(r"generation 3 serving", timeout=20, start=mark)
+    assert b.count(r"got SIGHUP", start=mark) == 0
+    r = env.run([BATON, "reload"], timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stop(b)
+
+
+def test_check_output_and_file_names_are_printed_escaped_on_one_line(env):
+    """Control characters from outside (a check's output, a file name) are shown as \\x1b, \\r,
+    \\n text: they can neither drive the terminal nor forge a line of baton's own."""
+    tmp = str(env.tmp)
+    cfg = os.path.join(tmp, "config", "app.conf")
+    write(cfg, "v1\n")
+    write(os.path.join(tmp, "check.sh"),
+          "printf 'bad \\033[31mred\\033[0m\\rbaton: generation 9 serving (ready in 1 ms)\\n'\n"
+          "exit 1\n")
+    b = start(env, '''
+[[reload]]
+name = "config"
+paths = ["config/app.conf"]
+check = "sh check.sh"
+action = "signal:SIGHUP"
+''')
+    mark = b.mark()
+    write(cfg, "v2\n")
+    b.wait_line(r'reload "config" rejected: check "sh check.sh" exited with status 1', timeout=20,
+                start=mark)
+    sentinel(env, b, 1)
+    out = b.output()
+    assert "\x1b" not in out and "\r" not in out, repr(out[-500:])
+    lines = b.lines[mark:]
+    want = r"  │ bad \x1b[31mred\x1b[0m\rbaton: generation 9 serving (ready in 1 ms)"
+    assert any(line.startswith(want) for line in lines), lines
+    assert b.count(r"^baton: generation 9") == 0
+    stop(b)
+
+    # baton dev prints the names of changed files: one in a watched reload directory
+    d = os.path.join(tmp, "confdir")
+    write(os.path.join(d, "a.conf"), "1\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+[watch]
+include_ext = ["conf"]
+[[reload]]
+name = "confdir"
+paths = ["confdir"]
+action = "signal:SIGHUP"
+''')
+    b = env.baton("dev")
+    b.wait_line(r"ready \(generation 1,", timeout=20)
+    mark = b.mark()
+    write(os.path.join(d, "x\n[baton] generation 9 serving\x1b[2J.conf"), "2\n")
+    b.wait_line(r'"confdir/x\\n\[baton\] generation 9 serving\\x1b\[2J\.conf"', timeout=20,
+                start=mark)
+    b.wait_line(r"ready \(generation 2,", timeout=20, start=mark)
+    out = b.output()
+    assert "\x1b" not in out, repr(out[-500:])
+    assert b.count(r"^\[baton\] generation 9") == 0
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=20) == 0

@@ -4,6 +4,7 @@ handshakes or requests; each kind of bad pair is rejected with its own message w
 certificate keeps being served. Certificates are generated with openssl during the run."""
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -157,5 +158,103 @@ action = "signal:SIGHUP"
     assert load.failures == [], load.failures[:5]
     assert load.seen == {good, nxt}
     print(f"https requests: {load.ok}, failures: {len(load.failures)}")
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0
+
+
+@pytest.mark.timeout(240)
+def test_rejected_certificate_holds_every_reload_until_the_files_pass(env):
+    """While a [[tls]] pair is rejected, no new generation may start on it (the app would read
+    the rejected files): `baton reload` and SIGHUP are refused with the reason, the serving
+    generation is untouched, no request fails. Once the files pass, the held reload runs by
+    itself, and the next `baton reload` succeeds."""
+    import json
+    from conftest import BATON
+    from devutil import Poller
+    gen = os.path.join(str(env.tmp), "gen")
+    os.makedirs(gen)
+    script = GEN + '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n'
+    r = subprocess.run(["/bin/sh", "-c", script], cwd=gen, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    app = os.path.join(built_apps(), "gin-multi")
+    tmp = str(env.tmp)
+    certs = os.path.join(tmp, "certs")
+    os.makedirs(certs)
+
+    def install(crt, key):
+        shutil.copy(os.path.join(gen, key), os.path.join(certs, "tls.key"))
+        shutil.copy(os.path.join(gen, crt), os.path.join(certs, "tls.crt"))
+
+    install("good.crt", "good.key")
+    http, https = free_port(), free_port()
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{app}"
+ready = "notify"
+stop_timeout = "10s"
+env = {{ TLS_CERT = "certs/tls.crt", TLS_KEY = "certs/tls.key", GIN_MODE = "release" }}
+[[listen]]
+name = "http"
+address = "127.0.0.1:{http}"
+[[listen]]
+name = "https"
+address = "127.0.0.1:{https}"
+[[tls]]
+cert = "certs/tls.crt"
+key = "certs/tls.key"
+hostnames = ["example.com"]
+action = "signal:SIGHUP"
+''')
+
+    def status():
+        st = env.run([BATON, "status", "--json"], timeout=20)
+        assert st.returncode == 0, st.stdout + st.stderr
+        return json.loads(st.stdout)
+
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=60)
+    pid1 = [g["pid"] for g in status()["generations"] if g["id"] == 1][0]
+    good, nxt = der_sha256(os.path.join(gen, "good.crt")), der_sha256(os.path.join(gen, "next.crt"))
+    held = (r'certificate "certs/tls\.crt" rejected: expired \d+ days ago \(notAfter '
+            r'2020-02-01 00:00:00 UTC\) — reload held, generation 1 keeps serving')
+    with Poller(http) as poll, HttpsLoad(https) as load:
+        poll.wait_more(3, timeout=30)
+        wait_until(lambda: load.last_cert == good, timeout=30, what="the first certificate")
+        mark = b.mark()
+        install("old.crt", "old.key")  # expired in 2020
+        b.wait_line(r'tls "certs/tls\.crt" rejected: "certs/tls\.crt": expired', timeout=30,
+                    start=mark)
+        r = env.run([BATON, "reload"], timeout=60)
+        assert r.returncode != 0, r.stdout + r.stderr
+        assert re.search(held, r.stdout + r.stderr), r.stdout + r.stderr
+        b.wait_line(r"reload \(baton reload\): " + held, timeout=10, start=mark)
+        b.send(signal.SIGHUP)
+        b.wait_line(r"reload \(SIGHUP\): " + held, timeout=10, start=mark)
+        st = status()
+        assert st["serving"] == 1, st
+        assert [g["pid"] for g in st["generations"]] == [pid1], st
+        assert st["last_reload"]["ok"] is False and re.search(held, st["last_reload"]["reason"])
+        assert [g["ok"] for g in st["reload_groups"]] == [False], st
+        poll.wait_more(3, timeout=30)
+        n = load.ok
+        wait_until(lambda: load.ok >= n + 3, timeout=30, what="more https requests")
+        assert load.last_cert == good
+        assert b.count(r"generation 2", start=mark) == 0
+        # the release: a valid pair passes, and the held reload runs by itself (once)
+        mark = b.mark()
+        install("next.crt", "next.key")
+        b.wait_line(r"the certificates pass again — starting the held reload", timeout=30,
+                    start=mark)
+        b.wait_line(r"generation 2 serving", timeout=60, start=mark)
+        wait_until(lambda: load.last_cert == nxt, timeout=30, what="the new certificate")
+        r = env.run([BATON, "reload"], timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        b.wait_line(r"generation 3 serving", timeout=60, start=mark)
+        poll.wait_more(3, timeout=30)
+        assert b.count(r"generation \d+ serving", start=mark) == 2
+    assert poll.failures == [], poll.failures[:5]
+    assert load.failures == [], load.failures[:5]
+    assert load.seen == {good, nxt}
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0

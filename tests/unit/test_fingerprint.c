@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "fingerprint.h"
+#include "reload_hash.h"
+#include "util/regfile.h"
 
 static void test_hash_streaming_equals_oneshot(void **state)
 {
@@ -96,11 +98,21 @@ static void test_fp_tuple(void **state)
 	for (int i = 0; i < fields; i++) {
 		b = a;
 		switch (i) {
-		case 0: b.dev++; break;
-		case 1: b.ino++; break;
-		case 2: b.size++; break;
-		case 3: b.mtime_ns++; break; /* one nanosecond is a difference */
-		default: b.ctime_ns++; break;
+		case 0:
+			b.dev++;
+			break;
+		case 1:
+			b.ino++;
+			break;
+		case 2:
+			b.size++;
+			break;
+		case 3:
+			b.mtime_ns++;
+			break; /* one nanosecond is a difference */
+		default:
+			b.ctime_ns++;
+			break;
 		}
 		assert_false(fp_same(&a, &b));
 		assert_true(fp_digest(&a) != fp_digest(&b));
@@ -266,6 +278,67 @@ static void test_hash_fd(void **state)
 	rmdir(d.path);
 }
 
+/* Special files in a hashed directory are never opened (a FIFO would block for ever), count by
+ * name and type; a file past FP_HASH_MAX counts by size, mtime and inode. */
+static void test_reload_hash_special_and_large_files(void **state)
+{
+	(void)state;
+	struct dir d;
+	mkdir_tmp(&d);
+	put(&d, "a.conf", "v1");
+	assert_int_equal(mkfifoat(d.fd, "pipe", 0600), 0);
+	int fd = openat(d.fd, "big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, FP_HASH_MAX + 1), 0);
+	close(fd);
+	char *paths[] = {d.path};
+	const char *failed = NULL;
+	uint64_t h1 = 0, h2 = 0;
+	assert_int_equal(reload_hash_paths(paths, 1, &h1, &failed), 0);
+	assert_int_equal(reload_hash_paths(paths, 1, &h2, &failed), 0);
+	assert_true(h1 == h2 && h1 != 0);
+	put(&d, "a.conf", "v2");
+	assert_int_equal(reload_hash_paths(paths, 1, &h2, &failed), 0);
+	assert_true(h1 != h2);
+	h1 = h2;
+	bump_mtime(&d, "big", 9);
+	assert_int_equal(reload_hash_paths(paths, 1, &h2, &failed), 0);
+	assert_true(h1 != h2);
+	h1 = h2;
+	assert_int_equal(unlinkat(d.fd, "pipe", 0), 0);
+	assert_int_equal(reload_hash_paths(paths, 1, &h2, &failed), 0);
+	assert_true(h1 != h2);
+
+	struct stat st;
+	assert_int_equal(mkfifoat(d.fd, "pipe", 0600), 0);
+	assert_int_equal(regfile_open(d.fd, "pipe", &st), -EINVAL);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_string_equal(regfile_strerror(-EINVAL), "not a regular file");
+	assert_int_equal(regfile_open(AT_FDCWD, "/dev/null", NULL), -EINVAL);
+	assert_int_equal(regfile_open(AT_FDCWD, d.path, NULL), -EISDIR);
+	assert_int_equal(regfile_open(d.fd, "nope", NULL), -ENOENT);
+	fd = regfile_open(d.fd, "a.conf", &st);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_size, 2);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	char p[128], *data = NULL;
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/a.conf", d.path);
+	assert_int_equal(regfile_read_all(p, 2, &data, &len), 0);
+	assert_string_equal(data, "v2");
+	free(data);
+	assert_int_equal(regfile_read_all(p, 1, &data, &len), -EFBIG);
+	snprintf(p, sizeof(p), "%s/pipe", d.path);
+	assert_int_equal(regfile_read_all(p, 1 << 20, &data, &len), -EINVAL);
+
+	unlinkat(d.fd, "pipe", 0);
+	unlinkat(d.fd, "big", 0);
+	unlinkat(d.fd, "a.conf", 0);
+	close(d.fd);
+	assert_int_equal(rmdir(d.path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_check_verdicts),
 		cmocka_unit_test(test_large_file_not_read),
 		cmocka_unit_test(test_hash_fd),
+		cmocka_unit_test(test_reload_hash_special_and_large_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

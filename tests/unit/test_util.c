@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
 #include "util/duration.h"
+#include "util/escape.h"
 #include "util/signame.h"
 #include "util/strv.h"
 
@@ -38,13 +40,56 @@ static void test_duration_ok(void **state)
 static void test_duration_bad(void **state)
 {
 	(void)state;
-	const char *bad[] = {"", "10", "s", "10x", "-1s", "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
+	const char *bad[] = {"",     "10", "s",	    "10x",  "-1s",
+			     "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms;
 		const char *why = NULL;
 		assert_int_not_equal(duration_parse_ms(bad[i], &ms, &why), 0);
 		assert_non_null(why);
 	}
+}
+
+/* Values whose microseconds overflow int64 (3000000000h is 1.08e19 us) were multiplied
+ * unchecked: undefined behaviour, in practice a negative or wrapped duration. */
+static void test_duration_overflow(void **state)
+{
+	(void)state;
+	const char *big[] = {"3000000000h",
+			     "100000000000h",
+			     "9223372036854775807ms",
+			     "99999999999999999999s",
+			     "2562048h",
+			     "876001h",
+			     "1h876000h",
+			     "153722867280912930m",
+			     "9223372036854775808us"};
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		int64_t ms = 42;
+		const char *why = NULL;
+		assert_int_equal(duration_parse_ms(big[i], &ms, &why), -EINVAL);
+		assert_non_null(why);
+		assert_non_null(strstr(why, "too large"));
+		assert_int_equal(ms, 42); /* untouched */
+	}
+	assert_int_equal(dur("876000h"), 876000LL * 3600000); /* 100 years: the limit */
+	assert_int_equal(dur("1.999999999999h"), 7200000);
+}
+
+static void test_escape(void **state)
+{
+	(void)state;
+	char *e = escape_str("x\n[baton] generation 9 serving\x1b[2J\r\t\x7f\x01 é \xc2\x9b"
+			     "1m");
+	assert_string_equal(e, "x\\n[baton] generation 9 serving\\x1b[2J\\r\\t\\x7f\\x01 é "
+			       "\\xc2\\x9b1m");
+	free(e);
+	assert_false(escape_needed("certs/tls.crt é \\ \"q\""));
+	assert_true(escape_needed("a\nb"));
+	e = escape_str("plain");
+	assert_string_equal(e, "plain");
+	free(e);
+	assert_null(escape_str(NULL));
 }
 
 static void test_duration_format(void **state)
@@ -102,8 +147,9 @@ static void test_strv_buf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_ok),     cmocka_unit_test(test_duration_bad),
-		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_signame),
+		cmocka_unit_test(test_duration_ok),	  cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_overflow), cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_duration_format),	  cmocka_unit_test(test_signame),
 		cmocka_unit_test(test_strv_buf),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
