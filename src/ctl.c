@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "util/buf.h"
 #include "util/fileio.h"
+#include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -429,7 +430,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 	struct ctl *ctl = data;
 	ctl_enter(ctl);
 	for (int i = 0; i < ACCEPT_BATCH && !ctl->free_pending; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int cfd = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;

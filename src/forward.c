@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "util/duration.h"
+#include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -423,7 +424,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 	for (int i = 0; i < batch; i++) {
 		if (!accept_has_room(f))
 			return;
-		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int cfd = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd >= 0) {
 			conn_new(f, cfd);
 			if (!accept_has_room(f)) /* pause now, not at the next connection */

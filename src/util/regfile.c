@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 int regfile_open(int dirfd, const char *path, struct stat *st)
@@ -19,7 +20,7 @@ int regfile_open(int dirfd, const char *path, struct stat *st)
 		return -EISDIR;
 	if (!S_ISREG(st->st_mode))
 		return -EINVAL; /* never opened: a device's open() may have side effects */
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = sys_openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	/* the name may have been replaced between the stat and the open */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reload_hash.h"
 #include "testutil.h"
 #include "util/sys.h"
 #include "watch.h"
@@ -138,11 +139,38 @@ static void test_watch_add_fails_always(void **state)
 	watch_with_failing_add(1, true);
 }
 
+/* ---- reload groups: open failing while hashing ---- */
+
+static void test_reload_hash_open_fails(void **state)
+{
+	(void)state;
+	struct wfx f = {0};
+	wfx_tree(&f, 3);
+	char *paths[] = {f.root};
+	const char *failed = NULL;
+	uint64_t good = 0, h = 0;
+	assert_int_equal(reload_hash_paths(paths, 1, &good, &failed), 0);
+	int fds = tu_count_fds();
+	for (int nth = 1; nth <= 3; nth++) {
+		sys_fail_nth(SYS_CALL_OPEN, nth, EMFILE, false);
+		failed = NULL;
+		assert_int_equal(reload_hash_paths(paths, 1, &h, &failed), -EMFILE);
+		assert_non_null(failed);
+		assert_string_equal(failed, f.root); /* the configured path that failed */
+		assert_int_equal(tu_count_fds(), fds);
+	}
+	sys_fail_reset();
+	assert_int_equal(reload_hash_paths(paths, 1, &h, &failed), 0);
+	assert_true(h == good);
+	wfx_rm(&f, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_watch_add_fails_once, reset),
 		cmocka_unit_test_setup(test_watch_add_fails_always, reset),
+		cmocka_unit_test_setup(test_reload_hash_open_fails, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "forward.h"
 #include "log.h"
 #include "loop.h"
+#include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -551,6 +552,34 @@ static void test_echo(void **state)
 	assert_int_equal(st.timed_out, 0);
 	assert_int_equal(st.bytes_in, 5);
 	assert_int_equal(st.bytes_out, 5);
+}
+
+/* accept4 fails (EMFILE, then ENOBUFS once more) through the syscall seam: the forward pauses
+ * instead of spinning on the still-readable listener, and the waiting client is served once
+ * accept works again; nothing leaks (teardown counts fds). */
+static void test_accept_failure_pauses_without_spinning(void **state)
+{
+	struct tctx *t = *state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	echo_target(t, &ss, &len);
+	forward_up(t, &ss, len, WAIT_MS);
+	sys_fail_reset();
+	sys_fail_nth(SYS_CALL_ACCEPT4, 1, EMFILE, false);
+	struct peer *c = client(t, &(struct peer_cfg){.gen = 5, .shut = true});
+	int64_t t0 = now_ms();
+	while (sys_calls(SYS_CALL_ACCEPT4) < 1)
+		assert_true(loop_run_once(t->l, WAIT_MS) >= 0);
+	sys_fail_nth(SYS_CALL_ACCEPT4, 1, ENOBUFS, false);
+	run_until(t, peer_closed, c, WAIT_MS, "the echo after accept failed twice");
+	assert_int_equal(c->err, 0);
+	assert_int_equal(c->rx, 5);
+	/* a level-triggered listener with a pending connection would wake the loop at once: a
+	 * paused forward sleeps until its retry instead */
+	assert_true(sys_calls(SYS_CALL_ACCEPT4) < 20);
+	assert_true(now_ms() - t0 < WAIT_MS);
+	sys_fail_reset();
+	run_until(t, no_conns, NULL, WAIT_MS, "the forward to close its connection");
 }
 
 static void big_echo(struct tctx *t, bool splice)
@@ -1273,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_parse_target),
 		T(test_new_rejects_bad_args),
 		T(test_echo),
+		T(test_accept_failure_pauses_without_spinning),
 		T(test_big_echo_splice),
 		T(test_big_echo_copy),
 		T(test_big_both_ways),
