@@ -84,7 +84,7 @@ static int build_env(struct app *a, struct strv *out)
 	return r;
 }
 
-static int open_listeners(struct app *a)
+static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 {
 	const struct config *cfg = a->cfg;
 	struct listen_adopted *adopted = NULL;
@@ -93,6 +93,12 @@ static int open_listeners(struct app *a)
 		log_warn("ignoring sockets passed by systemd: %s", strerror(-r));
 	else if (r > 0)
 		log_info("adopted %d socket%s from systemd", r, r == 1 ? "" : "s");
+	if (r > 0) {
+		listen_adopted_free(orphan_socks);
+	} else {
+		listen_adopted_free(adopted);
+		adopted = orphan_socks;
+	}
 	struct listen_opts lo = {.root = cfg->root, .backlog = 0, .adopted = adopted};
 	a->listeners = xcalloc((size_t)cfg->nlisten + 1, sizeof(*a->listeners));
 	a->forwards = xcalloc((size_t)cfg->nlisten + 1, sizeof(*a->forwards));
@@ -139,28 +145,37 @@ static int open_listeners(struct app *a)
 
 int app_init(struct app *a, const struct config *cfg, char **extra_args)
 {
+	return app_init_adopting(a, cfg, extra_args, NULL);
+}
+
+int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
+		      struct listen_adopted *orphan_socks)
+{
+	int r;
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();
 	if (!a->loop)
-		return -errno;
+		goto fail_socks;
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2};
 	a->sig = sig_new(a->loop, sigs, (int)(sizeof(sigs) / sizeof(sigs[0])), app_sig, a);
 	if (!a->sig)
-		return -errno;
+		goto fail_socks;
 	a->reaper = child_reaper_new(!a->is_pid1);
 	if (!a->reaper) {
 		log_error("cannot become a child subreaper: %s", strerror(errno));
-		return -errno;
+		goto fail_socks;
 	}
 	strv_copy(&a->args, &cfg->run.args);
 	for (char **p = extra_args; p && *p; p++)
 		strv_push(&a->args, *p);
-	int r = build_env(a, &a->env);
-	if (r < 0)
+	r = build_env(a, &a->env);
+	if (r < 0) {
+		listen_adopted_free(orphan_socks);
 		return r;
-	r = open_listeners(a);
+	}
+	r = open_listeners(a, orphan_socks);
 	if (r < 0)
 		return r;
 	a->notify = notify_new(a->loop, NULL, app_notify, a);
@@ -169,6 +184,10 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args)
 		return -errno;
 	}
 	return 0;
+fail_socks:
+	r = -errno;
+	listen_adopted_free(orphan_socks);
+	return r;
 }
 
 /* Before each spawn: env_file is read again ("loaded before each start"), so a generation

@@ -20,6 +20,7 @@ struct sig;
 struct child_reaper;
 struct notify;
 struct listener;
+struct listen_adopted;
 struct forward;
 
 struct app {
@@ -46,6 +47,11 @@ struct app {
 /* Set up everything but the svc; errors are logged. Returns 0 or -errno. extra_args are the
  * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the svc policy. */
 int app_init(struct app *a, const struct config *cfg, char **extra_args);
+/* The same, with listening sockets taken from an orphaned generation (adopt.h; may be NULL;
+ * app_init takes them): listeners on their addresses use them instead of binding. Sockets
+ * passed by systemd take precedence: with those, the orphans' are closed. */
+int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
+		      struct listen_adopted *orphan_socks);
 /* Create the svc with the given callbacks (data = the owner). */
 /* inherit_output: the app writes to baton's stdout/stderr directly (run); otherwise its lines
  * go through cbs->output (dev prefixes them). */

@@ -37,6 +37,12 @@ struct run {
 	int exit_code;
 	struct run_ctl *ctl;
 	struct reloader *reloader;
+	/* the state file (run_state.c) and the generations adopted from a killed baton */
+	char *state_path;
+	bool state_written; /* ours now: removed at a clean exit */
+	bool state_warned;  /* its last write failed and that was logged */
+	struct adopt *orphans;
+	bool orphans_draining;
 };
 
 
@@ -45,6 +51,13 @@ void run_request_reload(struct run *r, const char *who,
 			void (*done)(bool ok, const char *msg, void *data), void *data);
 /* Graceful stop of every generation, then exit. */
 void run_request_stop(struct run *r, const char *who);
+
+/* The state file (run_state.c): adopt what a killed baton left (before app_init), record the
+ * live generations after each change (a failure is logged once and never stops serving), and
+ * remove it at a clean exit. */
+struct listen_adopted *run_state_adopt(struct run *r);
+void run_state_save(struct run *r);
+void run_state_fini(struct run *r);
 
 /* The control socket (run_ctl.c): NULL after logging the reason. */
 struct run_ctl *run_ctl_new(struct run *r);

@@ -538,6 +538,12 @@ int svc_last_id(const struct svc *s)
 	return s->last_id;
 }
 
+void svc_set_last_id(struct svc *s, int id)
+{
+	if (id > s->last_id)
+		s->last_id = id;
+}
+
 int svc_crash_count(const struct svc *s)
 {
 	return s->crashes;

@@ -105,6 +105,9 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max);
 int svc_crash_count(const struct svc *s); /* consecutive crashes of the serving generation */
 /* Id of the last generation spawned (0 if none); the next one gets last + 1. */
 int svc_last_id(const struct svc *s);
+/* Continue the numbering after id (generations adopted or inherited from an earlier baton);
+ * never goes back. */
+void svc_set_last_id(struct svc *s, int id);
 const char *gen_state_name(enum gen_state st);
 
 #endif
