@@ -145,11 +145,11 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 
 int app_init(struct app *a, const struct config *cfg, char **extra_args)
 {
-	return app_init_adopting(a, cfg, extra_args, NULL);
+	return app_init_adopting(a, cfg, extra_args, NULL, NULL);
 }
 
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
-		      struct listen_adopted *orphan_socks)
+		      struct listen_adopted *orphan_socks, const char *notify_name)
 {
 	int r;
 	memset(a, 0, sizeof(*a));
@@ -178,7 +178,12 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	r = open_listeners(a, orphan_socks);
 	if (r < 0)
 		return r;
-	a->notify = notify_new(a->loop, NULL, app_notify, a);
+	a->notify = notify_name ? notify_new(a->loop, notify_name, app_notify, a) : NULL;
+	if (!a->notify && notify_name)
+		log_warn("cannot bind the notify socket \"%s\" again (%s): a new one is used",
+			 notify_name, strerror(errno));
+	if (!a->notify)
+		a->notify = notify_new(a->loop, NULL, app_notify, a);
 	if (!a->notify) {
 		log_error("cannot create the notify socket: %s", strerror(errno));
 		return -errno;

@@ -13,12 +13,14 @@
 #include "reload.h"
 #include "run_internal.h"
 #include "child.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "svc.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
+#include "upgrade.h"
 #include "util/xalloc.h"
 
 static void sd_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -256,7 +258,10 @@ static void on_signal(struct app *a, const struct signalfd_siginfo *si)
 			svc_kill(a->svc);
 		}
 		break;
-	default: /* SIGUSR1, SIGUSR2: for the app */
+	case SIGUSR2:
+		run_upgrade(r, NULL, "SIGUSR2");
+		break;
+	default: /* SIGUSR1: for the app */
 		svc_signal_current(a->svc, sig);
 		break;
 	}
@@ -301,7 +306,17 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->cfg = cfg;
 	r->started_ms = now_ms();
 	int rc = 1;
-	if (app_init_adopting(&r->app, cfg, extra_args, run_state_adopt(r)) < 0)
+	struct upgrade_state *up = xcalloc(1, sizeof(*up));
+	if (upgrade_take(up) > 0)
+		r->inherit = up;
+	else
+		free(up);
+	r->exe = realpath("/proc/self/exe", NULL);
+	struct listen_adopted *socks = run_state_adopt(r);
+	if (r->inherit)
+		socks = run_upgrade_sockets(r);
+	if (app_init_adopting(&r->app, cfg, extra_args, socks,
+			      r->inherit && r->inherit->notify[0] ? r->inherit->notify : NULL) < 0)
 		goto out;
 	r->app.on_signal = on_signal;
 	static const struct svc_cbs cbs = {
@@ -313,6 +328,8 @@ int run_main(const struct config *cfg, char **extra_args)
 	};
 	app_start_svc(&r->app, true, true, &cbs, r);
 	svc_set_last_id(r->app.svc, adopt_last_id(r->orphans));
+	if (r->inherit)
+		run_upgrade_restore(r);
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
@@ -324,7 +341,9 @@ int run_main(const struct config *cfg, char **extra_args)
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);
-	if (r->orphans && has_forward(cfg)) {
+	if (svc_current(r->app.svc)) {
+		/* re-exec'd in place: the generations serve on */
+	} else if (r->orphans && has_forward(cfg)) {
 		/* the orphan holds the forward target's port the app binds: it goes first, the
 		 * forwarders hold connections until the new generation is ready */
 		drain_orphans(r, start_first);
@@ -339,7 +358,13 @@ out:
 	run_ctl_free(r->ctl);
 	reloader_free(r->reloader);
 	run_state_fini(r); /* before app_fini: the orphans' pidfds are on the loop */
+	if (r->preflight)
+		child_free(r->preflight);
+	if (r->upgrade_client)
+		ctl_client_unref(r->upgrade_client);
 	app_fini(&r->app);
+	free(r->exe);
+	free(r->inherit);
 	free(r->waiters);
 	free(r);
 	return rc;

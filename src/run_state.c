@@ -20,6 +20,8 @@ struct listen_adopted *run_state_adopt(struct run *r)
 	char *sock = ctl_socket_path(r->cfg->root, r->cfg->control.socket);
 	r->state_path = xasprintf("%s.state", sock);
 	free(sock);
+	if (r->inherit)
+		return NULL; /* re-exec'd in place: the state file is this baton's own */
 	struct listen_adopted *socks = NULL;
 	r->orphans = adopt_find(r->state_path, r->cfg, &socks);
 	return socks;

@@ -124,3 +124,89 @@ def test_unwritable_state_file_is_logged_once_and_serving_goes_on(env):
     assert len(re.findall(r"cannot write the state file", out)) == 1, out
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
+
+
+def upgrade_setup(env, baton=BATON):
+    port = free_port()
+    config(env, port)
+    b = env.start([baton, "run"])
+    b.wait_line(r"generation 1 serving", timeout=30)
+    return port, b
+
+
+def check_upgraded(env, port, b, poll, app, mark):
+    """After an upgrade: same baton pid, the same app process serves, status works, a reload
+    afterwards starts generation 2."""
+    b.wait_line(r"upgraded to baton \S+ \(pid %d\): generation 1 keeps serving" % b.pid,
+                timeout=30, start=mark)
+    poll.wait_more(3)
+    assert b.p.poll() is None
+    assert app_pid(port) == app
+    st = status(env)
+    assert st["pid"] == b.pid
+    assert [(g["id"], g["state"]) for g in st["generations"]] == [(1, "ready")]
+    r = env.run([BATON, "reload"], timeout=60)
+    assert r.returncode == 0 and "generation 2 serving" in r.stdout, r.stdout + r.stderr
+    poll.wait_more(3)
+    assert app_pid(port) != app
+
+
+@pytest.mark.timeout(120)
+def test_upgrade_keeps_pid_generation_and_sockets(env):
+    port, b = upgrade_setup(env)
+    with Poller(port) as poll:
+        poll.wait_more(3)
+        app = app_pid(port)
+        mark = len(b.lines)
+        r = env.run([BATON, "upgrade"], timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert re.search(r"upgraded to baton \S+ \(pid %d\)" % b.pid, r.stdout), r.stdout
+        check_upgraded(env, port, b, poll, app, mark)
+    assert poll.failures == [], poll.failures[:5]
+    r = env.run([BATON, "stop"], timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.wait(timeout=30) == 0, b.output()
+    assert env.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+def test_sigusr2_upgrades_in_place(env):
+    port, b = upgrade_setup(env)
+    with Poller(port) as poll:
+        poll.wait_more(3)
+        app = app_pid(port)
+        mark = len(b.lines)
+        b.send(signal.SIGUSR2)
+        check_upgraded(env, port, b, poll, app, mark)
+    assert poll.failures == [], poll.failures[:5]
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+    assert env.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("breakage", ["deleted", "not-executable"])
+def test_failed_upgrade_keeps_the_old_baton(env, breakage):
+    copy = os.path.join(str(env.tmp), "baton-copy")
+    shutil.copy(BATON, copy)
+    port, b = upgrade_setup(env, baton=copy)
+    with Poller(port) as poll:
+        poll.wait_more(3)
+        app = app_pid(port)
+        if breakage == "deleted":
+            os.unlink(copy)
+        else:
+            os.chmod(copy, stat.S_IRUSR | stat.S_IWUSR)
+        r = env.run([BATON, "upgrade"], timeout=60)
+        assert r.returncode == 1, r.stdout + r.stderr
+        why = "No such file or directory" if breakage == "deleted" else "Permission denied"
+        assert "upgrade failed" in r.stderr and copy in r.stderr and why in r.stderr, r.stderr
+        b.wait_line(r"upgrade failed: .* — this baton keeps running", timeout=10)
+        poll.wait_more(3)
+        assert b.p.poll() is None and app_pid(port) == app
+        st = status(env)
+        assert st["pid"] == b.pid and st["serving"] == 1
+    assert poll.failures == [], poll.failures[:5]
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+    assert env.leftovers() == []
