@@ -311,7 +311,7 @@ int run_main(const struct config *cfg, char **extra_args)
 		r->inherit = up;
 	else
 		free(up);
-	r->exe = realpath("/proc/self/exe", NULL);
+	r->exe = run_upgrade_exe();
 	struct listen_adopted *socks = run_state_adopt(r);
 	if (r->inherit)
 		socks = run_upgrade_sockets(r);

@@ -71,6 +71,9 @@ void run_state_fini(struct run *r);
 /* Upgrade in place (run_upgrade.c): c (may be NULL) gets the answer. The new image takes the
  * inherited listening sockets (before app_init) and restores the rest (after app_start_svc). */
 void run_upgrade(struct run *r, struct ctl_client *c, const char *who);
+/* The binary an upgrade executes: the path baton was started as (argv[0], made absolute at
+ * start-up; symlinks kept), else /proc/self/exe resolved now. Fresh string or NULL. */
+char *run_upgrade_exe(void);
 struct listen_adopted *run_upgrade_sockets(struct run *r);
 void run_upgrade_restore(struct run *r);
 

@@ -27,8 +27,50 @@
 #include "svc.h"
 #include "upgrade.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
+
+/* argv[0] as an absolute path: joined to the cwd when relative, searched in PATH when it has no
+ * '/'. Symlinks are kept: the kernel resolves them again at each exec. */
+static char *argv0_path(void)
+{
+	char *cmdline = NULL;
+	size_t len = 0;
+	char *out = NULL;
+	if (file_read_all("/proc/self/cmdline", 1 << 20, &cmdline, &len) < 0 || !len || !cmdline[0])
+		goto out;
+	if (cmdline[0] == '/') {
+		out = xstrdup(cmdline);
+	} else if (strchr(cmdline, '/')) {
+		char *cwd = getcwd(NULL, 0);
+		if (cwd)
+			out = xasprintf("%s/%s", cwd, cmdline);
+		free(cwd);
+	} else {
+		const char *path = getenv("PATH");
+		char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+		char *save = NULL;
+		for (char *d = strtok_r(copy, ":", &save); d && !out;
+		     d = strtok_r(NULL, ":", &save)) {
+			char *cand = xasprintf("%s/%s", d, cmdline);
+			if (d[0] == '/' && access(cand, X_OK) == 0)
+				out = cand;
+			else
+				free(cand);
+		}
+		free(copy);
+	}
+out:
+	free(cmdline);
+	return out;
+}
+
+char *run_upgrade_exe(void)
+{
+	char *p = argv0_path();
+	return p ? p : realpath("/proc/self/exe", NULL);
+}
 
 static void upgrade_failed(struct run *r, const char *why)
 {

@@ -56,7 +56,7 @@ static void help(const char *name)
 	else if (strcmp(name, "upgrade") == 0)
 		printf("usage: baton upgrade [-c FILE | -s SOCKET] [-t DURATION]\n\n"
 		       "Re-execute a running baton's binary in place (the path it was started\n"
-		       "from, so a binary replaced there is the one that runs): same pid, the\n"
+		       "as, so a binary replaced there is the one that runs): same pid, the\n"
 		       "listening sockets, the control socket and the running generations are\n"
 		       "kept. Exit 0 with the new version, 1 when the exec failed (the reason is\n"
 		       "printed) and the old baton keeps running. SIGUSR2 does the same.\n\n");

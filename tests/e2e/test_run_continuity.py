@@ -210,3 +210,26 @@ def test_failed_upgrade_keeps_the_old_baton(env, breakage):
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
     assert env.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+def test_upgrade_runs_the_binary_now_at_the_path(env):
+    """A binary replaced by a rename at the path baton was started as is the one that runs."""
+    d = os.path.join(str(env.tmp), "bin")
+    os.makedirs(d)
+    path = os.path.join(d, "baton")
+    shutil.copy(BATON, path)
+    port, b = upgrade_setup(env, baton=path)
+    shutil.copy(BATON, path + ".new")
+    os.rename(path + ".new", path)
+    new_ino = os.stat(path).st_ino
+    assert os.stat(f"/proc/{b.pid}/exe").st_ino != new_ino
+    with Poller(port) as poll:
+        poll.wait_more(3)
+        r = env.run([BATON, "upgrade"], timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        poll.wait_more(3)
+    assert os.stat(f"/proc/{b.pid}/exe").st_ino == new_ino
+    assert poll.failures == [], poll.failures[:5]
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
