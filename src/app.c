@@ -145,53 +145,66 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 
 int app_init(struct app *a, const struct config *cfg, char **extra_args)
 {
-	return app_init_adopting(a, cfg, extra_args, NULL, NULL);
+	return app_init_adopting(a, cfg, extra_args, NULL);
 }
 
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
-		      struct listen_adopted *orphan_socks, const char *notify_name)
+		      const struct app_handover *h)
 {
+	static const struct app_handover none = {.notify_fd = -1};
+	if (!h)
+		h = &none;
+	struct listen_adopted *orphan_socks = h->socks;
+	int nfd = h->notify_fd;
 	int r;
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();
 	if (!a->loop)
-		goto fail_socks;
+		goto fail_errno;
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2};
 	a->sig = sig_new(a->loop, sigs, (int)(sizeof(sigs) / sizeof(sigs[0])), app_sig, a);
 	if (!a->sig)
-		goto fail_socks;
+		goto fail_errno;
 	a->reaper = child_reaper_new(!a->is_pid1);
 	if (!a->reaper) {
 		log_error("cannot become a child subreaper: %s", strerror(errno));
-		goto fail_socks;
+		goto fail_errno;
 	}
 	strv_copy(&a->args, &cfg->run.args);
 	for (char **p = extra_args; p && *p; p++)
 		strv_push(&a->args, *p);
 	r = build_env(a, &a->env);
-	if (r < 0) {
-		listen_adopted_free(orphan_socks);
-		return r;
-	}
-	r = open_listeners(a, orphan_socks);
 	if (r < 0)
-		return r;
-	a->notify = notify_name ? notify_new(a->loop, notify_name, app_notify, a) : NULL;
-	if (!a->notify && notify_name)
-		log_warn("cannot bind the notify socket \"%s\" again (%s): a new one is used",
-			 notify_name, strerror(errno));
+		goto fail;
+	r = open_listeners(a, orphan_socks);
+	orphan_socks = NULL; /* taken */
+	if (r < 0)
+		goto fail;
+	if (nfd >= 0 && h->notify_name) {
+		a->notify = notify_new_fd(a->loop, nfd, h->notify_name, app_notify, a);
+		if (!a->notify)
+			log_warn("cannot keep the notify socket \"%s\" (%s): a new one is used",
+				 h->notify_name, strerror(errno));
+		else
+			nfd = -1; /* taken */
+	}
 	if (!a->notify)
 		a->notify = notify_new(a->loop, NULL, app_notify, a);
 	if (!a->notify) {
 		log_error("cannot create the notify socket: %s", strerror(errno));
-		return -errno;
+		goto fail_errno;
 	}
+	if (nfd >= 0)
+		close(nfd);
 	return 0;
-fail_socks:
+fail_errno:
 	r = -errno;
+fail:
 	listen_adopted_free(orphan_socks);
+	if (nfd >= 0)
+		close(nfd);
 	return r;
 }
 

@@ -312,11 +312,13 @@ int run_main(const struct config *cfg, char **extra_args)
 	else
 		free(up);
 	r->exe = run_upgrade_exe();
-	struct listen_adopted *socks = run_state_adopt(r);
-	if (r->inherit)
-		socks = run_upgrade_sockets(r);
-	if (app_init_adopting(&r->app, cfg, extra_args, socks,
-			      r->inherit && r->inherit->notify[0] ? r->inherit->notify : NULL) < 0)
+	struct app_handover h = {.socks = run_state_adopt(r), .notify_fd = -1};
+	if (r->inherit) {
+		h.socks = run_upgrade_sockets(r);
+		h.notify_fd = r->inherit->notify_fd;
+		h.notify_name = r->inherit->notify;
+	}
+	if (app_init_adopting(&r->app, cfg, extra_args, &h) < 0)
 		goto out;
 	r->app.on_signal = on_signal;
 	static const struct svc_cbs cbs = {

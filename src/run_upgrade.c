@@ -4,7 +4,7 @@
  * draining; run the new binary once with --version (it must start and exit 0: a missing file, a
  * file that is not executable or does not run on this system is caught here, while nothing is
  * lost); then hand over the listeners, the control socket, the client that asked, the notify
- * socket's name and the generations, and execve. A failed exec restores everything and answers
+ * socket and the generations, and execve. A failed exec restores everything and answers
  * the client with the reason. The new image (run_upgrade_restore) takes the generations over as
  * children it already has, and answers the client with the new version. */
 #include <errno.h>
@@ -95,8 +95,10 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 	st->ctl_fd = run_ctl_fd(r->ctl);
 	st->reply_fd = r->upgrade_client ? ctl_client_fd(r->upgrade_client) : -1;
 	const char *ns = notify_socket_path(r->app.notify);
-	if (ns)
+	if (ns && strlen(ns) < sizeof(st->notify)) {
 		snprintf(st->notify, sizeof(st->notify), "%s", ns);
+		st->notify_fd = notify_fd(r->app.notify);
+	}
 	struct svc_gen_info gi[UPGRADE_MAX_GENS];
 	int n = svc_list(r->app.svc, gi, UPGRADE_MAX_GENS);
 	for (int i = 0; i < n; i++)

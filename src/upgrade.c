@@ -25,6 +25,7 @@ void upgrade_state_init(struct upgrade_state *st)
 	memset(st, 0, sizeof(*st));
 	st->ctl_fd = -1;
 	st->reply_fd = -1;
+	st->notify_fd = -1;
 	for (int i = 0; i < UPGRADE_MAX_LISTEN; i++)
 		st->listen_fd[i] = -1;
 }
@@ -59,8 +60,8 @@ char *upgrade_format(const struct upgrade_state *st)
 		buf_printf(&b, "ctl %d\n", st->ctl_fd);
 	if (st->reply_fd >= 0)
 		buf_printf(&b, "reply %d\n", st->reply_fd);
-	if (st->notify[0] && !strpbrk(st->notify, " \n"))
-		buf_printf(&b, "notify %s\n", st->notify);
+	if (st->notify_fd >= 0 && st->notify[0] && !strpbrk(st->notify, " \n"))
+		buf_printf(&b, "notify %d %s\n", st->notify_fd, st->notify);
 	for (int i = 0; i < st->ngens && i < UPGRADE_MAX_GENS; i++) {
 		const struct svc_gen_info *g = &st->gens[i];
 		buf_printf(&b, "gen %d %d %s %" PRId64 " %" PRId64 "\n", g->id, (int)g->pid,
@@ -131,8 +132,10 @@ static int parse_line(char *ln, struct upgrade_state *st)
 		*(w[0][0] == 'c' ? &st->ctl_fd : &st->reply_fd) = (int)a;
 		return 0;
 	}
-	if (strcmp(w[0], "notify") == 0 && n == 2 && strlen(w[1]) < sizeof(st->notify)) {
-		snprintf(st->notify, sizeof(st->notify), "%s", w[1]);
+	if (strcmp(w[0], "notify") == 0 && n == 3 && num(w[1], 0, I, &a) == 0 &&
+	    strlen(w[2]) < sizeof(st->notify)) {
+		st->notify_fd = (int)a;
+		snprintf(st->notify, sizeof(st->notify), "%s", w[2]);
 		return 0;
 	}
 	if (strcmp(w[0], "gen") == 0 && n == 6 && st->ngens < UPGRADE_MAX_GENS) {
@@ -202,6 +205,8 @@ static void keep_fds(const struct upgrade_state *st, int memfd, bool keep)
 		fd_set_cloexec(st->ctl_fd, !keep);
 	if (st->reply_fd >= 0)
 		fd_set_cloexec(st->reply_fd, !keep);
+	if (st->notify_fd >= 0)
+		fd_set_cloexec(st->notify_fd, !keep);
 	fd_set_cloexec(memfd, !keep);
 }
 
@@ -288,5 +293,7 @@ int upgrade_take(struct upgrade_state *st)
 		fd_set_cloexec(st->ctl_fd, true);
 	if (st->reply_fd >= 0)
 		fd_set_cloexec(st->reply_fd, true);
+	if (st->notify_fd >= 0)
+		fd_set_cloexec(st->notify_fd, true);
 	return 1;
 }

@@ -10,7 +10,8 @@
  *   listen <index> <fd>           the config's listener at index is fd
  *   ctl <fd>                      the control socket, still listening
  *   reply <fd>                    the `baton upgrade` client to answer, if any
- *   notify <name>                 the NOTIFY_SOCKET name the generations know
+ *   notify <fd> <name>            the notify socket, and the NOTIFY_SOCKET name the
+ *                                 generations know
  *   gen <id> <pid> <state> <started-ms> <ready-ms>
  *   last <ok> <duration-ms> <at-ms> <at-unix-ms> <reason to the end of the line>
  *
@@ -39,7 +40,8 @@ struct upgrade_state {
 	int listen_fd[UPGRADE_MAX_LISTEN]; /* by config index; -1: none */
 	int ctl_fd;			   /* -1: none */
 	int reply_fd;			   /* -1: none */
-	char notify[128];		   /* "" when none */
+	int notify_fd;			   /* -1: none */
+	char notify[128];		   /* its name; "" when none */
 	int ngens;
 	struct svc_gen_info gens[UPGRADE_MAX_GENS];
 	bool have_last, last_ok;

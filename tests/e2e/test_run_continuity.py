@@ -134,6 +134,31 @@ def upgrade_setup(env, baton=BATON):
     return port, b
 
 
+def notify_inode(app):
+    """The inode of the socket bound at the app's NOTIFY_SOCKET (abstract: "@name")."""
+    with open(f"/proc/{app}/environ", "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    name = env[b"NOTIFY_SOCKET"].decode()
+    with open("/proc/net/unix") as f:
+        for ln in f.read().splitlines()[1:]:
+            parts = ln.split()
+            if len(parts) >= 8 and parts[7] == name:
+                return parts[6]
+    return None
+
+
+def socket_inodes(pid):
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+
 def check_upgraded(env, port, b, poll, app, mark):
     """After an upgrade: same baton pid, the same app process serves, status works, a reload
     afterwards starts generation 2."""
@@ -157,10 +182,14 @@ def test_upgrade_keeps_pid_generation_and_sockets(env):
     with Poller(port) as poll:
         poll.wait_more(3)
         app = app_pid(port)
+        notify = notify_inode(app)
+        assert notify in socket_inodes(b.pid)
         mark = len(b.lines)
         r = env.run([BATON, "upgrade"], timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         assert re.search(r"upgraded to baton \S+ \(pid %d\)" % b.pid, r.stdout), r.stdout
+        # the generation's NOTIFY_SOCKET is the very socket baton still reads
+        assert notify_inode(app) == notify and notify in socket_inodes(b.pid)
         check_upgraded(env, port, b, poll, app, mark)
     assert poll.failures == [], poll.failures[:5]
     r = env.run([BATON, "stop"], timeout=30)

@@ -31,6 +31,7 @@ static void test_round_trip(void **state)
 	st->listen_fd[2] = 7;
 	st->ctl_fd = 8;
 	st->reply_fd = 11;
+	st->notify_fd = 12;
 	snprintf(st->notify, sizeof(st->notify), "@0001f");
 	st->ngens = 2;
 	st->gens[0] = (struct svc_gen_info){8, 4242, GEN_DRAINING, 1000, 1200};
@@ -54,6 +55,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(back->ctl_fd, 8);
 	assert_int_equal(back->reply_fd, 11);
 	assert_string_equal(back->notify, "@0001f");
+	assert_int_equal(back->notify_fd, 12);
 	assert_int_equal(back->ngens, 2);
 	assert_int_equal(back->gens[0].state, GEN_DRAINING);
 	assert_int_equal(back->gens[1].pid, 4343);
