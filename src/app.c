@@ -87,7 +87,7 @@ static int build_env(struct app *a, struct strv *out)
 	return r;
 }
 
-static int open_listeners(struct app *a)
+static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 {
 	const struct config *cfg = a->cfg;
 	struct listen_adopted *adopted = NULL;
@@ -96,6 +96,12 @@ static int open_listeners(struct app *a)
 		log_warn("ignoring sockets passed by systemd: %s", strerror(-r));
 	else if (r > 0)
 		log_info("adopted %d socket%s from systemd", r, r == 1 ? "" : "s");
+	if (r > 0) {
+		listen_adopted_free(orphan_socks);
+	} else {
+		listen_adopted_free(adopted);
+		adopted = orphan_socks;
+	}
 	struct listen_opts lo = {.root = cfg->root, .backlog = 0, .adopted = adopted};
 	a->listeners = xcalloc((size_t)cfg->nlisten + 1, sizeof(*a->listeners));
 	a->forwards = xcalloc((size_t)cfg->nlisten + 1, sizeof(*a->forwards));
@@ -144,37 +150,68 @@ static int open_listeners(struct app *a)
 
 int app_init(struct app *a, const struct config *cfg, char **extra_args)
 {
+	return app_init_adopting(a, cfg, extra_args, NULL);
+}
+
+int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
+		      const struct app_handover *h)
+{
+	static const struct app_handover none = {.notify_fd = -1};
+	if (!h)
+		h = &none;
+	struct listen_adopted *orphan_socks = h->socks;
+	int nfd = h->notify_fd;
+	int r;
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();
 	if (!a->loop)
-		return -errno;
+		goto fail_errno;
 	log_attach_loop(a->loop); /* a stalled reader of our output never blocks the loop */
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2};
 	a->sig = sig_new(a->loop, sigs, (int)(sizeof(sigs) / sizeof(sigs[0])), app_sig, a);
 	if (!a->sig)
-		return -errno;
+		goto fail_errno;
 	a->reaper = child_reaper_new(!a->is_pid1);
 	if (!a->reaper) {
 		log_error("cannot become a child subreaper: %s", strerror(errno));
-		return -errno;
+		goto fail_errno;
 	}
 	strv_copy(&a->args, &cfg->run.args);
 	for (char **p = extra_args; p && *p; p++)
 		strv_push(&a->args, *p);
-	int r = build_env(a, &a->env);
+	r = build_env(a, &a->env);
 	if (r < 0)
-		return r;
-	r = open_listeners(a);
+		goto fail;
+	r = open_listeners(a, orphan_socks);
+	orphan_socks = NULL; /* taken */
 	if (r < 0)
-		return r;
-	a->notify = notify_new(a->loop, NULL, app_notify, a);
+		goto fail;
+	if (nfd >= 0 && h->notify_name) {
+		a->notify = notify_new_fd(a->loop, nfd, h->notify_name, app_notify, a);
+		if (!a->notify)
+			log_warn("cannot keep the notify socket \"%s\" (%s): a new one is used",
+				 h->notify_name, strerror(errno));
+		else
+			nfd = -1; /* taken */
+	}
+	if (!a->notify)
+		a->notify = notify_new(a->loop, NULL, app_notify, a);
 	if (!a->notify) {
 		log_error("cannot create the notify socket: %s", strerror(errno));
-		return -errno;
+		goto fail_errno;
 	}
+	if (nfd >= 0)
+		close(nfd);
 	return 0;
+fail_errno:
+	r = -errno;
+fail:
+	listen_adopted_free(orphan_socks);
+	if (nfd >= 0)
+		close(nfd);
+	return r;
 }
 
 /* Before each spawn: env_file is read again ("loaded before each start"), so a generation

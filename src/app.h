@@ -20,6 +20,7 @@ struct sig;
 struct child_reaper;
 struct notify;
 struct listener;
+struct listen_adopted;
 struct forward;
 
 struct app {
@@ -46,6 +47,21 @@ struct app {
 /* Set up everything but the svc; errors are logged. Returns 0 or -errno. extra_args are the
  * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the svc policy. */
 int app_init(struct app *a, const struct config *cfg, char **extra_args);
+/* Sockets app_init uses instead of creating them. */
+struct app_handover {
+	/* Listening sockets baton did not bind itself (NULL: none; app_init takes them): taken
+	 * from an orphaned generation (adopt.h) or kept across baton's re-exec (upgrade.h).
+	 * Listeners on their addresses use them. Sockets passed by systemd take precedence: with
+	 * those, these are closed. */
+	struct listen_adopted *socks;
+	/* The notify socket kept across a re-exec (-1: none; app_init takes it) and its name,
+	 * which the running generations know. */
+	int notify_fd;
+	const char *notify_name;
+};
+/* app_init with sockets handed over (h may be NULL). */
+int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
+		      const struct app_handover *h);
 /* Create the svc with the given callbacks (data = the owner). */
 /* inherit_output: the app writes to baton's stdout/stderr directly (run); otherwise its lines
  * go through cbs->output (dev prefixes them). */

@@ -468,6 +468,38 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 	*out = c;
 	return 0;
 }
+int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
+		struct child_reaper *reaper, child_exit_cb on_exit, void *data, struct child **out)
+{
+	struct child_launch res = {.pid = pid, .out_fds = {-1, -1}};
+	struct child *c = xcalloc(1, sizeof(*c));
+	c->loop = l;
+	c->label = xstrdup(label ? label : "?");
+	c->pid = pid;
+	c->pgid = group ? pid : 0;
+	c->pidfd = -1;
+	c->on_exit = on_exit;
+	c->data = data;
+	c->kill_timer = loop_timer_new(l, kill_timer_fired, c);
+	for (int i = 0; i < 2; i++) {
+		c->out[i].child = c;
+		c->out[i].fd = -1;
+		c->out[i].stream = 1 + i;
+	}
+	if (reaper) {
+		c->reaper = reaper;
+		reaper_track(reaper, c);
+	}
+	int r = child_register(c, l, &res);
+	if (r < 0) {
+		child_destroy(c); /* it keeps running: an orphan for the reaper */
+		*out = NULL;
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
 /* ---- reaper ---- */
 
 struct child_reaper *child_reaper_new(bool subreaper)

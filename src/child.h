@@ -73,6 +73,11 @@ struct child_spec {
 int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
 		size_t errlen);
 void child_free(struct child *c);
+/* Track a process that is already baton's child (it survived baton's re-exec, see upgrade.h):
+ * a pidfd is opened for it again; group: it leads its own process group. No output pipes.
+ * Returns 0 with *out set, or -errno (the process is left running). */
+int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
+		struct child_reaper *reaper, child_exit_cb on_exit, void *data, struct child **out);
 
 pid_t child_pid(const struct child *c);
 bool child_running(const struct child *c);

@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"reload", cmd_reload, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
 	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
 	{"stop", cmd_stop, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
+	{"upgrade", cmd_upgrade, "[-c FILE | -s SOCKET]", "re-execute a running baton in place"},
 	{"check", cmd_check, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
 	{"watch", cmd_watch, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
 	{"init", cmd_init, "[--force]", "write a commented baton.toml for this project"},

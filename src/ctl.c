@@ -661,3 +661,46 @@ void ctl_free(struct ctl *ctl)
 	if (!ctl->busy)
 		ctl_destroy(ctl);
 }
+
+/* ---- across baton's re-exec (`baton upgrade`, upgrade.h) ---- */
+
+struct ctl *ctl_new_fd(struct loop *l, const char *root, const char *path, int fd,
+		       ctl_request_cb cb, void *data)
+{
+	struct ctl *ctl = xcalloc(1, sizeof(*ctl));
+	ctl->loop = l;
+	ctl->fd = fd;
+	ctl->path = ctl_socket_path(root, path);
+	ctl->display = xstrdup(path);
+	ctl->uid = geteuid();
+	ctl->cb = cb;
+	ctl->data = data;
+	ctl->max_clients = CTL_MAX_CLIENTS;
+	ctl->idle_ms = CTL_IDLE_TIMEOUT_MS;
+	struct stat st;
+	if (lstat(ctl->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		ctl->id.dev = st.st_dev;
+		ctl->id.ino = st.st_ino;
+	} /* else the heal timer makes it again */
+	ctl->src = loop_add(l, fd, EPOLLIN, on_accept, ctl);
+	if (!ctl->src) {
+		int e = errno;
+		ctl_destroy(ctl);
+		errno = e;
+		return NULL;
+	}
+	ctl->retry = loop_timer_new(l, on_accept_retry, ctl);
+	ctl->heal = loop_timer_new(l, on_heal_timer, ctl);
+	loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
+	return ctl;
+}
+
+int ctl_fd(const struct ctl *ctl)
+{
+	return ctl->fd;
+}
+
+int ctl_client_fd(const struct ctl_client *c)
+{
+	return c->ctl ? c->fd : -1;
+}

@@ -41,7 +41,8 @@ struct loop;
 struct ctl;
 struct ctl_client;
 
-/* req->verb is CTL_RELOAD, CTL_STATUS or CTL_STOP; req is only valid during the call. */
+/* req->verb is CTL_RELOAD, CTL_STATUS, CTL_STOP or CTL_UPGRADE; req is only valid during the call.
+ */
 typedef void (*ctl_request_cb)(struct ctl_client *c, const struct ctl_request *req, void *data);
 
 /* Create the server at path (relative to root unless absolute). A socket file nobody listens on
@@ -51,6 +52,14 @@ typedef void (*ctl_request_cb)(struct ctl_client *c, const struct ctl_request *r
 struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_request_cb cb,
 		    void *data, char **err);
 void ctl_free(struct ctl *ctl);
+/* Serve on fd, a listening socket already bound at path (kept across baton's re-exec by `baton
+ * upgrade`). On success ctl owns fd; on failure (NULL, errno set) fd stays the caller's. */
+struct ctl *ctl_new_fd(struct loop *l, const char *root, const char *path, int fd,
+		       ctl_request_cb cb, void *data);
+/* The listening socket (to keep it across a re-exec), and a client's connection (-1 once it is
+ * closed). Owned by ctl. */
+int ctl_fd(const struct ctl *ctl);
+int ctl_client_fd(const struct ctl_client *c);
 /* The absolute path of the socket. Owned by ctl. */
 const char *ctl_path(const struct ctl *ctl);
 /* max_clients > 0 and idle_timeout_ms > 0 replace the defaults (existing clients keep their

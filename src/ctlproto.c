@@ -12,10 +12,8 @@
 #define BODY_SLACK 32
 
 static const char *const verb_names[] = {
-	[CTL_HELLO] = "hello",
-	[CTL_RELOAD] = "reload",
-	[CTL_STATUS] = "status",
-	[CTL_STOP] = "stop",
+	[CTL_HELLO] = "hello", [CTL_RELOAD] = "reload",	  [CTL_STATUS] = "status",
+	[CTL_STOP] = "stop",   [CTL_UPGRADE] = "upgrade",
 };
 
 const char *ctlproto_verb_name(enum ctl_verb v)
@@ -166,8 +164,9 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 	}
 
 	memset(req, 0, sizeof(*req));
-	if (word_is(w[0], wl[0], "reload") || word_is(w[0], wl[0], "stop")) {
-		req->verb = wl[0] == 4 ? CTL_STOP : CTL_RELOAD;
+	if (word_is(w[0], wl[0], "reload") || word_is(w[0], wl[0], "stop") ||
+	    word_is(w[0], wl[0], "upgrade")) {
+		req->verb = wl[0] == 4 ? CTL_STOP : wl[0] == 7 ? CTL_UPGRADE : CTL_RELOAD;
 		if (nw > 1) {
 			snprintf(why, whylen, "'%s' takes no argument",
 				 ctlproto_verb_name(req->verb));
@@ -216,7 +215,8 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req
 	}
 	quote_word(q, sizeof(q), w[0], wl[0]);
 	snprintf(why, whylen,
-		 "unknown command %s (expected reload, status, status json, stop or hello VERSION)",
+		 "unknown command %s (expected reload, status, status json, stop, upgrade or hello "
+		 "VERSION)",
 		 q);
 	return -EINVAL;
 }
@@ -514,6 +514,9 @@ void ctlproto_encode_request(struct buf *out, const struct ctl_request *req)
 		break;
 	case CTL_STOP:
 		buf_puts(out, "stop\n");
+		break;
+	case CTL_UPGRADE:
+		buf_puts(out, "upgrade\n");
 		break;
 	case CTL_RELOAD:
 	default:

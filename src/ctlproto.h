@@ -12,6 +12,8 @@
  *     status          the status document as a text table (a body)
  *     status json     the status document as one JSON document (a body)
  *     stop            graceful stop of baton and every generation
+ *     upgrade         re-execute baton's binary in place (same pid, generations kept); answered
+ *                     by the new image (ok) or, when the exec failed, by the old one (error)
  *     hello VERSION   optional handshake; VERSION is the client's protocol version
  *                     (the server answers "ok protocol CTLPROTO_VERSION")
  *
@@ -45,7 +47,7 @@
 #define CTLPROTO_WORD_MAX 32	     /* the hello VERSION word */
 #define CTLPROTO_WHY_MAX 160	     /* decoder error reasons, NUL included */
 
-enum ctl_verb { CTL_HELLO = 1, CTL_RELOAD, CTL_STATUS, CTL_STOP };
+enum ctl_verb { CTL_HELLO = 1, CTL_RELOAD, CTL_STATUS, CTL_STOP, CTL_UPGRADE };
 
 struct ctl_request {
 	enum ctl_verb verb;

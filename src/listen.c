@@ -615,3 +615,25 @@ bool listen_matches(const struct listener *ls, const char *address, const char *
 	return a.port == ls->spec.port && a.host_v6 == ls->spec.host_v6 &&
 	       strcasecmp(a.host, ls->spec.host) == 0;
 }
+
+/* ---- sockets taken from an orphaned generation (run's adoption, adopt.c) ---- */
+
+void listen_adopted_add(struct listen_adopted **set, int fd, const char *name)
+{
+	if (!*set)
+		*set = xcalloc(1, sizeof(**set));
+	struct listen_adopted *ad = *set;
+	ad->v = xrealloc(ad->v, (ad->n + 1) * sizeof(*ad->v));
+	ad->v[ad->n].fd = fd;
+	ad->v[ad->n].name = name ? xstrdup(name) : NULL;
+	ad->n++;
+}
+
+bool listen_fd_matches(int fd, const char *address, const char *root)
+{
+	struct listen_addr spec;
+	struct resolved res;
+	const char *why;
+	return listen_addr_parse(address, &spec, &why) == 0 && resolve(&spec, root, &res) == 0 &&
+	       is_listening_stream(fd) && fd_matches(fd, &res);
+}

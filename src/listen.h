@@ -69,5 +69,11 @@ int listen_adopt_env(struct listen_adopted **out);
 size_t listen_adopted_count(const struct listen_adopted *a);
 /* Closes every socket no listener claimed. */
 void listen_adopted_free(struct listen_adopted *a);
+/* Add fd (a listening socket taken from elsewhere: an orphaned generation, see adopt.h) to *set
+ * under name, creating the set when *set is NULL. The set owns fd from then on. */
+void listen_adopted_add(struct listen_adopted **set, int fd, const char *name);
+/* True when fd is a listening stream socket bound to address as listen_open() would resolve it
+ * (relative unix paths against root; a host name is resolved). */
+bool listen_fd_matches(int fd, const char *address, const char *root);
 
 #endif

@@ -492,3 +492,32 @@ int notify_send(const char *msg)
 		return 0;
 	return notify_send_to(p, msg);
 }
+
+/* ---- across baton's re-exec (`baton upgrade`, upgrade.h) ---- */
+
+struct notify *notify_new_fd(struct loop *l, int fd, const char *name, notify_cb cb, void *data)
+{
+	struct notify *n = xcalloc(1, sizeof(*n));
+	n->loop = l;
+	n->cb = cb;
+	n->data = data;
+	n->fd = fd;
+	n->name = xstrdup(name);
+	if (name[0] == '/')
+		n->unlink_path = xstrdup(name);
+	n->src = loop_add(l, fd, EPOLLIN, notify_readable, n);
+	if (!n->src) {
+		int e = errno;
+		free(n->unlink_path);
+		free(n->name);
+		free(n);
+		errno = e;
+		return NULL;
+	}
+	return n;
+}
+
+int notify_fd(const struct notify *n)
+{
+	return n->fd;
+}

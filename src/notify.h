@@ -60,6 +60,11 @@ typedef void (*notify_cb)(pid_t pid, const struct notify_msg *msg, void *data);
 struct notify *notify_new(struct loop *l, const char *path, notify_cb cb, void *data);
 /* The NOTIFY_SOCKET value to give children: "/path" or "@name". Owned by n. */
 const char *notify_socket_path(const struct notify *n);
+/* Receive on fd, a socket notify_new() bound as name in this process before it re-executed
+ * itself (`baton upgrade`): the generations keep their NOTIFY_SOCKET. On success the notify owns
+ * fd; on failure (NULL, errno set) fd stays the caller's. notify_fd(): the socket, to keep it. */
+struct notify *notify_new_fd(struct loop *l, int fd, const char *name, notify_cb cb, void *data);
+int notify_fd(const struct notify *n);
 void notify_free(struct notify *n);
 
 /* Sender: send msg in one datagram to $NOTIFY_SOCKET (baton's own, from systemd).

@@ -8,16 +8,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "adopt.h"
 #include "app.h"
 #include "reload.h"
 #include "run_internal.h"
 #include "child.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "svc.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
+#include "upgrade.h"
 #include "util/xalloc.h"
 
 static void sd_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -134,6 +137,22 @@ void run_request_reload(struct run *r, const char *who,
 	log_info("reload requested (%s)%s", who,
 		 svc_busy(r->app.svc) ? ": one is in progress, a follow-up will cover it" : "");
 	svc_replace(r->app.svc);
+	run_state_save(r);
+}
+
+static void orphans_drained(void *data)
+{
+	run_state_save(data);
+}
+
+/* Generations adopted from a killed baton drain once one of ours serves. */
+static void drain_orphans(struct run *r, void (*done)(void *data))
+{
+	if (!r->orphans)
+		return;
+	r->orphans_draining = true;
+	adopt_drain(r->orphans, r->app.loop, r->cfg->run.stop_signal, r->cfg->run.stop_timeout_ms,
+		    done, r);
 }
 
 /* ---- svc callbacks ---- */
@@ -161,6 +180,9 @@ static void on_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 		record_result(r, true, msg);
 	r->reloading = false;
 	r->reload_started_ms = 0;
+	if (!r->orphans_draining)
+		drain_orphans(r, orphans_drained);
+	run_state_save(r);
 	answer_waiters(r, id, true, msg);
 }
 
@@ -181,6 +203,7 @@ static void on_failed(struct svc *s, int id, const char *reason, void *data)
 	}
 	record_result(r, false, msg);
 	r->reload_started_ms = 0;
+	run_state_save(r);
 	answer_waiters(r, id, false, msg);
 }
 
@@ -200,13 +223,21 @@ static void on_crashed(struct svc *s, int id, const char *status, void *data)
 		r->exit_code = 1;
 		svc_stop(s);
 	}
+	run_state_save(r);
 }
 
 static void on_exited(struct svc *s, int id, const char *status, void *data)
 {
 	(void)s;
-	(void)data;
 	log_info("generation %d drained (%s)", id, status);
+	run_state_save(data);
+}
+
+static void exit_now(void *data)
+{
+	struct run *r = data;
+	log_info("stopped");
+	loop_exit(r->app.loop, r->exit_code);
 }
 
 static void on_stopped(struct svc *s, void *data)
@@ -215,8 +246,14 @@ static void on_stopped(struct svc *s, void *data)
 	struct run *r = data;
 	child_kill_orphans(r->app.reaper, SIGKILL);
 	answer_waiters(r, 1 << 30, false, "baton stopped");
-	log_info("stopped");
-	loop_exit(r->app.loop, r->exit_code);
+	if (adopt_alive(r->orphans)) {
+		/* adopted generations still draining (or never drained): they go too */
+		r->orphans_draining = true;
+		adopt_drain(r->orphans, r->app.loop, r->cfg->run.stop_signal,
+			    r->cfg->run.stop_timeout_ms, exit_now, r);
+		return;
+	}
+	exit_now(r);
 }
 
 static void run_stop(struct run *r, const char *why)
@@ -249,10 +286,14 @@ static void on_signal(struct app *a, const struct signalfd_siginfo *si)
 			run_stop(r, signame_str(sig));
 		} else if (sig != SIGTERM) {
 			log_info("%s again: killing every generation", signame_str(sig));
+			adopt_kill(r->orphans);
 			svc_kill(a->svc);
 		}
 		break;
-	default: /* SIGUSR1, SIGUSR2: for the app */
+	case SIGUSR2:
+		run_upgrade(r, NULL, "SIGUSR2");
+		break;
+	default: /* SIGUSR1: for the app */
 		svc_signal_current(a->svc, sig);
 		break;
 	}
@@ -275,13 +316,41 @@ static void reload_signal(int sig, const char *why, void *data)
 			 svc_current(r->app.svc));
 }
 
+static bool has_forward(const struct config *cfg)
+{
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (cfg->listen[i].forward)
+			return true;
+	return false;
+}
+
+static void start_first(void *data)
+{
+	struct run *r = data;
+	if (!svc_current(r->app.svc) && !svc_busy(r->app.svc) && !svc_stopping(r->app.svc))
+		svc_replace(r->app.svc);
+	run_state_save(r);
+}
+
 int run_main(const struct config *cfg, char **extra_args)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->cfg = cfg;
 	r->started_ms = now_ms();
 	int rc = 1;
-	if (app_init(&r->app, cfg, extra_args) < 0)
+	struct upgrade_state *up = xcalloc(1, sizeof(*up));
+	if (upgrade_take(up) > 0)
+		r->inherit = up;
+	else
+		free(up);
+	r->exe = run_upgrade_exe();
+	struct app_handover h = {.socks = run_state_adopt(r), .notify_fd = -1};
+	if (r->inherit) {
+		h.socks = run_upgrade_sockets(r);
+		h.notify_fd = r->inherit->notify_fd;
+		h.notify_name = r->inherit->notify;
+	}
+	if (app_init_adopting(&r->app, cfg, extra_args, &h) < 0)
 		goto out;
 	r->app.on_signal = on_signal;
 	static const struct svc_cbs cbs = {
@@ -292,6 +361,9 @@ int run_main(const struct config *cfg, char **extra_args)
 		.stopped = on_stopped,
 	};
 	app_start_svc(&r->app, true, true, &cbs, r);
+	svc_set_last_id(r->app.svc, adopt_last_id(r->orphans));
+	if (r->inherit)
+		run_upgrade_restore(r);
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
@@ -303,14 +375,30 @@ int run_main(const struct config *cfg, char **extra_args)
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);
-	svc_replace(r->app.svc);
+	if (svc_current(r->app.svc)) {
+		/* re-exec'd in place: the generations serve on */
+	} else if (r->orphans && has_forward(cfg)) {
+		/* the orphan holds the forward target's port the app binds: it goes first, the
+		 * forwarders hold connections until the new generation is ready */
+		drain_orphans(r, start_first);
+	} else {
+		svc_replace(r->app.svc);
+	}
+	run_state_save(r);
 	int e = loop_run(r->app.loop);
 	rc = e < 0 ? 1 : e;
 out:
 	answer_waiters(r, 1 << 30, false, "baton is stopping");
 	run_ctl_free(r->ctl);
 	reloader_free(r->reloader);
+	run_state_fini(r); /* before app_fini: the orphans' pidfds are on the loop */
+	if (r->preflight)
+		child_free(r->preflight);
+	if (r->upgrade_client)
+		ctl_client_unref(r->upgrade_client);
 	app_fini(&r->app);
+	free(r->exe);
+	free(r->inherit);
 	free(r->waiters);
 	free(r);
 	return rc;

@@ -1,6 +1,7 @@
 /* The control socket of `baton run`: reload (answered when the covering generation is ready or
  * has failed), status (text or JSON), stop. The server and wire format are ctl.c/ctlproto.c;
  * this file only maps requests onto the run policy. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "reload.h"
 #include "run_internal.h"
 #include "svc.h"
+#include "upgrade.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -120,6 +122,9 @@ static void on_request(struct ctl_client *c, const struct ctl_request *req, void
 		ctl_reply(c, true, "stopping: draining every generation");
 		run_request_stop(r, "baton stop");
 		break;
+	case CTL_UPGRADE:
+		run_upgrade(r, c, "baton upgrade");
+		break;
 	default:
 		ctl_reply(c, false, "unsupported request");
 		break;
@@ -131,6 +136,17 @@ struct run_ctl *run_ctl_new(struct run *r)
 	struct run_ctl *rc = xcalloc(1, sizeof(*rc));
 	rc->run = r;
 	char *err = NULL;
+	if (r->inherit && r->inherit->ctl_fd >= 0) {
+		rc->ctl = ctl_new_fd(r->app.loop, r->cfg->root, r->cfg->control.socket,
+				     r->inherit->ctl_fd, on_request, rc);
+		if (rc->ctl) {
+			r->inherit->ctl_fd = -1;
+			return rc;
+		}
+		log_warn("cannot serve on the inherited control socket: %s", strerror(errno));
+		close(r->inherit->ctl_fd);
+		r->inherit->ctl_fd = -1;
+	}
 	rc->ctl = ctl_new(r->app.loop, r->cfg->root, r->cfg->control.socket, on_request, rc, &err);
 	if (!rc->ctl) {
 		log_error("control socket: %s", err ? err : "cannot create it");
@@ -140,6 +156,11 @@ struct run_ctl *run_ctl_new(struct run *r)
 	}
 	log_debug("control socket at \"%s\"", ctl_path(rc->ctl));
 	return rc;
+}
+
+int run_ctl_fd(const struct run_ctl *rc)
+{
+	return rc ? ctl_fd(rc->ctl) : -1;
 }
 
 void run_ctl_free(struct run_ctl *rc)

@@ -10,6 +10,9 @@
 #include "app.h"
 
 struct run_ctl;
+struct child;
+struct ctl_client;
+struct upgrade_state;
 
 /* A reload requester waiting for the generation that covers its request. */
 struct waiter {
@@ -37,6 +40,18 @@ struct run {
 	int exit_code;
 	struct run_ctl *ctl;
 	struct reloader *reloader;
+	/* the state file (run_state.c) and the generations adopted from a killed baton */
+	char *state_path;
+	bool state_written; /* ours now: removed at a clean exit */
+	bool state_warned;  /* its last write failed and that was logged */
+	struct adopt *orphans;
+	bool orphans_draining;
+	/* re-executing in place (run_upgrade.c) */
+	char *exe;			   /* baton's binary as resolved at start-up */
+	struct child *preflight;	   /* the new binary's --version run */
+	struct ctl_client *upgrade_client; /* the `baton upgrade` waiting for the answer */
+	char upgrade_version[128];	   /* what the new binary says it is */
+	struct upgrade_state *inherit;	   /* this image was exec'd by an upgrade */
 };
 
 
@@ -46,8 +61,26 @@ void run_request_reload(struct run *r, const char *who,
 /* Graceful stop of every generation, then exit. */
 void run_request_stop(struct run *r, const char *who);
 
-/* The control socket (run_ctl.c): NULL after logging the reason. */
+/* The state file (run_state.c): adopt what a killed baton left (before app_init), record the
+ * live generations after each change (a failure is logged once and never stops serving), and
+ * remove it at a clean exit. */
+struct listen_adopted *run_state_adopt(struct run *r);
+void run_state_save(struct run *r);
+void run_state_fini(struct run *r);
+
+/* Upgrade in place (run_upgrade.c): c (may be NULL) gets the answer. The new image takes the
+ * inherited listening sockets (before app_init) and restores the rest (after app_start_svc). */
+void run_upgrade(struct run *r, struct ctl_client *c, const char *who);
+/* The binary an upgrade executes: the path baton was started as (argv[0], made absolute at
+ * start-up; symlinks kept), else /proc/self/exe resolved now. Fresh string or NULL. */
+char *run_upgrade_exe(void);
+struct listen_adopted *run_upgrade_sockets(struct run *r);
+void run_upgrade_restore(struct run *r);
+
+/* The control socket (run_ctl.c): NULL after logging the reason. Serves on the inherited socket
+ * after an upgrade. */
 struct run_ctl *run_ctl_new(struct run *r);
 void run_ctl_free(struct run_ctl *c);
+int run_ctl_fd(const struct run_ctl *c);
 
 #endif

@@ -538,6 +538,45 @@ int svc_last_id(const struct svc *s)
 	return s->last_id;
 }
 
+void svc_set_last_id(struct svc *s, int id)
+{
+	if (id > s->last_id)
+		s->last_id = id;
+}
+
+int svc_adopt(struct svc *s, const struct svc_gen_info *gi, int64_t kill_at_ms, int crashes)
+{
+	if (gi->state != GEN_READY && gi->state != GEN_DRAINING)
+		return -EINVAL;
+	struct gen *g = xcalloc(1, sizeof(*g));
+	g->svc = s;
+	g->id = gi->id;
+	g->probe_fd = -1;
+	g->state = gi->state;
+	g->started_ms = gi->started_ms;
+	g->ready_ms = gi->ready_ms;
+	int r = child_adopt(s->loop, gi->pid, s->o.cmd, true, s->o.reaper, gen_on_exit, g,
+			    &g->child);
+	if (r < 0) {
+		free(g);
+		return r;
+	}
+	g->timer = loop_timer_new(s->loop, gen_timer, g);
+	s->gens = xgrow(s->gens, &s->capgens, s->ngens + 1, sizeof(*s->gens));
+	s->gens[s->ngens++] = g;
+	if (gi->id > s->last_id)
+		s->last_id = gi->id;
+	if (gi->state == GEN_READY) {
+		s->current = gi->id;
+		s->crashes = crashes;
+	} else if (kill_at_ms >= 0) {
+		/* signal 0: the stop signal was sent already, only the SIGKILL deadline is armed */
+		int64_t left = kill_at_ms - now_ms();
+		child_stop(g->child, 0, left > 0 ? left : 0);
+	}
+	return 0;
+}
+
 int svc_crash_count(const struct svc *s)
 {
 	return s->crashes;

@@ -105,6 +105,14 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max);
 int svc_crash_count(const struct svc *s); /* consecutive crashes of the serving generation */
 /* Id of the last generation spawned (0 if none); the next one gets last + 1. */
 int svc_last_id(const struct svc *s);
+/* Continue the numbering after id (generations adopted or inherited from an earlier baton);
+ * never goes back. */
+void svc_set_last_id(struct svc *s, int id);
+/* Take over a generation that is already baton's child (across baton's re-exec, upgrade.h):
+ * READY (it becomes the serving one, with crashes as the crash count) or DRAINING (SIGKILL to
+ * its group at kill_at_ms, monotonic, unless -1). Returns 0 or -errno (-EINVAL for another
+ * state; the process is left alone on error). */
+int svc_adopt(struct svc *s, const struct svc_gen_info *gi, int64_t kill_at_ms, int crashes);
 const char *gen_state_name(enum gen_state st);
 
 #endif

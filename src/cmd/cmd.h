@@ -11,5 +11,6 @@ int cmd_run(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* baton reload|status|stop: ask a running `baton run` over its control socket (ctlproto.h).
+/* baton reload|status|stop|upgrade: ask a running `baton run` over its control socket (ctlproto.h).
  * The socket is -s SOCKET, else [control] socket of the config found as `baton check` finds it.
  * Blocking I/O bounded by one poll() deadline per command (-t/--timeout).
  * Exit codes: 0 done (reload: the new generation serves), 1 failed (reload: rolled back) or no
@@ -29,6 +29,7 @@
 #define RELOAD_DEFAULT_MS (5 * 60 * 1000)
 #define STOP_DEFAULT_MS (5 * 60 * 1000)
 #define STATUS_DEFAULT_MS 10000
+#define UPGRADE_DEFAULT_MS 60000
 /* connect() waits at most this long for room in the server's backlog. */
 #define CONNECT_MAX_MS 5000
 
@@ -52,6 +53,13 @@ static void help(const char *name)
 		printf("usage: baton status [-c FILE | -s SOCKET] [--json] [-t DURATION]\n\n"
 		       "Show a running baton's generations (pids, states, ages), listeners\n"
 		       "and the result of the last reload.\n\n");
+	else if (strcmp(name, "upgrade") == 0)
+		printf("usage: baton upgrade [-c FILE | -s SOCKET] [-t DURATION]\n\n"
+		       "Re-execute a running baton's binary in place (the path it was started\n"
+		       "as, so a binary replaced there is the one that runs): same pid, the\n"
+		       "listening sockets, the control socket and the running generations are\n"
+		       "kept. Exit 0 with the new version, 1 when the exec failed (the reason is\n"
+		       "printed) and the old baton keeps running. SIGUSR2 does the same.\n\n");
 	else
 		printf("usage: baton stop [-c FILE | -s SOCKET] [-t DURATION]\n\n"
 		       "Gracefully stop a running baton: every generation gets its stop\n"
@@ -68,6 +76,8 @@ static void help(const char *name)
 		printf("                          default: ready_timeout + stop_timeout + 30s\n");
 	else if (strcmp(name, "stop") == 0)
 		printf("                          default: stop_timeout + 30s\n");
+	else if (strcmp(name, "upgrade") == 0)
+		printf("                          default: 60s\n");
 	else
 		printf("                          default: 10s\n");
 	printf("  -h, --help              show this help\n");
@@ -144,9 +154,10 @@ static char *find_socket(const struct opts *o, enum ctl_verb verb, char **displa
 {
 	if (o->socket) {
 		*display = xstrdup(o->socket);
-		*def_timeout = verb == CTL_RELOAD ? RELOAD_DEFAULT_MS
-			       : verb == CTL_STOP ? STOP_DEFAULT_MS
-						  : STATUS_DEFAULT_MS;
+		*def_timeout = verb == CTL_RELOAD    ? RELOAD_DEFAULT_MS
+			       : verb == CTL_STOP    ? STOP_DEFAULT_MS
+			       : verb == CTL_UPGRADE ? UPGRADE_DEFAULT_MS
+						     : STATUS_DEFAULT_MS;
 		return xstrdup(o->socket);
 	}
 	struct config *cfg = cmd_load_config(o->config);
@@ -158,6 +169,8 @@ static char *find_socket(const struct opts *o, enum ctl_verb verb, char **displa
 		*def_timeout = cfg->run.ready_timeout_ms + cfg->run.stop_timeout_ms + MARGIN_MS;
 	else if (verb == CTL_STOP)
 		*def_timeout = cfg->run.stop_timeout_ms + MARGIN_MS;
+	else if (verb == CTL_UPGRADE)
+		*def_timeout = UPGRADE_DEFAULT_MS;
 	else
 		*def_timeout = STATUS_DEFAULT_MS;
 	config_free(cfg);
@@ -367,4 +380,9 @@ int cmd_status(int argc, char **argv)
 int cmd_stop(int argc, char **argv)
 {
 	return ctl_command(argc, argv, CTL_STOP);
+}
+
+int cmd_upgrade(int argc, char **argv)
+{
+	return ctl_command(argc, argv, CTL_UPGRADE);
 }

@@ -18,8 +18,10 @@ static void help(void)
 	       "  -h, --help         show this help\n"
 	       "  -- ARGS...         appended to the app's command\n\n"
 	       "signals: SIGHUP reloads; SIGTERM/SIGINT stop every generation gracefully\n"
-	       "(within stop_timeout) and exit; SIGUSR1/SIGUSR2 are passed to the serving app.\n"
-	       "control: baton reload | status [--json] | stop  (over [control] socket)\n");
+	       "(within stop_timeout) and exit; SIGUSR2 re-executes baton in place (like\n"
+	       "'baton upgrade'); SIGUSR1 is passed to the serving app.\n"
+	       "control: baton reload | status [--json] | stop | upgrade  (over [control] "
+	       "socket)\n");
 }
 
 int cmd_run(int argc, char **argv)

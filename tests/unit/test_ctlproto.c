@@ -29,6 +29,9 @@ static void test_parse_valid(void **state)
 	assert_int_equal(r.verb, CTL_RELOAD);
 	assert_int_equal(parse("stop", &r, why), 0);
 	assert_int_equal(r.verb, CTL_STOP);
+	assert_int_equal(parse("upgrade", &r, why), 0);
+	assert_int_equal(r.verb, CTL_UPGRADE);
+	assert_int_equal(parse("upgrade now", &r, why), -EINVAL);
 	assert_int_equal(parse("status", &r, why), 0);
 	assert_int_equal(r.verb, CTL_STATUS);
 	assert_false(r.json);
@@ -403,8 +406,10 @@ static void test_encode_request(void **state)
 		{.verb = CTL_STATUS},
 		{.verb = CTL_STATUS, .json = true},
 		{.verb = CTL_HELLO, .version = "1"},
+		{.verb = CTL_UPGRADE},
 	};
-	const char *want[] = {"reload\n", "stop\n", "status\n", "status json\n", "hello 1\n"};
+	const char *want[] = {"reload\n",      "stop\n",    "status\n",
+			      "status json\n", "hello 1\n", "upgrade\n"};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		struct buf b = BUF_INIT;
 		ctlproto_encode_request(&b, &reqs[i]);
