@@ -33,7 +33,11 @@ struct gen {
 	int64_t started_ms, ready_ms;
 	int64_t ready_deadline;
 	struct loop_timer *timer; /* ready timeout, and delay readiness */
-	char *fail_reason;        /* set when we stopped it for not becoming ready */
+	char *fail_reason;	  /* set when we stopped it for not becoming ready */
+	char status[96];	  /* how its main process ended, once it did */
+	/* its exit was reported (crash, failure at start); what is left is its process group,
+	 * stopped and removed silently once empty */
+	bool remnant;
 	/* READY_PORT probe */
 	int probe_fd;
 	struct loop_src *probe_src;
@@ -48,9 +52,9 @@ struct svc {
 	struct gen **gens; /* live generations, oldest first */
 	size_t ngens, capgens;
 	int last_id;
-	int current; /* id of the serving generation */
-	bool pending;        /* a replace arrived while one was in progress */
-	int waiting_for;     /* no-overlap: the generation whose exit starts the next one */
+	int current;	 /* id of the serving generation */
+	bool pending;	 /* a replace arrived while one was in progress */
+	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
 	bool stopping;
 	bool stopped_sent;
 	int crashes;
@@ -107,7 +111,8 @@ static void gen_remove(struct svc *s, struct gen *g)
 {
 	for (size_t i = 0; i < s->ngens; i++) {
 		if (s->gens[i] == g) {
-			memmove(&s->gens[i], &s->gens[i + 1], (s->ngens - i - 1) * sizeof(*s->gens));
+			memmove(&s->gens[i], &s->gens[i + 1],
+				(s->ngens - i - 1) * sizeof(*s->gens));
 			s->ngens--;
 			break;
 		}
@@ -152,8 +157,9 @@ static void maybe_follow_up(struct svc *s)
 static void gen_ready(struct gen *g)
 {
 	struct svc *s = g->svc;
+	/* a late READY=1 from a generation being stopped for missing its deadline is ignored */
 	if (g->state != GEN_STARTING || g->fail_reason)
-		return; /* a late READY=1 from a generation being stopped for missing its deadline */
+		return;
 	g->state = GEN_READY;
 	g->ready_ms = now_ms();
 	probe_stop(g);
@@ -201,23 +207,69 @@ static void check_stopped(struct svc *s)
 	}
 }
 
+/* The generation and its whole process group are gone: report what is left to report. */
+static void gen_finish(struct gen *g)
+{
+	struct svc *s = g->svc;
+	int id = g->id;
+	if (g->remnant) {
+		log_info("the processes generation %d left behind are gone", id);
+		gen_remove(s, g);
+	} else if (g->fail_reason) {
+		/* stopped for missing ready_timeout: reported once it is gone */
+		char *reason = g->fail_reason;
+		g->fail_reason = NULL;
+		gen_remove(s, g);
+		if (s->cbs.failed)
+			s->cbs.failed(s, id, reason, s->data);
+		free(reason);
+		maybe_follow_up(s);
+	} else {
+		char sb[sizeof(g->status)];
+		memcpy(sb, g->status, sizeof(sb));
+		gen_remove(s, g);
+		if (s->cbs.exited)
+			s->cbs.exited(s, id, sb, s->data);
+		if (s->waiting_for == id) {
+			s->waiting_for = 0;
+			if (!s->stopping)
+				spawn_gen(s);
+		}
+	}
+	check_stopped(s);
+}
+
+/* Its main process exited on its own and was reported: with members of its group left, stop
+ * them like a draining generation (stop_signal, SIGKILL at stop_timeout), else remove it. */
+static void gen_leave_remnant(struct svc *s, struct gen *g)
+{
+	if (!child_group_alive(g->child)) {
+		gen_remove(s, g);
+		return;
+	}
+	g->remnant = true;
+	g->state = GEN_DRAINING;
+	log_warn("generation %d's main process exited, processes of its group remain — stopping "
+		 "them",
+		 g->id);
+	child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
+}
+
 static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
 {
-	(void)c;
 	struct gen *g = data;
 	struct svc *s = g->svc;
-	char sb[96];
-	child_status_str(st, sb, sizeof(sb));
+	child_status_str(st, g->status, sizeof(g->status));
 	enum gen_state was = g->state;
 	int id = g->id;
-	g->state = GEN_EXITED;
+	probe_stop(g);
+	loop_timer_disarm(g->timer);
 
-	if (was == GEN_STARTING) {
-		char *reason = g->fail_reason ? xstrdup(g->fail_reason)
-					      : xasprintf("%s before it was ready", sb);
+	if (was == GEN_STARTING && !g->fail_reason) {
+		char *reason = xasprintf("%s before it was ready", g->status);
 		/* nothing serves: with restart_on_crash, keep trying (with backoff) */
 		bool crash_restart = !s->current && s->o.restart_on_crash && !s->stopping;
-		gen_remove(s, g);
+		gen_leave_remnant(s, g);
 		if (s->cbs.failed)
 			s->cbs.failed(s, id, reason, s->data);
 		free(reason);
@@ -229,7 +281,9 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 	} else if (was == GEN_READY) {
 		s->current = 0;
 		int64_t up = now_ms() - g->ready_ms;
-		gen_remove(s, g);
+		char sb[sizeof(g->status)];
+		memcpy(sb, g->status, sizeof(sb));
+		gen_leave_remnant(s, g);
 		if (!s->stopping) {
 			s->crashes = up >= STABLE_MS ? 1 : s->crashes + 1;
 			if (s->cbs.crashed)
@@ -237,17 +291,27 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 			if (s->o.restart_on_crash && !starting_gen(s))
 				schedule_restart(s);
 		}
+	} else if (child_group_alive(c)) {
+		/* stopped by us: the group's deadline runs on; gen_group_exit() finishes it */
+		g->state = GEN_DRAINING;
+		log_info("generation %d's main process %s; waiting for the rest of its process "
+			 "group",
+			 id, g->status);
+		return;
 	} else {
-		gen_remove(s, g);
-		if (s->cbs.exited)
-			s->cbs.exited(s, id, sb, s->data);
-		if (s->waiting_for == id) {
-			s->waiting_for = 0;
-			if (!s->stopping)
-				spawn_gen(s);
-		}
+		g->state = GEN_EXITED;
+		gen_finish(g);
+		return;
 	}
 	check_stopped(s);
+}
+
+static void gen_on_group_exit(struct child *c, void *data)
+{
+	(void)c;
+	struct gen *g = data;
+	g->state = GEN_EXITED;
+	gen_finish(g);
 }
 
 static void gen_on_line(struct child *c, int stream, const char *line, size_t len, void *data)
@@ -290,10 +354,11 @@ static void gen_timer(struct loop *l, void *data)
 	if (now >= g->ready_deadline) {
 		char b[32];
 		duration_format_ms(s->o.ready_timeout_ms, b, sizeof(b));
-		gen_stop_failed(g, xasprintf("not ready within %s (ready = %s)", b,
-					     s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
-					     : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
-									: "\"delay\""));
+		gen_stop_failed(g,
+				xasprintf("not ready within %s (ready = %s)", b,
+					  s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
+					  : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
+								     : "\"delay\""));
 		return;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);
@@ -389,6 +454,7 @@ static void spawn_gen(struct svc *s)
 		.reaper = s->o.reaper,
 		.on_line = gen_on_line,
 		.on_exit = gen_on_exit,
+		.on_group_exit = gen_on_group_exit,
 		.data = g,
 	};
 	char err[256] = "";
@@ -422,8 +488,7 @@ static void spawn_gen(struct svc *s)
 	loop_timer_arm_at(g->timer, g->ready_deadline);
 }
 
-struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_cbs *cbs,
-		    void *data)
+struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_cbs *cbs, void *data)
 {
 	struct svc *s = xcalloc(1, sizeof(*s));
 	s->loop = l;
