@@ -14,7 +14,9 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "fdstore.h"
 #include "proc.h"
+#include "svc_int.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -24,42 +26,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 10000 /* up this long after ready: the crash streak is over */
-
-struct gen {
-	struct svc *svc;
-	int id;
-	enum gen_state state;
-	struct child *child;
-	int64_t started_ms, ready_ms;
-	int64_t ready_deadline;
-	struct loop_timer *timer; /* ready timeout, and delay readiness */
-	char *fail_reason;	  /* set when we stopped it for not becoming ready */
-	char status[96];	  /* how its main process ended, once it did */
-	/* its exit was reported (crash, failure at start); what is left is its process group,
-	 * stopped and removed silently once empty */
-	bool remnant;
-	/* READY_PORT probe */
-	int probe_fd;
-	struct loop_src *probe_src;
-	struct loop_timer *probe_timer;
-};
-
-struct svc {
-	struct loop *loop;
-	struct svc_opts o;
-	struct svc_cbs cbs;
-	void *data;
-	struct gen **gens; /* live generations, oldest first */
-	size_t ngens, capgens;
-	int last_id;
-	int current;	 /* id of the serving generation */
-	bool pending;	 /* a replace arrived while one was in progress */
-	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
-	bool stopping;
-	bool stopped_sent;
-	int crashes;
-	struct loop_timer *backoff;
-};
 
 const char *gen_state_name(enum gen_state st)
 {
@@ -154,7 +120,7 @@ static void maybe_follow_up(struct svc *s)
 	}
 }
 
-static void gen_ready(struct gen *g)
+void svc_gen_ready(struct gen *g)
 {
 	struct svc *s = g->svc;
 	/* a late READY=1 from a generation being stopped for missing its deadline is ignored */
@@ -348,7 +314,7 @@ static void gen_timer(struct loop *l, void *data)
 	int64_t now = now_ms();
 	if (s->o.ready == READY_DELAY && now - g->started_ms >= s->o.ready_delay_ms &&
 	    now < g->ready_deadline) {
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	}
 	if (now >= g->ready_deadline) {
@@ -377,7 +343,7 @@ static void probe_event(struct loop *l, int fd, uint32_t events, void *data)
 		err = errno;
 	probe_stop(g);
 	if (err == 0)
-		gen_ready(g);
+		svc_gen_ready(g);
 	else
 		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
 }
@@ -397,7 +363,7 @@ static void probe_try(struct loop *l, void *data)
 	}
 	if (connect(fd, (struct sockaddr *)&s->o.port_addr, s->o.port_addrlen) == 0) {
 		close(fd);
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	}
 	if (errno != EINPROGRESS) {
@@ -437,16 +403,30 @@ static void spawn_gen(struct svc *s)
 	snprintf(idb, sizeof(idb), "%d", g->id);
 	env_set(&env, "BATON_GENERATION", idb);
 
+	/* the listeners, then the stored fds (systemd's order), named in LISTEN_FDNAMES */
+	size_t nstored = fdstore_count(s->store);
+	int nall = s->o.nfds + (int)nstored;
+	int *fds = xcalloc((size_t)nall + 1, sizeof(int));
+	const char **names = xcalloc((size_t)nall + 1, sizeof(char *));
+	for (int i = 0; i < s->o.nfds; i++) {
+		fds[i] = s->o.fds[i];
+		names[i] = s->o.fd_names ? s->o.fd_names[i] : NULL;
+	}
+	for (size_t i = 0; i < nstored; i++) {
+		fds[s->o.nfds + (int)i] = fdstore_fd(s->store, i);
+		names[s->o.nfds + (int)i] = fdstore_name(s->store, i);
+	}
+
 	struct child_spec spec = {
 		.shell_cmd = s->o.cmd,
 		.args = s->o.args,
 		.label = s->o.cmd,
 		.cwd = s->o.cwd,
 		.env = (const char *const *)env.v,
-		.fds = s->o.fds,
-		.nfds = s->o.nfds,
-		.fd_names = s->o.fd_names,
-		.listen_env = s->o.nfds > 0,
+		.fds = fds,
+		.nfds = nall,
+		.fd_names = s->o.fd_names || nstored ? names : NULL,
+		.listen_env = nall > 0,
 		.notify_socket = s->o.notify_socket,
 		.in = CHILD_IN_NULL,
 		.out = s->o.inherit_output ? CHILD_OUT_INHERIT : CHILD_OUT_PIPE,
@@ -460,6 +440,8 @@ static void spawn_gen(struct svc *s)
 	char err[256] = "";
 	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
 	strv_clear(&env);
+	free(fds);
+	free(names);
 	if (r < 0) {
 		int id = g->id;
 		free(g);
@@ -474,7 +456,7 @@ static void spawn_gen(struct svc *s)
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
 	switch (s->o.ready) {
 	case READY_EXEC:
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	case READY_DELAY:
 		loop_timer_arm_at(g->timer, g->started_ms + s->o.ready_delay_ms);
@@ -496,6 +478,7 @@ struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_c
 	s->cbs = *cbs;
 	s->data = data;
 	s->backoff = loop_timer_new(l, backoff_fire, s);
+	s->store = fdstore_new(o->fd_store_max > 0 ? (size_t)o->fd_store_max : 0);
 	return s;
 }
 
@@ -507,6 +490,7 @@ void svc_free(struct svc *s)
 		gen_free(s->gens[i]);
 	free(s->gens);
 	loop_timer_free(s->backoff);
+	fdstore_free(s->store);
 	free(s);
 }
 
@@ -550,31 +534,6 @@ void svc_kill(struct svc *s)
 		child_signal(s->gens[i]->child, SIGKILL, true);
 }
 
-void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m)
-{
-	struct gen *g = NULL;
-	for (size_t i = s->ngens; i-- > 0;) {
-		pid_t gp = child_pid(s->gens[i]->child);
-		if (pid == gp || proc_is_descendant(pid, gp)) {
-			g = s->gens[i];
-			break;
-		}
-	}
-	if (!g) {
-		log_debug("notify message from pid %d, which belongs to no generation", (int)pid);
-		return;
-	}
-	if (m->has_extend && g->state == GEN_STARTING && !g->fail_reason) {
-		int64_t d = now_ms() + (int64_t)(m->extend_timeout_usec / 1000);
-		if (d > g->ready_deadline) {
-			g->ready_deadline = d;
-			loop_timer_arm_at(g->timer, d);
-		}
-	}
-	if (m->ready && s->o.ready == READY_NOTIFY)
-		gen_ready(g);
-}
-
 int svc_signal_current(struct svc *s, int sig)
 {
 	struct gen *g = s->current ? find_gen(s, s->current) : NULL;
@@ -613,8 +572,9 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max)
 	int n = 0;
 	for (size_t i = 0; i < s->ngens && n < max; i++) {
 		const struct gen *g = s->gens[i];
-		out[n++] = (struct svc_gen_info){g->id, child_pid(g->child), g->state,
-						 g->started_ms, g->ready_ms};
+		out[n++] =
+			(struct svc_gen_info){g->id, g->mainpid ? g->mainpid : child_pid(g->child),
+					      g->state, g->started_ms, g->ready_ms};
 	}
 	return n;
 }

@@ -54,6 +54,7 @@ struct svc_opts {
 	bool restart_on_crash;
 	bool overlap;
 	int max_draining;          /* oldest draining generation is killed beyond this */
+	int fd_store_max;          /* FDSTORE=1 fds kept (0: refused) */
 	struct child_reaper *reaper;
 	bool inherit_output;       /* true: the app writes to baton's stdout/stderr directly */
 };
@@ -92,8 +93,16 @@ int svc_replace(struct svc *s);
 void svc_stop(struct svc *s);
 /* Second Ctrl-C: SIGKILL every generation's group now. */
 void svc_kill(struct svc *s);
-/* Route a notify datagram (from the receiver) to the generation that sent it. */
-void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m);
+/* Route a notify datagram (from the receiver) to the generation that sent it (svc_notify.c).
+ * Attribution, newest generation first: the sender is in a generation's process group or
+ * session (recorded at spawn: the leader's pid, held while the group lives), or descends from
+ * its leader. A sender that exited before baton could look (a short-lived helper reaped by its
+ * parent) is attributed through MAINPID= when that names a live member of a generation's group,
+ * else to the only live generation when it is starting; otherwise dropped (logged). MAINPID= is
+ * accepted only for a member or descendant of the generation; it becomes the pid status shows.
+ * EXTEND_TIMEOUT_USEC moves the ready deadline to at most started + 10 x ready_timeout.
+ * FDSTORE=1 keeps the fds (the caller's slots of kept fds are set to -1; it closes the rest). */
+void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int svc_signal_current(struct svc *s, int sig);
 
