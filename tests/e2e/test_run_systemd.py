@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BATON, BUILD, Proc, wait_until
-from devutil import built_apps, free_port, get, write
+from devutil import Poller, built_apps, free_port, get, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
@@ -721,5 +721,36 @@ stop_timeout = "5s"
     b.wait_line(r"generation 2 asked for more start-up time than 10 × ready_timeout: it has "
                 r"until 10s after its start")
     assert took >= 9.5
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(120)
+def test_fdstore_gin_under_load(env):
+    # a Gin app keeps its counter in the fd store: two reloads and a crash restart under a
+    # poller, each generation answers with the next number, and no request fails
+    tmp = str(env.tmp)
+    port = free_port()
+    run_config(tmp, port, os.path.join(built_apps(), "gin-fdstore"))
+    b = env.baton("run")
+    b.wait_line(r"gin-fdstore: counter 1 \(generation 1\)", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    assert get(port, "/") == (200, "counter 1")
+    with Poller(port) as poll:
+        for n in (2, 3):
+            mark = b.mark()
+            r = env.run([BATON, "reload"], timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            b.wait_line(rf"gin-fdstore: counter {n} \(generation {n}\)", start=mark)
+            wait_until(lambda: get(port, "/") == (200, f"counter {n}"),
+                       what=f"generation {n} answering alone")
+            poll.wait_more(3)
+        mark = b.mark()
+        os.kill(pid_of(port), signal.SIGKILL)
+        b.wait_line(r"gin-fdstore: counter 4 \(generation 4\)", timeout=30, start=mark)
+        b.wait_line(r"generation 4 serving", timeout=30, start=mark)
+        assert get(port, "/") == (200, "counter 4")
+        poll.wait_more(3)
+    assert poll.failures == [], poll.failures[:5]
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
