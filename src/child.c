@@ -314,6 +314,8 @@ static void group_note_exit(struct child *c, struct child_reaper *r)
 	}
 	log_debug("\"%s\" (pid %d) exited; members of its process group remain", c->label,
 		  (int)c->pid);
+	if (c->group_killed) /* the deadline passed already: keep looking until it is empty */
+		loop_timer_arm_in(c->kill_timer, CHILD_GROUP_RECHECK_MS);
 }
 
 /* Record the exit and tell the owner; callers hold child_enter(). */
