@@ -65,6 +65,7 @@ static void probe_stop(struct gen *g)
 
 static void gen_free(struct gen *g)
 {
+	svc_gen_forget_mainpid(g);
 	probe_stop(g);
 	loop_timer_free(g->probe_timer);
 	loop_timer_free(g->timer);
@@ -207,9 +208,14 @@ static void gen_finish(struct gen *g)
 
 /* Its main process exited on its own and was reported: with members of its group left, stop
  * them like a draining generation (stop_signal, SIGKILL at stop_timeout), else remove it. */
+static bool gen_has_processes(const struct gen *g)
+{
+	return child_running(g->child) || child_group_alive(g->child);
+}
+
 static void gen_leave_remnant(struct svc *s, struct gen *g)
 {
-	if (!child_group_alive(g->child)) {
+	if (!gen_has_processes(g)) {
 		gen_remove(s, g);
 		return;
 	}
@@ -221,13 +227,13 @@ static void gen_leave_remnant(struct svc *s, struct gen *g)
 	child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
 }
 
-static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
+void svc_gen_main_exit(struct gen *g)
 {
-	struct gen *g = data;
 	struct svc *s = g->svc;
-	child_status_str(st, g->status, sizeof(g->status));
 	enum gen_state was = g->state;
 	int id = g->id;
+	g->main_exited = true;
+	svc_gen_forget_mainpid(g);
 	probe_stop(g);
 	loop_timer_disarm(g->timer);
 
@@ -257,11 +263,10 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 			if (s->o.restart_on_crash && !starting_gen(s))
 				schedule_restart(s);
 		}
-	} else if (child_group_alive(c)) {
-		/* stopped by us: the group's deadline runs on; gen_group_exit() finishes it */
+	} else if (gen_has_processes(g)) {
+		/* stopped by us: the group's deadline runs on; it finishes when the group is gone */
 		g->state = GEN_DRAINING;
-		log_info("generation %d's main process %s; waiting for the rest of its process "
-			 "group",
+		log_info("generation %d's main process %s; waiting for the rest of its process group",
 			 id, g->status);
 		return;
 	} else {
@@ -272,10 +277,35 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 	check_stopped(s);
 }
 
+static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
+{
+	struct gen *g = data;
+	if (g->main_exited) {
+		/* the main process (a MAINPID) ended before the leader: handled then */
+		if (!child_group_alive(c)) {
+			g->state = GEN_EXITED;
+			gen_finish(g);
+		}
+		return;
+	}
+	child_status_str(st, g->status, sizeof(g->status));
+	if (svc_gen_mainpid_alive(g)) {
+		log_info("generation %d's first process %s; its main process %d carries on", g->id,
+			 g->status, (int)g->mainpid);
+		return;
+	}
+	svc_gen_main_exit(g);
+}
+
 static void gen_on_group_exit(struct child *c, void *data)
 {
 	(void)c;
 	struct gen *g = data;
+	if (!g->main_exited) { /* a MAINPID's exit not seen yet: it was in the group */
+		snprintf(g->status, sizeof(g->status), "exited (main process %d)", (int)g->mainpid);
+		svc_gen_main_exit(g);
+		return;
+	}
 	g->state = GEN_EXITED;
 	gen_finish(g);
 }
@@ -392,6 +422,7 @@ static void spawn_gen(struct svc *s)
 	g->svc = s;
 	g->id = ++s->last_id;
 	g->probe_fd = -1;
+	g->mainfd = -1;
 	g->state = GEN_STARTING;
 	g->started_ms = now_ms();
 
@@ -539,7 +570,7 @@ int svc_signal_current(struct svc *s, int sig)
 	struct gen *g = s->current ? find_gen(s, s->current) : NULL;
 	if (!g)
 		return -ESRCH;
-	return child_signal(g->child, sig, false);
+	return svc_gen_signal_main(g, sig);
 }
 
 bool svc_busy(const struct svc *s)
@@ -573,7 +604,7 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max)
 	for (size_t i = 0; i < s->ngens && n < max; i++) {
 		const struct gen *g = s->gens[i];
 		out[n++] =
-			(struct svc_gen_info){g->id, g->mainpid ? g->mainpid : child_pid(g->child),
+			(struct svc_gen_info){g->id, g->mainfd >= 0 ? g->mainpid : child_pid(g->child),
 					      g->state, g->started_ms, g->ready_ms};
 	}
 	return n;

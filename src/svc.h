@@ -98,8 +98,9 @@ void svc_kill(struct svc *s);
  * session (recorded at spawn: the leader's pid, held while the group lives), or descends from
  * its leader. A sender that exited before baton could look (a short-lived helper reaped by its
  * parent) is attributed through MAINPID= when that names a live member of a generation's group,
- * else to the only live generation when it is starting; otherwise dropped (logged). MAINPID= is
- * accepted only for a member or descendant of the generation; it becomes the pid status shows.
+ * else to the only live generation when it is starting; otherwise dropped (logged). MAINPID=
+ * naming a member of the generation's group becomes its main process (watched by pidfd): the
+ * generation ends with it, not with the leader, and status and svc_signal_current() use it.
  * EXTEND_TIMEOUT_USEC moves the ready deadline to at most started + 10 x ready_timeout.
  * FDSTORE=1 keeps the fds (the caller's slots of kept fds are set to -1; it closes the rest). */
 void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds);

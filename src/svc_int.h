@@ -27,7 +27,12 @@ struct gen {
 	/* its exit was reported (crash, failure at start); what is left is its process group,
 	 * stopped and removed silently once empty */
 	bool remnant;
-	pid_t mainpid;	    /* MAINPID= accepted from the generation, else 0: the leader */
+	/* MAINPID= accepted (a member of its process group), else 0: the leader is the main
+	 * process. mainfd is its pidfd, watched on the loop until it exits. */
+	pid_t mainpid;
+	int mainfd;
+	struct loop_src *mainsrc;
+	bool main_exited;   /* its main process ended (and that was handled) */
 	bool extend_capped; /* EXTEND_TIMEOUT_USEC hit the cap (logged once) */
 	/* READY_PORT probe */
 	int probe_fd;
@@ -55,5 +60,14 @@ struct svc {
 
 /* Mark g ready (it was starting); svc.c. */
 void svc_gen_ready(struct gen *g);
+/* g's main process ended (g->status says how): its state changes as for an exit; svc.c. g may
+ * be freed. */
+void svc_gen_main_exit(struct gen *g);
+/* Stop watching g's MAINPID (close its pidfd); svc_notify.c. */
+void svc_gen_forget_mainpid(struct gen *g);
+/* True while g has a MAINPID that has not exited; svc_notify.c. */
+bool svc_gen_mainpid_alive(const struct gen *g);
+/* Signal g's main process (its MAINPID through the pidfd, else the leader). 0 or -errno. */
+int svc_gen_signal_main(struct gen *g, int sig);
 
 #endif

@@ -1,9 +1,13 @@
 /* Notify datagrams for the service: which generation sent it, then READY=1, MAINPID=,
  * EXTEND_TIMEOUT_USEC= and the fd store (FDSTORE=1, FDSTOREREMOVE=1, FDNAME=). See svc.h. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -78,17 +82,82 @@ static struct gen *attribute(struct svc *s, pid_t pid, const struct notify_msg *
 	return g;
 }
 
+/* ---- MAINPID ---- */
+
+void svc_gen_forget_mainpid(struct gen *g)
+{
+	if (g->mainsrc)
+		loop_del(g->svc->loop, g->mainsrc);
+	g->mainsrc = NULL;
+	if (g->mainfd >= 0)
+		close(g->mainfd);
+	g->mainfd = -1;
+}
+
+bool svc_gen_mainpid_alive(const struct gen *g)
+{
+	if (g->mainfd < 0)
+		return false;
+	struct pollfd p = {.fd = g->mainfd, .events = POLLIN};
+	return poll(&p, 1, 0) == 0; /* a pidfd is readable once its process exited */
+}
+
+/* The MAINPID exited: the generation's main process ended, whatever its leader does. */
+static void mainpid_exited(struct loop *l, int fd, uint32_t events, void *data)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	struct gen *g = data;
+	svc_gen_forget_mainpid(g);
+	if (g->main_exited)
+		return;
+	snprintf(g->status, sizeof(g->status), "exited (main process %d)", (int)g->mainpid);
+	svc_gen_main_exit(g);
+}
+
+/* MAINPID=pid from g: a live member of g's process group becomes its main process, watched
+ * through a pidfd (so a recycled pid is never taken for it). */
 static void take_mainpid(struct gen *g, pid_t pid)
 {
-	if (gen_of_pid(g->svc, pid) != g) {
-		log_warn("generation %d sent MAINPID=%d, which is not one of its processes — "
+	pid_t lead = child_pid(g->child);
+	if (pid == lead || pid == g->mainpid)
+		return;
+	if (g->main_exited || getpgid(pid) != lead) {
+		log_warn("generation %d sent MAINPID=%d, which is not a process of its group — "
 			 "ignored",
 			 g->id, (int)pid);
 		return;
 	}
-	if (g->mainpid != pid && pid != child_pid(g->child))
-		log_info("generation %d: main pid is now %d", g->id, (int)pid);
-	g->mainpid = pid == child_pid(g->child) ? 0 : pid;
+	int fd = -1;
+#ifdef SYS_pidfd_open
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+#endif
+	struct loop_src *src = fd >= 0 ? loop_add(g->svc->loop, fd, EPOLLIN, mainpid_exited, g)
+				       : NULL;
+	if (!src) {
+		log_warn("generation %d sent MAINPID=%d: cannot watch it (%s) — ignored", g->id,
+			 (int)pid, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	svc_gen_forget_mainpid(g);
+	g->mainfd = fd;
+	g->mainsrc = src;
+	g->mainpid = pid;
+	log_info("generation %d: main process is now %d", g->id, (int)pid);
+}
+
+int svc_gen_signal_main(struct gen *g, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (g->mainfd >= 0 && svc_gen_mainpid_alive(g))
+		return syscall(SYS_pidfd_send_signal, g->mainfd, sig, NULL, 0) < 0 ? -errno : 0;
+#endif
+	return child_signal(g->child, sig, false);
 }
 
 static void extend(struct gen *g, uint64_t usec)

@@ -754,3 +754,43 @@ def test_fdstore_gin_under_load(env):
     assert poll.failures == [], poll.failures[:5]
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(90)
+def test_mainpid_switches_the_main_process(env):
+    # the generation's first process hands over: a child of its group says READY=1 and
+    # MAINPID=<itself>, then the first process exits. The generation serves on (status shows
+    # the new main pid); it ends when that process ends: drained on reload, a crash when killed
+    tmp = str(env.tmp)
+    sdn = helper("sdnotify")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "exec {sdn} handoff"
+ready = "notify"
+ready_timeout = "10s"
+stop_timeout = "5s"
+''')
+    b = env.baton("run")
+    _, m = b.wait_line(r"^main process (\d+)$", timeout=30)
+    main1 = int(m.group(1))
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(rf"generation 1's first process exited with status 0; its main process "
+                rf"{main1} carries on", timeout=10)
+    st = status_json(env)
+    assert [(g["id"], g["state"], g["pid"]) for g in st["generations"]] == \
+        [(1, "ready", main1)], st
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    _, m = b.wait_line(r"^main process (\d+)$", timeout=30, start=mark)
+    main2 = int(m.group(1))
+    b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+    b.wait_line(rf"generation 1 drained \(exited \(main process {main1}\)\)", timeout=10,
+                start=mark)
+    b.wait_line(r"generation 2's first process exited with status 0", timeout=10, start=mark)
+    mark = b.mark()
+    os.kill(main2, signal.SIGKILL)
+    b.wait_line(rf"generation 2 exited \(main process {main2}\) while serving", timeout=10,
+                start=mark)
+    b.wait_line(r"generation 3 serving", timeout=30, start=mark)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
