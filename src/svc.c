@@ -264,9 +264,10 @@ void svc_gen_main_exit(struct gen *g)
 				schedule_restart(s);
 		}
 	} else if (gen_has_processes(g)) {
-		/* stopped by us: the group's deadline runs on; it finishes when the group is gone */
+		/* stopped by us: the group's deadline runs on until the group is gone */
 		g->state = GEN_DRAINING;
-		log_info("generation %d's main process %s; waiting for the rest of its process group",
+		log_info("generation %d's main process %s; waiting for the rest of its process "
+			 "group",
 			 id, g->status);
 		return;
 	} else {
@@ -603,9 +604,9 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max)
 	int n = 0;
 	for (size_t i = 0; i < s->ngens && n < max; i++) {
 		const struct gen *g = s->gens[i];
-		out[n++] =
-			(struct svc_gen_info){g->id, g->mainfd >= 0 ? g->mainpid : child_pid(g->child),
-					      g->state, g->started_ms, g->ready_ms};
+		out[n++] = (struct svc_gen_info){g->id,
+						 g->mainfd >= 0 ? g->mainpid : child_pid(g->child),
+						 g->state, g->started_ms, g->ready_ms};
 	}
 	return n;
 }

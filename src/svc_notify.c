@@ -135,8 +135,8 @@ static void take_mainpid(struct gen *g, pid_t pid)
 #else
 	errno = ENOSYS;
 #endif
-	struct loop_src *src = fd >= 0 ? loop_add(g->svc->loop, fd, EPOLLIN, mainpid_exited, g)
-				       : NULL;
+	struct loop_src *src =
+		fd >= 0 ? loop_add(g->svc->loop, fd, EPOLLIN, mainpid_exited, g) : NULL;
 	if (!src) {
 		log_warn("generation %d sent MAINPID=%d: cannot watch it (%s) — ignored", g->id,
 			 (int)pid, strerror(errno));

@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "handoff") == 0) {
 		r = handoff();
 	} else {
-		fprintf(stderr, "usage: sdnotify ready|extend USEC|gone [mainpid]|detached|handoff\n");
+		fprintf(stderr,
+			"usage: sdnotify ready|extend USEC|gone [mainpid]|detached|handoff\n");
 		return 2;
 	}
 	if (r != 0) {
