@@ -594,6 +594,11 @@ int svc_last_id(const struct svc *s)
 	return s->last_id;
 }
 
+const struct fdstore *svc_fdstore(const struct svc *s)
+{
+	return s->store;
+}
+
 int svc_crash_count(const struct svc *s)
 {
 	return s->crashes;

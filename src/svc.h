@@ -26,6 +26,7 @@
 struct loop;
 struct child_reaper;
 struct notify_msg;
+struct fdstore;
 struct svc;
 
 enum gen_state { GEN_STARTING, GEN_READY, GEN_DRAINING, GEN_EXITED };
@@ -113,6 +114,8 @@ bool svc_stopping(const struct svc *s);
 /* Snapshot of live generations (not exited), oldest first; returns the count (<= max). */
 int svc_list(const struct svc *s, struct svc_gen_info *out, int max);
 int svc_crash_count(const struct svc *s); /* consecutive crashes of the serving generation */
+/* The fds kept with FDSTORE=1 (fdstore.h); owned by s. */
+const struct fdstore *svc_fdstore(const struct svc *s);
 /* Id of the last generation spawned (0 if none); the next one gets last + 1. */
 int svc_last_id(const struct svc *s);
 const char *gen_state_name(enum gen_state st);

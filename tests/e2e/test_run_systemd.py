@@ -599,7 +599,9 @@ def test_fdstore_survives_reloads_and_crash(env):
                     timeout=30, start=mark)
         b.wait_line(rf"generation {gen} serving", timeout=30, start=mark)
     # a crash restart keeps the store
-    pid = status_json(env)["generations"][0]["pid"]
+    st = status_json(env)
+    assert st["fd_store"] == {"count": 1, "max": 64, "names": ["counter"]}, st
+    pid = st["generations"][0]["pid"]
     mark = b.mark()
     os.kill(pid, signal.SIGKILL)
     b.wait_line(r"^counter 4 at fd 4 · LISTEN_FDS=2 LISTEN_FDNAMES=http:counter$", timeout=30,
