@@ -34,11 +34,11 @@ static void app_sig(const struct signalfd_siginfo *si, void *data)
 		a->on_signal(a, si);
 }
 
-static void app_notify(pid_t pid, const struct notify_msg *m, void *data)
+static void app_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {
 	struct app *a = data;
 	if (a->svc)
-		svc_notify(a->svc, pid, m);
+		svc_notify(a->svc, pid, m, fds, nfds);
 }
 
 static int build_env(struct app *a, struct strv *out)
@@ -256,6 +256,7 @@ void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struc
 		.restart_on_crash = cfg->run.restart_on_crash,
 		.overlap = overlap,
 		.max_draining = cfg->run.max_draining,
+		.fd_store_max = cfg->run.fd_store_max,
 		.reaper = a->reaper,
 		.inherit_output = inherit_output,
 	};

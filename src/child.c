@@ -28,6 +28,9 @@
 /* Reads per wakeup while running, and at exit (the pipe holds at most what it buffers). */
 #define CHILD_READS_PER_WAKE 16
 #define CHILD_READS_AT_EXIT 256
+/* Once SIGKILL went to a group whose leader is gone: how often to look whether it is empty (for
+ * members that someone other than baton reaps; baton's own reaps are checked at once). */
+#define CHILD_GROUP_RECHECK_MS 100
 
 struct child_out {
 	struct child *child;
@@ -48,10 +51,14 @@ struct child {
 	struct loop_timer *kill_timer;
 	struct child_out out[2];
 	bool exited, stopping;
+	bool group_alive;  /* the leader exited, its group has members: see child.h */
+	bool group_killed; /* SIGKILL went to the group: the kill timer now rechecks */
+	struct child_reaper *group_reaper; /* lists us in ->groups while group_alive */
 	int64_t stop_timeout_ms;
 	struct child_exit st;
 	child_line_cb on_line;
 	child_exit_cb on_exit;
+	child_group_cb on_group_exit;
 	void *data;
 	int busy; /* >0 while our callbacks run: child_free() is deferred */
 	bool free_pending;
@@ -60,6 +67,8 @@ struct child {
 struct child_reaper {
 	struct child **v; /* tracked, running children */
 	size_t n, cap;
+	struct child **groups; /* exited leaders whose process group is not empty yet */
+	size_t ngroups, capgroups;
 };
 
 /* ---- small helpers ---- */
@@ -134,6 +143,18 @@ static void reaper_forget(struct child *c)
 	c->reaper = NULL;
 }
 
+static void group_forget(struct child *c)
+{
+	struct child_reaper *r = c->group_reaper;
+	c->group_reaper = NULL;
+	for (size_t i = 0; r && i < r->ngroups; i++) {
+		if (r->groups[i] == c) {
+			r->groups[i] = r->groups[--r->ngroups];
+			break;
+		}
+	}
+}
+
 static struct child *reaper_find(struct child_reaper *r, pid_t pid)
 {
 	for (size_t i = 0; r && i < r->n; i++)
@@ -157,6 +178,7 @@ static void out_close(struct child *c, struct child_out *o)
 static void child_destroy(struct child *c)
 {
 	reaper_forget(c);
+	group_forget(c);
 	if (c->pidsrc)
 		loop_del(c->loop, c->pidsrc);
 	if (c->pidfd >= 0)
@@ -263,6 +285,39 @@ static void out_readable(struct loop *l, int fd, uint32_t events, void *data)
 
 /* ---- exit ---- */
 
+static bool group_empty(pid_t pgid)
+{
+	return kill(-pgid, 0) < 0 && errno == ESRCH;
+}
+
+/* The group a leader left behind is empty: forget it and tell the owner. Callers hold
+ * child_enter(). */
+static void group_gone(struct child *c)
+{
+	c->group_alive = false;
+	group_forget(c);
+	loop_timer_disarm(c->kill_timer);
+	if (c->on_group_exit)
+		c->on_group_exit(c, c->data);
+}
+
+/* At the leader's exit: does the group live on? Tracked when the owner asked for it. */
+static void group_note_exit(struct child *c, struct child_reaper *r)
+{
+	if (!c->on_group_exit || c->pgid <= 0 || group_empty(c->pgid))
+		return;
+	c->group_alive = true;
+	if (r) {
+		c->group_reaper = r;
+		r->groups = xgrow(r->groups, &r->capgroups, r->ngroups + 1, sizeof(*r->groups));
+		r->groups[r->ngroups++] = c;
+	}
+	log_debug("\"%s\" (pid %d) exited; members of its process group remain", c->label,
+		  (int)c->pid);
+	if (c->group_killed) /* the deadline passed already: keep looking until it is empty */
+		loop_timer_arm_in(c->kill_timer, CHILD_GROUP_RECHECK_MS);
+}
+
 /* Record the exit and tell the owner; callers hold child_enter(). */
 static void child_deliver_exit(struct child *c, const struct child_exit *st)
 {
@@ -278,7 +333,9 @@ static void child_deliver_exit(struct child *c, const struct child_exit *st)
 		close(c->pidfd);
 		c->pidfd = -1;
 	}
+	struct child_reaper *r = c->reaper;
 	reaper_forget(c);
+	group_note_exit(c, r);
 	/* what the process wrote before exiting is in the pipes now: deliver it first; the
 	 * pipes stay open for descendants still holding them */
 	for (int i = 0; i < 2; i++) {
@@ -292,7 +349,7 @@ static void child_deliver_exit(struct child *c, const struct child_exit *st)
 	}
 	if (c->free_pending)
 		return;
-	if (c->stopping && c->pgid > 0 && kill(-c->pgid, 0) < 0 && errno == ESRCH)
+	if (!c->group_alive && (c->pgid <= 0 || group_empty(c->pgid)))
 		loop_timer_disarm(c->kill_timer);
 	if (c->on_exit)
 		c->on_exit(c, &c->st, c->data);
@@ -346,6 +403,11 @@ bool child_stopping(const struct child *c)
 	return c->stopping;
 }
 
+bool child_group_alive(const struct child *c)
+{
+	return c->group_alive;
+}
+
 int child_signal(struct child *c, int sig, bool group)
 {
 	if (group && c->pgid > 0)
@@ -365,11 +427,23 @@ static void kill_timer_fired(struct loop *l, void *data)
 {
 	(void)l;
 	struct child *c = data;
-	char d[32];
-	duration_format_ms(c->stop_timeout_ms, d, sizeof(d));
-	if (child_signal(c, SIGKILL, true) == 0)
-		log_warn("\"%s\" did not stop within %s — sent SIGKILL to %s", c->label, d,
-			 c->pgid > 0 ? "its process group" : "it");
+	child_enter(c);
+	if (c->group_alive && group_empty(c->pgid)) {
+		group_gone(c);
+	} else if (c->group_killed) {
+		child_signal(c, SIGKILL, true); /* a member forked meanwhile, or is still dying */
+	} else {
+		char d[32];
+		duration_format_ms(c->stop_timeout_ms, d, sizeof(d));
+		if (child_signal(c, SIGKILL, true) == 0)
+			log_warn("\"%s\" did not stop within %s — sent SIGKILL to %s%s", c->label,
+				 d, c->pgid > 0 ? "its process group" : "it",
+				 c->exited ? " (its leader had exited)" : "");
+		c->group_killed = true;
+	}
+	if (!c->free_pending && c->group_alive)
+		loop_timer_arm_in(c->kill_timer, CHILD_GROUP_RECHECK_MS);
+	child_leave(c);
 }
 
 int child_stop(struct child *c, int sig, int64_t timeout_ms)
@@ -378,8 +452,11 @@ int child_stop(struct child *c, int sig, int64_t timeout_ms)
 	int r = child_signal(c, sig, true);
 	if (r < 0 && r != -ESRCH)
 		return r;
-	if (r == -ESRCH && c->exited)
+	if (r == -ESRCH && c->exited) {
+		if (c->group_alive) /* emptied meanwhile: say so from the loop, not from here */
+			loop_timer_arm_in(c->kill_timer, 0);
 		return r;
+	}
 	if (timeout_ms >= 0) {
 		int64_t dl = loop_timer_deadline(c->kill_timer);
 		int64_t want = now_ms() + timeout_ms;
@@ -441,6 +518,7 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 	c->pidfd = -1;
 	c->on_line = spec->on_line;
 	c->on_exit = spec->on_exit;
+	c->on_group_exit = spec->new_session ? spec->on_group_exit : NULL;
 	c->data = spec->data;
 	c->kill_timer = loop_timer_new(l, kill_timer_fired, c);
 	for (int i = 0; i < 2; i++) {
@@ -469,7 +547,8 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 	return 0;
 }
 int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
-		struct child_reaper *reaper, child_exit_cb on_exit, void *data, struct child **out)
+		struct child_reaper *reaper, child_exit_cb on_exit, child_group_cb on_group_exit,
+		void *data, struct child **out)
 {
 	struct child_launch res = {.pid = pid, .out_fds = {-1, -1}};
 	struct child *c = xcalloc(1, sizeof(*c));
@@ -479,6 +558,7 @@ int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
 	c->pgid = group ? pid : 0;
 	c->pidfd = -1;
 	c->on_exit = on_exit;
+	c->on_group_exit = group ? on_group_exit : NULL;
 	c->data = data;
 	c->kill_timer = loop_timer_new(l, kill_timer_fired, c);
 	for (int i = 0; i < 2; i++) {
@@ -515,7 +595,10 @@ void child_reaper_free(struct child_reaper *r)
 		return;
 	for (size_t i = 0; i < r->n; i++)
 		r->v[i]->reaper = NULL;
+	for (size_t i = 0; i < r->ngroups; i++)
+		r->groups[i]->group_reaper = NULL;
 	free(r->v);
+	free(r->groups);
 	free(r);
 }
 
@@ -547,6 +630,21 @@ int child_reap(struct child_reaper *r)
 		log_debug("reaped orphan pid %d (%s)", (int)si.si_pid,
 			  child_status_str(&st, sb, sizeof(sb)));
 		orphans++;
+	}
+	/* groups left by exited leaders: a callback may free any child, so look again from the
+	 * start after each one */
+	for (bool again = true; again;) {
+		again = false;
+		for (size_t i = 0; i < r->ngroups; i++) {
+			struct child *c = r->groups[i];
+			if (!group_empty(c->pgid))
+				continue;
+			child_enter(c);
+			group_gone(c);
+			child_leave(c);
+			again = true;
+			break;
+		}
 	}
 	return orphans;
 }

@@ -9,11 +9,20 @@
  * reaper collects one, its exit is delivered exactly as through its pidfd. Every process baton
  * runs must therefore be spawned through child_spawn() with the reaper when one exists.
  *
+ * The group outlives its leader: a leader that exits on stop_signal (a shell wrapper with
+ * `trap`, `npm start`, a pre-forking master) can leave workers in its process group. With
+ * on_group_exit set, such a child stays "group alive" after its exit was delivered: the stop
+ * deadline keeps running and SIGKILLs the group, and on_group_exit runs once the group is empty
+ * (kill(-pgid, 0) fails with ESRCH). Emptiness is checked after every child_reap() (members are
+ * baton's descendants or, orphaned, its children: their zombies keep the group id reserved until
+ * baton reaps them, so the id cannot name another group while it is checked) and every 100 ms
+ * once SIGKILL was sent (members reaped by someone else).
+ *
  * Ownership: the spec's strings, arrays and fds stay the caller's (the listening fds are
  * duplicated into the child only). A struct child owns its pidfd, its output pipes and its stop
  * timer; child_free() releases them (safe inside any of its own callbacks; freeing a running
- * child does not kill it: it becomes an orphan for the reaper). Error messages are written to
- * the caller's buffer. */
+ * child does not kill it: it becomes an orphan for the reaper; freeing a group-alive child
+ * forgets its group and its deadline). Error messages are written to the caller's buffer. */
 #ifndef BATON_CHILD_H
 #define BATON_CHILD_H
 
@@ -42,6 +51,8 @@ typedef void (*child_line_cb)(struct child *c, int stream, const char *line, siz
 			      void *data);
 /* Called once, after every byte the process wrote before exiting has gone through on_line. */
 typedef void (*child_exit_cb)(struct child *c, const struct child_exit *st, void *data);
+/* Called once when the process group a child left behind at its exit is empty. */
+typedef void (*child_group_cb)(struct child *c, void *data);
 
 struct child_spec {
 	/* What to run: argv (argv[0] searched in the child env's PATH when it has no '/'), or
@@ -65,6 +76,9 @@ struct child_spec {
 	struct child_reaper *reaper; /* NULL, or the reaper that must know this child */
 	child_line_cb on_line;
 	child_exit_cb on_exit;
+	/* new_session children: track the group after the leader's exit (see above); the owner
+	 * should child_stop() it. NULL: the group is forgotten with the leader. */
+	child_group_cb on_group_exit;
 	void *data;
 };
 
@@ -74,10 +88,12 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 		size_t errlen);
 void child_free(struct child *c);
 /* Track a process that is already baton's child (it survived baton's re-exec, see upgrade.h):
- * a pidfd is opened for it again; group: it leads its own process group. No output pipes.
+ * a pidfd is opened for it again; group: it leads its own process group, whose stop deadline
+ * and on_group_exit work as for a spawned child (on_group_exit may be NULL). No output pipes.
  * Returns 0 with *out set, or -errno (the process is left running). */
 int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
-		struct child_reaper *reaper, child_exit_cb on_exit, void *data, struct child **out);
+		struct child_reaper *reaper, child_exit_cb on_exit, child_group_cb on_group_exit,
+		void *data, struct child **out);
 
 pid_t child_pid(const struct child *c);
 bool child_running(const struct child *c);
@@ -95,6 +111,9 @@ int child_signal(struct child *c, int sig, bool group);
 int child_stop(struct child *c, int sig, int64_t timeout_ms);
 /* True once child_stop() was called (the owner uses it to tell a crash from a stop). */
 bool child_stopping(const struct child *c);
+/* True from the leader's exit (already true inside on_exit) until on_group_exit: the leader is
+ * gone, members of its process group are not. */
+bool child_group_alive(const struct child *c);
 
 /* ---- reaper ---- */
 

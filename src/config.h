@@ -71,6 +71,7 @@ struct config {
 		int reload_signal; /* 0: reload starts a new generation */
 		bool overlap;      /* dev: start the new app before stopping the old one */
 		int max_draining;  /* production: bound on draining generations */
+		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
 	} run;
 
 	struct cfg_listen *listen;

@@ -63,6 +63,9 @@ const struct config_key config_keys[] = {
 	 "dev: start the new app before stopping the old one (production always overlaps)"},
 	{"run", "max_draining", CT_INT, CS_ROOT, R(run.max_draining), 0, "4", 1, 64, 0,
 	 "production: at most this many old generations draining at once"},
+	{"run", "fd_store_max", CT_INT, CS_ROOT, R(run.fd_store_max), 0, "64", 0, 1024, 0,
+	 "file descriptors the app may store with FDSTORE=1 (systemd's FileDescriptorStoreMax); "
+	 "handed to every later generation after the listeners; 0: refuse them"},
 
 	{"listen", "name", CT_NAME, CS_LISTEN, L(name), 0, NULL, 0, 0, 0,
 	 "passed in LISTEN_FDNAMES (default \"listen1\", \"listen2\", ... by position)"},

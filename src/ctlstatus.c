@@ -162,6 +162,15 @@ char *ctlstatus_json(const struct ctlstatus *st)
 		}
 		buf_puts(&b, "\n  ]");
 	}
+	if (st->nstored > 0) {
+		buf_printf(&b, ",\n  \"fd_store\": {\"count\": %d, \"max\": %d, \"names\": [",
+			   st->nstored, st->fd_store_max);
+		for (int i = 0; i < st->nstored; i++) {
+			buf_puts(&b, i ? ", " : "");
+			json_str(&b, st->stored_fds[i]);
+		}
+		buf_puts(&b, "]}");
+	}
 	buf_puts(&b, "\n}\n");
 	return buf_detach(&b);
 }
@@ -331,6 +340,14 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		}
 	}
 	buf_printf(&b, "\ncrashes: %d\n", st->crashes);
+	if (st->nstored > 0) {
+		buf_printf(&b, "fd store: %d of %d (", st->nstored, st->fd_store_max);
+		for (int i = 0; i < st->nstored; i++) {
+			buf_puts(&b, i ? ", " : "");
+			text_str(&b, st->stored_fds[i]);
+		}
+		buf_puts(&b, ")\n");
+	}
 	if (st->ngroups)
 		buf_puts(&b, "\nreload groups:\n");
 	for (int i = 0; i < st->ngroups; i++) {

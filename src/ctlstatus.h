@@ -9,7 +9,8 @@
  *                     "ready_ms": 120 | null}, ...],                       oldest first
  *    "listeners": [{"name": "http", "address": ":8080"}, ...],
  *    "last_reload": null | {"ok": true, "reason": "..." | null, "duration_ms": 120,
- *                           "at": "2024-05-01T12:00:00.000Z" | null, "ago_ms": 1000}}
+ *                           "at": "2024-05-01T12:00:00.000Z" | null, "ago_ms": 1000},
+ *    "fd_store": {"count": 1, "max": 64, "names": ["counter"]}}     only when not empty
  * Keys may be added later; none will be removed or change meaning.
  *
  * Text: a few lines for humans (header, listeners, a table of generations, last reload). */
@@ -69,6 +70,9 @@ struct ctlstatus {
 	struct ctlstatus_reload last_reload;
 	const struct ctlstatus_group *groups; /* shown only when ngroups > 0 */
 	int ngroups;
+	const char *const *stored_fds; /* FDSTORE=1 names, in order; shown when nstored > 0 */
+	int nstored;
+	int fd_store_max;
 };
 
 /* Fresh NUL-terminated strings ending in a newline; the caller frees them. Strings are escaped

@@ -17,8 +17,8 @@
 
 /* Datagrams handled per wakeup before yielding to other sources. */
 #define NOTIFY_BATCH 64
-/* SCM_RIGHTS fds we make room for (and close); more are discarded by the kernel. */
-#define NOTIFY_MAX_FDS 16
+/* SCM_RIGHTS fds we make room for: the kernel's SCM_MAX_FD, so none is lost to truncation. */
+#define NOTIFY_MAX_FDS 253
 
 struct notify {
 	struct loop *loop;
@@ -113,6 +113,16 @@ static bool status_ok(const char *v, size_t vlen)
 	return true;
 }
 
+bool notify_fdname_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > NOTIFY_FDNAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e || name[i] == ':')
+			return false;
+	return true;
+}
+
 /* A "1"-only flag: sets *flag, or counts the value as invalid. */
 static void set_flag(struct notify_msg *m, const char *v, size_t vlen, bool *flag)
 {
@@ -143,6 +153,28 @@ static void parse_line(const char *line, size_t len, struct notify_msg *m)
 		set_flag(m, v, vlen, &m->stopping);
 	} else if (key_is(k, klen, "BARRIER")) {
 		set_flag(m, v, vlen, &m->barrier);
+	} else if (key_is(k, klen, "FDSTORE")) {
+		set_flag(m, v, vlen, &m->fdstore);
+	} else if (key_is(k, klen, "FDSTOREREMOVE")) {
+		set_flag(m, v, vlen, &m->fdstore_remove);
+	} else if (key_is(k, klen, "FDNAME")) {
+		if (notify_fdname_valid(v, vlen)) {
+			m->has_fdname = true;
+			m->fdname = v;
+			m->fdname_len = vlen;
+			m->n_fields++;
+		} else {
+			m->has_fdname = false;
+			m->n_invalid++;
+		}
+	} else if (key_is(k, klen, "FDPOLL")) {
+		if (value_is(v, vlen, "0") || value_is(v, vlen, "1")) {
+			m->has_fdpoll = true;
+			m->fdpoll = v[0] == '1';
+			m->n_fields++;
+		} else {
+			m->n_invalid++;
+		}
 	} else if (key_is(k, klen, "WATCHDOG")) {
 		if (value_is(v, vlen, "trigger")) {
 			m->watchdog_trigger = true;
@@ -268,19 +300,32 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa, socklen_
 
 /* ---- receiver ---- */
 
-static void close_passed_fds(struct msghdr *mh)
+/* Copy the fds passed with SCM_RIGHTS into fds (room for NOTIFY_MAX_FDS); returns how many. */
+static size_t passed_fds(struct msghdr *mh, int *fds)
 {
+	size_t k = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *fds = (int *)(void *)CMSG_DATA(c);
+		const unsigned char *p = CMSG_DATA(c);
 		for (size_t i = 0; i < n; i++) {
 			int fd;
-			memcpy(&fd, fds + i, sizeof(fd));
-			close(fd);
+			memcpy(&fd, p + i * sizeof(int), sizeof(fd));
+			if (k < NOTIFY_MAX_FDS)
+				fds[k++] = fd;
+			else
+				close(fd);
 		}
 	}
+	return k;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 static pid_t sender_pid(struct msghdr *mh)
@@ -319,14 +364,17 @@ static bool notify_recv_one(struct notify *n)
 			log_debug("notify: receive failed: %s", strerror(errno));
 		return false;
 	}
-	close_passed_fds(&mh);
+	int fds[NOTIFY_MAX_FDS];
+	size_t nfds = passed_fds(&mh, fds);
 	pid_t pid = sender_pid(&mh);
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || (size_t)len > NOTIFY_MAX) {
 		log_debug("notify: dropped a truncated datagram from pid %d", (int)pid);
+		close_fds(fds, nfds);
 		return true;
 	}
 	if (pid <= 0) {
 		log_debug("notify: dropped a datagram without sender credentials");
+		close_fds(fds, nfds);
 		return true;
 	}
 	struct notify_msg m;
@@ -334,9 +382,11 @@ static bool notify_recv_one(struct notify *n)
 	if (r < 0) {
 		log_debug("notify: dropped a malformed datagram from pid %d: %s", (int)pid,
 			  strerror(-r));
+		close_fds(fds, nfds);
 		return true;
 	}
-	n->cb(pid, &m, n->data);
+	n->cb(pid, &m, fds, nfds, n->data);
+	close_fds(fds, nfds);
 	return !n->free_pending;
 }
 

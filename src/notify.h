@@ -4,7 +4,8 @@
  * datagram is parsed by notify_parse() and handed to the owner's callback with the sender's
  * kernel-attested pid; attribution to a generation is the owner's job (see proc.h for
  * descendants). Malformed datagrams are logged at debug level and dropped; fds passed with
- * SCM_RIGHTS are always closed; nothing a sender does can stop the receiver.
+ * SCM_RIGHTS (received CLOEXEC) are handed to the callback, which may keep some (FDSTORE=1):
+ * the others are closed after it; nothing a sender does can stop the receiver.
  *
  * Ownership: notify_new() owns its socket; notify_free() unregisters it, closes it and
  * unlinks the path it bound (path mode). The struct notify_msg handed to the callback points
@@ -30,6 +31,13 @@ struct notify_msg {
 	bool watchdog;	       /* WATCHDOG=1 */
 	bool watchdog_trigger; /* WATCHDOG=trigger */
 	bool barrier;	       /* BARRIER=1 */
+	bool fdstore;	       /* FDSTORE=1: keep the fds passed with this datagram */
+	bool fdstore_remove;   /* FDSTOREREMOVE=1: drop the stored fds named fdname */
+	bool has_fdname;       /* FDNAME= with a valid name (fdname_len bytes, not terminated) */
+	bool has_fdpoll;       /* FDPOLL= (0 or 1); baton never polls stored fds */
+	bool fdpoll;
+	const char *fdname;
+	size_t fdname_len;
 	bool has_status, has_mainpid, has_monotonic, has_extend, has_errno;
 	const char
 		*status; /* STATUS= value, not NUL-terminated: status_len bytes into the buffer */
@@ -43,6 +51,13 @@ struct notify_msg {
 	unsigned n_invalid;	      /* known keys with a bad value (the field is left unset) */
 };
 
+/* Longest FDNAME= (systemd's FDNAME_MAX). */
+#define NOTIFY_FDNAME_MAX 255
+
+/* A valid FDNAME= value: 1..255 printable ASCII characters, no ':' (the LISTEN_FDNAMES
+ * separator). Pure. */
+bool notify_fdname_valid(const char *name, size_t len);
+
 /* Parse one datagram (pure). Lines are "KEY=VALUE" separated by '\n'; a trailing newline is
  * optional; later duplicates win. Returns 0 when the datagram is acceptable (it may still
  * carry nothing useful: check the fields), or:
@@ -51,8 +66,11 @@ struct notify_msg {
  * STATUS values with control characters (other than tab) are treated as invalid. */
 int notify_parse(const char *buf, size_t len, struct notify_msg *out);
 
-/* Called once per accepted datagram. pid is the sender's pid from SCM_CREDENTIALS. */
-typedef void (*notify_cb)(pid_t pid, const struct notify_msg *msg, void *data);
+/* Called once per accepted datagram. pid is the sender's pid from SCM_CREDENTIALS. fds are the
+ * nfds descriptors passed with it (CLOEXEC): the callback keeps one by setting its slot to -1;
+ * the receiver closes the rest when the callback returns. */
+typedef void (*notify_cb)(pid_t pid, const struct notify_msg *msg, int *fds, size_t nfds,
+			  void *data);
 
 /* Create the receiver. path NULL: an autobound abstract address (unique, nothing on disk);
  * otherwise a filesystem path (a stale socket there is replaced) or "@name" for an abstract

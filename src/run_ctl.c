@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "ctlproto.h"
 #include "ctlstatus.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
 #include "reload.h"
@@ -98,7 +99,16 @@ static char *status_doc(struct run *r, bool json)
 	}
 	st.groups = grs;
 	st.ngroups = ngr;
+	const struct fdstore *fs = svc_fdstore(r->app.svc);
+	size_t nst = fdstore_count(fs);
+	const char **stored = xcalloc(nst + 1, sizeof(*stored));
+	for (size_t i = 0; i < nst; i++)
+		stored[i] = fdstore_name(fs, i);
+	st.stored_fds = stored;
+	st.nstored = (int)nst;
+	st.fd_store_max = (int)fdstore_max(fs);
 	char *doc = json ? ctlstatus_json(&st) : ctlstatus_text(&st);
+	free(stored);
 	free(grs);
 	free(ls);
 	return doc;

@@ -14,7 +14,9 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "fdstore.h"
 #include "proc.h"
+#include "svc_int.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -24,38 +26,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 10000 /* up this long after ready: the crash streak is over */
-
-struct gen {
-	struct svc *svc;
-	int id;
-	enum gen_state state;
-	struct child *child;
-	int64_t started_ms, ready_ms;
-	int64_t ready_deadline;
-	struct loop_timer *timer; /* ready timeout, and delay readiness */
-	char *fail_reason;        /* set when we stopped it for not becoming ready */
-	/* READY_PORT probe */
-	int probe_fd;
-	struct loop_src *probe_src;
-	struct loop_timer *probe_timer;
-};
-
-struct svc {
-	struct loop *loop;
-	struct svc_opts o;
-	struct svc_cbs cbs;
-	void *data;
-	struct gen **gens; /* live generations, oldest first */
-	size_t ngens, capgens;
-	int last_id;
-	int current; /* id of the serving generation */
-	bool pending;        /* a replace arrived while one was in progress */
-	int waiting_for;     /* no-overlap: the generation whose exit starts the next one */
-	bool stopping;
-	bool stopped_sent;
-	int crashes;
-	struct loop_timer *backoff;
-};
 
 const char *gen_state_name(enum gen_state st)
 {
@@ -95,6 +65,7 @@ static void probe_stop(struct gen *g)
 
 static void gen_free(struct gen *g)
 {
+	svc_gen_forget_mainpid(g);
 	probe_stop(g);
 	loop_timer_free(g->probe_timer);
 	loop_timer_free(g->timer);
@@ -107,7 +78,8 @@ static void gen_remove(struct svc *s, struct gen *g)
 {
 	for (size_t i = 0; i < s->ngens; i++) {
 		if (s->gens[i] == g) {
-			memmove(&s->gens[i], &s->gens[i + 1], (s->ngens - i - 1) * sizeof(*s->gens));
+			memmove(&s->gens[i], &s->gens[i + 1],
+				(s->ngens - i - 1) * sizeof(*s->gens));
 			s->ngens--;
 			break;
 		}
@@ -149,11 +121,12 @@ static void maybe_follow_up(struct svc *s)
 	}
 }
 
-static void gen_ready(struct gen *g)
+void svc_gen_ready(struct gen *g)
 {
 	struct svc *s = g->svc;
+	/* a late READY=1 from a generation being stopped for missing its deadline is ignored */
 	if (g->state != GEN_STARTING || g->fail_reason)
-		return; /* a late READY=1 from a generation being stopped for missing its deadline */
+		return;
 	g->state = GEN_READY;
 	g->ready_ms = now_ms();
 	probe_stop(g);
@@ -201,23 +174,74 @@ static void check_stopped(struct svc *s)
 	}
 }
 
-static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
+/* The generation and its whole process group are gone: report what is left to report. */
+static void gen_finish(struct gen *g)
 {
-	(void)c;
-	struct gen *g = data;
 	struct svc *s = g->svc;
-	char sb[96];
-	child_status_str(st, sb, sizeof(sb));
+	int id = g->id;
+	if (g->remnant) {
+		log_info("the processes generation %d left behind are gone", id);
+		gen_remove(s, g);
+	} else if (g->fail_reason) {
+		/* stopped for missing ready_timeout: reported once it is gone */
+		char *reason = g->fail_reason;
+		g->fail_reason = NULL;
+		gen_remove(s, g);
+		if (s->cbs.failed)
+			s->cbs.failed(s, id, reason, s->data);
+		free(reason);
+		maybe_follow_up(s);
+	} else {
+		char sb[sizeof(g->status)];
+		memcpy(sb, g->status, sizeof(sb));
+		gen_remove(s, g);
+		if (s->cbs.exited)
+			s->cbs.exited(s, id, sb, s->data);
+		if (s->waiting_for == id) {
+			s->waiting_for = 0;
+			if (!s->stopping)
+				spawn_gen(s);
+		}
+	}
+	check_stopped(s);
+}
+
+/* Its main process exited on its own and was reported: with members of its group left, stop
+ * them like a draining generation (stop_signal, SIGKILL at stop_timeout), else remove it. */
+static bool gen_has_processes(const struct gen *g)
+{
+	return child_running(g->child) || child_group_alive(g->child);
+}
+
+static void gen_leave_remnant(struct svc *s, struct gen *g)
+{
+	if (!gen_has_processes(g)) {
+		gen_remove(s, g);
+		return;
+	}
+	g->remnant = true;
+	g->state = GEN_DRAINING;
+	log_warn("generation %d's main process exited, processes of its group remain — stopping "
+		 "them",
+		 g->id);
+	child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
+}
+
+void svc_gen_main_exit(struct gen *g)
+{
+	struct svc *s = g->svc;
 	enum gen_state was = g->state;
 	int id = g->id;
-	g->state = GEN_EXITED;
+	g->main_exited = true;
+	svc_gen_forget_mainpid(g);
+	probe_stop(g);
+	loop_timer_disarm(g->timer);
 
-	if (was == GEN_STARTING) {
-		char *reason = g->fail_reason ? xstrdup(g->fail_reason)
-					      : xasprintf("%s before it was ready", sb);
+	if (was == GEN_STARTING && !g->fail_reason) {
+		char *reason = xasprintf("%s before it was ready", g->status);
 		/* nothing serves: with restart_on_crash, keep trying (with backoff) */
 		bool crash_restart = !s->current && s->o.restart_on_crash && !s->stopping;
-		gen_remove(s, g);
+		gen_leave_remnant(s, g);
 		if (s->cbs.failed)
 			s->cbs.failed(s, id, reason, s->data);
 		free(reason);
@@ -229,7 +253,9 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 	} else if (was == GEN_READY) {
 		s->current = 0;
 		int64_t up = now_ms() - g->ready_ms;
-		gen_remove(s, g);
+		char sb[sizeof(g->status)];
+		memcpy(sb, g->status, sizeof(sb));
+		gen_leave_remnant(s, g);
 		if (!s->stopping) {
 			s->crashes = up >= STABLE_MS ? 1 : s->crashes + 1;
 			if (s->cbs.crashed)
@@ -237,17 +263,52 @@ static void gen_on_exit(struct child *c, const struct child_exit *st, void *data
 			if (s->o.restart_on_crash && !starting_gen(s))
 				schedule_restart(s);
 		}
+	} else if (gen_has_processes(g)) {
+		/* stopped by us: the group's deadline runs on until the group is gone */
+		g->state = GEN_DRAINING;
+		log_info("generation %d's main process %s; waiting for the rest of its process "
+			 "group",
+			 id, g->status);
+		return;
 	} else {
-		gen_remove(s, g);
-		if (s->cbs.exited)
-			s->cbs.exited(s, id, sb, s->data);
-		if (s->waiting_for == id) {
-			s->waiting_for = 0;
-			if (!s->stopping)
-				spawn_gen(s);
-		}
+		g->state = GEN_EXITED;
+		gen_finish(g);
+		return;
 	}
 	check_stopped(s);
+}
+
+static void gen_on_exit(struct child *c, const struct child_exit *st, void *data)
+{
+	struct gen *g = data;
+	if (g->main_exited) {
+		/* the main process (a MAINPID) ended before the leader: handled then */
+		if (!child_group_alive(c)) {
+			g->state = GEN_EXITED;
+			gen_finish(g);
+		}
+		return;
+	}
+	child_status_str(st, g->status, sizeof(g->status));
+	if (svc_gen_mainpid_alive(g)) {
+		log_info("generation %d's first process %s; its main process %d carries on", g->id,
+			 g->status, (int)g->mainpid);
+		return;
+	}
+	svc_gen_main_exit(g);
+}
+
+static void gen_on_group_exit(struct child *c, void *data)
+{
+	(void)c;
+	struct gen *g = data;
+	if (!g->main_exited) { /* a MAINPID's exit not seen yet: it was in the group */
+		snprintf(g->status, sizeof(g->status), "exited (main process %d)", (int)g->mainpid);
+		svc_gen_main_exit(g);
+		return;
+	}
+	g->state = GEN_EXITED;
+	gen_finish(g);
 }
 
 static void gen_on_line(struct child *c, int stream, const char *line, size_t len, void *data)
@@ -284,16 +345,17 @@ static void gen_timer(struct loop *l, void *data)
 	int64_t now = now_ms();
 	if (s->o.ready == READY_DELAY && now - g->started_ms >= s->o.ready_delay_ms &&
 	    now < g->ready_deadline) {
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	}
 	if (now >= g->ready_deadline) {
 		char b[32];
 		duration_format_ms(s->o.ready_timeout_ms, b, sizeof(b));
-		gen_stop_failed(g, xasprintf("not ready within %s (ready = %s)", b,
-					     s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
-					     : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
-									: "\"delay\""));
+		gen_stop_failed(g,
+				xasprintf("not ready within %s (ready = %s)", b,
+					  s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
+					  : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
+								     : "\"delay\""));
 		return;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);
@@ -312,7 +374,7 @@ static void probe_event(struct loop *l, int fd, uint32_t events, void *data)
 		err = errno;
 	probe_stop(g);
 	if (err == 0)
-		gen_ready(g);
+		svc_gen_ready(g);
 	else
 		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
 }
@@ -332,7 +394,7 @@ static void probe_try(struct loop *l, void *data)
 	}
 	if (connect(fd, (struct sockaddr *)&s->o.port_addr, s->o.port_addrlen) == 0) {
 		close(fd);
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	}
 	if (errno != EINPROGRESS) {
@@ -361,6 +423,7 @@ static void spawn_gen(struct svc *s)
 	g->svc = s;
 	g->id = ++s->last_id;
 	g->probe_fd = -1;
+	g->mainfd = -1;
 	g->state = GEN_STARTING;
 	g->started_ms = now_ms();
 
@@ -372,16 +435,30 @@ static void spawn_gen(struct svc *s)
 	snprintf(idb, sizeof(idb), "%d", g->id);
 	env_set(&env, "BATON_GENERATION", idb);
 
+	/* the listeners, then the stored fds (systemd's order), named in LISTEN_FDNAMES */
+	size_t nstored = fdstore_count(s->store);
+	int nall = s->o.nfds + (int)nstored;
+	int *fds = xcalloc((size_t)nall + 1, sizeof(int));
+	const char **names = xcalloc((size_t)nall + 1, sizeof(char *));
+	for (int i = 0; i < s->o.nfds; i++) {
+		fds[i] = s->o.fds[i];
+		names[i] = s->o.fd_names ? s->o.fd_names[i] : NULL;
+	}
+	for (size_t i = 0; i < nstored; i++) {
+		fds[s->o.nfds + (int)i] = fdstore_fd(s->store, i);
+		names[s->o.nfds + (int)i] = fdstore_name(s->store, i);
+	}
+
 	struct child_spec spec = {
 		.shell_cmd = s->o.cmd,
 		.args = s->o.args,
 		.label = s->o.cmd,
 		.cwd = s->o.cwd,
 		.env = (const char *const *)env.v,
-		.fds = s->o.fds,
-		.nfds = s->o.nfds,
-		.fd_names = s->o.fd_names,
-		.listen_env = s->o.nfds > 0,
+		.fds = fds,
+		.nfds = nall,
+		.fd_names = s->o.fd_names || nstored ? names : NULL,
+		.listen_env = nall > 0,
 		.notify_socket = s->o.notify_socket,
 		.in = CHILD_IN_NULL,
 		.out = s->o.inherit_output ? CHILD_OUT_INHERIT : CHILD_OUT_PIPE,
@@ -389,11 +466,14 @@ static void spawn_gen(struct svc *s)
 		.reaper = s->o.reaper,
 		.on_line = gen_on_line,
 		.on_exit = gen_on_exit,
+		.on_group_exit = gen_on_group_exit,
 		.data = g,
 	};
 	char err[256] = "";
 	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
 	strv_clear(&env);
+	free(fds);
+	free(names);
 	if (r < 0) {
 		int id = g->id;
 		free(g);
@@ -408,7 +488,7 @@ static void spawn_gen(struct svc *s)
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
 	switch (s->o.ready) {
 	case READY_EXEC:
-		gen_ready(g);
+		svc_gen_ready(g);
 		return;
 	case READY_DELAY:
 		loop_timer_arm_at(g->timer, g->started_ms + s->o.ready_delay_ms);
@@ -422,8 +502,7 @@ static void spawn_gen(struct svc *s)
 	loop_timer_arm_at(g->timer, g->ready_deadline);
 }
 
-struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_cbs *cbs,
-		    void *data)
+struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_cbs *cbs, void *data)
 {
 	struct svc *s = xcalloc(1, sizeof(*s));
 	s->loop = l;
@@ -431,6 +510,7 @@ struct svc *svc_new(struct loop *l, const struct svc_opts *o, const struct svc_c
 	s->cbs = *cbs;
 	s->data = data;
 	s->backoff = loop_timer_new(l, backoff_fire, s);
+	s->store = fdstore_new(o->fd_store_max > 0 ? (size_t)o->fd_store_max : 0);
 	return s;
 }
 
@@ -442,6 +522,7 @@ void svc_free(struct svc *s)
 		gen_free(s->gens[i]);
 	free(s->gens);
 	loop_timer_free(s->backoff);
+	fdstore_free(s->store);
 	free(s);
 }
 
@@ -485,37 +566,12 @@ void svc_kill(struct svc *s)
 		child_signal(s->gens[i]->child, SIGKILL, true);
 }
 
-void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m)
-{
-	struct gen *g = NULL;
-	for (size_t i = s->ngens; i-- > 0;) {
-		pid_t gp = child_pid(s->gens[i]->child);
-		if (pid == gp || proc_is_descendant(pid, gp)) {
-			g = s->gens[i];
-			break;
-		}
-	}
-	if (!g) {
-		log_debug("notify message from pid %d, which belongs to no generation", (int)pid);
-		return;
-	}
-	if (m->has_extend && g->state == GEN_STARTING && !g->fail_reason) {
-		int64_t d = now_ms() + (int64_t)(m->extend_timeout_usec / 1000);
-		if (d > g->ready_deadline) {
-			g->ready_deadline = d;
-			loop_timer_arm_at(g->timer, d);
-		}
-	}
-	if (m->ready && s->o.ready == READY_NOTIFY)
-		gen_ready(g);
-}
-
 int svc_signal_current(struct svc *s, int sig)
 {
 	struct gen *g = s->current ? find_gen(s, s->current) : NULL;
 	if (!g)
 		return -ESRCH;
-	return child_signal(g->child, sig, false);
+	return svc_gen_signal_main(g, sig);
 }
 
 bool svc_busy(const struct svc *s)
@@ -552,11 +608,12 @@ int svc_adopt(struct svc *s, const struct svc_gen_info *gi, int64_t kill_at_ms, 
 	g->svc = s;
 	g->id = gi->id;
 	g->probe_fd = -1;
+	g->mainfd = -1;
 	g->state = gi->state;
 	g->started_ms = gi->started_ms;
 	g->ready_ms = gi->ready_ms;
-	int r = child_adopt(s->loop, gi->pid, s->o.cmd, true, s->o.reaper, gen_on_exit, g,
-			    &g->child);
+	int r = child_adopt(s->loop, gi->pid, s->o.cmd, true, s->o.reaper, gen_on_exit,
+			    gen_on_group_exit, g, &g->child);
 	if (r < 0) {
 		free(g);
 		return r;
@@ -577,6 +634,11 @@ int svc_adopt(struct svc *s, const struct svc_gen_info *gi, int64_t kill_at_ms, 
 	return 0;
 }
 
+const struct fdstore *svc_fdstore(const struct svc *s)
+{
+	return s->store;
+}
+
 int svc_crash_count(const struct svc *s)
 {
 	return s->crashes;
@@ -587,8 +649,9 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max)
 	int n = 0;
 	for (size_t i = 0; i < s->ngens && n < max; i++) {
 		const struct gen *g = s->gens[i];
-		out[n++] = (struct svc_gen_info){g->id, child_pid(g->child), g->state,
-						 g->started_ms, g->ready_ms};
+		out[n++] = (struct svc_gen_info){g->id,
+						 g->mainfd >= 0 ? g->mainpid : child_pid(g->child),
+						 g->state, g->started_ms, g->ready_ms};
 	}
 	return n;
 }

@@ -26,6 +26,7 @@
 struct loop;
 struct child_reaper;
 struct notify_msg;
+struct fdstore;
 struct svc;
 
 enum gen_state { GEN_STARTING, GEN_READY, GEN_DRAINING, GEN_EXITED };
@@ -54,6 +55,7 @@ struct svc_opts {
 	bool restart_on_crash;
 	bool overlap;
 	int max_draining;          /* oldest draining generation is killed beyond this */
+	int fd_store_max;          /* FDSTORE=1 fds kept (0: refused) */
 	struct child_reaper *reaper;
 	bool inherit_output;       /* true: the app writes to baton's stdout/stderr directly */
 };
@@ -92,8 +94,17 @@ int svc_replace(struct svc *s);
 void svc_stop(struct svc *s);
 /* Second Ctrl-C: SIGKILL every generation's group now. */
 void svc_kill(struct svc *s);
-/* Route a notify datagram (from the receiver) to the generation that sent it. */
-void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m);
+/* Route a notify datagram (from the receiver) to the generation that sent it (svc_notify.c).
+ * Attribution, newest generation first: the sender is in a generation's process group or
+ * session (recorded at spawn: the leader's pid, held while the group lives), or descends from
+ * its leader. A sender that exited before baton could look (a short-lived helper reaped by its
+ * parent) is attributed through MAINPID= when that names a live member of a generation's group,
+ * else to the only live generation when it is starting; otherwise dropped (logged). MAINPID=
+ * naming a member of the generation's group becomes its main process (watched by pidfd): the
+ * generation ends with it, not with the leader, and status and svc_signal_current() use it.
+ * EXTEND_TIMEOUT_USEC moves the ready deadline to at most started + 10 x ready_timeout.
+ * FDSTORE=1 keeps the fds (the caller's slots of kept fds are set to -1; it closes the rest). */
+void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int svc_signal_current(struct svc *s, int sig);
 
@@ -103,6 +114,8 @@ bool svc_stopping(const struct svc *s);
 /* Snapshot of live generations (not exited), oldest first; returns the count (<= max). */
 int svc_list(const struct svc *s, struct svc_gen_info *out, int max);
 int svc_crash_count(const struct svc *s); /* consecutive crashes of the serving generation */
+/* The fds kept with FDSTORE=1 (fdstore.h); owned by s. */
+const struct fdstore *svc_fdstore(const struct svc *s);
 /* Id of the last generation spawned (0 if none); the next one gets last + 1. */
 int svc_last_id(const struct svc *s);
 /* Continue the numbering after id (generations adopted or inherited from an earlier baton);

@@ -3,6 +3,7 @@
 #   OUTDIR/gin-hello   examples/gin-hello: LISTEN_FDS + sd_notify + graceful shutdown
 #   OUTDIR/gin-plain   tests/apps/gin-plain: binds :$PORT itself (forward mode)
 #   OUTDIR/gin-multi   examples/gin-multi: http + https + unix admin socket by name, drain
+#   OUTDIR/gin-fdstore tests/apps/gin-fdstore: a counter kept in the fd store (FDSTORE=1)
 # Usage: tests/apps/build.sh OUTDIR
 # The Go build cache is shared (GOCACHE, default `go env GOCACHE`): a cold build takes ~15 s,
 # a warm one ~1 s.
@@ -31,3 +32,4 @@ build() { # name dir
 build gin-hello "$repo/examples/gin-hello"
 build gin-plain "$repo/tests/apps/gin-plain"
 build gin-multi "$repo/examples/gin-multi"
+build gin-fdstore "$repo/tests/apps/gin-fdstore"

@@ -301,3 +301,63 @@ def test_no_leak_across_200_reloads(env):
     assert after == before
     assert poll.failures == [], poll.failures[:5]
     s.stop()
+
+
+HELPERS = os.path.join(os.environ.get("BATON_BUILD", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")), "helpers")
+
+
+def _group_leaver(env, stop_timeout="1s", ready_timeout="30s"):
+    """`baton run` of a shell wrapper that exits on SIGTERM (trap) and leaves behind, in its
+    process group, a worker that ignores SIGTERM. Generation 2 never says READY=1."""
+    ign = os.path.join(HELPERS, "ignoreterm")
+    sdn = os.path.join(HELPERS, "sdnotify")
+    write(os.path.join(str(env.tmp), "baton.toml"), f'''
+[run]
+cmd = 'trap "exit 0" TERM; {ign} & [ "$BATON_GENERATION" = 2 ] || {sdn} ready & wait'
+ready = "notify"
+ready_timeout = "{ready_timeout}"
+stop_timeout = "{stop_timeout}"
+''')
+    b = env.baton("run")
+    _, m = b.wait_line(r"^ready (\d+)$", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    return b, int(m.group(1))
+
+
+@pytest.mark.timeout(60)
+def test_group_killed_at_deadline_after_leader_exits(env):
+    # the leader exits on SIGTERM at once; its worker ignores SIGTERM and must be SIGKILLed
+    # with the group at stop_timeout, though the generation's main process is long gone
+    b, worker1 = _group_leaver(env, ready_timeout="2s")
+    mark = b.mark()
+    os.kill(b.pid, signal.SIGHUP)
+    _, m = b.wait_line(r"^ready (\d+)$", timeout=30, start=mark)
+    worker2 = int(m.group(1))
+    # generation 2 never says READY=1 here: use a reload that rolls back, then one that works
+    b.wait_line(r"generation 2 not ready within", timeout=60, start=mark)
+    t0 = time.monotonic()
+    b.wait_line(r"did not stop within 1s — sent SIGKILL to its process group \(its leader "
+                r"had exited\)", timeout=10, start=mark)
+    wait_until(lambda: _gone(worker2), timeout=5, what="generation 2's worker to die")
+    # the failure is reported once the group is gone, and generation 1 still serves
+    b.wait_line(r"generation 2 failed: not ready within 2s", timeout=10, start=mark)
+    assert time.monotonic() - t0 < 5
+    assert not _gone(worker1)
+    # generation 3 serves; generation 1 drains: its leader exits, its worker is killed
+    mark = b.mark()
+    os.kill(b.pid, signal.SIGHUP)
+    b.wait_line(r"generation 3 serving", timeout=30, start=mark)
+    b.wait_line(r"generation 1's main process exited with status 0; waiting for the rest",
+                timeout=10, start=mark)
+    wait_until(lambda: _gone(worker1), timeout=10, what="generation 1's worker to die")
+    b.wait_line(r"generation 1 drained \(exited with status 0\)", timeout=10, start=mark)
+    # baton's own stop waits for the group too (stop_timeout), then says stopped
+    _, m = b.wait_line(r"^ready (\d+)$", start=mark)
+    worker3 = int(m.group(1))
+    mark = b.mark()
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+    assert _gone(worker3)
+    i, _ = b.wait_line(r"did not stop within 1s — sent SIGKILL", start=mark)
+    b.wait_line(r"stopped$", start=i)

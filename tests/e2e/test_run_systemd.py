@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BATON, BUILD, Proc, wait_until
-from devutil import built_apps, free_port, get, write
+from devutil import Poller, built_apps, free_port, get, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
@@ -577,3 +577,222 @@ check = "! grep -Eq '^[^#=]+$' cm/app.env"
 
     b.send(signal.SIGTERM)
     assert b.wait(timeout=20) == 0
+
+
+# ---- the file descriptor store (FDSTORE=1) ----
+
+@pytest.mark.timeout(90)
+def test_fdstore_survives_reloads_and_crash(env):
+    # the helper keeps a counter in a memfd it stores with FDSTORE=1 FDNAME=counter; every
+    # later generation gets it after the listener (fd 4, named in LISTEN_FDNAMES) and counts on
+    tmp = str(env.tmp)
+    port = free_port()
+    run_config(tmp, port, f"{helper('fdstore')} remove-at 5")
+    b = env.baton("run")
+    b.wait_line(r"^counter 1 stored · LISTEN_FDS=1 LISTEN_FDNAMES=http$", timeout=30)
+    b.wait_line(r'generation 1 stored 1 fd as "counter" \(1 of 64 in the store\)')
+    b.wait_line(r"generation 1 serving", timeout=30)
+    for gen in (2, 3):
+        mark = b.mark()
+        b.send(signal.SIGHUP)
+        b.wait_line(rf"^counter {gen} at fd 4 · LISTEN_FDS=2 LISTEN_FDNAMES=http:counter$",
+                    timeout=30, start=mark)
+        b.wait_line(rf"generation {gen} serving", timeout=30, start=mark)
+    # a crash restart keeps the store
+    st = status_json(env)
+    assert st["fd_store"] == {"count": 1, "max": 64, "names": ["counter"]}, st
+    pid = st["generations"][0]["pid"]
+    mark = b.mark()
+    os.kill(pid, signal.SIGKILL)
+    b.wait_line(r"^counter 4 at fd 4 · LISTEN_FDS=2 LISTEN_FDNAMES=http:counter$", timeout=30,
+                start=mark)
+    b.wait_line(r"generation 4 serving", timeout=30, start=mark)
+    # FDSTOREREMOVE=1: generation 5 drops it, generation 6 starts afresh
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r"^counter 5 at fd 4", timeout=30, start=mark)
+    b.wait_line(r'generation 5 removed 1 stored fd named "counter"', timeout=10, start=mark)
+    b.wait_line(r"generation 5 serving", timeout=30, start=mark)
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r"^counter 1 stored · LISTEN_FDS=1 LISTEN_FDNAMES=http$", timeout=30,
+                start=mark)
+    b.wait_line(r"generation 6 serving", timeout=30, start=mark)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(60)
+def test_fdstore_bound(env):
+    # fd_store_max = 0 refuses every fd, with a warning; the app serves anyway and the next
+    # generation finds nothing (fd_store_max = N keeps the first N: test_fdstore.c)
+    tmp = str(env.tmp)
+    port = free_port()
+    run_config(tmp, port, helper("fdstore"), extra="fd_store_max = 0")
+    b = env.baton("run")
+    b.wait_line(r"^counter 1 stored", timeout=30)
+    b.wait_line(r'generation 1: the fd store is full \(fd_store_max = 0\): closed 1 fd named '
+                r'"counter"', timeout=10)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r"^counter 1 stored · LISTEN_FDS=1 LISTEN_FDNAMES=http$", timeout=30,
+                start=mark)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+# ---- attributing notify datagrams ----
+
+def _by_generation(cmds):
+    """A shell command running cmds[N-1] as generation N (the last one for later ones)."""
+    parts = [f'[ "$BATON_GENERATION" = {i + 1} ] && exec {c}' for i, c in enumerate(cmds[:-1])]
+    return "; ".join(parts + [f"exec {cmds[-1]}"])
+
+
+@pytest.mark.timeout(90)
+def test_ready_from_a_sender_that_is_gone(env):
+    # READY=1 from a child that exited and was reaped before baton read the datagram (the
+    # helper stops baton meanwhile, so this is certain): generation 1 is the only one running,
+    # so it is its; generation 2 starts beside a serving one and says MAINPID= with it; the
+    # same without MAINPID= during a reload cannot be attributed, so generation 3 fails
+    tmp = str(env.tmp)
+    port = free_port()
+    sdn = helper("sdnotify")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = '{_by_generation([f"{sdn} gone", f"{sdn} gone mainpid", f"{sdn} gone"])}'
+ready = "notify"
+ready_timeout = "3s"
+[[listen]]
+name = "http"
+address = "127.0.0.1:{port}"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+    st = status_json(env)
+    assert [(g["id"], g["state"]) for g in st["generations"]] == [(2, "ready")], st
+    mark = b.mark()
+    r = env.run([BATON, "reload"], timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "generation 3 failed: not ready within 3s" in r.stdout + r.stderr
+    b.wait_line(r"READY=1 from pid \d+, which exited before baton could tell its generation "
+                r"— ignored; send MAINPID= with it", start=mark)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(60)
+def test_ready_from_a_group_member_reparented_to_baton(env):
+    # the sender's parent exited: it is baton's child now (subreaper), no longer a descendant
+    # of the generation's main process, but still in its process group
+    tmp = str(env.tmp)
+    port = free_port()
+    run_config(tmp, port, f"{helper('sdnotify')} detached")
+    b = env.baton("run")
+    _, m = b.wait_line(r"notified from detached pid (\d+) \(parent (\d+)\)", timeout=30)
+    assert int(m.group(2)) == b.pid
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(60)
+def test_extend_timeout_is_bounded(env):
+    # EXTEND_TIMEOUT_USEC=2^64-1 gives at most 10 × ready_timeout, then the start fails
+    tmp = str(env.tmp)
+    port = free_port()
+    sdn = helper("sdnotify")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = '{_by_generation([f"{sdn} ready", f"{sdn} extend 18446744073709551615"])}'
+ready = "notify"
+ready_timeout = "1s"
+stop_timeout = "5s"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    t0 = time.monotonic()
+    r = env.run([BATON, "reload"], timeout=60)
+    took = time.monotonic() - t0
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "generation 2 failed: not ready within 1s" in r.stdout + r.stderr
+    b.wait_line(r"generation 2 asked for more start-up time than 10 × ready_timeout: it has "
+                r"until 10s after its start")
+    assert took >= 9.5
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(120)
+def test_fdstore_gin_under_load(env):
+    # a Gin app keeps its counter in the fd store: two reloads and a crash restart under a
+    # poller, each generation answers with the next number, and no request fails
+    tmp = str(env.tmp)
+    port = free_port()
+    run_config(tmp, port, os.path.join(built_apps(), "gin-fdstore"))
+    b = env.baton("run")
+    b.wait_line(r"gin-fdstore: counter 1 \(generation 1\)", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    assert get(port, "/") == (200, "counter 1")
+    with Poller(port) as poll:
+        for n in (2, 3):
+            mark = b.mark()
+            r = env.run([BATON, "reload"], timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            b.wait_line(rf"gin-fdstore: counter {n} \(generation {n}\)", start=mark)
+            wait_until(lambda: get(port, "/") == (200, f"counter {n}"),
+                       what=f"generation {n} answering alone")
+            poll.wait_more(3)
+        mark = b.mark()
+        os.kill(pid_of(port), signal.SIGKILL)
+        b.wait_line(r"gin-fdstore: counter 4 \(generation 4\)", timeout=30, start=mark)
+        b.wait_line(r"generation 4 serving", timeout=30, start=mark)
+        assert get(port, "/") == (200, "counter 4")
+        poll.wait_more(3)
+    assert poll.failures == [], poll.failures[:5]
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(90)
+def test_mainpid_switches_the_main_process(env):
+    # the generation's first process hands over: a child of its group says READY=1 and
+    # MAINPID=<itself>, then the first process exits. The generation serves on (status shows
+    # the new main pid); it ends when that process ends: drained on reload, a crash when killed
+    tmp = str(env.tmp)
+    sdn = helper("sdnotify")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "exec {sdn} handoff"
+ready = "notify"
+ready_timeout = "10s"
+stop_timeout = "5s"
+''')
+    b = env.baton("run")
+    _, m = b.wait_line(r"^main process (\d+)$", timeout=30)
+    main1 = int(m.group(1))
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(rf"generation 1's first process exited with status 0; its main process "
+                rf"{main1} carries on", timeout=10)
+    st = status_json(env)
+    assert [(g["id"], g["state"], g["pid"]) for g in st["generations"]] == \
+        [(1, "ready", main1)], st
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    _, m = b.wait_line(r"^main process (\d+)$", timeout=30, start=mark)
+    main2 = int(m.group(1))
+    b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+    b.wait_line(rf"generation 1 drained \(exited \(main process {main1}\)\)", timeout=10,
+                start=mark)
+    b.wait_line(r"generation 2's first process exited with status 0", timeout=10, start=mark)
+    mark = b.mark()
+    os.kill(main2, signal.SIGKILL)
+    b.wait_line(rf"generation 2 exited \(main process {main2}\) while serving", timeout=10,
+                start=mark)
+    b.wait_line(r"generation 3 serving", timeout=30, start=mark)
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=30) == 0, b.output()

@@ -535,6 +535,103 @@ static void test_sigkill_at_deadline(void **state)
 	loop_free(l);
 }
 
+/* The leader exits on SIGTERM, a worker of its group ignores it: the deadline outlives the
+ * leader, SIGKILLs the group, and on_group_exit follows once the group is empty. */
+struct grp {
+	struct rec r;
+	bool alive_at_exit;
+	int group_exits;
+	int64_t group_exit_ms;
+};
+
+static void grp_exit_cb(struct child *c, const struct child_exit *st, void *data)
+{
+	struct grp *g = data;
+	g->alive_at_exit = child_group_alive(c);
+	on_exit_cb(c, st, &g->r);
+}
+
+static void grp_line_cb(struct child *c, int stream, const char *line, size_t len, void *data)
+{
+	on_line(c, stream, line, len, &((struct grp *)data)->r);
+}
+
+static void grp_gone_cb(struct child *c, void *data)
+{
+	struct grp *g = data;
+	assert_false(child_group_alive(c));
+	g->group_exits++;
+	g->group_exit_ms = now_ms();
+}
+
+static bool grp_done(void *arg)
+{
+	return ((struct grp *)arg)->group_exits > 0;
+}
+
+static void test_group_outlives_leader(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	struct reap_ctx rc = {.r = child_reaper_new(true)};
+	int sigs[] = {SIGCHLD};
+	struct sig *sg = sig_new(l, sigs, 1, on_sigchld, &rc);
+	assert_non_null(sg);
+	char cmd[PATH_MAX + 160];
+	snprintf(cmd, sizeof(cmd), "trap 'exit 0' TERM; %s & wait", helper("ignoreterm"));
+	struct grp g = {0};
+	char err[256];
+	struct child_spec spec = {.shell_cmd = cmd,
+				  .out = CHILD_OUT_PIPE,
+				  .new_session = true,
+				  .reaper = rc.r,
+				  .on_line = grp_line_cb,
+				  .on_exit = grp_exit_cb,
+				  .on_group_exit = grp_gone_cb,
+				  .data = &g};
+	assert_int_equal(child_spawn(l, &spec, &g.r.c, err, sizeof(err)), 0);
+	int64_t deadline = now_ms() + 5000;
+	while (!find_event(&g.r, "1:ready")) {
+		assert_true(now_ms() < deadline);
+		loop_run_once(l, deadline - now_ms());
+	}
+	struct gone worker = {0};
+	assert_int_equal(sscanf(find_event(&g.r, "1:ready"), "1:ready %d", &worker.pid), 1);
+	int64_t t0 = now_ms();
+	assert_int_equal(child_stop(g.r.c, SIGTERM, 300), 0);
+	run_until(l, rec_exited, &g.r, 5000);
+	assert_int_equal(g.r.st.code, 0); /* the trap */
+	assert_true(g.alive_at_exit);
+	assert_int_equal(g.group_exits, 0);
+	run_until(l, grp_done, &g, 5000);
+	assert_true(g.group_exit_ms - t0 >= 290);
+	assert_int_equal(g.group_exits, 1);
+	run_until(l, pid_gone, &worker, 5000);
+	rec_clear(&g.r);
+
+	/* freed while its group lives: the deadline goes with it, nothing dangles */
+	struct grp h = {0};
+	spec.data = &h;
+	assert_int_equal(child_spawn(l, &spec, &h.r.c, err, sizeof(err)), 0);
+	deadline = now_ms() + 5000;
+	while (!find_event(&h.r, "1:ready")) {
+		assert_true(now_ms() < deadline);
+		loop_run_once(l, deadline - now_ms());
+	}
+	assert_int_equal(sscanf(find_event(&h.r, "1:ready"), "1:ready %d", &worker.pid), 1);
+	assert_int_equal(child_stop(h.r.c, SIGTERM, 200), 0);
+	run_until(l, rec_exited, &h.r, 5000);
+	assert_true(h.alive_at_exit);
+	rec_clear(&h.r);
+	assert_int_equal(child_kill_orphans(rc.r, SIGKILL), 1);
+	run_until(l, pid_gone, &worker, 5000);
+	assert_int_equal(h.group_exits, 0);
+
+	sig_free(sg);
+	child_reaper_free(rc.r);
+	loop_free(l);
+}
+
 static void test_orphans(void **state)
 {
 	(void)state;
@@ -634,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_fd_layout),
 		cmocka_unit_test(test_stop_sigterm),
 		cmocka_unit_test(test_sigkill_at_deadline),
+		cmocka_unit_test(test_group_outlives_leader),
 		cmocka_unit_test(test_orphans),
 		cmocka_unit_test(test_reaper_delivers_tracked_exit),
 	};

@@ -368,6 +368,28 @@ static void test_json_escaping(void **state)
 	free(j);
 }
 
+/* FDSTORE=1 fds: listed by name once there are any */
+static void test_fd_store(void **state)
+{
+	(void)state;
+	const char *names[] = {"counter", "db \"main\""};
+	struct ctlstatus st = {.version = "0.1.0", .pid = 1, .fd_store_max = 64};
+	char *j = ctlstatus_json(&st);
+	assert_null(strstr(j, "fd_store"));
+	free(j);
+	st.stored_fds = names;
+	st.nstored = 2;
+	j = ctlstatus_json(&st);
+	assert_non_null(strstr(j, "  \"last_reload\": null,\n"
+				  "  \"fd_store\": {\"count\": 2, \"max\": 64, \"names\": "
+				  "[\"counter\", \"db \\\"main\\\"\"]}\n}\n"));
+	assert_true(json_valid(j));
+	free(j);
+	char *t = ctlstatus_text(&st);
+	assert_non_null(strstr(t, "crashes: 0\nfd store: 2 of 64 (counter, db \"main\")\n"));
+	free(t);
+}
+
 static void test_text_exact(void **state)
 {
 	(void)state;
@@ -428,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_text_exact),
+		cmocka_unit_test(test_fd_store),
 	};
 	/* clang-format on */
 	return cmocka_run_group_tests_name("ctlstatus", tests, NULL, NULL);

@@ -67,9 +67,43 @@ static void test_parse_good(void **state)
 	assert_int_equal(m.status_len, strlen("héllo ✓"));
 
 	/* unknown keys and lines without '=' are ignored, not fatal */
-	assert_int_equal(parse("FDSTORE=1\nFDNAME=x\nhello\n\n\nREADY=1\n", &m), 0);
+	assert_int_equal(parse("X_APP=1\nFDNAME=x\nhello\n\n\nREADY=1\n", &m), 0);
 	assert_true(m.ready);
-	assert_int_equal(m.n_ignored, 3);
+	assert_int_equal(m.n_ignored, 2);
+}
+
+static void test_parse_fdstore(void **state)
+{
+	(void)state;
+	struct notify_msg m;
+	assert_int_equal(parse("FDSTORE=1\nFDNAME=counter\nFDPOLL=0", &m), 0);
+	assert_true(m.fdstore && !m.fdstore_remove && m.has_fdname && m.has_fdpoll && !m.fdpoll);
+	assert_int_equal(m.fdname_len, 7);
+	assert_memory_equal(m.fdname, "counter", 7);
+	assert_int_equal(m.n_fields, 3);
+
+	assert_int_equal(parse("FDSTOREREMOVE=1\nFDNAME=db conn #2", &m), 0);
+	assert_true(m.fdstore_remove && !m.fdstore && m.has_fdname);
+	assert_int_equal(m.fdname_len, strlen("db conn #2"));
+
+	/* names: 1..255 printable ASCII, no ':' (LISTEN_FDNAMES' separator); a bad one leaves
+	 * no name (the fds are stored as "stored"), a bad flag no flag */
+	char longname[300];
+	memset(longname, 'a', sizeof(longname));
+	assert_true(notify_fdname_valid(longname, 255));
+	assert_false(notify_fdname_valid(longname, 256));
+	assert_false(notify_fdname_valid("", 0));
+	assert_false(notify_fdname_valid("a:b", 3));
+	assert_false(notify_fdname_valid("a\tb", 3));
+	assert_false(notify_fdname_valid("h\xc3\xa9", 3));
+	assert_int_equal(parse("FDSTORE=1\nFDNAME=a:b", &m), 0);
+	assert_true(m.fdstore && !m.has_fdname);
+	assert_int_equal(m.n_invalid, 1);
+	assert_int_equal(parse("FDNAME=good\nFDNAME=", &m), 0);
+	assert_false(m.has_fdname);
+	assert_int_equal(parse("FDSTORE=yes\nFDSTOREREMOVE=2\nFDPOLL=maybe", &m), 0);
+	assert_false(m.fdstore || m.fdstore_remove || m.has_fdpoll);
+	assert_int_equal(m.n_invalid, 3);
 }
 
 static void test_parse_garbage(void **state)
@@ -191,8 +225,10 @@ struct rx {
 	bool free_in_cb;
 };
 
-static void on_msg(pid_t pid, const struct notify_msg *m, void *data)
+static void on_msg(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {
+	(void)fds;
+	(void)nfds;
 	struct rx *rx = data;
 	rx->count++;
 	rx->pid = pid;
@@ -380,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_garbage),
+		cmocka_unit_test(test_parse_fdstore),
 		cmocka_unit_test(test_proc_stat_parse),
 		cmocka_unit_test(test_proc_descendants),
 		cmocka_unit_test(test_roundtrip_abstract),
