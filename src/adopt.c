@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -18,17 +17,8 @@
 #include "runstate.h"
 #include "util/buf.h"
 #include "util/signame.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 /* sockets tried per orphan when looking through /proc/PID/fd (its connections are sockets too) */
 #define ADOPT_SCAN_MAX 65536
@@ -53,27 +43,12 @@ struct adopt {
 	void *data;
 };
 
-static int sys_pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int sys_pidfd_getfd(int pidfd, int fd)
-{
-	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
-
-static int sys_pidfd_send_signal(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
 /* Take fd num of o when it is a listening socket on an unclaimed configured (non-forward)
  * listener's address: it goes to *socks under that listener's name. True when taken. */
 static bool take_fd(struct orphan *o, int num, const struct config *cfg, bool *claimed,
 		    struct listen_adopted **socks, struct buf *msg)
 {
-	int fd = sys_pidfd_getfd(o->pidfd, num);
+	int fd = sys_pidfd_getfd(o->pidfd, num, 0);
 	if (fd < 0) {
 		if (errno != EBADF)
 			log_warn("cannot take fd %d from generation %d (pid %d): %s", num,
@@ -160,7 +135,7 @@ struct adopt *adopt_find(const char *path, const struct config *cfg, struct list
 		const struct runstate_gen *g = &st->gens[i];
 		if (!runstate_alive(g->pid, g->start))
 			continue;
-		int pidfd = sys_pidfd_open(g->pid);
+		int pidfd = sys_pidfd_open(g->pid, 0);
 		if (pidfd < 0) {
 			log_warn("cannot adopt generation %d (pid %d): pidfd_open: %s", g->id,
 				 (int)g->pid, strerror(errno));

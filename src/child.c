@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "util/duration.h"
 #include "util/signame.h"
 #include "util/strv.h"
+#include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -72,29 +72,6 @@ struct child_reaper {
 };
 
 /* ---- small helpers ---- */
-
-static int sys_pidfd_open(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-static int sys_pidfd_send_signal(int pidfd, int sig)
-{
-#ifdef SYS_pidfd_send_signal
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-#else
-	(void)pidfd;
-	(void)sig;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
 
 const char *child_status_str(const struct child_exit *st, char *buf, size_t len)
 {
@@ -470,7 +447,7 @@ int child_stop(struct child *c, int sig, int64_t timeout_ms)
 
 static int child_register(struct child *c, struct loop *l, const struct child_launch *res)
 {
-	c->pidfd = sys_pidfd_open(c->pid);
+	c->pidfd = sys_pidfd_open(c->pid, 0);
 	if (c->pidfd < 0 && (errno != ENOSYS || !c->reaper))
 		return -errno;
 	if (c->pidfd >= 0) {

@@ -15,6 +15,7 @@
 #include "sig.h"
 #include "util/buf.h"
 #include "util/strv.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 extern char **environ;
@@ -389,7 +390,7 @@ static int stdio_prepare(const struct child_spec *spec, struct stdio_fds *s, int
 		src[1] = src[2] = s->null_out;
 	} else if (spec->out == CHILD_OUT_PIPE) {
 		for (int i = 0; i < 2; i++) {
-			if (pipe2(s->pipes[i], O_CLOEXEC) < 0)
+			if (sys_pipe2(s->pipes[i], O_CLOEXEC) < 0)
 				return -errno;
 			/* only baton's end is non-blocking */
 			int fl = fcntl(s->pipes[i][0], F_GETFL);
@@ -468,14 +469,14 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 	for (int i = 0; i < spec->nfds; i++)
 		p.src[3 + i] = spec->fds[i];
 	r = stdio_prepare(spec, &sio, p.src);
-	if (r < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+	if (r < 0 || sys_pipe2(errpipe, O_CLOEXEC) < 0) {
 		r = r < 0 ? r : -errno;
 		spawn_message(err, errlen, label, NULL, 0, -r);
 		goto out_stdio;
 	}
 	p.errfd = errpipe[1];
 
-	pid_t pid = fork();
+	pid_t pid = sys_fork();
 	if (pid < 0) {
 		r = -errno;
 		spawn_message(err, errlen, label, NULL, 0, -r);

@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "util/fileio.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 /* ---- addresses ---- */
@@ -161,7 +162,7 @@ static int bind_path(int fd, const char *path)
 	if (r < 0)
 		return r;
 	mode_t old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, len) < 0 ? -errno : 0;
+	r = sys_bind(fd, (struct sockaddr *)&sun, len) < 0 ? -errno : 0;
 	umask(old);
 	if (dirfd >= 0)
 		close(dirfd);

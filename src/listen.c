@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 #define LISTEN_BACKLOG_DEFAULT 4096
@@ -255,7 +256,7 @@ static int bind_listen(int family, const struct resolved *r, int backlog, bool d
 	if (family == AF_INET6 && dual &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
 		goto fail;
-	if (bind(fd, (const struct sockaddr *)&r->ss, r->len) < 0)
+	if (sys_bind(fd, (const struct sockaddr *)&r->ss, r->len) < 0)
 		goto fail;
 	if (listen(fd, backlog) < 0)
 		goto fail;

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "util/sys.h"
 #include "util/xalloc.h"
 
 /* Datagrams handled per wakeup before yielding to other sources. */
@@ -422,7 +423,7 @@ static int bind_receiver(struct notify *n, const char *path)
 	if (!path) {
 		/* autobind: the kernel picks a unique abstract name */
 		sa_family_t fam = AF_UNIX;
-		if (bind(n->fd, (const struct sockaddr *)&fam, sizeof(fam)) < 0)
+		if (sys_bind(n->fd, (const struct sockaddr *)&fam, sizeof(fam)) < 0)
 			return -errno;
 		socklen_t alen = sizeof(sa);
 		memset(&sa, 0, sizeof(sa));
@@ -445,7 +446,7 @@ static int bind_receiver(struct notify *n, const char *path)
 		if (r < 0)
 			return r;
 	}
-	if (bind(n->fd, (const struct sockaddr *)&sa, (socklen_t)alen) < 0)
+	if (sys_bind(n->fd, (const struct sockaddr *)&sa, (socklen_t)alen) < 0)
 		return -errno;
 	if (path[0] == '/')
 		n->unlink_path = xstrdup(path);

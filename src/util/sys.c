@@ -7,6 +7,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* Debian 12's headers have them all; older ones may not (x86_64 and every newer arch share
+ * these numbers) */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
 struct sys_fault {
 	int countdown; /* 0: disarmed; k > 0: the kth call from now fails */
 	int err;
@@ -95,14 +107,17 @@ int sys_pidfd_open(pid_t pid, unsigned flags)
 {
 	if (injected(SYS_CALL_PIDFD_OPEN))
 		return -1;
-#ifdef SYS_pidfd_open
 	return (int)syscall(SYS_pidfd_open, pid, flags);
-#else
-	(void)pid;
-	(void)flags;
-	errno = ENOSYS;
-	return -1;
-#endif
+}
+
+int sys_pidfd_getfd(int pidfd, int fd, unsigned flags)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, flags);
+}
+
+int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 static mode_t open_mode(int flags, va_list ap)

@@ -40,6 +40,10 @@ int sys_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int sys_inotify_add_watch(int fd, const char *path, unsigned mask);
 int sys_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int sys_pidfd_open(pid_t pid, unsigned flags);
+/* Not failure-injected: pidfd_getfd(2) (Linux 5.6) and pidfd_send_signal(2) (5.1); ENOSYS on
+ * older kernels. */
+int sys_pidfd_getfd(int pidfd, int fd, unsigned flags);
+int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_open(const char *path, int flags, ...);
 int sys_openat(int dirfd, const char *path, int flags, ...);
 

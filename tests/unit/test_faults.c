@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "listen.h"
+#include "notify.h"
 #include "reload_hash.h"
 #include "testutil.h"
 #include "util/sys.h"
@@ -165,12 +169,157 @@ static void test_reload_hash_open_fails(void **state)
 	wfx_rm(&f, 3);
 }
 
+/* ---- spawning: fork, pipe2 and pidfd_open failing ---- */
+
+struct crec {
+	bool exited;
+	struct child_exit st;
+};
+
+static void crec_exit(struct child *c, const struct child_exit *st, void *data)
+{
+	(void)c;
+	struct crec *r = data;
+	r->exited = true;
+	r->st = *st;
+}
+
+static void crec_line(struct child *c, int stream, const char *line, size_t len, void *data)
+{
+	(void)c;
+	(void)stream;
+	(void)line;
+	(void)len;
+	(void)data;
+}
+
+static bool crec_done(void *arg)
+{
+	return ((struct crec *)arg)->exited;
+}
+
+/* Spawn `true` with output pipes while `call` fails on its nth use: the spawn fails with that
+ * errno and a message, or (pidfd_open, which has a fallback) succeeds; either way no fd and no
+ * process is left behind. */
+static void spawn_with_failing(enum sys_call call, int nth, int err)
+{
+	int fds = tu_count_fds();
+	struct loop *l = loop_new();
+	assert_non_null(l);
+	struct crec r = {0};
+	const char *argv[] = {"true", NULL};
+	struct child_spec spec = {.argv = argv,
+				  .out = CHILD_OUT_PIPE,
+				  .on_line = crec_line,
+				  .on_exit = crec_exit,
+				  .new_session = true,
+				  .data = &r};
+	struct child *c = NULL;
+	char msg[256] = "";
+	sys_fail_nth(call, nth, err, false);
+	int rc = child_spawn(l, &spec, &c, msg, sizeof(msg));
+	bool hit = sys_calls(call) >= (unsigned long)nth;
+	sys_fail_reset();
+	if (rc < 0) {
+		assert_true(hit);
+		assert_int_equal(rc, -err);
+		assert_null(c);
+		assert_true(msg[0] != '\0');
+	} else {
+		tu_run_until(l, crec_done, &r, WAIT_MS, "the child to exit");
+		assert_int_equal(r.st.code, 0);
+		child_free(c);
+	}
+	loop_free(l);
+	assert_int_equal(tu_count_fds(), fds);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child of ours is left */
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_spawn_fork_fails(void **state)
+{
+	(void)state;
+	spawn_with_failing(SYS_CALL_FORK, 1, EAGAIN);
+	spawn_with_failing(SYS_CALL_FORK, 1, ENOMEM);
+}
+
+static void test_spawn_pipe2_fails(void **state)
+{
+	(void)state;
+	for (int nth = 1; nth <= 3; nth++) /* stdout's, stderr's, the error pipe */
+		spawn_with_failing(SYS_CALL_PIPE2, nth, EMFILE);
+}
+
+static void test_spawn_pidfd_open_fails(void **state)
+{
+	(void)state;
+	spawn_with_failing(SYS_CALL_PIDFD_OPEN, 1, ENOSYS);
+	spawn_with_failing(SYS_CALL_PIDFD_OPEN, 1, EMFILE);
+}
+
+/* ---- sockets: bind failing ---- */
+
+static void test_listen_bind_fails(void **state)
+{
+	(void)state;
+	int fds = tu_count_fds();
+	struct listener *ls = NULL;
+	char msg[256] = "";
+	sys_fail_nth(SYS_CALL_BIND, 1, EADDRINUSE, false);
+	assert_int_equal(listen_open("http", "127.0.0.1:0", &(struct listen_opts){0}, &ls, msg,
+				     sizeof(msg)),
+			 -EADDRINUSE);
+	assert_null(ls);
+	assert_non_null(strstr(msg, "Address already in use"));
+	assert_int_equal(tu_count_fds(), fds);
+	/* the next bind works */
+	assert_int_equal(listen_open("http", "127.0.0.1:0", &(struct listen_opts){0}, &ls, msg,
+				     sizeof(msg)),
+			 0);
+	listen_close(ls);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
+static void on_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
+{
+	(void)pid;
+	(void)m;
+	(void)fds;
+	(void)nfds;
+	(void)data;
+}
+
+static void test_notify_bind_fails(void **state)
+{
+	(void)state;
+	int fds = tu_count_fds();
+	struct loop *l = loop_new();
+	assert_non_null(l);
+	fds++; /* the loop's epoll fd */
+	sys_fail_nth(SYS_CALL_BIND, 1, EACCES, false);
+	errno = 0;
+	assert_null(notify_new(l, NULL, on_notify, NULL));
+	assert_int_equal(errno, EACCES);
+	assert_int_equal(tu_count_fds(), fds);
+	struct notify *n = notify_new(l, NULL, on_notify, NULL);
+	assert_non_null(n);
+	notify_free(n);
+	assert_int_equal(tu_count_fds(), fds);
+	loop_free(l);
+	assert_int_equal(tu_count_fds(), fds - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_watch_add_fails_once, reset),
 		cmocka_unit_test_setup(test_watch_add_fails_always, reset),
 		cmocka_unit_test_setup(test_reload_hash_open_fails, reset),
+		cmocka_unit_test_setup(test_spawn_fork_fails, reset),
+		cmocka_unit_test_setup(test_spawn_pipe2_fails, reset),
+		cmocka_unit_test_setup(test_spawn_pidfd_open_fails, reset),
+		cmocka_unit_test_setup(test_listen_bind_fails, reset),
+		cmocka_unit_test_setup(test_notify_bind_fails, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
