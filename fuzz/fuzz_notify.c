@@ -29,6 +29,13 @@ static void check_notify(const char *buf, size_t len)
 		abort();
 	if (m.has_errno && m.errno_value < 0)
 		abort();
+	if (m.has_fdname) {
+		/* the name points into the datagram and is a valid FDNAME */
+		if (m.fdname < buf || m.fdname + m.fdname_len > buf + len)
+			abort();
+		if (!notify_fdname_valid(m.fdname, m.fdname_len))
+			abort();
+	}
 }
 
 static void check_env_file(const char *buf, size_t len)
