@@ -398,6 +398,8 @@ out:
 		ctl_client_unref(r->upgrade_client);
 	app_fini(&r->app);
 	free(r->exe);
+	if (r->inherit)
+		upgrade_state_release(r->inherit);
 	free(r->inherit);
 	free(r->waiters);
 	free(r);

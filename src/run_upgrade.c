@@ -4,9 +4,10 @@
  * draining; run the new binary once with --version (it must start and exit 0: a missing file, a
  * file that is not executable or does not run on this system is caught here, while nothing is
  * lost); then hand over the listeners, the control socket, the client that asked, the notify
- * socket and the generations, and execve. A failed exec restores everything and answers
- * the client with the reason. The new image (run_upgrade_restore) takes the generations over as
- * children it already has, and answers the client with the new version. */
+ * socket, the fd store (FDSTORE=1) and the generations, and execve. A failed exec restores
+ * everything and answers the client with the reason. The new image (run_upgrade_restore) takes the
+ * generations over as children it already has, puts the stored fds back in its store (as many as
+ * its fd_store_max allows), and answers the client with the new version. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "ctlproto.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -99,6 +101,9 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 		snprintf(st->notify, sizeof(st->notify), "%s", ns);
 		st->notify_fd = notify_fd(r->app.notify);
 	}
+	const struct fdstore *fs = svc_fdstore(r->app.svc);
+	for (size_t i = 0; i < fdstore_count(fs); i++)
+		upgrade_state_store(st, fdstore_fd(fs, i), fdstore_name(fs, i));
 	struct svc_gen_info gi[UPGRADE_MAX_GENS];
 	int n = svc_list(r->app.svc, gi, UPGRADE_MAX_GENS);
 	for (int i = 0; i < n; i++)
@@ -146,6 +151,7 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 		 r->upgrade_version[0] ? r->upgrade_version : "version unknown", (int)getpid());
 	char err[PATH_MAX + 200];
 	upgrade_exec(r->exe, st, err, sizeof(err));
+	upgrade_state_release(st);
 	free(st);
 	upgrade_failed(r, err);
 }
@@ -217,6 +223,35 @@ struct listen_adopted *run_upgrade_sockets(struct run *r)
 	return socks;
 }
 
+/* The stored fds of the old image, in its order, into this one's store; what does not fit under
+ * this config's fd_store_max is closed. The handoff keeps none after (fd -1). */
+static void restore_store(struct run *r, struct upgrade_state *st)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < st->nstore; i++) {
+		struct upgrade_stored *e = &st->store[i];
+		int k = svc_fdstore_adopt(r->app.svc, e->fd, e->name);
+		if (k == 0) {
+			kept++;
+			e->fd = -1;
+			continue;
+		}
+		if (k == -EXFULL)
+			log_warn("the fd store is full (fd_store_max = %zu): closed the stored fd "
+				 "\"%s\"",
+				 fdstore_max(svc_fdstore(r->app.svc)), e->name);
+		else
+			log_warn("the stored fd \"%s\" (%d) was not handed over: %s", e->name,
+				 e->fd, strerror(-k));
+		if (k != -EBADF)
+			close(e->fd);
+		e->fd = -1;
+	}
+	if (st->nstore)
+		log_info("fd store: %zu of %zu stored fd%s kept", kept, st->nstore,
+			 st->nstore == 1 ? "" : "s");
+}
+
 void run_upgrade_restore(struct run *r)
 {
 	struct upgrade_state *st = r->inherit;
@@ -229,6 +264,7 @@ void run_upgrade_restore(struct run *r)
 	r->last_at_unix_ms = st->last_at_unix_ms;
 	snprintf(r->last_reason, sizeof(r->last_reason), "%s", st->last_reason);
 	svc_set_last_id(r->app.svc, st->last_id);
+	restore_store(r, st);
 	for (int i = 0; i < st->ngens; i++) {
 		int e = svc_adopt(r->app.svc, &st->gens[i],
 				  st->gens[i].state == GEN_DRAINING

@@ -639,6 +639,11 @@ const struct fdstore *svc_fdstore(const struct svc *s)
 	return s->store;
 }
 
+int svc_fdstore_adopt(struct svc *s, int fd, const char *name)
+{
+	return fdstore_add(s->store, fd, name, strlen(name));
+}
+
 int svc_crash_count(const struct svc *s)
 {
 	return s->crashes;

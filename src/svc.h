@@ -116,6 +116,10 @@ int svc_list(const struct svc *s, struct svc_gen_info *out, int max);
 int svc_crash_count(const struct svc *s); /* consecutive crashes of the serving generation */
 /* The fds kept with FDSTORE=1 (fdstore.h); owned by s. */
 const struct fdstore *svc_fdstore(const struct svc *s);
+/* Put fd back in the store under name (a valid FDNAME), after the fds already there (an fd
+ * stored before baton's re-exec, upgrade.h). 0 (s owns fd), -EXFULL when the store holds
+ * fd_store_max fds already, -EBADF when fd is not open (fd stays the caller's). */
+int svc_fdstore_adopt(struct svc *s, int fd, const char *name);
 /* Id of the last generation spawned (0 if none); the next one gets last + 1. */
 int svc_last_id(const struct svc *s);
 /* Continue the numbering after id (generations adopted or inherited from an earlier baton);

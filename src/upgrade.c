@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/strv.h"
@@ -28,6 +29,28 @@ void upgrade_state_init(struct upgrade_state *st)
 	st->notify_fd = -1;
 	for (int i = 0; i < UPGRADE_MAX_LISTEN; i++)
 		st->listen_fd[i] = -1;
+}
+
+void upgrade_state_release(struct upgrade_state *st)
+{
+	for (size_t i = 0; i < st->nstore; i++)
+		free(st->store[i].name);
+	free(st->store);
+	upgrade_state_init(st);
+}
+
+void upgrade_state_store(struct upgrade_state *st, int fd, const char *name)
+{
+	st->store = xgrow(st->store, &st->store_cap, st->nstore + 1, sizeof(*st->store));
+	st->store[st->nstore].fd = fd;
+	st->store[st->nstore].name = xstrdup(name);
+	st->nstore++;
+}
+
+/* A store entry that can be handed over (and is: the others are neither written nor kept). */
+static bool stored_ok(const struct upgrade_stored *e)
+{
+	return e->fd >= 3 && notify_fdname_valid(e->name, strlen(e->name));
 }
 
 static const char *state_word(enum gen_state s)
@@ -62,6 +85,9 @@ char *upgrade_format(const struct upgrade_state *st)
 		buf_printf(&b, "reply %d\n", st->reply_fd);
 	if (st->notify_fd >= 0 && st->notify[0] && !strpbrk(st->notify, " \n"))
 		buf_printf(&b, "notify %d %s\n", st->notify_fd, st->notify);
+	for (size_t i = 0; i < st->nstore; i++)
+		if (stored_ok(&st->store[i]))
+			buf_printf(&b, "store %d %s\n", st->store[i].fd, st->store[i].name);
 	for (int i = 0; i < st->ngens && i < UPGRADE_MAX_GENS; i++) {
 		const struct svc_gen_info *g = &st->gens[i];
 		buf_printf(&b, "gen %d %d %s %" PRId64 " %" PRId64 "\n", g->id, (int)g->pid,
@@ -88,8 +114,27 @@ static int num(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
+/* "store <fd> <name>": the name is the rest of the line, spaces included. */
+static int parse_store(char *ln, struct upgrade_state *st)
+{
+	char *fd_s = ln + strlen("store ");
+	char *sp = strchr(fd_s, ' ');
+	if (!sp)
+		return -EINVAL;
+	*sp = '\0';
+	const char *name = sp + 1;
+	int64_t fd;
+	if (st->nstore >= UPGRADE_MAX_STORE || num(fd_s, 3, 0x7fffffff, &fd) < 0 ||
+	    !notify_fdname_valid(name, strlen(name)))
+		return -EINVAL;
+	upgrade_state_store(st, (int)fd, name);
+	return 0;
+}
+
 static int parse_line(char *ln, struct upgrade_state *st)
 {
+	if (strncmp(ln, "store ", 6) == 0)
+		return parse_store(ln, st);
 	char *w[8];
 	int n = 0;
 	char *save = NULL;
@@ -179,6 +224,8 @@ int upgrade_parse(const char *text, struct upgrade_state *st)
 	r = 0;
 out:
 	free(copy);
+	if (r < 0)
+		upgrade_state_release(st);
 	return r;
 }
 
@@ -207,6 +254,9 @@ static void keep_fds(const struct upgrade_state *st, int memfd, bool keep)
 		fd_set_cloexec(st->reply_fd, !keep);
 	if (st->notify_fd >= 0)
 		fd_set_cloexec(st->notify_fd, !keep);
+	for (size_t i = 0; i < st->nstore; i++)
+		if (stored_ok(&st->store[i]))
+			fd_set_cloexec(st->store[i].fd, !keep);
 	fd_set_cloexec(memfd, !keep);
 }
 
@@ -295,5 +345,7 @@ int upgrade_take(struct upgrade_state *st)
 		fd_set_cloexec(st->reply_fd, true);
 	if (st->notify_fd >= 0)
 		fd_set_cloexec(st->notify_fd, true);
+	for (size_t i = 0; i < st->nstore; i++)
+		fd_set_cloexec(st->store[i].fd, true);
 	return 1;
 }

@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from conftest import BATON, wait_until
+from conftest import BATON, BUILD, wait_until
 from devutil import Poller, built_apps, free_port, get, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
@@ -262,3 +262,59 @@ def test_upgrade_runs_the_binary_now_at_the_path(env):
     assert poll.failures == [], poll.failures[:5]
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
+
+
+def fdstore_config(env, port, extra=""):
+    write(os.path.join(str(env.tmp), "baton.toml"), f'''
+[run]
+cmd = "{os.path.join(BUILD, "helpers", "fdstore")}"
+ready = "notify"
+ready_timeout = "10s"
+stop_timeout = "5s"
+{extra}
+[[listen]]
+name = "http"
+address = "127.0.0.1:{port}"
+''')
+
+
+@pytest.mark.timeout(120)
+def test_fdstore_survives_upgrade(env):
+    # the fdstore helper keeps a counter in a memfd stored with FDSTORE=1 FDNAME=counter (as in
+    # test_run_systemd.py): `baton upgrade` hands the store over, so the generation after it
+    # gets the memfd by name with the counter intact; a new config's smaller fd_store_max
+    # closes what does not fit, with a warning
+    port = free_port()
+    fdstore_config(env, port)
+    b = env.start([BATON, "run"])
+    b.wait_line(r"^counter 1 stored · LISTEN_FDS=1 LISTEN_FDNAMES=http$", timeout=30)
+    b.wait_line(r'generation 1 stored 1 fd as "counter"', timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    mark = b.mark()
+    r = env.run([BATON, "upgrade"], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    b.wait_line(r"upgraded to baton \S+ \(pid %d\): generation 1 keeps serving" % b.pid,
+                timeout=30, start=mark)
+    st = status(env)
+    assert st["pid"] == b.pid
+    assert st.get("fd_store") == {"count": 1, "max": 64, "names": ["counter"]}, st
+    r = env.run([BATON, "reload"], timeout=60)
+    assert r.returncode == 0 and "generation 2 serving" in r.stdout, r.stdout + r.stderr
+    b.wait_line(r"^counter 2 at fd 4 · LISTEN_FDS=2 LISTEN_FDNAMES=http:counter$", timeout=30,
+                start=mark)
+    # the new image's config keeps none: the stored fd is closed, the next generation starts
+    # afresh
+    fdstore_config(env, port, extra="fd_store_max = 0")
+    mark = b.mark()
+    r = env.run([BATON, "upgrade"], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    b.wait_line(r'the fd store is full \(fd_store_max = 0\): closed the stored fd "counter"',
+                timeout=30, start=mark)
+    r = env.run([BATON, "reload"], timeout=60)
+    assert r.returncode == 0 and "generation 3 serving" in r.stdout, r.stdout + r.stderr
+    b.wait_line(r"^counter 1 stored · LISTEN_FDS=1 LISTEN_FDNAMES=http$", timeout=30,
+                start=mark)
+    r = env.run([BATON, "stop"], timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.wait(timeout=30) == 0, b.output()
+    assert env.leftovers() == []

@@ -68,6 +68,57 @@ static void test_round_trip(void **state)
 	free(back);
 }
 
+/* Stored fds go over in order, their names whole (spaces included); the list is released. */
+static void test_round_trip_keeps_the_fd_store(void **state)
+{
+	(void)state;
+	struct upgrade_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	upgrade_state_init(st);
+	char longest[256];
+	memset(longest, 'n', 255);
+	longest[255] = '\0';
+	upgrade_state_store(st, 20, "counter");
+	upgrade_state_store(st, 3, " a name  with spaces ");
+	upgrade_state_store(st, 21, "counter");
+	upgrade_state_store(st, 22, longest);
+	upgrade_state_store(st, 23, "bad:name"); /* not a valid FDNAME: not handed over */
+	upgrade_state_store(st, 2, "stderr");	 /* not a stored fd: neither */
+	for (int i = 0; i < 1100; i++)		 /* beyond any fd_store_max: grows */
+		upgrade_state_store(st, 100 + i, "many");
+	st->ctl_fd = 8;
+	char *text = upgrade_format(st);
+	assert_null(strstr(text, "bad:name"));
+	assert_null(strstr(text, "stderr"));
+	upgrade_state_release(st);
+	assert_int_equal(st->nstore, 0);
+	assert_int_equal(st->ctl_fd, -1);
+	/* more than UPGRADE_MAX_STORE entries: rejected whole, nothing kept */
+	assert_int_equal(upgrade_parse(text, back), -EINVAL);
+	assert_int_equal(back->nstore, 0);
+	assert_null(back->store);
+	free(text);
+	upgrade_state_store(st, 20, "counter");
+	upgrade_state_store(st, 3, " a name  with spaces ");
+	upgrade_state_store(st, 21, "counter");
+	upgrade_state_store(st, 22, longest);
+	text = upgrade_format(st);
+	assert_int_equal(upgrade_parse(text, back), 0);
+	assert_int_equal(back->nstore, 4);
+	assert_int_equal(back->store[0].fd, 20);
+	assert_string_equal(back->store[0].name, "counter");
+	assert_int_equal(back->store[1].fd, 3);
+	assert_string_equal(back->store[1].name, " a name  with spaces ");
+	assert_int_equal(back->store[2].fd, 21);
+	assert_string_equal(back->store[2].name, "counter");
+	assert_int_equal(back->store[3].fd, 22);
+	assert_string_equal(back->store[3].name, longest);
+	free(text);
+	upgrade_state_release(st);
+	upgrade_state_release(back);
+	free(st);
+	free(back);
+}
+
 static void test_malformed(void **state)
 {
 	(void)state;
@@ -82,11 +133,25 @@ static void test_malformed(void **state)
 		"baton-upgrade 1\ngen 0 2 ready 0 0\n",
 		"baton-upgrade 1\nlast 2 0 0 0 why\n",
 		"baton-upgrade 1\nwhat\n",
+		"baton-upgrade 1\nstore 5\n",
+		"baton-upgrade 1\nstore 5 \n",
+		"baton-upgrade 1\nstore 2 counter\n",
+		"baton-upgrade 1\nstore -1 counter\n",
+		"baton-upgrade 1\nstore x counter\n",
+		"baton-upgrade 1\nstore 5x counter\n",
+		"baton-upgrade 1\nstore 5 a:b\n",
+		"baton-upgrade 1\nstore 5 tab\there\n",
+		"baton-upgrade 1\nstore 5 caf\xc3\xa9\n",
+		"baton-upgrade 1\nstore 5 ok\nstore 6 ok\x7f\n",
+		"baton-upgrade 1\nstore 5 ok\nctl x\n",
 	};
 	struct upgrade_state *st = calloc(1, sizeof(*st));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (upgrade_parse(bad[i], st) != -EINVAL)
+		if (upgrade_parse(bad[i], st) != -EINVAL || st->nstore || st->store)
 			fail_msg("accepted: %s", bad[i]);
+	char toolong[300];
+	snprintf(toolong, sizeof(toolong), "baton-upgrade 1\nstore 5 %0256d\n", 0);
+	assert_int_equal(upgrade_parse(toolong, st), -EINVAL);
 	assert_int_equal(upgrade_parse("baton-upgrade 1\n", st), 0);
 	assert_int_equal(st->ctl_fd, -1);
 	free(st);
@@ -113,6 +178,9 @@ static void test_failed_exec_restores(void **state)
 	st->nlisten = 1;
 	st->listen_fd[0] = fds[0];
 	st->ctl_fd = fds[1];
+	int stored = memfd_create("stored", MFD_CLOEXEC);
+	assert_true(stored >= 3);
+	upgrade_state_store(st, stored, "counter");
 	int before = count_fds();
 	char err[256];
 	int r = upgrade_exec("/nonexistent/baton", st, err, sizeof(err));
@@ -121,11 +189,14 @@ static void test_failed_exec_restores(void **state)
 	assert_int_equal(count_fds(), before);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(stored, F_GETFD) & FD_CLOEXEC);
 	assert_null(getenv(UPGRADE_ENV));
 	/* this process is not an upgrade */
+	upgrade_state_release(st);
 	assert_int_equal(upgrade_take(st), 0);
 	close(fds[0]);
 	close(fds[1]);
+	close(stored);
 	free(st);
 }
 
@@ -135,8 +206,10 @@ static void test_take(void **state)
 	int fds[2];
 	assert_int_equal(pipe2(fds, 0), 0); /* as after an exec: no CLOEXEC */
 	int memfd = memfd_create("t", 0);
-	char doc[128];
-	snprintf(doc, sizeof(doc), "baton-upgrade 1\nlisten 0 %d\nreply %d\n", fds[0], fds[1]);
+	int stored = memfd_create("stored", 0);
+	char doc[160];
+	snprintf(doc, sizeof(doc), "baton-upgrade 1\nlisten 0 %d\nreply %d\nstore %d counter\n",
+		 fds[0], fds[1], stored);
 	assert_int_equal(write(memfd, doc, strlen(doc)), (ssize_t)strlen(doc));
 	lseek(memfd, 0, SEEK_SET);
 	char num[16];
@@ -149,8 +222,14 @@ static void test_take(void **state)
 	assert_int_equal(st->listen_fd[0], fds[0]);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(st->nstore, 1);
+	assert_int_equal(st->store[0].fd, stored);
+	assert_string_equal(st->store[0].name, "counter");
+	assert_true(fcntl(stored, F_GETFD) & FD_CLOEXEC);
+	upgrade_state_release(st);
 	close(fds[0]);
 	close(fds[1]);
+	close(stored);
 	free(st);
 }
 
@@ -158,6 +237,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_round_trip_keeps_the_fd_store),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_failed_exec_restores),
 		cmocka_unit_test(test_take),
