@@ -16,7 +16,7 @@ WARN += -Werror
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP $(SAN) $(CFLAGS)
 # baton links no library beyond libc: the certificate checker dlopen()s libcrypto when it first
-# runs (src/ossl.c; dlopen is in libc since glibc 2.34). Only test_certcheck links libcrypto, for
+# runs (src/tls/ossl.c; dlopen is in libc since glibc 2.34). Only test_certcheck links libcrypto, for
 # an OpenSSL call of its own (the checker then finds the library already loaded).
 LDLIBS :=
 FUZZ_TIME ?= 60
@@ -81,7 +81,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,unde
 	-fno-sanitize-recover=undefined
 build-fuzz/%: fuzz/%.c $(LIBSRC)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out src/cli.c src/cmd/%,$(LIBSRC)) $(LDLIBS)
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out src/cmd/%,$(LIBSRC)) $(LDLIBS)
 
 fuzz:
 	@scripts/deps.sh test

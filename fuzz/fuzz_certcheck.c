@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "certcheck.h"
+#include "tls/certcheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "notify.h"
+#include "proc/env.h"
+#include "net/notify.h"
 #include "util/strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certcheck.h"
-#include "cli.h"
+#include "tls/certcheck.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
-#include "config.h"
+#include "config/config.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 

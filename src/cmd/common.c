@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "core/log.h"
 #include "util/strv.h"
 
 struct config *cmd_load_config(const char *file)

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
-#include "config.h"
+#include "config/config.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/strv.h"

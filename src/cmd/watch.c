@@ -12,17 +12,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "config.h"
-#include "log.h"
-#include "loop.h"
-#include "sig.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/sig.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
-#include "watch.h"
+#include "watch/watch.h"
 
 struct wctx {
 	struct loop *loop;

@@ -17,7 +17,7 @@
 
 #include <openssl/err.h>
 
-#include "certcheck.h"
+#include "tls/certcheck.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
 

@@ -22,10 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "loop.h"
-#include "proc.h"
-#include "sig.h"
+#include "proc/child.h"
+#include "core/loop.h"
+#include "proc/proc.h"
+#include "core/sig.h"
 #include "util/buf.h"
 #include "util/strv.h"
 #include "util/timeutil.h"

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "config_impl.h"
-#include "log.h"
+#include "config/config.h"
+#include "config/config_impl.h"
+#include "core/log.h"
 #include "util/fileio.h"
 #include "util/strv.h"
 #include "util/xalloc.h"

@@ -23,9 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctlproto.h"
-#include "loop.h"
+#include "ctl/ctl.h"
+#include "ctl/ctlproto.h"
+#include "core/loop.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"

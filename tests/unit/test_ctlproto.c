@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlproto.h"
+#include "ctl/ctlproto.h"
 #include "util/buf.h"
 
 static int parse(const char *line, struct ctl_request *req, char *why)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlproto.h"
-#include "ctlstatus.h"
+#include "ctl/ctlproto.h"
+#include "ctl/ctlstatus.h"
 #include "util/buf.h"
 
 /* ---- a strict RFC 8259 checker: one value, nothing after it but whitespace ---- */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "env.h"
+#include "proc/env.h"
 #include "util/strv.h"
 
 static int parse(const char *text, struct strv *out, char **err)

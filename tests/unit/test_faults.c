@@ -16,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "listen.h"
-#include "notify.h"
-#include "reload_hash.h"
+#include "proc/child.h"
+#include "net/listen.h"
+#include "net/notify.h"
+#include "filereload/reload_hash.h"
 #include "testutil.h"
 #include "util/sys.h"
-#include "watch.h"
-#include "watch_hub.h"
+#include "watch/watch.h"
+#include "watch/watch_hub.h"
 
 #define WAIT_MS 10000
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filter.h"
+#include "watch/filter.h"
 
 static void test_glob_basic(void **state)
 {

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certcheck.h"
-#include "ossl.h"
+#include "tls/certcheck.h"
+#include "tls/ossl.h"
 #include "util/xalloc.h"
 
 #define MISSING "libbaton-test-no-such-crypto.so.0"
