@@ -30,7 +30,7 @@ HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test test-run asan fuzz demo bench format format-check clean deps-build unit helpers
+.PHONY: all test test-run deps-check asan fuzz demo bench format format-check clean deps-build unit helpers
 .PHONY: install uninstall
 
 all: deps-build $(BUILD)/baton $(BUILD)/toml-decoder
@@ -67,7 +67,12 @@ helpers: $(HELPER_BIN)
 
 test:
 	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory deps-check
 	@$(MAKE) --no-print-directory test-run
+
+# every include between src/ folders follows the layering in docs/design.md ("## Layout")
+deps-check:
+	@python3 scripts/deps-check.py
 
 test-run: $(BUILD)/baton $(BUILD)/toml-decoder $(UNIT_BIN) $(HELPER_BIN)
 	@scripts/test.sh $(BUILD)
