@@ -48,7 +48,7 @@ static void check_env_file(const char *buf, size_t len)
 		}
 	}
 	free(err);
-	strv_clear(&out);
+	strv_release(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -273,8 +273,8 @@ static int exchange(int fd, const struct ctl_request *req, int64_t deadline,
 		}
 	}
 out:
-	ctlproto_respdec_free(&dec);
-	buf_free(&out);
+	ctlproto_respdec_release(&dec);
+	buf_release(&out);
 	return r;
 }
 

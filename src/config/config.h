@@ -131,7 +131,7 @@ struct config *config_load_buffer(const char *name, const char *dir, const char 
 				  bool is_air, struct config_diags *diags, struct strv *notes);
 void config_free(struct config *cfg);
 void config_diags_print(const struct config_diags *d, int fd);
-void config_diags_clear(struct config_diags *d);
+void config_diags_release(struct config_diags *d);
 /* Write the effective config as a valid baton.toml (for `baton check --print`). */
 char *config_to_toml(const struct config *cfg);
 

@@ -321,7 +321,7 @@ static int64_t integer(struct air *a, int k, int64_t dflt, int64_t min, int64_t 
 /* The array at k, or the comma-separated default. */
 static void list(const struct air *a, int k, const char *dflt, struct strv *out)
 {
-	strv_clear(out);
+	strv_release(out);
 	if (a->found[k]) {
 		const struct toml_array *arr = &a->found[k]->val.u.arr;
 		for (size_t i = 0; i < arr->n; i++)
@@ -402,8 +402,8 @@ static void map_build(struct air *a, struct config *cfg, const char *tmp)
 		buf_printf(&b, "%s%s", pre.n ? " && " : "", cmd);
 	free(cfg->build.cmd);
 	cfg->build.cmd = b.len ? buf_detach(&b) : NULL;
-	buf_free(&b);
-	strv_clear(&pre);
+	buf_release(&b);
+	strv_release(&pre);
 	free(dflt_cmd);
 	cfg->build.delay_ms = integer(a, K_DELAY, 1000, 0, 24LL * 3600 * 1000);
 	cfg->build.stop_on_error = boolean(a, K_STOP_ON_ERROR, false);
@@ -431,7 +431,7 @@ static void map_run(struct air *a, struct config *cfg, const char *tmp)
 			"'build.bin': air has nothing to run (set build.bin, build.entrypoint or "
 			"build.full_bin)");
 	}
-	strv_clear(&entry);
+	strv_release(&entry);
 	free(dflt_bin);
 	list(a, K_ARGS_BIN, NULL, &cfg->run.args);
 	list(a, K_ENV_FILES, NULL, &cfg->run.env_file);
@@ -449,7 +449,7 @@ static void map_watch(struct air *a, struct config *cfg, const char *tmp, const 
 {
 	list(a, K_INCLUDE_EXT, "go,tpl,tmpl,html", &cfg->watch.include_ext);
 	if (strv_contains(&cfg->watch.include_ext, "*"))
-		strv_clear(&cfg->watch.include_ext); /* air's "*": every file */
+		strv_release(&cfg->watch.include_ext); /* air's "*": every file */
 	for (size_t i = 0; i < cfg->watch.include_ext.n; i++) {
 		char *e = cfg->watch.include_ext.v[i];
 		if (e[0] == '.' && e[1])

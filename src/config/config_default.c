@@ -92,7 +92,7 @@ char *config_find_go_main(const char *dir)
 				found = xasprintf("./cmd/%s", names.v[i]);
 			free(sub);
 		}
-		strv_clear(&names);
+		strv_release(&names);
 	}
 	free(cmd);
 	return found;

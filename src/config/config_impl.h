@@ -74,7 +74,7 @@ int config_key_store(const struct config_key *k, void *base, const struct toml_v
 /* Apply every default of one scope to base (which must be zeroed or already defaulted). */
 void config_scope_defaults(enum config_scope scope, void *base);
 /* Free what the keys of one scope own in base. */
-void config_scope_free(enum config_scope scope, void *base);
+void config_scope_release(enum config_scope scope, void *base);
 /* Parse "restart" | "signal:SIG" | "exec:CMD"; returns NULL or a static reason. */
 const char *config_action_parse(const char *s, struct cfg_action *a);
 /* A TOML value literal for the key's current value in base (fresh string). */

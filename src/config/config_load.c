@@ -90,10 +90,10 @@ void config_diags_print(const struct config_diags *d, int fd)
 			buf_printf(&b, "%s: %s\n", g->file, g->msg);
 	}
 	fd_write_all(fd, buf_cstr(&b), b.len);
-	buf_free(&b);
+	buf_release(&b);
 }
 
-void config_diags_clear(struct config_diags *d)
+void config_diags_release(struct config_diags *d)
 {
 	for (int i = 0; i < d->n; i++) {
 		free(d->v[i].file);
@@ -484,15 +484,15 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	for (int i = 0; i < cfg->nlisten; i++)
-		config_scope_free(CS_LISTEN, &cfg->listen[i]);
+		config_scope_release(CS_LISTEN, &cfg->listen[i]);
 	for (int i = 0; i < cfg->nreload; i++)
-		config_scope_free(CS_RELOAD, &cfg->reload[i]);
+		config_scope_release(CS_RELOAD, &cfg->reload[i]);
 	for (int i = 0; i < cfg->ntls; i++)
-		config_scope_free(CS_TLS, &cfg->tls[i]);
+		config_scope_release(CS_TLS, &cfg->tls[i]);
 	free(cfg->listen);
 	free(cfg->reload);
 	free(cfg->tls);
-	config_scope_free(CS_ROOT, cfg);
+	config_scope_release(CS_ROOT, cfg);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

@@ -533,14 +533,14 @@ static int store_list(const struct config_key *k, char *base, const struct toml_
 		const struct toml_value *it = &items[i];
 		*errpos = it->pos;
 		if (it->type != TOML_STRING) {
-			strv_clear(&tmp);
+			strv_release(&tmp);
 			return errf(err, k, "expected an array of strings, got %s in the array",
 				    value_kind(it));
 		}
 		if (has_nul(it) || check_item(k, it->u.str.ptr, err) < 0) {
 			if (!*err)
 				errf(err, k, "string contains a NUL character");
-			strv_clear(&tmp);
+			strv_release(&tmp);
 			return -EINVAL;
 		}
 		push_item(k, &tmp, it->u.str.ptr);
@@ -550,7 +550,7 @@ static int store_list(const struct config_key *k, char *base, const struct toml_
 		return errf(err, k, "must not be empty");
 	}
 	struct strv *dst = (struct strv *)(base + k->off);
-	strv_clear(dst);
+	strv_release(dst);
 	*dst = tmp;
 	return 0;
 }
@@ -596,11 +596,11 @@ static int store_env(const struct config_key *k, char *base, const struct toml_v
 		free(val);
 	}
 	struct strv *dst = (struct strv *)(base + k->off);
-	strv_clear(dst);
+	strv_release(dst);
 	*dst = tmp;
 	return 0;
 fail:
-	strv_clear(&tmp);
+	strv_release(&tmp);
 	return -EINVAL;
 }
 
@@ -659,7 +659,7 @@ void config_scope_defaults(enum config_scope scope, void *base)
 		case CT_EXTV:
 		case CT_REGEXV: {
 			struct strv *sv = (struct strv *)(b + k->off);
-			strv_clear(sv);
+			strv_release(sv);
 			char *copy = xstrdup(k->def), *save = NULL;
 			for (char *t = strtok_r(copy, ",", &save); t;
 			     t = strtok_r(NULL, ",", &save))
@@ -680,7 +680,7 @@ void config_scope_defaults(enum config_scope scope, void *base)
 	}
 }
 
-void config_scope_free(enum config_scope scope, void *base)
+void config_scope_release(enum config_scope scope, void *base)
 {
 	char *b = base;
 	for (size_t i = 0; i < config_nkeys; i++) {
@@ -701,7 +701,7 @@ void config_scope_free(enum config_scope scope, void *base)
 		case CT_EXTV:
 		case CT_REGEXV:
 		case CT_ENV:
-			strv_clear((struct strv *)field);
+			strv_release((struct strv *)field);
 			break;
 		case CT_ACTION:
 			free(((struct cfg_action *)field)->cmd);

@@ -101,7 +101,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		buf_putc(&b, '\n');
 	}
 	log_write(2, b.p, b.len);
-	buf_free(&b);
+	buf_release(&b);
 	errno = saved;
 }
 
@@ -296,7 +296,7 @@ void log_detach_loop(int64_t flush_timeout_ms)
 			loop_del(out.loop, k->src);
 		if (k->wfd != k->fd)
 			close(k->wfd);
-		buf_free(&k->q);
+		buf_release(&k->q);
 		*k = (struct sink){.fd = k->fd, .wfd = k->fd};
 	}
 	out.loop = NULL;

@@ -107,8 +107,8 @@ char *ctl_socket_path(const char *root, const char *path)
 
 static void client_free_mem(struct ctl_client *c)
 {
-	buf_free(&c->in);
-	buf_free(&c->out);
+	buf_release(&c->in);
+	buf_release(&c->out);
 	free(c);
 }
 
@@ -169,8 +169,8 @@ static void client_close(struct ctl_client *c, const char *why)
 	ctl->nclients--;
 	c->ctl = NULL;
 	c->pending = false;
-	buf_free(&c->in);
-	buf_free(&c->out);
+	buf_release(&c->in);
+	buf_release(&c->out);
 	c->in_off = c->out_off = 0;
 	ctl_client_unref(c);
 }
@@ -383,7 +383,7 @@ static void reject(int fd, const char *text)
 	struct buf b = BUF_INIT;
 	ctlproto_encode_reply(&b, false, text);
 	(void)!send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	buf_free(&b);
+	buf_release(&b);
 	close(fd);
 }
 

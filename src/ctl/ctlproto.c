@@ -315,10 +315,10 @@ void ctlproto_respdec_init(struct ctlproto_respdec *d)
 	d->body = (struct buf)BUF_INIT;
 }
 
-void ctlproto_respdec_free(struct ctlproto_respdec *d)
+void ctlproto_respdec_release(struct ctlproto_respdec *d)
 {
-	buf_free(&d->line);
-	buf_free(&d->body);
+	buf_release(&d->line);
+	buf_release(&d->body);
 }
 
 __attribute__((format(printf, 3, 4))) static int respdec_failf(struct ctlproto_respdec *d, int err,
@@ -329,8 +329,8 @@ __attribute__((format(printf, 3, 4))) static int respdec_failf(struct ctlproto_r
 	vsnprintf(d->why, sizeof(d->why), fmt, ap);
 	va_end(ap);
 	d->error = err;
-	buf_free(&d->line);
-	buf_free(&d->body);
+	buf_release(&d->line);
+	buf_release(&d->body);
 	d->in_body = false;
 	return err;
 }
@@ -539,7 +539,7 @@ void ctlproto_encode_reply(struct buf *out, bool ok, const char *text)
 	buf_putc(out, ' ');
 	buf_append(out, t.p, t.len);
 	buf_putc(out, '\n');
-	buf_free(&t);
+	buf_release(&t);
 }
 
 void ctlproto_encode_body(struct buf *out, const char *body, size_t len)
@@ -567,5 +567,5 @@ void ctlproto_encode_body(struct buf *out, const char *body, size_t len)
 	if (truncated)
 		buf_puts(out, "(truncated)\n");
 	buf_puts(out, ".\n");
-	buf_free(&line);
+	buf_release(&line);
 }

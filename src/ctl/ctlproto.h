@@ -98,7 +98,7 @@ int ctlproto_reqdec_feed(struct ctlproto_reqdec *d, const void *data, size_t n, 
 int ctlproto_reqdec_finish(struct ctlproto_reqdec *d, struct ctl_request *req);
 const char *ctlproto_reqdec_why(const struct ctlproto_reqdec *d);
 
-/* Holds buffers: ctlproto_respdec_free() releases them. */
+/* Holds buffers: ctlproto_respdec_release() releases them. */
 struct ctlproto_respdec {
 	struct buf line;
 	struct buf body;
@@ -109,7 +109,7 @@ struct ctlproto_respdec {
 };
 
 void ctlproto_respdec_init(struct ctlproto_respdec *d);
-void ctlproto_respdec_free(struct ctlproto_respdec *d);
+void ctlproto_respdec_release(struct ctlproto_respdec *d);
 /* On 1, *resp is filled and resp->text is the caller's to free. Errors: -EMSGSIZE (line or body
  * too long), -EBADMSG (NUL, control character, a line that is not ok/error/body, a body line
  * starting with a single '.'), -EILSEQ (invalid UTF-8). */

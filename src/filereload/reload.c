@@ -194,7 +194,7 @@ static void flush_actions(struct reloader *r)
 	}
 	r->want_restart = false;
 	r->nsignals = 0;
-	strv_clear(&r->execs);
+	strv_release(&r->execs);
 	buf_reset(&r->why);
 }
 
@@ -526,7 +526,7 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 		}
 	}
 	r->watch = watch_new(l, &wo, on_batch, r);
-	watch_opts_free(&wo);
+	watch_opts_release(&wo);
 	if (!r->watch || watch_start(r->watch) < 0) {
 		int e = errno;
 		log_error("cannot watch the [[reload]]/[[tls]] files: %s", strerror(e));
@@ -551,16 +551,16 @@ void reloader_free(struct reloader *r)
 			child_free(g->check);
 		}
 		loop_timer_free(g->timer);
-		strv_clear(&g->paths);
-		buf_free(&g->check_out);
+		strv_release(&g->paths);
+		buf_release(&g->check_out);
 		free(g->name);
 		free(g->error);
 		free(g->warning);
 		free(g->missing);
 	}
 	free(r->g);
-	strv_clear(&r->execs);
-	buf_free(&r->why);
+	strv_release(&r->execs);
+	buf_release(&r->why);
 	free(r);
 }
 

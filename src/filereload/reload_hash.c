@@ -45,7 +45,7 @@ static int hash_dir(const char *path, struct fp_hasher *h, int *budget)
 		if (rc == -ENOENT)
 			rc = 0; /* vanished while we looked: the next batch will tell */
 	}
-	strv_clear(&names);
+	strv_release(&names);
 	return rc;
 }
 

@@ -24,5 +24,5 @@ void reload_tls_validate(const struct config *cfg, const struct cfg_tls *t,
 	else
 		v->message = xstrdup(res.msg ? res.msg : "invalid certificate");
 	v->warning = res.warning ? xstrdup(res.warning) : NULL;
-	certcheck_result_free(&res);
+	certcheck_result_release(&res);
 }

@@ -162,7 +162,7 @@ static void child_destroy(struct child *c)
 		close(c->pidfd);
 	for (int i = 0; i < 2; i++) {
 		out_close(c, &c->out[i]);
-		buf_free(&c->out[i].buf);
+		buf_release(&c->out[i].buf);
 	}
 	loop_timer_free(c->kill_timer);
 	free(c->label);

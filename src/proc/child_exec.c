@@ -232,9 +232,9 @@ static _Noreturn void child_exec(struct exec_plan *p)
 
 static void plan_free(struct exec_plan *p)
 {
-	strv_clear(&p->argv);
-	strv_clear(&p->paths);
-	strv_clear(&p->env);
+	strv_release(&p->argv);
+	strv_release(&p->paths);
+	strv_release(&p->env);
 	free(p->src);
 }
 
@@ -276,7 +276,7 @@ static int plan_env(struct exec_plan *p, const struct child_spec *spec)
 			for (int i = 0; i < spec->nfds; i++) {
 				const char *nm = spec->fd_names[i] ? spec->fd_names[i] : "unknown";
 				if (strchr(nm, ':')) {
-					buf_free(&b);
+					buf_release(&b);
 					return -EINVAL;
 				}
 				buf_printf(&b, "%s%s", i ? ":" : "", nm);

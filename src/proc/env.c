@@ -308,7 +308,7 @@ static int scan_assignment(struct scan *s, struct strv *out)
 	env_set(out, key, buf_cstr(&v));
 	free(key);
 out:
-	buf_free(&v);
+	buf_release(&v);
 	return r;
 }
 

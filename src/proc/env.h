@@ -9,7 +9,7 @@
  * module at spawn time, never here.
  *
  * Ownership: every strv passed as output is appended to / modified in place and stays the
- * caller's (strv_clear() frees it). Error strings (*err) are malloc'd; the caller frees them. */
+ * caller's (strv_release() frees it). Error strings (*err) are malloc'd; the caller frees them. */
 #ifndef BATON_ENV_H
 #define BATON_ENV_H
 

@@ -54,7 +54,7 @@ static int build_env(struct app *a, struct strv *out)
 		if (r < 0) {
 			log_error("%s", err ? err : strerror(-r));
 			free(err);
-			strv_clear(&files);
+			strv_release(&files);
 			return r;
 		}
 	}
@@ -83,7 +83,7 @@ static int build_env(struct app *a, struct strv *out)
 		log_error("%s", err ? err : "invalid environment");
 		free(err);
 	}
-	strv_clear(&files);
+	strv_release(&files);
 	return r;
 }
 
@@ -224,11 +224,11 @@ static const char *const *app_spawn_env(void *data)
 		return NULL;
 	struct strv env = STRV_INIT;
 	if (build_env(a, &env) < 0) {
-		strv_clear(&env);
+		strv_release(&env);
 		log_warn("keeping the previous environment for the app");
 		return a->spawn_env.v ? (const char *const *)a->spawn_env.v : NULL;
 	}
-	strv_clear(&a->spawn_env);
+	strv_release(&a->spawn_env);
 	a->spawn_env = env;
 	return (const char *const *)a->spawn_env.v;
 }
@@ -300,9 +300,9 @@ void app_fini(struct app *a)
 	free(a->listeners);
 	free(a->handoff_fds);
 	free(a->handoff_names);
-	strv_clear(&a->env);
-	strv_clear(&a->spawn_env);
-	strv_clear(&a->args);
+	strv_release(&a->env);
+	strv_release(&a->spawn_env);
+	strv_release(&a->args);
 	child_reaper_free(a->reaper);
 	sig_free(a->sig);
 	log_detach_loop(APP_LOG_FLUSH_MS);

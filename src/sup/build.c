@@ -63,7 +63,7 @@ static void on_exit_cb(struct child *c, const struct child_exit *st, void *data)
 		}
 		return;
 	}
-	buf_free(&b->last_out);
+	buf_release(&b->last_out);
 	b->last_out = b->out;
 	b->out = (struct buf)BUF_INIT;
 	bool ok = st->code == 0 && st->signal == 0;
@@ -93,7 +93,7 @@ static int spawn(struct build *b)
 	int r = child_spawn(b->loop, &spec, &b->child, err, sizeof(err));
 	if (r < 0) {
 		b->child = NULL;
-		buf_free(&b->last_out);
+		buf_release(&b->last_out);
 		buf_puts(&b->last_out, err[0] ? err : strerror(-r));
 		buf_putc(&b->last_out, '\n');
 		if (b->cbs.done)
@@ -124,8 +124,8 @@ void build_free(struct build *b)
 		child_signal(b->child, SIGKILL, true);
 		child_free(b->child);
 	}
-	buf_free(&b->out);
-	buf_free(&b->last_out);
+	buf_release(&b->out);
+	buf_release(&b->last_out);
 	free(b);
 }
 

@@ -132,7 +132,7 @@ static void build_line(struct build *b, const char *line, size_t len, void *data
 	buf_append(&o, line, len);
 	buf_putc(&o, '\n');
 	log_write(2, o.p, o.len);
-	buf_free(&o);
+	buf_release(&o);
 }
 
 static void build_done(struct build *b, bool ok, const char *status, int64_t took, void *data)
@@ -194,7 +194,7 @@ static void svc_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 			pid = (int)gi[i].pid;
 	log_info("%s%sready%s (generation %d, pid %d)", b.p, col("\033[1;32m"), col("\033[0m"), id,
 		 pid);
-	buf_free(&b);
+	buf_release(&b);
 	d->built_ms = -1;
 	d->replace_ms = 0;
 }
@@ -246,7 +246,7 @@ static void svc_output(struct svc *s, int id, int stream, const char *line, size
 	buf_append(&o, line, len);
 	buf_putc(&o, '\n');
 	log_write(stream == 2 ? 2 : 1, o.p, o.len);
-	buf_free(&o);
+	buf_release(&o);
 }
 
 /* ---- signals and stdin ---- */
@@ -370,7 +370,7 @@ int dev_main(const struct config *cfg, char **extra_args)
 	wo.hub = d->hub;
 	int64_t t0 = now_ms();
 	d->watch = watch_new(d->app.loop, &wo, on_batch, d);
-	watch_opts_free(&wo);
+	watch_opts_release(&wo);
 	if (!d->watch || watch_start(d->watch) < 0) {
 		log_error("cannot watch \"%s\": %s", cfg->root, strerror(errno));
 		goto out;
@@ -405,7 +405,7 @@ out:
 	if (d->stdin_src)
 		loop_del(d->app.loop, d->stdin_src);
 	app_fini(&d->app);
-	buf_free(&d->stdin_buf);
+	buf_release(&d->stdin_buf);
 	free(d->last_fail);
 	free(d);
 	return rc;

@@ -471,7 +471,7 @@ static void spawn_gen(struct svc *s)
 	};
 	char err[256] = "";
 	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
-	strv_clear(&env);
+	strv_release(&env);
 	free(fds);
 	free(names);
 	if (r < 0) {

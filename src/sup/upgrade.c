@@ -216,14 +216,14 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	int r = own_argv(&argv);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read baton's arguments: %s", strerror(-r));
-		strv_clear(&argv);
+		strv_release(&argv);
 		return r;
 	}
 	int memfd = memfd_create("baton-upgrade", MFD_CLOEXEC);
 	if (memfd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create the handoff memfd: %s", strerror(errno));
-		strv_clear(&argv);
+		strv_release(&argv);
 		return r;
 	}
 	char *doc = upgrade_format(st);
@@ -246,7 +246,7 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	snprintf(err, errlen, "cannot execute \"%s\": %s", exe, strerror(-r));
 out:
 	close(memfd);
-	strv_clear(&argv);
+	strv_release(&argv);
 	return r;
 }
 

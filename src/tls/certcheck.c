@@ -469,7 +469,7 @@ out:
 	X509_STORE_free(store);
 	sk_X509_free(untrusted); /* borrowed from chain */
 	sk_X509_pop_free(cas, X509_free);
-	cc_file_free(&caf);
+	cc_file_release(&caf);
 }
 
 /* ---- entry points ---- */
@@ -517,8 +517,8 @@ int certcheck_pair(const struct certcheck_opts *o, struct certcheck_result *res)
 	}
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(chain, X509_free);
-	cc_file_free(&cf);
-	cc_file_free(&kf);
+	cc_file_release(&cf);
+	cc_file_release(&kf);
 	ERR_clear_error();
 
 	res->ok = res->problems.n == 0;
@@ -530,9 +530,9 @@ int certcheck_pair(const struct certcheck_opts *o, struct certcheck_result *res)
 	return res->kind == CERT_IO && res->err ? -res->err : -EINVAL;
 }
 
-void certcheck_result_free(struct certcheck_result *res)
+void certcheck_result_release(struct certcheck_result *res)
 {
-	strv_clear(&res->problems);
+	strv_release(&res->problems);
 	free(res->warning);
 	memset(res, 0, sizeof(*res));
 }

@@ -88,9 +88,9 @@ struct certcheck_result {
  * reusing it). Returns 0 when the pair is fit to use (possibly with a warning), -EINVAL when a
  * check failed, the negative errno of a failed read for CERT_IO, -ELIBACC when libcrypto could
  * not be loaded (CERT_NO_LIBCRYPTO). The caller owns *res and frees it with
- * certcheck_result_free(), whatever the return value. */
+ * certcheck_result_release(), whatever the return value. */
 int certcheck_pair(const struct certcheck_opts *o, struct certcheck_result *res);
-void certcheck_result_free(struct certcheck_result *res);
+void certcheck_result_release(struct certcheck_result *res);
 
 /* True when the failure may be a pair caught in the middle of an update, worth retrying with
  * backoff before declaring it bad: the key does not match the leaf (certbot and cert-manager

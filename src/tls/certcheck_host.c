@@ -191,8 +191,8 @@ void cc_check_hostnames(struct cc_ctx *c, X509 *leaf)
 		list_sans(&list, &s);
 		cc_problem(c, CERT_HOSTNAME, "\"%s\": does not cover %s (SANs: %s)", name,
 			   buf_cstr(&missing), buf_cstr(&list));
-		buf_free(&list);
+		buf_release(&list);
 	}
-	buf_free(&missing);
+	buf_release(&missing);
 	GENERAL_NAMES_free(s.gens);
 }

@@ -46,10 +46,10 @@ struct cc_file {
 /* Read name (relative names resolved against root, when set) and split it into decoded
  * blocks. A file that cannot be read, is empty, has a block without END line, a corrupt block,
  * text after its last block or no block at all is reported with cc_problem() and makes this
- * return false; f->data may still be set (the bytes were read). Free with cc_file_free(). */
+ * return false; f->data may still be set (the bytes were read). Free with cc_file_release(). */
 bool cc_file_load(struct cc_ctx *c, struct cc_file *f, const char *name, const char *root,
 		  bool secret);
-void cc_file_free(struct cc_file *f);
+void cc_file_release(struct cc_file *f);
 
 /* Report every hostname in c->o->hostnames the leaf does not cover, and a leaf without SANs. */
 void cc_check_hostnames(struct cc_ctx *c, X509 *leaf);

@@ -195,7 +195,7 @@ bool cc_file_load(struct cc_ctx *c, struct cc_file *f, const char *name, const c
 	return split_blocks(c, f);
 }
 
-void cc_file_free(struct cc_file *f)
+void cc_file_release(struct cc_file *f)
 {
 	for (int i = 0; i < f->n; i++) {
 		struct cc_block *b = &f->blocks[i];

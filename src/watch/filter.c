@@ -391,11 +391,11 @@ void filter_free(struct filter *f)
 {
 	if (!f)
 		return;
-	strv_clear(&f->include_ext);
-	strv_clear(&f->include_dir);
-	strv_clear(&f->include_file);
-	strv_clear(&f->exclude_dir);
-	strv_clear(&f->exclude);
+	strv_release(&f->include_ext);
+	strv_release(&f->include_dir);
+	strv_release(&f->include_file);
+	strv_release(&f->exclude_dir);
+	strv_release(&f->exclude);
 	for (size_t i = 0; i < f->nregex; i++)
 		regfree(&f->regex[i]);
 	free(f->regex);

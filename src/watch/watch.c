@@ -62,16 +62,16 @@ void watch_opts_from_config(const struct config *cfg, struct watch_opts *o)
 		o->poll_interval_ms = cfg->watch.poll_interval_ms;
 }
 
-void watch_opts_free(struct watch_opts *o)
+void watch_opts_release(struct watch_opts *o)
 {
 	free(o->root);
-	strv_clear(&o->paths);
-	strv_clear(&o->include_ext);
-	strv_clear(&o->include_dir);
-	strv_clear(&o->include_file);
-	strv_clear(&o->exclude_dir);
-	strv_clear(&o->exclude);
-	strv_clear(&o->exclude_regex);
+	strv_release(&o->paths);
+	strv_release(&o->include_ext);
+	strv_release(&o->include_dir);
+	strv_release(&o->include_file);
+	strv_release(&o->exclude_dir);
+	strv_release(&o->exclude);
+	strv_release(&o->exclude_regex);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -239,8 +239,8 @@ static void settle_fire(struct loop *l, void *data)
 		free(w->orphans[i].path);
 	}
 	w->norphans = 0;
-	buf_free(&abs);
-	buf_free(&rel);
+	buf_release(&abs);
+	buf_release(&rel);
 	deliver(w);
 	if (w->free_req)
 		watch_destroy(w);
@@ -329,8 +329,8 @@ static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 		nvec_remove(&w->baseq, n);
 		cur = NULL;
 	}
-	buf_free(&abs);
-	buf_free(&names);
+	buf_release(&abs);
+	buf_release(&names);
 	free(st);
 	if (!empty)
 		return false;
@@ -376,7 +376,7 @@ static void tree_event(struct watch *w, struct wnode *n, const struct inotify_ev
 		struct buf b = BUF_INIT;
 		wt_abs(w, n, &b);
 		log_warn("'%s' was unmounted — rescanning it", buf_cstr(&b));
-		buf_free(&b);
+		buf_release(&b);
 	}
 	if (m & (IN_DELETE_SELF | IN_UNMOUNT)) {
 		node_gone(w, n);
@@ -633,10 +633,10 @@ static void watch_destroy(struct watch *w)
 	free(w->scanq.v);
 	free(w->wdtab);
 	filter_free(w->filter);
-	strv_clear(&w->poll_mounts);
-	strv_clear(&w->poll_mount_types);
-	buf_free(&w->pb);
-	buf_free(&w->rb);
+	strv_release(&w->poll_mounts);
+	strv_release(&w->poll_mount_types);
+	buf_release(&w->pb);
+	buf_release(&w->rb);
 	free(w->root);
 	watch_hub_unref(w->hub);
 	free(w);

@@ -73,7 +73,7 @@ void watch_opts_init(struct watch_opts *o);
 /* Fill from the [watch] section (dev mode: dev_mode and gitignore as configured, fast settle
  * from fast_settle, 5 ms by default). o is initialised first; strings are copied. */
 void watch_opts_from_config(const struct config *cfg, struct watch_opts *o);
-void watch_opts_free(struct watch_opts *o);
+void watch_opts_release(struct watch_opts *o);
 
 enum watch_kind { WATCH_CHANGED, WATCH_CREATED, WATCH_REMOVED };
 

@@ -192,7 +192,7 @@ void fset_shrink(struct fset *s)
 	}
 }
 
-void fset_free(struct fset *s)
+void fset_release(struct fset *s)
 {
 	free(s->blob);
 	free(s->idx);

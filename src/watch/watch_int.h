@@ -61,7 +61,7 @@ struct went *fset_next(const struct fset *s, uint32_t *off);
 void fset_reserve(struct fset *s, uint32_t bytes);
 void fset_shrink(struct fset *s);
 uint32_t fset_rec_size(size_t namelen);
-void fset_free(struct fset *s);
+void fset_release(struct fset *s);
 
 static inline struct wnode *went_node(const struct went *e)
 {

@@ -306,7 +306,7 @@ static void retry_watches(struct watch *w)
 		n->flags &= (uint16_t) ~(WN_POLLED | WN_NOWATCH);
 		w->polled.v[i--] = w->polled.v[--w->polled.n];
 	}
-	buf_free(&abs);
+	buf_release(&abs);
 }
 
 static void poll_fire(struct loop *l, void *data)

@@ -53,7 +53,7 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 			wt_rel(w, p, &rel);
 			wt_append(&rel, name);
 			wt_orphan_add(w, buf_cstr(&rel), e);
-			buf_free(&rel);
+			buf_release(&rel);
 		}
 		fset_del(&p->ents, e);
 	}
@@ -129,8 +129,8 @@ void wt_gitignore_load(struct watch *w, struct wnode *n, const char *dir_abs)
 	wt_frel(w, n, &fr);
 	filter_gitignore_set(w->filter, buf_cstr(&fr), r == 0 ? text : NULL, r == 0 ? len : 0);
 	free(text);
-	buf_free(&p);
-	buf_free(&fr);
+	buf_release(&p);
+	buf_release(&fr);
 }
 
 /* Read a directory's entries into b (type byte + name + NUL each) with getdents64() directly:
@@ -318,10 +318,10 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 out:
 	if (dfd >= 0)
 		close(dfd);
-	buf_free(&abs);
-	buf_free(&ents);
-	buf_free(&fr);
-	buf_free(&child);
+	buf_release(&abs);
+	buf_release(&ents);
+	buf_release(&fr);
+	buf_release(&child);
 }
 
 void wt_scan(struct watch *w, struct wnode *n, enum wt_scan mode, bool recurse)
@@ -367,7 +367,7 @@ struct wnode *wt_child_sync(struct watch *w, struct wnode *p, const char *name)
 	} else if (cur) {
 		wt_detach(w, cur, false);
 	}
-	buf_free(&abs);
-	buf_free(&fr);
+	buf_release(&abs);
+	buf_release(&fr);
 	return x;
 }

@@ -213,7 +213,7 @@ static bool files_there(struct watch *w)
 		wt_append(&b, c->name);
 		all = stat(buf_cstr(&b), &st) == 0 && S_ISREG(st.st_mode);
 	}
-	buf_free(&b);
+	buf_release(&b);
 	return all;
 }
 

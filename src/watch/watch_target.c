@@ -103,7 +103,7 @@ int wtg_init(struct watch *w, const struct strv *paths)
 		}
 		t->kind = WT_MISSING;
 	}
-	strv_clear(&abs);
+	strv_release(&abs);
 	return 0;
 }
 
@@ -281,7 +281,7 @@ static void resolve(const char *abs, struct res *r)
 		p = after;
 	}
 	free(rest);
-	buf_free(&cur);
+	buf_release(&cur);
 }
 
 static void load_parent_gitignores(struct watch *w, struct wtarget *t)
@@ -415,8 +415,8 @@ out:
 	if (r.kind == WT_FILE || r.kind == WT_MISSING)
 		w->any_file_target = true;
 	free(r.real);
-	strv_clear(&r.dirs);
-	strv_clear(&r.names);
+	strv_release(&r.dirs);
+	strv_release(&r.names);
 }
 
 void wtg_anchor_event(struct watch *w, struct wanchor *a, uint32_t mask, const char *name)

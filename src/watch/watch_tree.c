@@ -281,7 +281,7 @@ static void forget_node(struct watch *w, struct wnode *x, void *arg)
 		}
 		e->flags &= (uint8_t)~(WE_KNOWN | WE_DIRTY);
 	}
-	buf_free(&rel);
+	buf_release(&rel);
 }
 
 void wt_detach(struct watch *w, struct wnode *n, bool silent)
@@ -364,7 +364,7 @@ void wt_destroy(struct watch *w, struct wnode *n)
 			nvec_remove(&w->baseq, x);
 		if (x->flags & WN_LIMBO)
 			nvec_remove(&w->limbo, x);
-		fset_free(&x->ents);
+		fset_release(&x->ents);
 		if (x->name != x->inl)
 			free(x->name);
 		free(x);

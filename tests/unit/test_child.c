@@ -115,7 +115,7 @@ static int spawn_rec(struct loop *l, struct child_spec *spec, struct rec *r, cha
 static void rec_clear(struct rec *r)
 {
 	child_free(r->c);
-	strv_clear(&r->events);
+	strv_release(&r->events);
 	memset(r, 0, sizeof(*r));
 }
 

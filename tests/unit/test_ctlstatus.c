@@ -338,8 +338,8 @@ static void test_json_escaping(void **state)
 		assert_int_equal(ctlproto_respdec_feed(&d, b.p, b.len, &used, &r), 1);
 		assert_string_equal(r.text, j);
 		free(r.text);
-		ctlproto_respdec_free(&d);
-		buf_free(&b);
+		ctlproto_respdec_release(&d);
+		buf_release(&b);
 
 		char *t = ctlstatus_text(&st);
 		for (const char *p = t; *p; p++)

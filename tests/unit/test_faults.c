@@ -121,7 +121,7 @@ static void watch_with_failing_add(int nth, bool persist)
 	tu_run_until(l, saw_target, &f, WAIT_MS, "the edit in d2 to be reported");
 
 	watch_free(w);
-	watch_opts_free(&o);
+	watch_opts_release(&o);
 	watch_hub_unref(hub);
 	loop_free(l);
 	assert_int_equal(tu_count_fds(), fds);

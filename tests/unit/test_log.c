@@ -52,7 +52,7 @@ static int teardown(void **state)
 	dup2(f->saved_err, 2);
 	close(f->saved_err);
 	close(f->rd);
-	buf_free(&f->got);
+	buf_release(&f->got);
 	free(f);
 	return 0;
 }
