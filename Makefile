@@ -16,7 +16,7 @@ WARN += -Werror
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP $(SAN) $(CFLAGS)
 # baton links no library beyond libc: the certificate checker dlopen()s libcrypto when it first
-# runs (src/ossl.c; dlopen is in libc since glibc 2.34). Only test_certcheck links libcrypto, for
+# runs (src/tls/ossl.c; dlopen is in libc since glibc 2.34). Only test_certcheck links libcrypto, for
 # an OpenSSL call of its own (the checker then finds the library already loaded).
 LDLIBS :=
 FUZZ_TIME ?= 60
@@ -30,7 +30,7 @@ HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test test-run asan fuzz demo bench format format-check clean deps-build unit helpers
+.PHONY: all test test-run deps-check asan fuzz demo bench format format-check clean deps-build unit helpers
 .PHONY: install uninstall
 
 all: deps-build $(BUILD)/baton $(BUILD)/toml-decoder
@@ -67,7 +67,12 @@ helpers: $(HELPER_BIN)
 
 test:
 	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory deps-check
 	@$(MAKE) --no-print-directory test-run
+
+# every include between src/ folders follows the layering in docs/design.md ("## Layout")
+deps-check:
+	@python3 scripts/deps-check.py
 
 test-run: $(BUILD)/baton $(BUILD)/toml-decoder $(UNIT_BIN) $(HELPER_BIN)
 	@scripts/test.sh $(BUILD)
@@ -81,7 +86,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,unde
 	-fno-sanitize-recover=undefined
 build-fuzz/%: fuzz/%.c $(LIBSRC)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out src/cli.c src/cmd/%,$(LIBSRC)) $(LDLIBS)
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out src/cmd/%,$(LIBSRC)) $(LDLIBS)
 
 fuzz:
 	@scripts/deps.sh test

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "certcheck.h"
+#include "tls/certcheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	certcheck_pair(&o, &res);
 	if (res.ok && res.msg)
 		__builtin_trap(); /* ok results carry no message */
-	certcheck_result_free(&res);
+	certcheck_result_release(&res);
 out:
 	if (kfd >= 0 && kfd != cfd)
 		close(kfd);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlproto.h"
+#include "ctl/ctlproto.h"
 #include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -65,7 +65,7 @@ static void check_request(const struct ctl_request *req)
 	check(ctlproto_parse_request(b.p, b.len - 1, &again, why, sizeof(why)) == 0);
 	check(again.verb == req->verb && again.json == req->json);
 	check(strcmp(again.version, req->version) == 0);
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void fuzz_requests(const char *buf, size_t len, uint32_t seed)
@@ -120,7 +120,7 @@ static struct ctl_response decode_one(const char *wire, size_t n)
 	check(ctlproto_respdec_feed(&d, wire, n, &used, &resp) == 1);
 	check(used == n);
 	check(ctlproto_respdec_finish(&d) == 0);
-	ctlproto_respdec_free(&d);
+	ctlproto_respdec_release(&d);
 	return resp;
 }
 
@@ -135,7 +135,7 @@ static void check_response(const struct ctl_response *resp)
 		check(resp->len == 0 || resp->text[resp->len - 1] == '\n');
 		check(resp->len <= CTLPROTO_BODY_MAX);
 		if (resp->len > CTLPROTO_BODY_MAX / 2) {
-			buf_free(&b);
+			buf_release(&b);
 			return;
 		}
 		ctlproto_encode_body(&b, resp->text, resp->len);
@@ -154,7 +154,7 @@ static void check_response(const struct ctl_response *resp)
 			check(again.text[i] == (resp->text[i] == '\t' ? ' ' : resp->text[i]));
 		free(again.text);
 	}
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void fuzz_responses(const char *buf, size_t len, uint32_t seed)
@@ -194,7 +194,7 @@ static void fuzz_responses(const char *buf, size_t len, uint32_t seed)
 		int r = ctlproto_respdec_finish(&d);
 		check(r == 0 || r == -EPIPE);
 	}
-	ctlproto_respdec_free(&d);
+	ctlproto_respdec_release(&d);
 }
 
 static void fuzz_encoders(const char *buf, size_t len, uint32_t seed)
@@ -227,7 +227,7 @@ static void fuzz_encoders(const char *buf, size_t len, uint32_t seed)
 		check(memcmp(r.text, buf, len) == 0);
 	}
 	free(r.text);
-	buf_free(&b);
+	buf_release(&b);
 	free(text);
 }
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "notify.h"
+#include "proc/env.h"
+#include "net/notify.h"
 #include "util/strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,7 +55,7 @@ static void check_env_file(const char *buf, size_t len)
 		}
 	}
 	free(err);
-	strv_clear(&out);
+	strv_release(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -121,7 +121,7 @@ static void check_datetime(const struct toml_value *v, const char *text)
 	struct toml_error err;
 	buf_printf(&doc, "v = %s", text);
 	struct toml_value *root = toml_parse(doc.p, doc.len, &err);
-	buf_free(&doc);
+	buf_release(&doc);
 	if (!root)
 		die(NULL, "date/time text does not parse back");
 	const struct toml_kv *kv = toml_table_get(root, "v");
@@ -224,8 +224,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_value(&r, root, &s, &max);
 	if (r.i != r.n)
 		die(&r, "trailing JSON");
-	buf_free(&json);
-	buf_free(&s);
+	buf_release(&json);
+	buf_release(&s);
 	toml_free(root);
 	return 0;
 }

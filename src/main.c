@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "cmd/cli.h"
 
 int main(int argc, char **argv)
 {

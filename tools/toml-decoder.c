@@ -40,11 +40,11 @@ int main(int argc, char **argv)
 	rc = read_stdin(&in);
 	if (rc < 0) {
 		fprintf(stderr, "toml-decoder: reading stdin: %s\n", strerror(-rc));
-		buf_free(&in);
+		buf_release(&in);
 		return 2;
 	}
 	struct toml_value *root = toml_parse(in.p, in.len, &err);
-	buf_free(&in);
+	buf_release(&in);
 	if (!root) {
 		fprintf(stderr, "toml-decoder: %u:%u: %s\n", err.pos.line, err.pos.col, err.msg);
 		return 1;
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	buf_putc(&out, '\n');
 	toml_free(root);
 	rc = fd_write_all(1, out.p, out.len);
-	buf_free(&out);
+	buf_release(&out);
 	if (rc < 0) {
 		fprintf(stderr, "toml-decoder: writing stdout: %s\n", strerror(-rc));
 		return 2;

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certcheck.h"
-#include "cli.h"
+#include "tls/certcheck.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
-#include "config.h"
+#include "config/config.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
@@ -140,17 +140,17 @@ int cmd_check(int argc, char **argv)
 	struct config *cfg = config_load(file, cwd, &diags, &notes);
 	fflush(stdout);
 	config_notes_print(&notes, 2);
-	strv_clear(&notes);
+	strv_release(&notes);
 	if (!cfg) {
 		config_diags_print(&diags, 2);
 		int n = diags.n;
 		if (n && diags.v[0].line)
 			fprintf(stderr, "baton: %s is not valid (%d %s)\n", diags.v[0].file, n,
 				plural(n, "error", "errors"));
-		config_diags_clear(&diags);
+		config_diags_release(&diags);
 		return EXIT_FAIL;
 	}
-	config_diags_clear(&diags);
+	config_diags_release(&diags);
 	const char *name = file;
 	if (!name)
 		name = cfg->source == CONFIG_SRC_FILE  ? "baton.toml"
@@ -172,7 +172,7 @@ int cmd_check(int argc, char **argv)
 			"baton: %s: the config is valid, its certificates are not (%d %s)\n", name,
 			nproblems, plural(nproblems, "problem", "problems"));
 	for (int i = 0; i < cfg->ntls; i++)
-		certcheck_result_free(&res[i]);
+		certcheck_result_release(&res[i]);
 	free(res);
 	config_free(cfg);
 	if (fflush(stdout) != 0)

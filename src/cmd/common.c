@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "core/log.h"
 #include "util/strv.h"
 
 struct config *cmd_load_config(const char *file)
@@ -19,14 +19,14 @@ struct config *cmd_load_config(const char *file)
 	struct strv notes = STRV_INIT;
 	struct config *cfg = config_load(file, cwd, &diags, &notes);
 	config_notes_print(&notes, 2);
-	strv_clear(&notes);
+	strv_release(&notes);
 	if (!cfg) {
 		config_diags_print(&diags, 2);
 		log_error("invalid config: nothing started (run 'baton check' for details)");
-		config_diags_clear(&diags);
+		config_diags_release(&diags);
 		return NULL;
 	}
-	config_diags_clear(&diags);
+	config_diags_release(&diags);
 	log_setup(LOG_INFO, (enum log_color)cfg->log.color, cfg->log.json);
 	return cfg;
 }

@@ -12,12 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "config.h"
-#include "ctl.h"
-#include "ctlproto.h"
+#include "config/config.h"
+#include "ctl/ctl.h"
+#include "ctl/ctlproto.h"
 #include "util/buf.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
@@ -273,8 +273,8 @@ static int exchange(int fd, const struct ctl_request *req, int64_t deadline,
 		}
 	}
 out:
-	ctlproto_respdec_free(&dec);
-	buf_free(&out);
+	ctlproto_respdec_release(&dec);
+	buf_release(&out);
 	return r;
 }
 

@@ -1,10 +1,10 @@
 /* baton dev [-c FILE] [-- ARGS...]: the dev loop (see dev.h). */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "dev.h"
+#include "sup/dev.h"
 
 static void help(void)
 {

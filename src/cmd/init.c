@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
-#include "config.h"
+#include "config/config.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/strv.h"
@@ -164,11 +164,11 @@ static char *from_air(const char *cwd, char **what)
 	struct strv notes = STRV_INIT;
 	struct config *cfg = config_load(".air.toml", cwd, &diags, &notes);
 	config_notes_print(&notes, 2);
-	strv_clear(&notes);
+	strv_release(&notes);
 	if (!cfg) {
 		config_diags_print(&diags, 2);
 		fprintf(stderr, "baton: cannot translate .air.toml; fix it or move it aside\n");
-		config_diags_clear(&diags);
+		config_diags_release(&diags);
 		return NULL;
 	}
 	char *body = config_to_toml(cfg);
@@ -239,7 +239,7 @@ int cmd_init(int argc, char **argv)
 		}
 	}
 	config_free(cfg);
-	config_diags_clear(&diags);
+	config_diags_release(&diags);
 	free(text);
 	free(what);
 	return rc;

@@ -1,10 +1,10 @@
 /* baton run [-c FILE] [-- ARGS...]: production supervisor (see run.h). */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "run.h"
+#include "sup/run.h"
 
 static void help(void)
 {

@@ -12,17 +12,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "config.h"
-#include "log.h"
-#include "loop.h"
-#include "sig.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/sig.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
-#include "watch.h"
+#include "watch/watch.h"
 
 struct wctx {
 	struct loop *loop;
@@ -92,7 +92,7 @@ int cmd_watch(int argc, char **argv)
 		const char *val = NULL;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			help();
-			strv_clear(&paths);
+			strv_release(&paths);
 			return EXIT_OK;
 		} else if (strcmp(a, "--") == 0) {
 			for (i++; i < argc; i++)
@@ -117,14 +117,14 @@ int cmd_watch(int argc, char **argv)
 		} else if (strncmp(a, "-c", 2) == 0 && a[2]) {
 			file = a + 2;
 		} else if (a[0] == '-' && a[1]) {
-			strv_clear(&paths);
+			strv_release(&paths);
 			return cli_usage_error("watch", "unknown option '%s'", a);
 		} else {
 			strv_push(&paths, a);
 		}
 		if (dst) {
 			if (i + 1 >= argc) {
-				strv_clear(&paths);
+				strv_release(&paths);
 				return cli_usage_error("watch", "'%s' needs a value", a);
 			}
 			val = argv[++i];
@@ -166,7 +166,7 @@ int cmd_watch(int argc, char **argv)
 	if (!cfg)
 		cfg = cmd_load_config(file);
 	if (!cfg) {
-		strv_clear(&paths);
+		strv_release(&paths);
 		return EXIT_FAIL;
 	}
 	watch_opts_from_config(cfg, &o);
@@ -176,7 +176,7 @@ int cmd_watch(int argc, char **argv)
 			log_error("cannot get the current directory: %m");
 			goto out_cfg;
 		}
-		strv_clear(&o.paths);
+		strv_release(&o.paths);
 		for (size_t i = 0; i < paths.n; i++) {
 			if (paths.v[i][0] == '/')
 				strv_push(&o.paths, paths.v[i]);
@@ -235,11 +235,11 @@ out_sig:
 out_loop:
 	loop_free(c.loop);
 out_cfg:
-	watch_opts_free(&o);
+	watch_opts_release(&o);
 	config_free(cfg);
-	strv_clear(&paths);
+	strv_release(&paths);
 	return rc;
 out_usage:
-	strv_clear(&paths);
+	strv_release(&paths);
 	return EXIT_USAGE;
 }

@@ -95,6 +95,6 @@ struct toml_kv *toml_table_add(struct toml_table *t, char *key, size_t keylen,
 /* Append a copy of *v (the array takes over what v owns). */
 void toml_array_push(struct toml_array *a, const struct toml_value *v);
 /* Free what v owns (not v itself) and leave it an empty table-less value. */
-void toml_value_clear(struct toml_value *v);
+void toml_value_release(struct toml_value *v);
 
 #endif

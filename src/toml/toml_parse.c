@@ -85,7 +85,7 @@ static const char *path_str(const struct key_path *kp, size_t last, char *out, s
 		out[n] = '\0';
 	}
 	memcpy(out, buf_cstr(&b), n);
-	buf_free(&b);
+	buf_release(&b);
 	return out;
 }
 
@@ -235,7 +235,7 @@ static int parse_array(struct parser *p, struct toml_value *v, int depth)
 	lx->off++; /* ']' */
 	return 0;
 fail:
-	toml_value_clear(v);
+	toml_value_release(v);
 	return -1;
 }
 
@@ -280,7 +280,7 @@ done:
 	v->u.tab->flags |= TOML_TF_INLINE;
 	return 0;
 fail:
-	toml_value_clear(v);
+	toml_value_release(v);
 	return -1;
 }
 
@@ -506,6 +506,6 @@ struct toml_value *toml_parse(const char *data, size_t len, struct toml_error *e
 		toml_free(root);
 		root = NULL;
 	}
-	buf_free(&p.scratch);
+	buf_release(&p.scratch);
 	return root;
 }

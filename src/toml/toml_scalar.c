@@ -160,7 +160,7 @@ static int scan_float(const struct token *t, struct toml_value *out)
 	out->type = TOML_FLOAT;
 	out->u.f = strtod(buf_cstr(&clean), &stop);
 	bool ok = *stop == '\0';
-	buf_free(&clean);
+	buf_release(&clean);
 	if (!ok)
 		return bad(t, "float", "not a number");
 	return 0;

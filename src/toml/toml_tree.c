@@ -98,14 +98,14 @@ static void table_free(struct toml_table *t)
 {
 	for (size_t k = 0; k < t->n; k++) {
 		free(t->items[k].key);
-		toml_value_clear(&t->items[k].val);
+		toml_value_release(&t->items[k].val);
 	}
 	free(t->items);
 	free(t->slots);
 	free(t);
 }
 
-void toml_value_clear(struct toml_value *v)
+void toml_value_release(struct toml_value *v)
 {
 	switch (v->type) {
 	case TOML_STRING:
@@ -113,7 +113,7 @@ void toml_value_clear(struct toml_value *v)
 		break;
 	case TOML_ARRAY:
 		for (size_t k = 0; k < v->u.arr.n; k++)
-			toml_value_clear(&v->u.arr.items[k]);
+			toml_value_release(&v->u.arr.items[k]);
 		free(v->u.arr.items);
 		break;
 	case TOML_TABLE:
@@ -131,7 +131,7 @@ void toml_free(struct toml_value *root)
 {
 	if (!root)
 		return;
-	toml_value_clear(root);
+	toml_value_release(root);
 	free(root);
 }
 

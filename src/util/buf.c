@@ -69,7 +69,7 @@ void buf_reset(struct buf *b)
 		b->p[0] = '\0';
 }
 
-void buf_free(struct buf *b)
+void buf_release(struct buf *b)
 {
 	free(b->p);
 	b->p = NULL;

@@ -19,7 +19,7 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
-void buf_free(struct buf *b);
+void buf_release(struct buf *b);
 const char *buf_cstr(const struct buf *b);
 /* Hand the string to the caller (who frees it); the buffer is left empty. */
 char *buf_detach(struct buf *b);

@@ -45,7 +45,7 @@ void strv_copy(struct strv *dst, const struct strv *src)
 		strv_push(dst, src->v[i]);
 }
 
-void strv_clear(struct strv *sv)
+void strv_release(struct strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)
 		free(sv->v[i]);

@@ -19,7 +19,7 @@ void strv_push(struct strv *sv, const char *s);
 void strv_pushf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool strv_contains(const struct strv *sv, const char *s);
 void strv_copy(struct strv *dst, const struct strv *src);
-void strv_clear(struct strv *sv);
+void strv_release(struct strv *sv);
 /* Join with sep into a fresh string ("" for an empty vector). */
 char *strv_join(const struct strv *sv, const char *sep);
 

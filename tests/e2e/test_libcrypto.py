@@ -1,4 +1,4 @@
-"""libcrypto is loaded only when a certificate is checked (src/ossl.c): baton itself links no
+"""libcrypto is loaded only when a certificate is checked (src/tls/ossl.c): baton itself links no
 OpenSSL, `baton watch` never maps it, `baton check` and `baton run` load it for their [[tls]]
 pairs, and a libcrypto that cannot be used is an ordinary certificate error with the reason,
 not a crash. The unusable library is a real one: an empty shared object named libcrypto.so.3,

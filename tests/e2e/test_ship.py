@@ -223,9 +223,9 @@ def test_every_help_option_is_in_the_man_page():
 
 
 def schema_keys():
-    src = open(os.path.join(REPO, "src", "config_schema.c")).read()
+    src = open(os.path.join(REPO, "src", "config", "config_schema.c")).read()
     keys = re.findall(r'\{(NULL|"(\w+)"),\s*"(\w+)",\s*CT_', src)
-    assert len(keys) > 40, "cannot read the schema table in src/config_schema.c"
+    assert len(keys) > 40, "cannot read the schema table in src/config/config_schema.c"
     return [(t or None, k) for _, t, k in keys]
 
 
@@ -436,7 +436,7 @@ def deb(tmp_path_factory):
 
 
 def baton_version():
-    h = open(os.path.join(REPO, "src", "cli.h")).read()
+    h = open(os.path.join(REPO, "src", "core", "version.h")).read()
     return re.search(r'#define BATON_VERSION "([^"]+)"', h).group(1)
 
 
@@ -445,7 +445,7 @@ def test_deb_builds_installs_into_a_scratch_root_and_runs(deb, tmp_path):
     name = os.path.basename(deb["deb"])
     m = re.fullmatch(r"baton_([^_]+)_([^_]+)\.deb", name)
     assert m, name
-    assert m.group(1) == baton_version(), "debian/changelog and src/cli.h disagree on the version"
+    assert m.group(1) == baton_version(), "debian/changelog and src/core/version.h disagree on the version"
 
     r = subprocess.run(["dpkg-deb", "-c", deb["deb"]], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr

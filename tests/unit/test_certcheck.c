@@ -17,7 +17,7 @@
 
 #include <openssl/err.h>
 
-#include "certcheck.h"
+#include "tls/certcheck.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
 
@@ -174,7 +174,7 @@ static void expect_ok(const char *cert, const char *key, const char *host)
 	assert_null(r.warning);
 	assert_true(r.have_leaf);
 	assert_true(r.have_content);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 /* Expect exactly one problem of kind with message want (or containing it, when partial). */
@@ -191,7 +191,7 @@ static void expect_fail_at(const char *cert, const char *key, const char *ca, ti
 			 certcheck_kind_name(r.kind), r.problems.n, r.msg,
 			 certcheck_kind_name(kind), want);
 	assert_int_equal(rc, kind == CERT_IO ? -r.err : -EINVAL);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void expect_fail(const char *cert, const char *key, enum certcheck_kind kind,
@@ -241,15 +241,15 @@ static void test_leaf_facts(void **state)
 	/* same files, same content fingerprint; another key, another one */
 	assert_int_equal(check_at(&r2, "rsa.crt", "rsa.key", NULL, 0, NULL), 0);
 	assert_string_equal(r.content_sha256, r2.content_sha256);
-	certcheck_result_free(&r2);
+	certcheck_result_release(&r2);
 	assert_int_equal(check_at(&r2, "rsa.crt", "rsa1.key", NULL, 0, NULL), 0);
 	assert_string_not_equal(r.content_sha256, r2.content_sha256);
-	certcheck_result_free(&r2);
+	certcheck_result_release(&r2);
 	/* still computed when the pair is rejected */
 	assert_int_equal(check_at(&r2, "ec.crt", "rsa.key", NULL, 0, NULL), -EINVAL);
 	assert_true(r2.have_content && r2.have_leaf);
-	certcheck_result_free(&r2);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r2);
+	certcheck_result_release(&r);
 }
 
 static void test_key_mismatch(void **state)
@@ -273,7 +273,7 @@ static void test_key_mismatch(void **state)
 	struct certcheck_result r;
 	check_at(&r, "ec.crt", "ec2.key", NULL, 0, NULL);
 	assert_true(certcheck_mismatch_is_transient(&r)); /* cert and key written separately */
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_validity_window(void **state)
@@ -282,7 +282,7 @@ static void test_validity_window(void **state)
 	struct certcheck_result r;
 	assert_int_equal(check_at(&r, "ec.crt", "ec.key", NULL, 0, NULL), 0);
 	time_t nb = r.not_before, na = r.not_after;
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	char when[64], *want;
 	struct tm tm;
 
@@ -305,12 +305,12 @@ static void test_validity_window(void **state)
 	expect_fail_at("ec.crt", "ec.key", NULL, nb - 6 * 60, NULL, CERT_NOT_YET_VALID,
 		       "valid in 6 minutes", true);
 	assert_int_equal(check_at(&r, "ec.crt", "ec.key", NULL, nb - 4 * 60, NULL), 0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	struct certcheck_opts o = {
 		.cert = "ec.crt", .key = "ec.key", .root = dir, .now = nb - 4 * 60, .skew_ms = -1};
 	assert_int_equal(certcheck_pair(&o, &r), -EINVAL); /* no tolerance at all */
 	assert_int_equal(r.kind, CERT_NOT_YET_VALID);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 
 	/* real dates: openssl ca made certificates for 2020 and 2099 */
 	expect_fail_at("old.crt", "old.key", NULL, 0, NULL, CERT_EXPIRED,
@@ -319,7 +319,7 @@ static void test_validity_window(void **state)
 		       "(notBefore 2099-01-01 00:00:00 UTC)", true);
 	check_at(&r, "old.crt", "old.key", NULL, 0, NULL);
 	assert_false(certcheck_mismatch_is_transient(&r));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_expiring_soon_warns(void **state)
@@ -340,16 +340,16 @@ static void test_expiring_soon_warns(void **state)
 	free(want3);
 	free(want);
 	time_t na = r.not_after;
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 
 	/* a 90-day certificate warns only in its last 7 days, or per min_validity */
 	assert_int_equal(check_at(&r, "ec.crt", "ec.key", NULL, 0, NULL), 0);
 	assert_null(r.warning);
 	na = r.not_after;
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	assert_int_equal(check_at(&r, "ec.crt", "ec.key", NULL, na - 6 * 86400, NULL), 0);
 	assert_non_null(strstr(r.warning, "expires in 6 days"));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	struct certcheck_opts o = {.cert = "ec.crt",
 				   .key = "ec.key",
 				   .root = dir,
@@ -359,12 +359,12 @@ static void test_expiring_soon_warns(void **state)
 	o.now = na - (89 * 86400 + 3600);
 	assert_int_equal(certcheck_pair(&o, &r), 0);
 	assert_non_null(strstr(r.warning, "expires in 89 days"));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	o.min_validity_ms = -1;
 	o.now = na - 60;
 	assert_int_equal(certcheck_pair(&o, &r), 0);
 	assert_null(r.warning);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_hostnames(void **state)
@@ -374,7 +374,7 @@ static void test_hostnames(void **state)
 	assert_int_equal(
 		check_at(&r, "ec.crt", "ec.key", NULL, 0, "example.com", "WWW.Example.COM.", NULL),
 		0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	expect_fail_at("ec.crt", "ec.key", NULL, 0, "api.example.com", CERT_HOSTNAME,
 		       "\"ec.crt\": does not cover \"api.example.com\" (SANs: example.com, "
 		       "www.example.com)",
@@ -387,13 +387,13 @@ static void test_hostnames(void **state)
 	assert_string_equal(r.msg,
 			    "\"ec.crt\": does not cover \"a.example.com\", \"b.example.com\" "
 			    "(SANs: example.com, www.example.com)");
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 
 	/* wildcards: the whole left-most label, one label */
 	assert_int_equal(check_at(&r, "wild.crt", "wild.key", NULL, 0, "api.example.com",
 				  "WWW.EXAMPLE.COM", "*.example.com", NULL),
 			 0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	const char *no[] = {"example.com",  "a.b.example.com", "api.example.org",
 			    ".example.com", "*.b.example.com", "10.0.0.1",
 			    "::2"};
@@ -410,7 +410,7 @@ static void test_hostnames(void **state)
 	assert_int_equal(check_at(&r, "wild.crt", "wild.key", NULL, 0, "127.0.0.1", "::1", "[::1]",
 				  "0:0:0:0:0:0:0:1", NULL),
 			 0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	expect_fail_at("ec.crt", "ec.key", NULL, 0, "127.0.0.1", CERT_HOSTNAME,
 		       "does not cover \"127.0.0.1\"", true);
 
@@ -464,18 +464,18 @@ static void test_broken_files(void **state)
 	assert_int_equal(r.err, ENOENT);
 	assert_false(r.have_content);
 	assert_true(certcheck_mismatch_is_transient(&r)); /* not written yet */
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	check_at(&r, "trunc.crt", "ec.key", NULL, 0, NULL);
 	assert_true(certcheck_mismatch_is_transient(&r)); /* still being written */
 	assert_false(r.have_leaf);
 	assert_true(r.have_content);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	check_at(&r, "empty.pem", "ec.key", NULL, 0, NULL);
 	assert_true(certcheck_mismatch_is_transient(&r));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	check_at(&r, "garbage.crt", "ec.key", NULL, 0, NULL);
 	assert_false(certcheck_mismatch_is_transient(&r));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 
 	/* both files bad: both reported, the first sets the kind */
 	check_at(&r, "ec.key", "ec.crt", NULL, 0, NULL);
@@ -483,7 +483,7 @@ static void test_broken_files(void **state)
 	assert_int_equal(r.problems.n, 2);
 	assert_string_equal(r.problems.v[1], "\"ec.crt\": no private key (only certificates: are "
 					     "cert and key swapped?)");
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_keys(void **state)
@@ -501,7 +501,7 @@ static void test_keys(void **state)
 	check_at(&r, "ec.crt", "enc8.key", NULL, 0, NULL);
 	assert_false(certcheck_mismatch_is_transient(&r));
 	assert_string_equal(certcheck_kind_name(r.kind), "key-encrypted");
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_chain(void **state)
@@ -511,10 +511,10 @@ static void test_chain(void **state)
 	/* leaf + intermediate in the file, the root in ca */
 	assert_int_equal(check_at(&r, "chain.crt", "leaf.key", "ca.crt", 0, "example.com", NULL),
 			 0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	/* an intermediate in the bundle is a trust anchor too */
 	assert_int_equal(check_at(&r, "leaf.crt", "leaf.key", "int.crt", 0, NULL), 0);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	/* the intermediate missing from the file */
 	expect_fail_at(
 		"leaf.crt", "leaf.key", "ca.crt", 0, NULL, CERT_CHAIN,
@@ -535,7 +535,7 @@ static void test_chain(void **state)
 	assert_int_equal(r.problems.n, 1);
 	assert_non_null(strstr(r.msg, "\"chain.crt\" (certificate 2 in the file, \"CN=Test "
 				      "Intermediate\"): expired 10 days ago (notAfter "));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	/* a broken bundle is reported as such */
 	expect_fail_at("chain.crt", "leaf.key", "empty.pem", 0, NULL, CERT_EMPTY,
 		       "\"empty.pem\": empty file", false);
@@ -558,7 +558,7 @@ static void test_every_problem_listed(void **state)
 	assert_non_null(strstr(r.problems.v[1], "expired 3"));
 	assert_non_null(strstr(r.problems.v[2], "does not cover \"api.example.com\""));
 	assert_non_null(strstr(r.problems.v[3], "does not verify against"));
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 	assert_string_equal(certcheck_kind_name(CERT_TRUNCATED), "truncated");
 	assert_string_equal(certcheck_kind_name((enum certcheck_kind)99), "unknown");
 }

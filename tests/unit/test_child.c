@@ -22,10 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "loop.h"
-#include "proc.h"
-#include "sig.h"
+#include "proc/child.h"
+#include "core/loop.h"
+#include "proc/proc.h"
+#include "core/sig.h"
 #include "util/buf.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -115,7 +115,7 @@ static int spawn_rec(struct loop *l, struct child_spec *spec, struct rec *r, cha
 static void rec_clear(struct rec *r)
 {
 	child_free(r->c);
-	strv_clear(&r->events);
+	strv_release(&r->events);
 	memset(r, 0, sizeof(*r));
 }
 

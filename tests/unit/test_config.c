@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "config_impl.h"
-#include "log.h"
+#include "config/config.h"
+#include "config/config_impl.h"
+#include "core/log.h"
 #include "util/fileio.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
@@ -41,7 +41,7 @@ static struct config *load_ok(const char *text)
 		fail_msg("config rejected");
 	}
 	assert_int_equal(d.n, 0);
-	config_diags_clear(&d);
+	config_diags_release(&d);
 	return cfg;
 }
 
@@ -57,7 +57,7 @@ static void one_error(const char *text, unsigned line, unsigned col, const char 
 			 d.n);
 	}
 	assert_string_equal(d.v[0].file, "baton.toml");
-	config_diags_clear(&d);
+	config_diags_release(&d);
 }
 
 static void test_defaults(void **state)
@@ -382,12 +382,12 @@ static void test_syntax_error(void **state)
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.v[0].line, 3);
 	assert_true(d.v[0].col >= 16);
-	config_diags_clear(&d);
+	config_diags_release(&d);
 	text = "[run]\ncmd = \"./app\"\ncmd = \"again\"\n";
 	assert_null(load_as(text, false, &d, NULL));
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.v[0].line, 3);
-	config_diags_clear(&d);
+	config_diags_release(&d);
 }
 
 /* Every error in a file is reported, in file order, not just the first. */
@@ -422,7 +422,7 @@ static void test_all_errors(void **state)
 		assert_int_equal(d.v[i].line, want[i][0]);
 		assert_int_equal(d.v[i].col, want[i][1]);
 	}
-	config_diags_clear(&d);
+	config_diags_release(&d);
 }
 
 static void test_control_chars_in_messages(void **state)
@@ -434,7 +434,7 @@ static void test_control_chars_in_messages(void **state)
 	assert_int_equal(d.n, 1);
 	for (const char *p = d.v[0].msg; *p; p++)
 		assert_true((unsigned char)*p >= 0x20);
-	config_diags_clear(&d);
+	config_diags_release(&d);
 }
 
 /* ---- air ---- */
@@ -447,7 +447,7 @@ static struct config *air_ok(const char *text, struct strv *notes)
 		config_diags_print(&d, 2);
 		fail_msg("air config rejected");
 	}
-	config_diags_clear(&d);
+	config_diags_release(&d);
 	assert_int_equal(cfg->source, CONFIG_SRC_AIR);
 	return cfg;
 }
@@ -577,7 +577,7 @@ static void test_air_notes_and_errors(void **state)
 	assert_non_null(strstr(notes.v[4], ".air.toml:7:1: note: 'proxy.proxy_port' has no baton"));
 	assert_string_equal(notes.v[5], ".air.toml:6:1: note: 'proxy.enabled' has no baton "
 					"equivalent (baton holds the port itself; see [[listen]])");
-	strv_clear(&notes);
+	strv_release(&notes);
 	config_free(cfg);
 
 	struct config_diags d = {0};
@@ -595,7 +595,7 @@ static void test_air_notes_and_errors(void **state)
 	assert_int_equal(d.v[1].line, 3);
 	assert_string_equal(d.v[1].msg, "'build.include_ext': expected an array of strings, got "
 					"string");
-	config_diags_clear(&d);
+	config_diags_release(&d);
 	bad = "[build]\nexclude_regex = [\"ok\", \"x(\"]\n[proxy]\nenabled = true\n";
 	assert_null(load_as(bad, true, &d, NULL));
 	assert_int_equal(d.n, 2);
@@ -604,7 +604,7 @@ static void test_air_notes_and_errors(void **state)
 	assert_int_equal(d.v[1].line, 4);
 	assert_string_equal(d.v[1].msg,
 			    "'proxy.enabled': proxy_port and app_port must both be set");
-	config_diags_clear(&d);
+	config_diags_release(&d);
 }
 
 static char *example_path(void)
@@ -674,7 +674,7 @@ static void test_air_example(void **state)
 	config_free(back);
 	free(text);
 	config_free(cfg);
-	strv_clear(&notes);
+	strv_release(&notes);
 	free(data);
 	free(path);
 }
@@ -771,7 +771,7 @@ static void test_discovery(void **state)
 	assert_null(config_load(NULL, dir, &d, &notes));
 	assert_int_equal(d.n, 1);
 	assert_non_null(strstr(d.v[0].msg, "no config"));
-	config_diags_clear(&d);
+	config_diags_release(&d);
 
 	/* a Go main package: zero-config */
 	put(dir, "main.go", "// Command hello.\n/* block */\npackage main\n\nfunc main() {}\n");
@@ -822,7 +822,7 @@ static void test_discovery(void **state)
 	assert_string_equal(d.v[0].file, "nope.toml");
 	assert_int_equal(d.v[0].line, 0);
 	assert_non_null(strstr(d.v[0].msg, "No such file"));
-	config_diags_clear(&d);
+	config_diags_release(&d);
 
 	/* files the config names must exist when loaded from disk */
 	put(dir, "tls.toml", "root = \"sub\"\n[run]\ncmd = \"x\"\n");
@@ -831,14 +831,14 @@ static void test_discovery(void **state)
 	assert_int_equal(d.v[0].line, 1);
 	assert_int_equal(d.v[0].col, 8);
 	assert_non_null(strstr(d.v[0].msg, "is not a directory"));
-	config_diags_clear(&d);
+	config_diags_release(&d);
 	put(dir, "tls.toml", MIN_RUN "[[tls]]\ncert = \"c.pem\"\nkey = \"main.go\"\n");
 	assert_null(config_load("tls.toml", dir, &d, &notes));
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.v[0].line, 4);
 	assert_string_equal(d.v[0].msg, "'tls.cert': cannot read \"c.pem\": No such file or "
 					"directory");
-	config_diags_clear(&d);
+	config_diags_release(&d);
 
 	assert_int_equal(notes.n, 0);
 	rm_rf(dir);
@@ -929,9 +929,9 @@ static void test_docs_match_schema(void **state)
 		free(rowkey);
 		free(head);
 	}
-	config_scope_free(CS_LISTEN, &l);
-	config_scope_free(CS_RELOAD, &r);
-	config_scope_free(CS_TLS, &t);
+	config_scope_release(CS_LISTEN, &l);
+	config_scope_release(CS_RELOAD, &r);
+	config_scope_release(CS_TLS, &t);
 	config_free(cfg);
 	free(doc);
 	free(path);

@@ -23,9 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctlproto.h"
-#include "loop.h"
+#include "ctl/ctl.h"
+#include "ctl/ctlproto.h"
+#include "core/loop.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -161,7 +161,7 @@ static void tc_close(struct tclient *t)
 		close(t->fd);
 	for (int i = 0; i < t->nresp; i++)
 		free(t->resp[i].text);
-	ctlproto_respdec_free(&t->dec);
+	ctlproto_respdec_release(&t->dec);
 	free(t);
 }
 
@@ -478,8 +478,8 @@ static void test_pipelining_reader_bounded(void **state)
 		}
 	}
 	assert_int_equal(f->nflood, n);
-	ctlproto_respdec_free(&dec);
-	buf_free(&req);
+	ctlproto_respdec_release(&dec);
+	buf_release(&req);
 	close(fd);
 }
 
@@ -781,7 +781,7 @@ static void test_long_path(void **state)
 	assert_int_equal(errno, EADDRINUSE);
 	ctl_free(c);
 	loop_free(l);
-	buf_free(&rel);
+	buf_release(&rel);
 }
 
 static void test_peer_allowed(void **state)
@@ -870,7 +870,7 @@ static void test_peer_denied(void **state)
 	assert_string_equal(buf_cstr(&r.out), "error permission denied\n");
 	assert_int_equal(f->nreq, 0); /* the owner never heard of it */
 	assert_int_equal(ctl_nclients(f->ctl), 0);
-	buf_free(&r.out);
+	buf_release(&r.out);
 }
 
 static void test_socket_path(void **state)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlproto.h"
+#include "ctl/ctlproto.h"
 #include "util/buf.h"
 
 static int parse(const char *line, struct ctl_request *req, char *why)
@@ -287,7 +287,7 @@ static void feed_resps(const char *data, size_t len, size_t step, struct resps *
 		out->err = ctlproto_respdec_finish(&d);
 	if (out->err)
 		snprintf(out->why, sizeof(out->why), "%s", ctlproto_respdec_why(&d));
-	ctlproto_respdec_free(&d);
+	ctlproto_respdec_release(&d);
 }
 
 static void resps_free(struct resps *r)
@@ -421,14 +421,14 @@ static void test_encode_request(void **state)
 		assert_int_equal(got.v[0].verb, reqs[i].verb);
 		assert_int_equal(got.v[0].json, reqs[i].json);
 		assert_string_equal(got.v[0].version, reqs[i].version);
-		buf_free(&b);
+		buf_release(&b);
 	}
 	/* a bad version never reaches the wire */
 	struct ctl_request bad = {.verb = CTL_HELLO, .version = "a b"};
 	struct buf b = BUF_INIT;
 	ctlproto_encode_request(&b, &bad);
 	assert_string_equal(buf_cstr(&b), "hello 0\n");
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void test_encode_reply(void **state)
@@ -439,7 +439,7 @@ static void test_encode_reply(void **state)
 	ctlproto_encode_reply(&b, true, "");
 	ctlproto_encode_reply(&b, false, "bad\nthing\r\there \033[1m \xff ok \xc3\xa9");
 	assert_string_equal(buf_cstr(&b), "ok\nok\nerror bad thing  here  [1m ? ok \xc3\xa9\n");
-	buf_free(&b);
+	buf_release(&b);
 
 	/* long text: cut at a character boundary, still one decodable line */
 	size_t n = CTLPROTO_LINE_MAX * 2;
@@ -455,7 +455,7 @@ static void test_encode_reply(void **state)
 	assert_memory_equal(r.text + r.len - 3, "...", 3);
 	free(r.text);
 	free(t);
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void test_encode_body(void **state)
@@ -480,11 +480,11 @@ static void test_encode_body(void **state)
 			    ".starts with a dot\n..two dots\n.\nmiddle . dot\n\ttab  ctl\n?\n"
 			    "last\n");
 	free(r.text);
-	buf_free(&b);
+	buf_release(&b);
 
 	ctlproto_encode_body(&b, "", 0);
 	assert_string_equal(buf_cstr(&b), "body\n.\n");
-	buf_free(&b);
+	buf_release(&b);
 
 	/* JSON with a pretty layout goes through unchanged */
 	const char *json = "{\n  \"a\": [1, 2],\n  \"b\": \"x\\ny\"\n}\n";
@@ -492,7 +492,7 @@ static void test_encode_body(void **state)
 	r = roundtrip(b.p, b.len);
 	assert_string_equal(r.text, json);
 	free(r.text);
-	buf_free(&b);
+	buf_release(&b);
 
 	/* an oversized body is cut at a line boundary and still decodes */
 	size_t n = CTLPROTO_BODY_MAX + 100000;
@@ -506,7 +506,7 @@ static void test_encode_body(void **state)
 	assert_non_null(strstr(r.text, "\n(truncated)\n"));
 	free(r.text);
 	free(big);
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void test_utf8(void **state)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlproto.h"
-#include "ctlstatus.h"
+#include "ctl/ctlproto.h"
+#include "ctl/ctlstatus.h"
 #include "util/buf.h"
 
 /* ---- a strict RFC 8259 checker: one value, nothing after it but whitespace ---- */
@@ -338,8 +338,8 @@ static void test_json_escaping(void **state)
 		assert_int_equal(ctlproto_respdec_feed(&d, b.p, b.len, &used, &r), 1);
 		assert_string_equal(r.text, j);
 		free(r.text);
-		ctlproto_respdec_free(&d);
-		buf_free(&b);
+		ctlproto_respdec_release(&d);
+		buf_release(&b);
 
 		char *t = ctlstatus_text(&st);
 		for (const char *p = t; *p; p++)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "env.h"
+#include "proc/env.h"
 #include "util/strv.h"
 
 static int parse(const char *text, struct strv *out, char **err)
@@ -39,7 +39,7 @@ static void test_set_get_unset(void **state)
 	assert_null(env_get(&e, "A"));
 	assert_int_equal(e.n, 2);
 	assert_null(e.v[2]);
-	strv_clear(&e);
+	strv_release(&e);
 }
 
 static void test_build_strips_and_overrides(void **state)
@@ -83,7 +83,7 @@ static void test_build_strips_and_overrides(void **state)
 	for (size_t i = 0; i < out.n; i++)
 		for (size_t j = i + 1; j < out.n; j++)
 			assert_true(strncmp(out.v[i], out.v[j], strcspn(out.v[i], "=") + 1) != 0);
-	strv_clear(&out);
+	strv_release(&out);
 
 	/* no generation, no port, no base */
 	struct env_input in2 = {.generation = -1};
@@ -95,9 +95,9 @@ static void test_build_strips_and_overrides(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err, "bad entry"));
 	free(err);
-	strv_clear(&out);
-	strv_clear(&files);
-	strv_clear(&cfg);
+	strv_release(&out);
+	strv_release(&files);
+	strv_release(&cfg);
 }
 
 static void test_file_syntax(void **state)
@@ -138,7 +138,7 @@ static void test_file_syntax(void **state)
 	assert_string_equal(env_get(&out, "export"), "1");
 	assert_string_equal(env_get(&out, "L"), "\\u");
 	assert_string_equal(out.v[0], "A=override"); /* first position kept */
-	strv_clear(&out);
+	strv_release(&out);
 }
 
 static void expect_error(const char *text, const char *msg)
@@ -150,7 +150,7 @@ static void expect_error(const char *text, const char *msg)
 	if (strcmp(err, msg) != 0)
 		fail_msg("for %s: got \"%s\", want \"%s\"", text, err, msg);
 	free(err);
-	strv_clear(&out);
+	strv_release(&out);
 }
 
 static void test_file_errors(void **state)
@@ -171,7 +171,7 @@ static void test_file_errors(void **state)
 	assert_int_equal(env_file_parse("f", nul, sizeof(nul) - 1, &out, &err), -EINVAL);
 	assert_string_equal(err, "f:2: NUL byte in file");
 	free(err);
-	strv_clear(&out);
+	strv_release(&out);
 }
 
 static void test_file_load(void **state)
@@ -187,7 +187,7 @@ static void test_file_load(void **state)
 	char *err = NULL;
 	assert_int_equal(env_file_load(path, &out, &err), 0);
 	assert_string_equal(env_get(&out, "Y"), "2");
-	strv_clear(&out);
+	strv_release(&out);
 
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
@@ -198,7 +198,7 @@ static void test_file_load(void **state)
 	snprintf(want, sizeof(want), "%s:2: expected KEY=VALUE", path);
 	assert_string_equal(err, want);
 	free(err);
-	strv_clear(&out);
+	strv_release(&out);
 	unlink(path);
 
 	assert_int_equal(env_file_load(path, &out, &err), -ENOENT);

@@ -16,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "listen.h"
-#include "notify.h"
-#include "reload_hash.h"
+#include "proc/child.h"
+#include "net/listen.h"
+#include "net/notify.h"
+#include "filereload/reload_hash.h"
 #include "testutil.h"
 #include "util/sys.h"
-#include "watch.h"
-#include "watch_hub.h"
+#include "watch/watch.h"
+#include "watch/watch_hub.h"
 
 #define WAIT_MS 10000
 
@@ -121,7 +121,7 @@ static void watch_with_failing_add(int nth, bool persist)
 	tu_run_until(l, saw_target, &f, WAIT_MS, "the edit in d2 to be reported");
 
 	watch_free(w);
-	watch_opts_free(&o);
+	watch_opts_release(&o);
 	watch_hub_unref(hub);
 	loop_free(l);
 	assert_int_equal(tu_count_fds(), fds);

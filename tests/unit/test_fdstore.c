@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fdstore.h"
+#include "sup/fdstore.h"
 
 static int count_fds(void)
 {

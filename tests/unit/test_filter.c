@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filter.h"
+#include "watch/filter.h"
 
 static void test_glob_basic(void **state)
 {
@@ -103,9 +103,9 @@ static struct filter *mk(const char *ext, const char *xdir, const char *xglob, b
 				   .dev_mode = dev};
 	struct filter *f = filter_new(&spec, NULL);
 	assert_non_null(f);
-	strv_clear(&e);
-	strv_clear(&d);
-	strv_clear(&g);
+	strv_release(&e);
+	strv_release(&d);
+	strv_release(&g);
 	return f;
 }
 
@@ -172,7 +172,7 @@ static void test_include_dir_file_regex(void **state)
 	assert_false(filter_file_ok(f, "cmd/models_gen.go"));
 	filter_free(f);
 
-	strv_clear(&rx);
+	strv_release(&rx);
 	strv_push(&rx, "([unclosed");
 	char *err = NULL;
 	spec.exclude_regex = &rx;
@@ -182,10 +182,10 @@ static void test_include_dir_file_regex(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err, "([unclosed"));
 	free(err);
-	strv_clear(&ext);
-	strv_clear(&idir);
-	strv_clear(&ifile);
-	strv_clear(&rx);
+	strv_release(&ext);
+	strv_release(&idir);
+	strv_release(&ifile);
+	strv_release(&rx);
 }
 
 static void test_gitignore(void **state)

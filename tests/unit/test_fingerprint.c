@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fingerprint.h"
-#include "reload_hash.h"
+#include "util/fingerprint.h"
+#include "filereload/reload_hash.h"
 #include "util/regfile.h"
 
 static void test_hash_streaming_equals_oneshot(void **state)

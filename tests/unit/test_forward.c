@@ -23,9 +23,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "forward.h"
-#include "log.h"
-#include "loop.h"
+#include "net/forward.h"
+#include "core/log.h"
+#include "core/loop.h"
 #include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"

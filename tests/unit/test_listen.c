@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "listen.h"
+#include "net/listen.h"
 
 static char err[256];
 

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "listen_addr.h"
+#include "net/listen_addr.h"
 
 static struct listen_addr ok(const char *s)
 {

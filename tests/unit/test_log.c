@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "testutil.h"
 #include "util/buf.h"
 
@@ -52,7 +52,7 @@ static int teardown(void **state)
 	dup2(f->saved_err, 2);
 	close(f->saved_err);
 	close(f->rd);
-	buf_free(&f->got);
+	buf_release(&f->got);
 	free(f);
 	return 0;
 }

@@ -10,8 +10,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "sig.h"
+#include "core/loop.h"
+#include "core/sig.h"
 #include "util/timeutil.h"
 
 struct ctx {

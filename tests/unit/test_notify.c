@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "notify.h"
-#include "proc.h"
+#include "core/loop.h"
+#include "net/notify.h"
+#include "proc/proc.h"
 #include "util/timeutil.h"
 
 static int parse(const char *s, struct notify_msg *m)

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certcheck.h"
-#include "ossl.h"
+#include "tls/certcheck.h"
+#include "tls/ossl.h"
 #include "util/xalloc.h"
 
 #define MISSING "libbaton-test-no-such-crypto.so.0"
@@ -71,7 +71,7 @@ static void expect_check_fails(const char *why)
 	assert_false(r.have_leaf);
 	assert_false(r.have_content);
 	assert_null(r.warning);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 static void test_missing_library(void **state)
@@ -126,7 +126,7 @@ static void test_real_library_after_failures(void **state)
 	struct certcheck_result r;
 	assert_int_equal(check(&r), -ENOENT);
 	assert_int_equal(r.kind, CERT_IO);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		skip();
@@ -146,7 +146,7 @@ static void test_real_library_after_failures(void **state)
 	assert_true(r.have_leaf);
 	assert_true(r.have_content);
 	assert_int_equal(strlen(r.sha256), 64);
-	certcheck_result_free(&r);
+	certcheck_result_release(&r);
 }
 
 int main(void)

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runstate.h"
+#include "sup/runstate.h"
 
 static void test_round_trip(void **state)
 {

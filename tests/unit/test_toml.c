@@ -317,7 +317,7 @@ static void expect_depth(const char *head, const char *open, const char *mid, co
 		assert_non_null(strstr(err.msg, "nesting too deep"));
 	}
 	free(doc);
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void test_nesting_limit(void **state)
@@ -368,7 +368,7 @@ static void test_strings(void **state)
 	struct buf json = BUF_INIT;
 	toml_json_write(&json, get(root, "nul"));
 	assert_string_equal(buf_cstr(&json), "{\"type\":\"string\",\"value\":\"a\\u0000b\"}");
-	buf_free(&json);
+	buf_release(&json);
 	toml_free(root);
 }
 
@@ -393,7 +393,7 @@ static void test_big_table(void **state)
 	assert_null(parse(buf_cstr(&b), &err));
 	assert_int_equal(err.pos.line, 5001);
 	assert_string_equal(err.msg, "duplicate key 'key4321' (first defined at 4322:1)");
-	buf_free(&b);
+	buf_release(&b);
 }
 
 static void test_json(void **state)
@@ -410,7 +410,7 @@ static void test_json(void **state)
 			    "{\"type\":\"date-local\",\"value\":\"1979-05-27\"},"
 			    "{\"type\":\"string\",\"value\":\"x\\\"\"}],"
 			    "\"t\":{\"b\":{\"c\":{\"type\":\"float\",\"value\":\"-0.1\"}}}}");
-	buf_free(&json);
+	buf_release(&json);
 	toml_free(root);
 
 	/* empty documents and a NULL error pointer */

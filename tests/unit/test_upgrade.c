@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "upgrade.h"
+#include "sup/upgrade.h"
 
 static void test_round_trip(void **state)
 {

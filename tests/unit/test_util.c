@@ -133,7 +133,7 @@ static void test_strv_buf(void **state)
 	char *j = strv_join(&sv, ", ");
 	assert_string_equal(j, "a, 42");
 	free(j);
-	strv_clear(&sv);
+	strv_release(&sv);
 
 	struct buf b = BUF_INIT;
 	assert_string_equal(buf_cstr(&b), "");
@@ -141,7 +141,7 @@ static void test_strv_buf(void **state)
 	assert_int_equal(b.len, 302);
 	buf_consume(&b, 2);
 	assert_int_equal(b.len, 300);
-	buf_free(&b);
+	buf_release(&b);
 }
 
 int main(void)

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "watch_hub.h"
+#include "core/loop.h"
+#include "watch/watch_hub.h"
 
 struct client {
 	struct watch_hub *h;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "loop.h"
+#include "core/loop.h"
 #include "util/timeutil.h"
 
 /* The number of fds open in this process (not counting the directory stream itself). */

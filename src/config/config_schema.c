@@ -1,0 +1,714 @@
+/* The schema: every baton.toml key once, with its type, default, validator and help text.
+ * Loading, defaults, printing (config_print.c) and docs/config.md all follow this table. */
+#include "config/config_impl.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/listen_addr.h"
+#include "core/log.h"
+#include "util/duration.h"
+#include "util/signame.h"
+#include "util/strv.h"
+#include "util/xalloc.h"
+
+#define R(f) offsetof(struct config, f)
+#define L(f) offsetof(struct cfg_listen, f)
+#define RL(f) offsetof(struct cfg_reload, f)
+#define T(f) offsetof(struct cfg_tls, f)
+#define DAY (24LL * 3600 * 1000)
+
+/* clang-format off */
+const struct config_key config_keys[] = {
+	{NULL, "root", CT_STR, CS_ROOT, R(root), 0, ".", 0, 0, CK_NONEMPTY,
+	 "the project directory, relative to the config file's directory; watched paths, commands "
+	 "and relative socket paths start here"},
+
+	{"build", "cmd", CT_OPTSTR, CS_ROOT, R(build.cmd), 0, NULL, 0, 0, 0,
+	 "build command, run by /bin/sh -c in root before each start; \"\" = no build step"},
+	{"build", "delay", CT_DURATION, CS_ROOT, R(build.delay_ms), 0, "0", 0, DAY, 0,
+	 "extra wait after a change batch before building (air's build.delay)"},
+	{"build", "stop_on_error", CT_BOOL, CS_ROOT, R(build.stop_on_error), 0, "false", 0, 0, 0,
+	 "stop the running app when a build fails (by default it keeps serving)"},
+
+	{"run", "cmd", CT_STR, CS_ROOT, R(run.cmd), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "the app, run by /bin/sh -c in root (exec'd: the app is the process)"},
+	{"run", "args", CT_STRV, CS_ROOT, R(run.args), 0, NULL, 0, 0, CK_EMPTY_ITEMS,
+	 "arguments appended to cmd, shell-quoted (ARGS after -- come after these)"},
+	{"run", "env", CT_ENV, CS_ROOT, R(run.env), 0, NULL, 0, 0, 0,
+	 "extra environment for the app, as a table: { GIN_MODE = \"release\" }"},
+	{"run", "env_file", CT_STRV, CS_ROOT, R(run.env_file), 0, NULL, 0, 0, 0,
+	 "files of KEY=VALUE lines loaded into the app's environment before each start"},
+	{"run", "ready", CT_READY, CS_ROOT, R(run.ready), R(run.ready_delay_ms), "notify", 0, 0, 0,
+	 "when a new generation counts as serving: \"notify\" (it sends READY=1 on NOTIFY_SOCKET), "
+	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running) or "
+	 "\"port\" (it accepts on its forward port)"},
+	{"run", "ready_timeout", CT_DURATION, CS_ROOT, R(run.ready_timeout_ms), 0, "30s", 1, DAY, 0,
+	 "a generation not ready by then is killed; the previous one keeps serving"},
+	{"run", "stop_signal", CT_SIGNAL, CS_ROOT, R(run.stop_signal), 0, "SIGTERM", 0, 0, 0,
+	 "sent to the app to stop: stop accepting, finish in-flight requests, exit"},
+	{"run", "stop_timeout", CT_DURATION, CS_ROOT, R(run.stop_timeout_ms), 0, "10s", 0, DAY, 0,
+	 "then SIGKILL to the whole process group"},
+	{"run", "restart_on_crash", CT_BOOL, CS_ROOT, R(run.restart_on_crash), 0, "true", 0, 0, 0,
+	 "restart an app that exits on its own, with capped exponential backoff; sockets stay held"},
+	{"run", "reload_signal", CT_OPTSIGNAL, CS_ROOT, R(run.reload_signal), 0, "", 0, 0, 0,
+	 "if set (e.g. \"SIGHUP\"), `baton reload` signals the app instead of starting a new "
+	 "generation"},
+	{"run", "overlap", CT_BOOL, CS_ROOT, R(run.overlap), 0, "false", 0, 0, 0,
+	 "dev: start the new app before stopping the old one (production always overlaps)"},
+	{"run", "max_draining", CT_INT, CS_ROOT, R(run.max_draining), 0, "4", 1, 64, 0,
+	 "production: at most this many old generations draining at once"},
+	{"run", "fd_store_max", CT_INT, CS_ROOT, R(run.fd_store_max), 0, "64", 0, 1024, 0,
+	 "file descriptors the app may store with FDSTORE=1 (systemd's FileDescriptorStoreMax); "
+	 "handed to every later generation after the listeners; 0: refuse them"},
+
+	{"listen", "name", CT_NAME, CS_LISTEN, L(name), 0, NULL, 0, 0, 0,
+	 "passed in LISTEN_FDNAMES (default \"listen1\", \"listen2\", ... by position)"},
+	{"listen", "address", CT_ADDRESS, CS_LISTEN, L(address), 0, NULL, 0, 0,
+	 CK_REQUIRED | CK_NONEMPTY,
+	 "\":8080\", \"host:8080\", \"[::1]:8080\", \"unix:/path/to.sock\" or \"unix:@abstract\""},
+	{"listen", "forward", CT_FORWARD, CS_LISTEN, L(forward), 0, NULL, 0, 0, 0,
+	 "for apps that bind their own port: baton accepts on address and forwards to this "
+	 "\"host:port\"; the app gets PORT"},
+	{"listen", "backlog", CT_INT, CS_LISTEN, L(backlog), 0, "4096", 1, 65535, 0,
+	 "listen(2) backlog: connections wait here while the app restarts"},
+	{"listen", "max_connections", CT_INT, CS_LISTEN, L(max_connections), 0, "4096", 0, 1000000,
+	 0,
+	 "forward listeners: connections relayed at once; at the cap accepting pauses (new ones "
+	 "wait in the backlog, none is refused); 0 = 4096"},
+
+	{"watch", "paths", CT_STRV, CS_ROOT, R(watch.paths), 0, ".", 0, 0, 0,
+	 "dev: directories (or files) watched, relative to root"},
+	{"watch", "include_ext", CT_EXTV, CS_ROOT, R(watch.include_ext), 0, "go,tmpl,tpl,html", 0, 0,
+	 0, "extensions that trigger a rebuild; [] = every file"},
+	{"watch", "include_dir", CT_STRV, CS_ROOT, R(watch.include_dir), 0, NULL, 0, 0, 0,
+	 "if not empty, only changes under these directories count"},
+	{"watch", "include_file", CT_STRV, CS_ROOT, R(watch.include_file), 0, NULL, 0, 0, 0,
+	 "files that count whatever their extension"},
+	{"watch", "exclude_dir", CT_STRV, CS_ROOT, R(watch.exclude_dir), 0,
+	 ".git,.baton,vendor,node_modules,tmp,testdata", 0, 0, 0,
+	 "directories never watched (a name matches at any depth, a path from root)"},
+	{"watch", "exclude", CT_STRV, CS_ROOT, R(watch.exclude), 0, "*_test.go", 0, 0, 0,
+	 "globs relative to root (\"**\" crosses directories) whose changes are ignored"},
+	{"watch", "exclude_regex", CT_REGEXV, CS_ROOT, R(watch.exclude_regex), 0, NULL, 0, 0, 0,
+	 "POSIX extended regular expressions matched against the path relative to root"},
+	{"watch", "gitignore", CT_BOOL, CS_ROOT, R(watch.gitignore), 0, "true", 0, 0, 0,
+	 "honour .gitignore files"},
+	{"watch", "debounce", CT_DURATION, CS_ROOT, R(watch.debounce_ms), 0, "50ms", 0, DAY, 0,
+	 "quiet time after the last change before a batch is acted on"},
+	{"watch", "max_wait", CT_DURATION, CS_ROOT, R(watch.max_wait_ms), 0, "1s", 0, DAY, 0,
+	 "a stream of changes is cut into a batch after at most this long"},
+	{"watch", "fast_settle", CT_DURATION, CS_ROOT, R(watch.fast_settle_ms), 0, "5ms", 0, DAY, 0,
+	 "quiet time that replaces debounce while the batch is only a few completely written "
+	 "files (closed after writing, or renamed into place); \"0s\": always the full debounce"},
+	{"watch", "poll", CT_POLL, CS_ROOT, R(watch.poll), R(watch.poll_interval_ms), "auto", 0, 0, 0,
+	 "\"auto\": inotify, polling only where events cannot arrive; \"off\": never poll; a "
+	 "duration such as \"1s\": always poll, that often"},
+	{"watch", "poll_interval", CT_DURATION, CS_ROOT, R(watch.poll_interval_ms), 0, "500ms", 10,
+	 DAY, 0, "how often to poll where polling is used"},
+
+	{"reload", "name", CT_NAME, CS_RELOAD, RL(name), 0, NULL, 0, 0, 0,
+	 "shown in logs and `baton status` (default \"reload1\", ... by position)"},
+	{"reload", "paths", CT_STRV, CS_RELOAD, RL(paths), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "files or directories (relative to root) whose change triggers the action"},
+	{"reload", "check", CT_OPTSTR, CS_RELOAD, RL(check), 0, NULL, 0, 0, 0,
+	 "optional command (sh -c); a non-zero exit rejects the change and the app is untouched"},
+	{"reload", "check_timeout", CT_DURATION, CS_RELOAD, RL(check_timeout_ms), 0, "30s", 1, DAY, 0,
+	 "a check still running after this is killed and the change rejected"},
+	{"reload", "action", CT_ACTION, CS_RELOAD, RL(action), 0, "restart", 0, 0, 0,
+	 "\"restart\" (a new generation), \"signal:SIGHUP\" or \"exec:CMD\" (sh -c)"},
+
+	{"tls", "cert", CT_STR, CS_TLS, T(cert), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "PEM certificate (chain), relative to root"},
+	{"tls", "key", CT_STR, CS_TLS, T(key), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "PEM private key matching cert"},
+	{"tls", "hostnames", CT_STRV, CS_TLS, T(hostnames), 0, NULL, 0, 0, 0,
+	 "every name must be covered by the certificate's subject alternative names"},
+	{"tls", "ca", CT_OPTSTR, CS_TLS, T(ca), 0, NULL, 0, 0, 0,
+	 "optional CA bundle: the chain must verify against it"},
+	{"tls", "action", CT_ACTION, CS_TLS, T(action), 0, "restart", 0, 0, 0,
+	 "\"restart\", \"signal:SIGHUP\" (apps that reload certificates themselves) or "
+	 "\"exec:CMD\""},
+
+	{"control", "socket", CT_STR, CS_ROOT, R(control.socket), 0, ".baton/baton.sock", 0, 0,
+	 CK_NONEMPTY, "control socket for reload/status/stop (mode 0600, same-uid peers only)"},
+
+	{"log", "color", CT_COLOR, CS_ROOT, R(log.color), 0, "auto", 0, 0, 0,
+	 "\"auto\" (a terminal, and NO_COLOR unset), \"always\" or \"never\""},
+	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
+	 "\"text\" or \"json\" (one object per line)"},
+	{"log", "timestamps", CT_BOOL, CS_ROOT, R(log.timestamps), 0, "false", 0, 0, 0,
+	 "prefix text lines with the time"},
+};
+/* clang-format on */
+const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
+
+const struct config_table config_tables[] = {
+	{"build", CS_ROOT, "the build step (dev): a failed build never takes the running app down"},
+	{"run", CS_ROOT, "the app"},
+	{"listen", CS_LISTEN,
+	 "sockets baton holds and hands to every generation (fds 3.., LISTEN_FDS)"},
+	{"watch", CS_ROOT, "dev mode: what triggers a rebuild"},
+	{"reload", CS_RELOAD, "production: files whose change triggers a reload"},
+	{"tls", CS_TLS, "certificates validated before any reload they cause"},
+	{"control", CS_ROOT, "the control socket"},
+	{"log", CS_ROOT, "baton's own output"},
+};
+const size_t config_ntables = sizeof(config_tables) / sizeof(config_tables[0]);
+
+const struct config_key *config_key_find(const char *table, const char *name)
+{
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if ((!table) != (!k->table))
+			continue;
+		if (table && strcmp(table, k->table) != 0)
+			continue;
+		if (strcmp(name, k->name) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+const struct config_table *config_table_find(const char *name)
+{
+	for (size_t i = 0; i < config_ntables; i++)
+		if (strcmp(name, config_tables[i].name) == 0)
+			return &config_tables[i];
+	return NULL;
+}
+
+const char *config_type_expect(enum config_type t)
+{
+	switch (t) {
+	case CT_STR:
+	case CT_OPTSTR:
+		return "a string";
+	case CT_BOOL:
+		return "true or false";
+	case CT_INT:
+		return "an integer";
+	case CT_DURATION:
+		return "a duration string such as \"10s\"";
+	case CT_SIGNAL:
+	case CT_OPTSIGNAL:
+		return "a signal name such as \"SIGTERM\"";
+	case CT_STRV:
+	case CT_REGEXV:
+		return "an array of strings";
+	case CT_EXTV:
+		return "an array of extensions such as [\"go\", \"html\"]";
+	case CT_ENV:
+		return "a table such as { KEY = \"value\" }";
+	case CT_READY:
+		return "\"notify\", \"exec\", \"port\" or \"delay:DURATION\"";
+	case CT_ACTION:
+		return "\"restart\", \"signal:SIGNAME\" or \"exec:COMMAND\"";
+	case CT_POLL:
+		return "\"auto\", \"off\" or a duration string";
+	case CT_ADDRESS:
+		return "an address string such as \":8080\"";
+	case CT_FORWARD:
+		return "an address string such as \"127.0.0.1:8081\"";
+	case CT_COLOR:
+		return "\"auto\", \"always\" or \"never\"";
+	case CT_LOGFORMAT:
+		return "\"text\" or \"json\"";
+	case CT_NAME:
+		return "a name string";
+	}
+	return "a value";
+}
+
+static const char *value_kind(const struct toml_value *v)
+{
+	switch (v->type) {
+	case TOML_STRING:
+		return "string";
+	case TOML_INTEGER:
+		return "integer";
+	case TOML_FLOAT:
+		return "float";
+	case TOML_BOOL:
+		return "boolean";
+	case TOML_DATETIME:
+	case TOML_DATETIME_LOCAL:
+	case TOML_DATE_LOCAL:
+	case TOML_TIME_LOCAL:
+		return "date-time";
+	case TOML_ARRAY:
+		return "array";
+	case TOML_TABLE:
+		return "table";
+	}
+	return "value";
+}
+
+static char *key_path(const struct config_key *k)
+{
+	return k->table ? xasprintf("%s.%s", k->table, k->name) : xstrdup(k->name);
+}
+
+static int errf(char **err, const struct config_key *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int errf(char **err, const struct config_key *k, const char *fmt, ...)
+{
+	char *path = key_path(k), *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	*err = xasprintf("'%s': %s", path, msg);
+	free(path);
+	free(msg);
+	return -EINVAL;
+}
+
+static int type_err(char **err, const struct config_key *k, const struct toml_value *v)
+{
+	return errf(err, k, "expected %s, got %s", config_type_expect(k->type), value_kind(v));
+}
+
+const char *config_action_parse(const char *s, struct cfg_action *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (strcmp(s, "restart") == 0) {
+		a->kind = ACTION_RESTART;
+		return NULL;
+	}
+	if (strncmp(s, "signal:", 7) == 0) {
+		int sig = signame_parse(s + 7);
+		if (sig <= 0)
+			return "unknown signal after 'signal:' (use a name such as SIGHUP)";
+		a->kind = ACTION_SIGNAL;
+		a->signal = sig;
+		return NULL;
+	}
+	if (strncmp(s, "exec:", 5) == 0) {
+		if (!s[5])
+			return "empty command after 'exec:'";
+		a->kind = ACTION_EXEC;
+		a->cmd = xstrdup(s + 5);
+		return NULL;
+	}
+	return "expected \"restart\", \"signal:SIGNAME\" or \"exec:COMMAND\"";
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static void set_str(char **field, const char *s)
+{
+	free(*field);
+	*field = s ? xstrdup(s) : NULL;
+}
+
+static int set_duration(const struct config_key *k, int64_t *field, const char *s, char **err)
+{
+	int64_t ms;
+	const char *why;
+	if (duration_parse_ms(s, &ms, &why) < 0)
+		return errf(err, k, "invalid duration \"%.64s\": %s", s, why);
+	if (ms < k->min) {
+		char b[32];
+		duration_format_ms(k->min, b, sizeof(b));
+		return errf(err, k, "must be at least %s", b);
+	}
+	if (ms > k->max)
+		return errf(err, k, "duration \"%.64s\" is too long (at most a day)", s);
+	*field = ms;
+	return 0;
+}
+
+static int set_ready(const struct config_key *k, char *base, const char *s, char **err)
+{
+	enum ready_kind *kind = (enum ready_kind *)(base + k->off);
+	int64_t *delay = (int64_t *)(base + k->off2);
+	if (strcmp(s, "notify") == 0)
+		*kind = READY_NOTIFY;
+	else if (strcmp(s, "exec") == 0)
+		*kind = READY_EXEC;
+	else if (strcmp(s, "port") == 0)
+		*kind = READY_PORT;
+	else if (strncmp(s, "delay:", 6) == 0) {
+		int64_t ms;
+		const char *why;
+		if (duration_parse_ms(s + 6, &ms, &why) < 0)
+			return errf(err, k, "invalid duration in \"%.64s\": %s", s, why);
+		*kind = READY_DELAY;
+		*delay = ms;
+		return 0;
+	} else
+		return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+			    config_type_expect(k->type));
+	*delay = 0;
+	return 0;
+}
+
+static int set_poll(const struct config_key *k, char *base, const char *s, char **err)
+{
+	enum poll_mode *mode = (enum poll_mode *)(base + k->off);
+	int64_t *interval = (int64_t *)(base + k->off2);
+	if (strcmp(s, "auto") == 0) {
+		*mode = POLL_AUTO;
+		return 0;
+	}
+	if (strcmp(s, "off") == 0) {
+		*mode = POLL_OFF;
+		return 0;
+	}
+	int64_t ms;
+	const char *why;
+	if (duration_parse_ms(s, &ms, &why) < 0)
+		return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+			    config_type_expect(k->type));
+	if (ms < 10)
+		return errf(err, k, "polling interval must be at least 10ms");
+	if (ms > DAY)
+		return errf(err, k, "polling interval \"%.64s\" is too long (at most a day)", s);
+	*mode = POLL_FORCE;
+	*interval = ms;
+	return 0;
+}
+
+/* Every key whose value is written as a string. */
+static int set_string(const struct config_key *k, char *base, const char *s, char **err)
+{
+	char *field = base + k->off;
+	struct listen_addr la;
+	const char *why;
+	if (!*s && (k->flags & CK_NONEMPTY))
+		return errf(err, k, "must not be empty");
+	switch (k->type) {
+	case CT_STR:
+		set_str((char **)field, s);
+		return 0;
+	case CT_OPTSTR:
+		set_str((char **)field, *s ? s : NULL);
+		return 0;
+	case CT_DURATION:
+		return set_duration(k, (int64_t *)field, s, err);
+	case CT_SIGNAL:
+	case CT_OPTSIGNAL: {
+		if (!*s && k->type == CT_OPTSIGNAL) {
+			*(int *)field = 0;
+			return 0;
+		}
+		int sig = signame_parse(s);
+		if (sig <= 0)
+			return errf(err, k,
+				    "unknown signal \"%.64s\" (use a name such as \"SIGTERM\")", s);
+		*(int *)field = sig;
+		return 0;
+	}
+	case CT_READY:
+		return set_ready(k, base, s, err);
+	case CT_ACTION: {
+		struct cfg_action a;
+		why = config_action_parse(s, &a);
+		if (why)
+			return errf(err, k, "invalid action \"%.64s\": %s", s, why);
+		struct cfg_action *dst = (struct cfg_action *)field;
+		free(dst->cmd);
+		*dst = a;
+		return 0;
+	}
+	case CT_POLL:
+		return set_poll(k, base, s, err);
+	case CT_ADDRESS:
+		if (listen_addr_parse(s, &la, &why) < 0)
+			return errf(err, k, "invalid address \"%.64s\": %s", s, why);
+		set_str((char **)field, s);
+		return 0;
+	case CT_FORWARD:
+		if (!*s) {
+			set_str((char **)field, NULL);
+			return 0;
+		}
+		if (listen_addr_parse(s, &la, &why) < 0)
+			return errf(err, k, "invalid address \"%.64s\": %s", s, why);
+		if (la.family != LISTEN_ADDR_TCP || la.port == 0)
+			return errf(err, k,
+				    "invalid address \"%.64s\": expected \"host:port\" with a port "
+				    "the app binds, such as \"127.0.0.1:8081\"",
+				    s);
+		set_str((char **)field, s);
+		return 0;
+	case CT_COLOR:
+		if (strcmp(s, "auto") == 0)
+			*(int *)field = LOG_COLOR_AUTO;
+		else if (strcmp(s, "always") == 0)
+			*(int *)field = LOG_COLOR_ALWAYS;
+		else if (strcmp(s, "never") == 0)
+			*(int *)field = LOG_COLOR_NEVER;
+		else
+			return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+				    config_type_expect(k->type));
+		return 0;
+	case CT_LOGFORMAT:
+		if (strcmp(s, "text") != 0 && strcmp(s, "json") != 0)
+			return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+				    config_type_expect(k->type));
+		*(bool *)field = strcmp(s, "json") == 0;
+		return 0;
+	case CT_NAME:
+		if (!valid_name(s))
+			return errf(err, k,
+				    "invalid name \"%.64s\": use letters, digits, '.', '_' and '-' "
+				    "(at most 255)",
+				    s);
+		set_str((char **)field, s);
+		return 0;
+	case CT_BOOL:
+	case CT_INT:
+	case CT_STRV:
+	case CT_EXTV:
+	case CT_REGEXV:
+	case CT_ENV:
+		break;
+	}
+	assert(!"not a string type");
+	return -EINVAL;
+}
+
+static bool has_nul(const struct toml_value *v)
+{
+	return strlen(v->u.str.ptr) != v->u.str.len;
+}
+
+/* Check one item of a string list; returns 0 or -EINVAL with *err. */
+static int check_item(const struct config_key *k, const char *s, char **err)
+{
+	if (!*s && !(k->flags & CK_EMPTY_ITEMS))
+		return errf(err, k, "empty string in the list");
+	if (k->type == CT_EXTV && strchr(s, '/'))
+		return errf(err, k, "\"%.64s\" is not a file extension", s);
+	if (k->type == CT_REGEXV) {
+		regex_t re;
+		int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			char why[128];
+			regerror(rc, &re, why, sizeof(why));
+			return errf(err, k, "invalid regular expression \"%.64s\": %s", s, why);
+		}
+		regfree(&re);
+	}
+	return 0;
+}
+
+static void push_item(const struct config_key *k, struct strv *sv, const char *s)
+{
+	if (k->type == CT_EXTV && s[0] == '.' && s[1])
+		s++;
+	strv_push(sv, s);
+}
+
+static int store_list(const struct config_key *k, char *base, const struct toml_value *v,
+		      char **err, struct toml_pos *errpos)
+{
+	struct strv tmp = STRV_INIT;
+	const struct toml_value *items = v;
+	size_t n = 1;
+	if (v->type == TOML_ARRAY) {
+		items = v->u.arr.items;
+		n = v->u.arr.n;
+	} else if (v->type != TOML_STRING) {
+		return type_err(err, k, v);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct toml_value *it = &items[i];
+		*errpos = it->pos;
+		if (it->type != TOML_STRING) {
+			strv_release(&tmp);
+			return errf(err, k, "expected an array of strings, got %s in the array",
+				    value_kind(it));
+		}
+		if (has_nul(it) || check_item(k, it->u.str.ptr, err) < 0) {
+			if (!*err)
+				errf(err, k, "string contains a NUL character");
+			strv_release(&tmp);
+			return -EINVAL;
+		}
+		push_item(k, &tmp, it->u.str.ptr);
+	}
+	if (n == 0 && (k->flags & CK_NONEMPTY)) {
+		*errpos = v->pos;
+		return errf(err, k, "must not be empty");
+	}
+	struct strv *dst = (struct strv *)(base + k->off);
+	strv_release(dst);
+	*dst = tmp;
+	return 0;
+}
+
+static const char *const reserved_env[] = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+					   "NOTIFY_SOCKET", "BATON_GENERATION"};
+
+static int store_env(const struct config_key *k, char *base, const struct toml_value *v, char **err,
+		     struct toml_pos *errpos)
+{
+	if (v->type != TOML_TABLE)
+		return type_err(err, k, v);
+	struct strv tmp = STRV_INIT;
+	const struct toml_table *t = v->u.tab;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct toml_kv *kv = &t->items[i];
+		const struct toml_value *e = &kv->val;
+		char *val = NULL;
+		*errpos = kv->key_pos;
+		if (!kv->keylen || strlen(kv->key) != kv->keylen || strchr(kv->key, '=')) {
+			errf(err, k, "invalid environment variable name \"%.64s\"", kv->key);
+			goto fail;
+		}
+		for (size_t r = 0; r < sizeof(reserved_env) / sizeof(reserved_env[0]); r++) {
+			if (strcmp(kv->key, reserved_env[r]) == 0) {
+				errf(err, k, "\"%s\" is set by baton itself", kv->key);
+				goto fail;
+			}
+		}
+		*errpos = e->pos;
+		if (e->type == TOML_STRING && !has_nul(e))
+			val = xstrdup(e->u.str.ptr);
+		else if (e->type == TOML_INTEGER)
+			val = xasprintf("%lld", (long long)e->u.i);
+		else if (e->type == TOML_BOOL)
+			val = xstrdup(e->u.b ? "true" : "false");
+		if (!val) {
+			errf(err, k, "value of \"%.64s\": expected a string, got %s", kv->key,
+			     value_kind(e));
+			goto fail;
+		}
+		strv_pushf(&tmp, "%s=%s", kv->key, val);
+		free(val);
+	}
+	struct strv *dst = (struct strv *)(base + k->off);
+	strv_release(dst);
+	*dst = tmp;
+	return 0;
+fail:
+	strv_release(&tmp);
+	return -EINVAL;
+}
+
+int config_key_store(const struct config_key *k, void *base, const struct toml_value *v, char **err,
+		     struct toml_pos *errpos)
+{
+	char *b = base, *field = b + k->off;
+	*err = NULL;
+	*errpos = v->pos;
+	switch (k->type) {
+	case CT_BOOL:
+		if (v->type != TOML_BOOL)
+			return type_err(err, k, v);
+		*(bool *)field = v->u.b;
+		return 0;
+	case CT_INT:
+		if (v->type != TOML_INTEGER)
+			return type_err(err, k, v);
+		if (v->u.i < k->min || v->u.i > k->max)
+			return errf(err, k, "%lld is out of range (%lld..%lld)", (long long)v->u.i,
+				    k->min, k->max);
+		*(int *)field = (int)v->u.i;
+		return 0;
+	case CT_STRV:
+	case CT_EXTV:
+	case CT_REGEXV:
+		return store_list(k, b, v, err, errpos);
+	case CT_ENV:
+		return store_env(k, b, v, err, errpos);
+	default:
+		break;
+	}
+	if (v->type != TOML_STRING)
+		return type_err(err, k, v);
+	if (has_nul(v))
+		return errf(err, k, "string contains a NUL character");
+	return set_string(k, b, v->u.str.ptr, err);
+}
+
+void config_scope_defaults(enum config_scope scope, void *base)
+{
+	char *b = base;
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->scope != scope || !k->def)
+			continue;
+		char *err = NULL;
+		switch (k->type) {
+		case CT_BOOL:
+			*(bool *)(b + k->off) = strcmp(k->def, "true") == 0;
+			break;
+		case CT_INT:
+			*(int *)(b + k->off) = atoi(k->def);
+			break;
+		case CT_STRV:
+		case CT_EXTV:
+		case CT_REGEXV: {
+			struct strv *sv = (struct strv *)(b + k->off);
+			strv_release(sv);
+			char *copy = xstrdup(k->def), *save = NULL;
+			for (char *t = strtok_r(copy, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
+				strv_push(sv, t);
+			free(copy);
+			break;
+		}
+		case CT_ENV:
+			break;
+		default:
+			if (set_string(k, b, k->def, &err) < 0) {
+				/* a broken default is a bug in the table above */
+				fprintf(stderr, "baton: bad default: %s\n", err);
+				abort();
+			}
+			break;
+		}
+	}
+}
+
+void config_scope_release(enum config_scope scope, void *base)
+{
+	char *b = base;
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->scope != scope)
+			continue;
+		char *field = b + k->off;
+		switch (k->type) {
+		case CT_STR:
+		case CT_OPTSTR:
+		case CT_ADDRESS:
+		case CT_FORWARD:
+		case CT_NAME:
+			free(*(char **)field);
+			*(char **)field = NULL;
+			break;
+		case CT_STRV:
+		case CT_EXTV:
+		case CT_REGEXV:
+		case CT_ENV:
+			strv_release((struct strv *)field);
+			break;
+		case CT_ACTION:
+			free(((struct cfg_action *)field)->cmd);
+			((struct cfg_action *)field)->cmd = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+}

@@ -1,0 +1,20 @@
+/* The [[tls]] check used by reload.c: certcheck (OpenSSL) applied to one configured pair, with
+ * paths resolved against the config's root. */
+#ifndef BATON_RELOAD_TLS_H
+#define BATON_RELOAD_TLS_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+
+struct reload_tls_verdict {
+	bool ok;
+	bool transient; /* a cert/key mismatch: the other file may still be on its way */
+	char *message;	/* malloc'd: why it is bad (or a summary when ok); the caller frees */
+	char *warning;	/* malloc'd or NULL: e.g. expiring soon; the caller frees */
+};
+
+void reload_tls_validate(const struct config *cfg, const struct cfg_tls *t,
+			 struct reload_tls_verdict *v);
+
+#endif

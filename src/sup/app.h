@@ -1,0 +1,77 @@
+/* The composition root shared by `baton dev` and `baton run`: from a loaded config it builds
+ * the loop, the signalfd, the reaper, the listeners (bound or adopted from systemd), the
+ * forwarders, the NOTIFY_SOCKET receiver, the child environment and the service (svc). The
+ * mode-specific policy (dev: watch + build; run: reload triggers + control socket) lives in
+ * dev.c and run.c, which own a struct app and react to its callbacks.
+ *
+ * Ownership: app owns everything it creates; the config must outlive it. */
+#ifndef BATON_APP_H
+#define BATON_APP_H
+
+#include <stdbool.h>
+#include <sys/signalfd.h>
+
+#include "config/config.h"
+#include "sup/svc.h"
+#include "util/strv.h"
+
+struct loop;
+struct sig;
+struct child_reaper;
+struct notify;
+struct listener;
+struct listen_adopted;
+struct forward;
+
+struct app {
+	const struct config *cfg;
+	struct loop *loop;
+	struct sig *sig;
+	struct child_reaper *reaper;
+	struct listener **listeners; /* cfg->nlisten */
+	struct forward **forwards;   /* per listener: NULL unless it has forward = */
+	int *handoff_fds;            /* fds handed to the app (non-forward listeners) */
+	char **handoff_names;
+	int nhandoff;
+	struct notify *notify;
+	struct svc *svc;
+	struct strv env;    /* the app's environment (without BATON_GENERATION), at start-up */
+	struct strv spawn_env; /* the same with env_file read again before the latest spawn */
+	struct strv args;   /* run.args + ARGS after -- */
+	bool is_pid1;
+	int interrupts;     /* SIGINT/SIGTERM received */
+	void (*on_signal)(struct app *a, const struct signalfd_siginfo *si);
+	void *owner;
+};
+
+/* Set up everything but the svc; errors are logged. Returns 0 or -errno. extra_args are the
+ * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the svc policy. */
+int app_init(struct app *a, const struct config *cfg, char **extra_args);
+/* Sockets app_init uses instead of creating them. */
+struct app_handover {
+	/* Listening sockets baton did not bind itself (NULL: none; app_init takes them): taken
+	 * from an orphaned generation (adopt.h) or kept across baton's re-exec (upgrade.h).
+	 * Listeners on their addresses use them. Sockets passed by systemd take precedence: with
+	 * those, these are closed. */
+	struct listen_adopted *socks;
+	/* The notify socket kept across a re-exec (-1: none; app_init takes it) and its name,
+	 * which the running generations know. */
+	int notify_fd;
+	const char *notify_name;
+};
+/* app_init with sockets handed over (h may be NULL). */
+int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
+		      const struct app_handover *h);
+/* Create the svc with the given callbacks (data = the owner). */
+/* inherit_output: the app writes to baton's stdout/stderr directly (run); otherwise its lines
+ * go through cbs->output (dev prefixes them). */
+void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
+		   void *owner);
+/* The app is ready: connections waiting in forwarders retry at once. */
+void app_kick_forwards(struct app *a);
+/* Kill orphans left behind and free everything. */
+void app_fini(struct app *a);
+/* One line describing the listeners: ":8080 (http), unix:/x.sock (admin) → 127.0.0.1:8081". */
+char *app_listeners_str(const struct app *a);
+
+#endif

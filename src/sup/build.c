@@ -1,0 +1,164 @@
+#include "sup/build.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc/child.h"
+#include "core/log.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#define OUTPUT_KEEP_MAX (256 * 1024)
+
+struct build {
+	struct loop *loop;
+	const char *cmd, *cwd;
+	const char *const *env;
+	struct child_reaper *reaper;
+	struct build_cbs cbs;
+	void *data;
+	struct child *child;
+	bool cancelled;  /* the running child was cancelled: its exit is not reported */
+	bool restart;    /* start again once the cancelled child is gone */
+	int64_t started_ms;
+	unsigned count;
+	struct buf out;      /* output of the running build */
+	struct buf last_out; /* output of the last finished build */
+};
+
+static int spawn(struct build *b);
+
+static void on_line(struct child *c, int stream, const char *line, size_t len, void *data)
+{
+	(void)c;
+	(void)stream;
+	struct build *b = data;
+	if (b->cancelled)
+		return;
+	if (b->out.len < OUTPUT_KEEP_MAX) {
+		buf_append(&b->out, line, len);
+		buf_putc(&b->out, '\n');
+	}
+	if (b->cbs.output)
+		b->cbs.output(b, line, len, b->data);
+}
+
+static void on_exit_cb(struct child *c, const struct child_exit *st, void *data)
+{
+	struct build *b = data;
+	bool cancelled = b->cancelled;
+	char sb[96];
+	child_status_str(st, sb, sizeof(sb));
+	child_free(c);
+	b->child = NULL;
+	b->cancelled = false;
+	if (cancelled) {
+		buf_reset(&b->out);
+		if (b->restart) {
+			b->restart = false;
+			spawn(b);
+		}
+		return;
+	}
+	buf_release(&b->last_out);
+	b->last_out = b->out;
+	b->out = (struct buf)BUF_INIT;
+	bool ok = st->code == 0 && st->signal == 0;
+	if (b->cbs.done)
+		b->cbs.done(b, ok, sb, now_ms() - b->started_ms, b->data);
+}
+
+static int spawn(struct build *b)
+{
+	struct child_spec spec = {
+		.shell_cmd = b->cmd,
+		.label = b->cmd,
+		.cwd = b->cwd,
+		.env = b->env,
+		.in = CHILD_IN_NULL,
+		.out = CHILD_OUT_PIPE,
+		.new_session = true,
+		.reaper = b->reaper,
+		.on_line = on_line,
+		.on_exit = on_exit_cb,
+		.data = b,
+	};
+	char err[256] = "";
+	b->started_ms = now_ms();
+	b->count++;
+	buf_reset(&b->out);
+	int r = child_spawn(b->loop, &spec, &b->child, err, sizeof(err));
+	if (r < 0) {
+		b->child = NULL;
+		buf_release(&b->last_out);
+		buf_puts(&b->last_out, err[0] ? err : strerror(-r));
+		buf_putc(&b->last_out, '\n');
+		if (b->cbs.done)
+			b->cbs.done(b, false, err[0] ? err : strerror(-r), 0, b->data);
+	}
+	return r;
+}
+
+struct build *build_new(struct loop *l, const char *cmd, const char *cwd, const char *const *env,
+			struct child_reaper *reaper, const struct build_cbs *cbs, void *data)
+{
+	struct build *b = xcalloc(1, sizeof(*b));
+	b->loop = l;
+	b->cmd = cmd;
+	b->cwd = cwd;
+	b->env = env;
+	b->reaper = reaper;
+	b->cbs = *cbs;
+	b->data = data;
+	return b;
+}
+
+void build_free(struct build *b)
+{
+	if (!b)
+		return;
+	if (b->child) {
+		child_signal(b->child, SIGKILL, true);
+		child_free(b->child);
+	}
+	buf_release(&b->out);
+	buf_release(&b->last_out);
+	free(b);
+}
+
+void build_cancel(struct build *b)
+{
+	b->restart = false;
+	if (!b->child || b->cancelled)
+		return;
+	b->cancelled = true;
+	child_signal(b->child, SIGKILL, true);
+}
+
+int build_start(struct build *b)
+{
+	if (b->child) {
+		build_cancel(b);
+		b->restart = true;
+		return 0;
+	}
+	return spawn(b);
+}
+
+bool build_running(const struct build *b)
+{
+	return b->child != NULL;
+}
+
+unsigned build_count(const struct build *b)
+{
+	return b->count;
+}
+
+const char *build_output(const struct build *b)
+{
+	return buf_cstr(&b->last_out);
+}

@@ -1,0 +1,182 @@
+/* The control socket of `baton run`: reload (answered when the covering generation is ready or
+ * has failed), status (text or JSON), stop. The server and wire format are ctl.c/ctlproto.c;
+ * this file only maps requests onto the run policy. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core/version.h"
+#include "ctl/ctl.h"
+#include "ctl/ctlproto.h"
+#include "ctl/ctlstatus.h"
+#include "sup/fdstore.h"
+#include "net/listen.h"
+#include "core/log.h"
+#include "filereload/reload.h"
+#include "sup/run_internal.h"
+#include "sup/svc.h"
+#include "sup/upgrade.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+struct run_ctl {
+	struct run *run;
+	struct ctl *ctl;
+};
+
+static void reload_done(bool ok, const char *msg, void *data)
+{
+	struct ctl_client *c = data;
+	ctl_reply(c, ok, msg);
+	ctl_client_unref(c);
+}
+
+static char *status_doc(struct run *r, bool json)
+{
+	struct svc_gen_info gi[64];
+	int n = svc_list(r->app.svc, gi, 64);
+	struct ctlstatus_gen gens[64];
+	int64_t now = now_ms();
+	int ng = 0;
+	for (int i = 0; i < n; i++) {
+		if (gi[i].state == GEN_EXITED)
+			continue;
+		gens[ng++] = (struct ctlstatus_gen){
+			.id = gi[i].id,
+			.pid = gi[i].pid,
+			.state = gen_state_name(gi[i].state),
+			.age_ms = now - gi[i].started_ms,
+			.ready_ms = gi[i].ready_ms ? gi[i].ready_ms - gi[i].started_ms : -1,
+		};
+	}
+	int nl = r->cfg->nlisten;
+	struct ctlstatus_listener *ls = xcalloc((size_t)nl + 1, sizeof(*ls));
+	for (int i = 0; i < nl; i++)
+		ls[i] = (struct ctlstatus_listener){r->cfg->listen[i].name,
+						    r->app.listeners[i] ? r->app.listeners[i]->bound
+									: r->cfg->listen[i].address};
+	struct ctlstatus st = {
+		.version = BATON_VERSION,
+		.pid = getpid(),
+		.uptime_ms = now - r->started_ms,
+		.serving = svc_current(r->app.svc),
+		.reloading = r->reloading,
+		.stopping = svc_stopping(r->app.svc),
+		.crashes = svc_crash_count(r->app.svc),
+		.gens = gens,
+		.ngens = ng,
+		.listeners = ls,
+		.nlisteners = nl,
+	};
+	if (r->have_last) {
+		st.last_reload = (struct ctlstatus_reload){
+			.done = true,
+			.ok = r->last_ok,
+			.reason = r->last_reason,
+			.duration_ms = r->last_duration_ms,
+			.at_unix_ms = r->last_at_unix_ms,
+			.ago_ms = now - r->last_at_ms,
+		};
+	}
+	int ngr = reloader_ngroups(r->reloader);
+	struct ctlstatus_group *grs = xcalloc((size_t)ngr + 1, sizeof(*grs));
+	for (int i = 0; i < ngr; i++) {
+		struct reload_group_info rg;
+		reloader_group(r->reloader, i, &rg);
+		grs[i] = (struct ctlstatus_group){
+			.name = rg.name,
+			.kind = rg.kind,
+			.ok = rg.ok,
+			.error = rg.error,
+			.warning = rg.warning,
+			.good_hash = rg.good_hash,
+			.attempt_ago_ms = rg.last_attempt_ms ? now - rg.last_attempt_ms : -1,
+			.applied = rg.applied,
+		};
+	}
+	st.groups = grs;
+	st.ngroups = ngr;
+	const struct fdstore *fs = svc_fdstore(r->app.svc);
+	size_t nst = fdstore_count(fs);
+	const char **stored = xcalloc(nst + 1, sizeof(*stored));
+	for (size_t i = 0; i < nst; i++)
+		stored[i] = fdstore_name(fs, i);
+	st.stored_fds = stored;
+	st.nstored = (int)nst;
+	st.fd_store_max = (int)fdstore_max(fs);
+	char *doc = json ? ctlstatus_json(&st) : ctlstatus_text(&st);
+	free(stored);
+	free(grs);
+	free(ls);
+	return doc;
+}
+
+static void on_request(struct ctl_client *c, const struct ctl_request *req, void *data)
+{
+	struct run_ctl *rc = data;
+	struct run *r = rc->run;
+	switch (req->verb) {
+	case CTL_RELOAD:
+		run_request_reload(r, "baton reload", reload_done, ctl_client_ref(c));
+		break;
+	case CTL_STATUS: {
+		char *doc = status_doc(r, req->json);
+		ctl_reply_body(c, doc);
+		free(doc);
+		break;
+	}
+	case CTL_STOP:
+		ctl_reply(c, true, "stopping: draining every generation");
+		run_request_stop(r, "baton stop");
+		break;
+	case CTL_UPGRADE:
+		run_upgrade(r, c, "baton upgrade");
+		break;
+	default:
+		ctl_reply(c, false, "unsupported request");
+		break;
+	}
+}
+
+struct run_ctl *run_ctl_new(struct run *r)
+{
+	struct run_ctl *rc = xcalloc(1, sizeof(*rc));
+	rc->run = r;
+	char *err = NULL;
+	if (r->inherit && r->inherit->ctl_fd >= 0) {
+		rc->ctl = ctl_new_fd(r->app.loop, r->cfg->root, r->cfg->control.socket,
+				     r->inherit->ctl_fd, on_request, rc);
+		if (rc->ctl) {
+			r->inherit->ctl_fd = -1;
+			return rc;
+		}
+		log_warn("cannot serve on the inherited control socket: %s", strerror(errno));
+		close(r->inherit->ctl_fd);
+		r->inherit->ctl_fd = -1;
+	}
+	rc->ctl = ctl_new(r->app.loop, r->cfg->root, r->cfg->control.socket, on_request, rc, &err);
+	if (!rc->ctl) {
+		log_error("control socket: %s", err ? err : "cannot create it");
+		free(err);
+		free(rc);
+		return NULL;
+	}
+	log_debug("control socket at \"%s\"", ctl_path(rc->ctl));
+	return rc;
+}
+
+int run_ctl_fd(const struct run_ctl *rc)
+{
+	return rc ? ctl_fd(rc->ctl) : -1;
+}
+
+void run_ctl_free(struct run_ctl *rc)
+{
+	if (!rc)
+		return;
+	ctl_free(rc->ctl);
+	free(rc);
+}
