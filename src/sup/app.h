@@ -12,7 +12,7 @@
 #include <sys/signalfd.h>
 
 #include "config/config.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/strv.h"
 
 struct loop;

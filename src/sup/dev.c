@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "filereload/reload.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "watch/watch.h"
 #include "watch/watch_hub.h"
 #include "util/buf.h"

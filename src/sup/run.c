@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "net/notify.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "sup/upgrade.h"

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "filereload/reload.h"
 #include "sup/run_internal.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "sup/upgrade.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"

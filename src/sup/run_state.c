@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "sup/run_internal.h"
 #include "sup/runstate.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/xalloc.h"
 
 struct listen_adopted *run_state_adopt(struct run *r)

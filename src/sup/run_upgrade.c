@@ -24,7 +24,7 @@
 #include "core/log.h"
 #include "net/notify.h"
 #include "sup/run_internal.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "sup/upgrade.h"
 #include "util/buf.h"
 #include "util/fileio.h"

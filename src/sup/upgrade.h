@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sup/svc.h"
+#include "sup/gen.h"
 
 #define UPGRADE_ENV "BATON_UPGRADE_FD"
 #define UPGRADE_MAX_LISTEN 64

@@ -13,8 +13,8 @@
  *
  * svc owns its children (struct child), their stop timers and its own timers. It does not own
  * the listening fds, the reaper or the env strings: they must outlive it. */
-#ifndef BATON_SVC_H
-#define BATON_SVC_H
+#ifndef BATON_GEN_H
+#define BATON_GEN_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,13 +1,13 @@
 /* Internals of the service (svc.c, the state machine) shared with svc_notify.c (notify datagrams:
  * attribution, readiness, MAINPID, EXTEND_TIMEOUT_USEC, the fd store). Not for other modules. */
-#ifndef BATON_SVC_INT_H
-#define BATON_SVC_INT_H
+#ifndef BATON_GEN_INT_H
+#define BATON_GEN_INT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sup/svc.h"
+#include "sup/gen.h"
 
 struct child;
 struct fdstore;

@@ -1,4 +1,4 @@
-#include "sup/svc.h"
+#include "sup/gen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include "net/notify.h"
 #include "sup/fdstore.h"
 #include "proc/proc.h"
-#include "sup/svc_int.h"
+#include "sup/gen_int.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"

@@ -16,7 +16,7 @@
 #include "core/loop.h"
 #include "net/notify.h"
 #include "proc/proc.h"
-#include "sup/svc_int.h"
+#include "sup/gen_int.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
 
