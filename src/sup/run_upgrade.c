@@ -87,8 +87,8 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 	upgrade_state_init(st);
 	st->started_ms = r->started_ms;
 	st->first_ready = r->first_ready;
-	st->crashes = svc_crash_count(r->app.svc);
-	st->last_id = svc_last_id(r->app.svc);
+	st->crashes = gen_crash_count(r->app.gens);
+	st->last_id = gen_last_id(r->app.gens);
 	st->nlisten = r->cfg->nlisten;
 	for (int i = 0; i < r->cfg->nlisten; i++)
 		st->listen_fd[i] = r->app.listeners[i] ? r->app.listeners[i]->fd : -1;
@@ -99,8 +99,8 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 		snprintf(st->notify, sizeof(st->notify), "%s", ns);
 		st->notify_fd = notify_fd(r->app.notify);
 	}
-	struct svc_gen_info gi[UPGRADE_MAX_GENS];
-	int n = svc_list(r->app.svc, gi, UPGRADE_MAX_GENS);
+	struct gen_info gi[UPGRADE_MAX_GENS];
+	int n = gen_list(r->app.gens, gi, UPGRADE_MAX_GENS);
 	for (int i = 0; i < n; i++)
 		if (gi[i].state == GEN_READY || gi[i].state == GEN_DRAINING)
 			st->gens[st->ngens++] = gi[i];
@@ -134,8 +134,8 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 		upgrade_failed(r, why);
 		return;
 	}
-	if (svc_busy(r->app.svc) || svc_stopping(r->app.svc)) {
-		upgrade_failed(r, svc_stopping(r->app.svc)
+	if (gen_busy(r->app.gens) || gen_stopping(r->app.gens)) {
+		upgrade_failed(r, gen_stopping(r->app.gens)
 					  ? "baton is stopping"
 					  : "a reload started meanwhile: try again");
 		return;
@@ -153,8 +153,8 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 void run_upgrade(struct run *r, struct ctl_client *c, const char *who)
 {
 	const char *busy = r->upgrade_client || r->preflight ? "an upgrade is in progress"
-			   : svc_stopping(r->app.svc)	     ? "baton is stopping"
-			   : svc_busy(r->app.svc)	     ? "a reload is in progress: try again"
+			   : gen_stopping(r->app.gens)	     ? "baton is stopping"
+			   : gen_busy(r->app.gens)	     ? "a reload is in progress: try again"
 			   : adopt_alive(r->orphans) ? "adopted generations are still draining"
 			   : !r->exe		     ? "baton's own binary is unknown"
 			   : r->cfg->nlisten > UPGRADE_MAX_LISTEN ? "too many listeners"
@@ -228,9 +228,9 @@ void run_upgrade_restore(struct run *r)
 	r->last_at_ms = st->last_at_ms;
 	r->last_at_unix_ms = st->last_at_unix_ms;
 	snprintf(r->last_reason, sizeof(r->last_reason), "%s", st->last_reason);
-	svc_set_last_id(r->app.svc, st->last_id);
+	gen_set_last_id(r->app.gens, st->last_id);
 	for (int i = 0; i < st->ngens; i++) {
-		int e = svc_adopt(r->app.svc, &st->gens[i],
+		int e = gen_adopt(r->app.gens, &st->gens[i],
 				  st->gens[i].state == GEN_DRAINING
 					  ? now_ms() + r->cfg->run.stop_timeout_ms
 					  : -1,
@@ -239,7 +239,7 @@ void run_upgrade_restore(struct run *r)
 			log_warn("generation %d (pid %d) is not baton's to take over: %s",
 				 st->gens[i].id, (int)st->gens[i].pid, strerror(-e));
 	}
-	int cur = svc_current(r->app.svc);
+	int cur = gen_serving(r->app.gens);
 	char msg[200];
 	if (cur)
 		snprintf(msg, sizeof(msg),

@@ -63,7 +63,7 @@ char *upgrade_format(const struct upgrade_state *st)
 	if (st->notify_fd >= 0 && st->notify[0] && !strpbrk(st->notify, " \n"))
 		buf_printf(&b, "notify %d %s\n", st->notify_fd, st->notify);
 	for (int i = 0; i < st->ngens && i < UPGRADE_MAX_GENS; i++) {
-		const struct svc_gen_info *g = &st->gens[i];
+		const struct gen_info *g = &st->gens[i];
 		buf_printf(&b, "gen %d %d %s %" PRId64 " %" PRId64 "\n", g->id, (int)g->pid,
 			   state_word(g->state), g->started_ms, g->ready_ms);
 	}
@@ -139,7 +139,7 @@ static int parse_line(char *ln, struct upgrade_state *st)
 		return 0;
 	}
 	if (strcmp(w[0], "gen") == 0 && n == 6 && st->ngens < UPGRADE_MAX_GENS) {
-		struct svc_gen_info *g = &st->gens[st->ngens];
+		struct gen_info *g = &st->gens[st->ngens];
 		if (num(w[1], 1, I, &a) < 0 || num(w[2], 1, I, &b2) < 0 ||
 		    state_parse(w[3], &g->state) < 0 || num(w[4], 0, T, &c) < 0 ||
 		    num(w[5], 0, T, &d) < 0)

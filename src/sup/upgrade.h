@@ -43,7 +43,7 @@ struct upgrade_state {
 	int notify_fd;			   /* -1: none */
 	char notify[128];		   /* its name; "" when none */
 	int ngens;
-	struct svc_gen_info gens[UPGRADE_MAX_GENS];
+	struct gen_info gens[UPGRADE_MAX_GENS];
 	bool have_last, last_ok;
 	int64_t last_duration_ms, last_at_ms, last_at_unix_ms;
 	char last_reason[600];

@@ -34,8 +34,8 @@ static void test_round_trip(void **state)
 	st->notify_fd = 12;
 	snprintf(st->notify, sizeof(st->notify), "@0001f");
 	st->ngens = 2;
-	st->gens[0] = (struct svc_gen_info){8, 4242, GEN_DRAINING, 1000, 1200};
-	st->gens[1] = (struct svc_gen_info){9, 4343, GEN_READY, 2000, 2100};
+	st->gens[0] = (struct gen_info){8, 4242, GEN_DRAINING, 1000, 1200};
+	st->gens[1] = (struct gen_info){9, 4343, GEN_READY, 2000, 2100};
 	st->have_last = true;
 	st->last_ok = false;
 	st->last_duration_ms = 33;
