@@ -15,6 +15,8 @@
 #include "core/loop.h"
 #include "net/notify.h"
 #include "core/sig.h"
+#include "filereload/reload.h"
+#include "util/signame.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -30,9 +32,52 @@ static void app_sig(const struct signalfd_siginfo *si, void *data)
 		child_reap(a->reaper);
 		return;
 	}
-	if (a->on_signal)
-		a->on_signal(a, si);
+	int sig = (int)si->ssi_signo;
+	const struct app_policy *p = a->policy;
+	if (!p)
+		return;
+	switch (sig) {
+	case SIGHUP:
+		p->reload(a, "SIGHUP");
+		break;
+	case SIGINT:
+	case SIGTERM:
+	case SIGQUIT:
+		a->interrupts++;
+		if (a->interrupts == 1) {
+			p->stop(a, signame_str(sig));
+		} else if (sig != SIGTERM || p->kill_on_sigterm) {
+			p->kill(a, signame_str(sig));
+			gen_kill(a->gens);
+		}
+		break;
+	default:
+		if (p->other)
+			p->other(a, sig);
+		break;
+	}
 }
+
+static void app_reload_restart(const char *why, void *data)
+{
+	struct app *a = data;
+	a->policy->restart(a, why);
+}
+
+static void app_reload_signal(int sig, const char *why, void *data)
+{
+	struct app *a = data;
+	int e = gen_signal_serving(a->gens, sig);
+	if (e < 0)
+		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
+			 e == -ESRCH ? "no generation is serving" : strerror(-e));
+	else
+		log_info("%s: sent %s to generation %d", why, signame_str(sig),
+			 gen_serving(a->gens));
+}
+
+const struct reload_cbs app_reload_cbs = {.restart = app_reload_restart,
+					  .signal = app_reload_signal};
 
 static void app_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {

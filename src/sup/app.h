@@ -22,6 +22,20 @@ struct notify;
 struct listener;
 struct listen_adopted;
 struct forward;
+struct reload_cbs;
+struct app;
+
+/* What a mode does when asked (run.c, dev.c). app.c turns signals and the [[reload]] groups'
+ * requests into these calls, the same way for both modes. */
+struct app_policy {
+	void (*reload)(struct app *a, const char *why);	 /* SIGHUP */
+	void (*restart)(struct app *a, const char *why); /* a [[reload]] group: new generation */
+	void (*stop)(struct app *a, const char *why);	 /* the first SIGINT, SIGTERM, SIGQUIT */
+	/* the next one (a second SIGTERM only with kill_on_sigterm); gen_kill() follows */
+	void (*kill)(struct app *a, const char *why);
+	void (*other)(struct app *a, int sig); /* another signal baton catches; may be NULL */
+	bool kill_on_sigterm;
+};
 
 struct app {
 	const struct config *cfg;
@@ -40,7 +54,7 @@ struct app {
 	struct strv args;      /* run.args + ARGS after -- */
 	bool is_pid1;
 	int interrupts; /* SIGINT/SIGTERM received */
-	void (*on_signal)(struct app *a, const struct signalfd_siginfo *si);
+	const struct app_policy *policy;
 	void *owner;
 };
 
@@ -67,6 +81,9 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
  * go through cbs->output (dev prefixes them). */
 void app_start_gens(struct app *a, bool overlap, bool inherit_output, const struct gen_cbs *cbs,
 		    void *owner);
+/* Callbacks for the reloader (data = the app): a restart goes to policy->restart, a signal to
+ * the serving generation (logged, with why). */
+extern const struct reload_cbs app_reload_cbs;
 /* The app is ready: connections waiting in forwarders retry at once. */
 void app_kick_forwards(struct app *a);
 /* Kill orphans left behind and free everything. */

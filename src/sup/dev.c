@@ -22,7 +22,6 @@
 #include "util/buf.h"
 #include "util/escape.h"
 #include "util/fileio.h"
-#include "util/signame.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -261,26 +260,41 @@ static void dev_stop(struct dev *d)
 	gen_stop(d->app.gens);
 }
 
-static void on_signal(struct app *a, const struct signalfd_siginfo *si)
+/* ---- what the app asks (app.h's policy) ---- */
+
+static void policy_reload(struct app *a, const char *why)
 {
-	struct dev *d = (struct dev *)a->owner;
-	int sig = (int)si->ssi_signo;
-	if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
-		a->interrupts++;
-		if (a->interrupts == 1) {
-			say("%s: stopping the app (press Ctrl-C again to force)", signame_str(sig));
-			dev_stop(d);
-		} else {
-			say("%s again: killing everything", signame_str(sig));
-			gen_kill(a->gens);
-			if (d->build)
-				build_cancel(d->build);
-			child_kill_orphans(a->reaper, SIGKILL);
-		}
-	} else if (sig == SIGHUP) {
-		start_cycle(d, "SIGHUP");
-	}
+	start_cycle(a->owner, why);
 }
+
+static void policy_restart(struct app *a, const char *why)
+{
+	say("%s changed — restarting the app", why);
+	dev_replace(a->owner);
+}
+
+static void policy_stop(struct app *a, const char *why)
+{
+	say("%s: stopping the app (press Ctrl-C again to force)", why);
+	dev_stop(a->owner);
+}
+
+static void policy_kill(struct app *a, const char *why)
+{
+	struct dev *d = a->owner;
+	say("%s again: killing everything", why);
+	if (d->build)
+		build_cancel(d->build);
+	child_kill_orphans(a->reaper, SIGKILL);
+}
+
+static const struct app_policy dev_policy = {
+	.reload = policy_reload,
+	.restart = policy_restart,
+	.stop = policy_stop,
+	.kill = policy_kill,
+	.kill_on_sigterm = true,
+};
 
 static void on_stdin(struct loop *l, int fd, uint32_t events, void *data)
 {
@@ -324,24 +338,6 @@ static void setup_stdin(struct dev *d)
 	d->stdin_src = loop_add(d->app.loop, 0, EPOLLIN, on_stdin, d);
 }
 
-static void reload_restart(const char *why, void *data)
-{
-	struct dev *d = data;
-	say("%s changed — restarting the app", why);
-	dev_replace(d);
-}
-
-static void reload_signal(int sig, const char *why, void *data)
-{
-	struct dev *d = data;
-	int e = gen_signal_serving(d->app.gens, sig);
-	if (e < 0)
-		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
-			 e == -ESRCH ? "the app is not running" : strerror(-e));
-	else
-		say("%s changed — sent %s to the app", why, signame_str(sig));
-}
-
 int dev_main(const struct config *cfg, char **extra_args)
 {
 	struct dev *d = xcalloc(1, sizeof(*d));
@@ -350,7 +346,7 @@ int dev_main(const struct config *cfg, char **extra_args)
 	int rc = 1;
 	if (app_init(&d->app, cfg, extra_args) < 0)
 		goto out;
-	d->app.on_signal = on_signal;
+	d->app.policy = &dev_policy;
 	d->app.owner = d;
 	static const struct gen_cbs cbs = {
 		.ready = on_ready,
@@ -386,9 +382,8 @@ int dev_main(const struct config *cfg, char **extra_args)
 			build_new(d->app.loop, cfg->build.cmd, cfg->root,
 				  (const char *const *)d->app.env.v, d->app.reaper,
 				  &(struct build_cbs){.done = build_done, .output = build_line}, d);
-	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
 	d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
-				   d->app.reaper, &rcbs, d);
+				   d->app.reaper, &app_reload_cbs, &d->app);
 	if (!d->reloader && errno)
 		goto out;
 	setup_stdin(d);

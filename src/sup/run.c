@@ -275,51 +275,40 @@ void run_request_stop(struct run *r, const char *who)
 	run_stop(r, who);
 }
 
-static void on_signal(struct app *a, const struct signalfd_siginfo *si)
+/* ---- what the app asks (app.h's policy) ---- */
+
+static void policy_reload(struct app *a, const char *why)
+{
+	run_request_reload(a->owner, why, NULL, NULL);
+}
+
+static void policy_stop(struct app *a, const char *why)
+{
+	run_stop(a->owner, why);
+}
+
+static void policy_kill(struct app *a, const char *why)
 {
 	struct run *r = a->owner;
-	int sig = (int)si->ssi_signo;
-	switch (sig) {
-	case SIGHUP:
-		run_request_reload(r, "SIGHUP", NULL, NULL);
-		break;
-	case SIGINT:
-	case SIGTERM:
-	case SIGQUIT:
-		a->interrupts++;
-		if (a->interrupts == 1) {
-			run_stop(r, signame_str(sig));
-		} else if (sig != SIGTERM) {
-			log_info("%s again: killing every generation", signame_str(sig));
-			adopt_kill(r->orphans);
-			gen_kill(a->gens);
-		}
-		break;
-	case SIGUSR2:
-		run_upgrade(r, NULL, "SIGUSR2");
-		break;
-	default: /* SIGUSR1: for the app */
+	log_info("%s again: killing every generation", why);
+	adopt_kill(r->orphans);
+}
+
+static void policy_other(struct app *a, int sig)
+{
+	if (sig == SIGUSR2)
+		run_upgrade(a->owner, NULL, "SIGUSR2");
+	else /* SIGUSR1: for the app */
 		gen_signal_serving(a->gens, sig);
-		break;
-	}
 }
 
-static void reload_restart(const char *why, void *data)
-{
-	run_request_reload(data, why, NULL, NULL);
-}
-
-static void reload_signal(int sig, const char *why, void *data)
-{
-	struct run *r = data;
-	int e = gen_signal_serving(r->app.gens, sig);
-	if (e < 0)
-		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
-			 e == -ESRCH ? "no generation is serving" : strerror(-e));
-	else
-		log_info("%s: sent %s to generation %d", why, signame_str(sig),
-			 gen_serving(r->app.gens));
-}
+static const struct app_policy run_policy = {
+	.reload = policy_reload,
+	.restart = policy_reload,
+	.stop = policy_stop,
+	.kill = policy_kill,
+	.other = policy_other,
+};
 
 static bool has_forward(const struct config *cfg)
 {
@@ -357,7 +346,7 @@ int run_main(const struct config *cfg, char **extra_args)
 	}
 	if (app_init_adopting(&r->app, cfg, extra_args, &h) < 0)
 		goto out;
-	r->app.on_signal = on_signal;
+	r->app.policy = &run_policy;
 	static const struct gen_cbs cbs = {
 		.ready = on_ready,
 		.failed = on_failed,
@@ -372,10 +361,9 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
-	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	r->reloader =
-		reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
-			     r->app.reaper, &rcbs, r); /* its watch is the only one: own hub */
+	/* its watch is the only one: own hub */
+	r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
+				   r->app.reaper, &app_reload_cbs, &r->app);
 	if (!r->reloader && errno)
 		goto out;
 	char *ls = app_listeners_str(&r->app);
