@@ -144,10 +144,11 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 	fill_state(r, st);
 	log_info("upgrading in place: executing \"%s\" (%s), pid %d stays", r->exe,
 		 r->upgrade_version[0] ? r->upgrade_version : "version unknown", (int)getpid());
-	char err[PATH_MAX + 200];
-	upgrade_exec(r->exe, st, err, sizeof(err));
+	char *err = NULL;
+	int e = upgrade_exec(r->exe, st, &err);
 	free(st);
-	upgrade_failed(r, err);
+	upgrade_failed(r, err ? err : strerror(-e));
+	free(err);
 }
 
 void run_upgrade(struct run *r, struct ctl_client *c, const char *who)

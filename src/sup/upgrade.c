@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,19 +211,30 @@ static void keep_fds(const struct upgrade_state *st, int memfd, bool keep)
 	fd_set_cloexec(memfd, !keep);
 }
 
-int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, size_t errlen)
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	*err = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+int upgrade_exec(const char *exe, const struct upgrade_state *st, char **err)
 {
 	struct strv argv = STRV_INIT;
 	int r = own_argv(&argv);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot read baton's arguments: %s", strerror(-r));
+		set_err(err, "cannot read baton's arguments: %s", strerror(-r));
 		strv_release(&argv);
 		return r;
 	}
 	int memfd = memfd_create("baton-upgrade", MFD_CLOEXEC);
 	if (memfd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the handoff memfd: %s", strerror(errno));
+		set_err(err, "cannot create the handoff memfd: %s", strerror(errno));
 		strv_release(&argv);
 		return r;
 	}
@@ -232,7 +244,7 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	if (r == 0 && lseek(memfd, 0, SEEK_SET) < 0)
 		r = -errno;
 	if (r < 0) {
-		snprintf(err, errlen, "cannot write the handoff memfd: %s", strerror(-r));
+		set_err(err, "cannot write the handoff memfd: %s", strerror(-r));
 		goto out;
 	}
 	char num_s[16];
@@ -243,7 +255,7 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	r = -errno;
 	unsetenv(UPGRADE_ENV);
 	keep_fds(st, memfd, false);
-	snprintf(err, errlen, "cannot execute \"%s\": %s", exe, strerror(-r));
+	set_err(err, "cannot execute \"%s\": %s", exe, strerror(-r));
 out:
 	close(memfd);
 	strv_release(&argv);

@@ -57,9 +57,10 @@ char *upgrade_format(const struct upgrade_state *st);
 int upgrade_parse(const char *text, struct upgrade_state *st);
 
 /* Hand st over and execve(exe) with baton's own argv (/proc/self/cmdline) and environment.
- * Every fd in st loses CLOEXEC for the exec only. Returns only on failure: -errno with err set,
- * every fd as it was (CLOEXEC again), the environment unchanged. */
-int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, size_t errlen);
+ * Every fd in st loses CLOEXEC for the exec only. Returns only on failure: -errno with *err a
+ * fresh message (err may be NULL), every fd as it was (CLOEXEC again), the environment
+ * unchanged. */
+int upgrade_exec(const char *exe, const struct upgrade_state *st, char **err);
 /* In the new image: 1 with st filled (its fds get CLOEXEC back, the memfd is closed and
  * BATON_UPGRADE_FD removed), 0 when this start is not an upgrade, -errno for a handoff that
  * cannot be read (logged; the fds it named are left as they are). */

@@ -114,10 +114,12 @@ static void test_failed_exec_restores(void **state)
 	st->listen_fd[0] = fds[0];
 	st->ctl_fd = fds[1];
 	int before = count_fds();
-	char err[256];
-	int r = upgrade_exec("/nonexistent/baton", st, err, sizeof(err));
+	char *err = NULL;
+	int r = upgrade_exec("/nonexistent/baton", st, &err);
 	assert_int_equal(r, -ENOENT);
+	assert_non_null(err);
 	assert_non_null(strstr(err, "cannot execute \"/nonexistent/baton\""));
+	free(err);
 	assert_int_equal(count_fds(), before);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
