@@ -15,6 +15,8 @@
 #include "core/loop.h"
 #include "net/notify.h"
 #include "core/sig.h"
+#include "filereload/reload.h"
+#include "util/signame.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -30,15 +32,58 @@ static void app_sig(const struct signalfd_siginfo *si, void *data)
 		child_reap(a->reaper);
 		return;
 	}
-	if (a->on_signal)
-		a->on_signal(a, si);
+	int sig = (int)si->ssi_signo;
+	const struct app_policy *p = a->policy;
+	if (!p)
+		return;
+	switch (sig) {
+	case SIGHUP:
+		p->reload(a, "SIGHUP");
+		break;
+	case SIGINT:
+	case SIGTERM:
+	case SIGQUIT:
+		a->interrupts++;
+		if (a->interrupts == 1) {
+			p->stop(a, signame_str(sig));
+		} else if (sig != SIGTERM || p->kill_on_sigterm) {
+			p->kill(a, signame_str(sig));
+			gen_kill(a->gens);
+		}
+		break;
+	default:
+		if (p->other)
+			p->other(a, sig);
+		break;
+	}
 }
+
+static void app_reload_restart(const char *why, void *data)
+{
+	struct app *a = data;
+	a->policy->restart(a, why);
+}
+
+static void app_reload_signal(int sig, const char *why, void *data)
+{
+	struct app *a = data;
+	int e = gen_signal_serving(a->gens, sig);
+	if (e < 0)
+		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
+			 e == -ESRCH ? "no generation is serving" : strerror(-e));
+	else
+		log_info("%s: sent %s to generation %d", why, signame_str(sig),
+			 gen_serving(a->gens));
+}
+
+const struct reload_cbs app_reload_cbs = {.restart = app_reload_restart,
+					  .signal = app_reload_signal};
 
 static void app_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {
 	struct app *a = data;
-	if (a->svc)
-		svc_notify(a->svc, pid, m, fds, nfds);
+	if (a->gens)
+		gen_notify(a->gens, pid, m, fds, nfds);
 }
 
 static int build_env(struct app *a, struct strv *out)
@@ -122,14 +167,14 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 			socklen_t len;
 			const char *why;
 			if (forward_parse_target(cl->forward, &ss, &len, &why) < 0) {
-				log_error("listener \"%s\": bad forward address \"%s\": %s", cl->name,
-					  cl->forward, why);
+				log_error("listener \"%s\": bad forward address \"%s\": %s",
+					  cl->name, cl->forward, why);
 				r = -EINVAL;
 				break;
 			}
-			a->forwards[i] = forward_new(a->loop, a->listeners[i]->fd,
-						     (struct sockaddr *)&ss, len,
-						     cfg->run.ready_timeout_ms);
+			a->forwards[i] =
+				forward_new(a->loop, a->listeners[i]->fd, (struct sockaddr *)&ss,
+					    len, cfg->run.ready_timeout_ms);
 			if (!a->forwards[i]) {
 				r = -errno;
 				log_error("listener \"%s\": cannot forward: %s", cl->name,
@@ -233,11 +278,11 @@ static const char *const *app_spawn_env(void *data)
 	return (const char *const *)a->spawn_env.v;
 }
 
-void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
-		   void *owner)
+void app_start_gens(struct app *a, bool overlap, bool inherit_output, const struct gen_cbs *cbs,
+		    void *owner)
 {
 	const struct config *cfg = a->cfg;
-	struct svc_opts o = {
+	struct gen_opts o = {
 		.cmd = cfg->run.cmd,
 		.args = (const char *const *)a->args.v,
 		.cwd = cfg->root,
@@ -270,7 +315,7 @@ void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struc
 		}
 	}
 	a->owner = owner;
-	a->svc = svc_new(a->loop, &o, cbs, owner);
+	a->gens = gen_new(a->loop, &o, cbs, owner);
 }
 
 void app_kick_forwards(struct app *a)
@@ -286,7 +331,7 @@ void app_fini(struct app *a)
 		child_kill_orphans(a->reaper, SIGKILL);
 		child_reap(a->reaper);
 	}
-	svc_free(a->svc);
+	gen_free(a->gens);
 	notify_free(a->notify);
 	if (a->cfg) {
 		for (int i = 0; i < a->cfg->nlisten; i++) {

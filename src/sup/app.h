@@ -1,6 +1,6 @@
 /* The composition root shared by `baton dev` and `baton run`: from a loaded config it builds
  * the loop, the signalfd, the reaper, the listeners (bound or adopted from systemd), the
- * forwarders, the NOTIFY_SOCKET receiver, the child environment and the service (svc). The
+ * forwarders, the NOTIFY_SOCKET receiver, the child environment and the generations (gen.h). The
  * mode-specific policy (dev: watch + build; run: reload triggers + control socket) lives in
  * dev.c and run.c, which own a struct app and react to its callbacks.
  *
@@ -12,7 +12,7 @@
 #include <sys/signalfd.h>
 
 #include "config/config.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/strv.h"
 
 struct loop;
@@ -22,6 +22,20 @@ struct notify;
 struct listener;
 struct listen_adopted;
 struct forward;
+struct reload_cbs;
+struct app;
+
+/* What a mode does when asked (run.c, dev.c). app.c turns signals and the [[reload]] groups'
+ * requests into these calls, the same way for both modes. */
+struct app_policy {
+	void (*reload)(struct app *a, const char *why);	 /* SIGHUP */
+	void (*restart)(struct app *a, const char *why); /* a [[reload]] group: new generation */
+	void (*stop)(struct app *a, const char *why);	 /* the first SIGINT, SIGTERM, SIGQUIT */
+	/* the next one (a second SIGTERM only with kill_on_sigterm); gen_kill() follows */
+	void (*kill)(struct app *a, const char *why);
+	void (*other)(struct app *a, int sig); /* another signal baton catches; may be NULL */
+	bool kill_on_sigterm;
+};
 
 struct app {
 	const struct config *cfg;
@@ -30,22 +44,22 @@ struct app {
 	struct child_reaper *reaper;
 	struct listener **listeners; /* cfg->nlisten */
 	struct forward **forwards;   /* per listener: NULL unless it has forward = */
-	int *handoff_fds;            /* fds handed to the app (non-forward listeners) */
+	int *handoff_fds;	     /* fds handed to the app (non-forward listeners) */
 	char **handoff_names;
 	int nhandoff;
 	struct notify *notify;
-	struct svc *svc;
-	struct strv env;    /* the app's environment (without BATON_GENERATION), at start-up */
+	struct gens *gens;
+	struct strv env;       /* the app's environment (without BATON_GENERATION), at start-up */
 	struct strv spawn_env; /* the same with env_file read again before the latest spawn */
-	struct strv args;   /* run.args + ARGS after -- */
+	struct strv args;      /* run.args + ARGS after -- */
 	bool is_pid1;
-	int interrupts;     /* SIGINT/SIGTERM received */
-	void (*on_signal)(struct app *a, const struct signalfd_siginfo *si);
+	int interrupts; /* SIGINT/SIGTERM received */
+	const struct app_policy *policy;
 	void *owner;
 };
 
-/* Set up everything but the svc; errors are logged. Returns 0 or -errno. extra_args are the
- * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the svc policy. */
+/* Set up everything but the generations; errors are logged. Returns 0 or -errno. extra_args are the
+ * ARGS after "--" (NULL-terminated, may be NULL). overlap selects the replace policy. */
 int app_init(struct app *a, const struct config *cfg, char **extra_args);
 /* Sockets app_init uses instead of creating them. */
 struct app_handover {
@@ -62,11 +76,14 @@ struct app_handover {
 /* app_init with sockets handed over (h may be NULL). */
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
 		      const struct app_handover *h);
-/* Create the svc with the given callbacks (data = the owner). */
+/* Create the generations with the given callbacks (data = the owner). */
 /* inherit_output: the app writes to baton's stdout/stderr directly (run); otherwise its lines
  * go through cbs->output (dev prefixes them). */
-void app_start_svc(struct app *a, bool overlap, bool inherit_output, const struct svc_cbs *cbs,
-		   void *owner);
+void app_start_gens(struct app *a, bool overlap, bool inherit_output, const struct gen_cbs *cbs,
+		    void *owner);
+/* Callbacks for the reloader (data = the app): a restart goes to policy->restart, a signal to
+ * the serving generation (logged, with why). */
+extern const struct reload_cbs app_reload_cbs;
 /* The app is ready: connections waiting in forwarders retry at once. */
 void app_kick_forwards(struct app *a);
 /* Kill orphans left behind and free everything. */

@@ -16,13 +16,12 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "filereload/reload.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "watch/watch.h"
 #include "watch/watch_hub.h"
 #include "util/buf.h"
 #include "util/escape.h"
 #include "util/fileio.h"
-#include "util/signame.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -35,10 +34,10 @@ struct dev {
 	struct reloader *reloader;
 	struct loop_src *stdin_src;
 	struct buf stdin_buf;
-	int64_t change_ms;   /* when the change that started this cycle was seen */
-	int64_t built_ms;    /* build duration of the last good build, -1: none in this cycle */
-	int64_t replace_ms;  /* when the svc replace was asked for */
-	char *last_fail;     /* output of the last failed build, to say "same errors" */
+	int64_t change_ms;  /* when the change that started this cycle was seen */
+	int64_t built_ms;   /* build duration of the last good build, -1: none in this cycle */
+	int64_t replace_ms; /* when the replace was asked for */
+	char *last_fail;    /* output of the last failed build, to say "same errors" */
 	bool build_failed;
 	unsigned builds;
 	int exit_code;
@@ -64,7 +63,7 @@ static void say(const char *fmt, ...)
  * the reloader restarts once the files pass. */
 static bool restart_held(struct dev *d)
 {
-	int cur = svc_current(d->app.svc);
+	int cur = gen_serving(d->app.gens);
 	char *why = reloader_hold_reason(d->reloader);
 	if (!why || !cur) {
 		if (why)
@@ -85,12 +84,12 @@ static void dev_replace(struct dev *d)
 	if (restart_held(d))
 		return;
 	d->replace_ms = now_ms();
-	svc_replace(d->app.svc);
+	gen_replace(d->app.gens);
 }
 
 static void start_cycle(struct dev *d, const char *why)
 {
-	if (svc_stopping(d->app.svc))
+	if (gen_stopping(d->app.gens))
 		return;
 	d->change_ms = now_ms();
 	d->built_ms = -1;
@@ -138,7 +137,7 @@ static void build_line(struct build *b, const char *line, size_t len, void *data
 static void build_done(struct build *b, bool ok, const char *status, int64_t took, void *data)
 {
 	struct dev *d = data;
-	if (svc_stopping(d->app.svc))
+	if (gen_stopping(d->app.gens))
 		return;
 	if (!ok) {
 		const char *out = build_output(b);
@@ -146,7 +145,7 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 		free(d->last_fail);
 		d->last_fail = xstrdup(out);
 		d->build_failed = true;
-		int cur = svc_current(d->app.svc);
+		int cur = gen_serving(d->app.gens);
 		char tail[128];
 		if (cur)
 			snprintf(tail, sizeof(tail), "still serving generation %d", cur);
@@ -157,7 +156,7 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 			  same ? ", same errors as before" : "", tail);
 		if (d->cfg->build.stop_on_error && cur) {
 			say("stop_on_error: stopping generation %d", cur);
-			svc_stop(d->app.svc);
+			gen_stop(d->app.gens);
 		}
 		return;
 	}
@@ -172,7 +171,7 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 
 /* ---- service ---- */
 
-static void svc_ready(struct svc *s, int id, int prev, int64_t took, void *data)
+static void on_ready(struct gens *s, int id, int prev, int64_t took, void *data)
 {
 	(void)s;
 	(void)prev;
@@ -186,8 +185,8 @@ static void svc_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 			   (long long)(now_ms() - d->replace_ms));
 	else
 		buf_printf(&b, "started in %lld ms · ", (long long)took);
-	struct svc_gen_info gi[16];
-	int n = svc_list(d->app.svc, gi, 16);
+	struct gen_info gi[16];
+	int n = gen_list(d->app.gens, gi, 16);
 	int pid = 0;
 	for (int i = 0; i < n; i++)
 		if (gi[i].id == id)
@@ -199,16 +198,16 @@ static void svc_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 	d->replace_ms = 0;
 }
 
-static void svc_failed(struct svc *s, int id, const char *reason, void *data)
+static void on_failed(struct gens *s, int id, const char *reason, void *data)
 {
 	struct dev *d = data;
 	(void)s;
-	if (svc_stopping(d->app.svc))
+	if (gen_stopping(d->app.gens))
 		return;
 	log_error("generation %d failed to start: %s — waiting for the next change", id, reason);
 }
 
-static void svc_crashed(struct svc *s, int id, const char *status, void *data)
+static void on_crashed(struct gens *s, int id, const char *status, void *data)
 {
 	(void)s;
 	struct dev *d = data;
@@ -220,14 +219,14 @@ static void svc_crashed(struct svc *s, int id, const char *status, void *data)
 	free(held);
 }
 
-static void svc_exited(struct svc *s, int id, const char *status, void *data)
+static void on_exited(struct gens *s, int id, const char *status, void *data)
 {
 	(void)s;
 	(void)data;
 	log_debug("generation %d %s", id, status);
 }
 
-static void svc_stopped(struct svc *s, void *data)
+static void on_stopped(struct gens *s, void *data)
 {
 	(void)s;
 	struct dev *d = data;
@@ -236,8 +235,7 @@ static void svc_stopped(struct svc *s, void *data)
 	loop_exit(d->app.loop, d->exit_code);
 }
 
-static void svc_output(struct svc *s, int id, int stream, const char *line, size_t len,
-		       void *data)
+static void on_output(struct gens *s, int id, int stream, const char *line, size_t len, void *data)
 {
 	(void)s;
 	(void)data;
@@ -259,29 +257,44 @@ static void dev_stop(struct dev *d)
 		watch_free(d->watch);
 		d->watch = NULL;
 	}
-	svc_stop(d->app.svc);
+	gen_stop(d->app.gens);
 }
 
-static void on_signal(struct app *a, const struct signalfd_siginfo *si)
+/* ---- what the app asks (app.h's policy) ---- */
+
+static void policy_reload(struct app *a, const char *why)
 {
-	struct dev *d = (struct dev *)a->owner;
-	int sig = (int)si->ssi_signo;
-	if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
-		a->interrupts++;
-		if (a->interrupts == 1) {
-			say("%s: stopping the app (press Ctrl-C again to force)", signame_str(sig));
-			dev_stop(d);
-		} else {
-			say("%s again: killing everything", signame_str(sig));
-			svc_kill(a->svc);
-			if (d->build)
-				build_cancel(d->build);
-			child_kill_orphans(a->reaper, SIGKILL);
-		}
-	} else if (sig == SIGHUP) {
-		start_cycle(d, "SIGHUP");
-	}
+	start_cycle(a->owner, why);
 }
+
+static void policy_restart(struct app *a, const char *why)
+{
+	say("%s changed — restarting the app", why);
+	dev_replace(a->owner);
+}
+
+static void policy_stop(struct app *a, const char *why)
+{
+	say("%s: stopping the app (press Ctrl-C again to force)", why);
+	dev_stop(a->owner);
+}
+
+static void policy_kill(struct app *a, const char *why)
+{
+	struct dev *d = a->owner;
+	say("%s again: killing everything", why);
+	if (d->build)
+		build_cancel(d->build);
+	child_kill_orphans(a->reaper, SIGKILL);
+}
+
+static const struct app_policy dev_policy = {
+	.reload = policy_reload,
+	.restart = policy_restart,
+	.stop = policy_stop,
+	.kill = policy_kill,
+	.kill_on_sigterm = true,
+};
 
 static void on_stdin(struct loop *l, int fd, uint32_t events, void *data)
 {
@@ -325,24 +338,6 @@ static void setup_stdin(struct dev *d)
 	d->stdin_src = loop_add(d->app.loop, 0, EPOLLIN, on_stdin, d);
 }
 
-static void reload_restart(const char *why, void *data)
-{
-	struct dev *d = data;
-	say("%s changed — restarting the app", why);
-	dev_replace(d);
-}
-
-static void reload_signal(int sig, const char *why, void *data)
-{
-	struct dev *d = data;
-	int e = svc_signal_current(d->app.svc, sig);
-	if (e < 0)
-		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
-			 e == -ESRCH ? "the app is not running" : strerror(-e));
-	else
-		say("%s changed — sent %s to the app", why, signame_str(sig));
-}
-
 int dev_main(const struct config *cfg, char **extra_args)
 {
 	struct dev *d = xcalloc(1, sizeof(*d));
@@ -351,17 +346,17 @@ int dev_main(const struct config *cfg, char **extra_args)
 	int rc = 1;
 	if (app_init(&d->app, cfg, extra_args) < 0)
 		goto out;
-	d->app.on_signal = on_signal;
+	d->app.policy = &dev_policy;
 	d->app.owner = d;
-	static const struct svc_cbs cbs = {
-		.ready = svc_ready,
-		.failed = svc_failed,
-		.crashed = svc_crashed,
-		.exited = svc_exited,
-		.stopped = svc_stopped,
-		.output = svc_output,
+	static const struct gen_cbs cbs = {
+		.ready = on_ready,
+		.failed = on_failed,
+		.crashed = on_crashed,
+		.exited = on_exited,
+		.stopped = on_stopped,
+		.output = on_output,
 	};
-	app_start_svc(&d->app, cfg->run.overlap, false, &cbs, d);
+	app_start_gens(&d->app, cfg->run.overlap, false, &cbs, d);
 
 	d->hub = watch_hub_new(d->app.loop);
 	struct watch_opts wo;
@@ -378,16 +373,17 @@ int dev_main(const struct config *cfg, char **extra_args)
 	char *ls = app_listeners_str(&d->app);
 	size_t nd = watch_ndirs(d->watch), nf = watch_nfiles(d->watch);
 	say("watching %zu director%s, %zu file%s under \"%s\" (%lld ms)%s%s", nd,
-	    nd == 1 ? "y" : "ies", nf, nf == 1 ? "" : "s", cfg->root, (long long)(now_ms() - t0), *ls ? " · listening on " : "", ls);
+	    nd == 1 ? "y" : "ies", nf, nf == 1 ? "" : "s", cfg->root, (long long)(now_ms() - t0),
+	    *ls ? " · listening on " : "", ls);
 	free(ls);
 
 	if (cfg->build.cmd && *cfg->build.cmd)
-		d->build = build_new(d->app.loop, cfg->build.cmd, cfg->root,
-				     (const char *const *)d->app.env.v, d->app.reaper,
-				     &(struct build_cbs){.done = build_done, .output = build_line}, d);
-	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
+		d->build =
+			build_new(d->app.loop, cfg->build.cmd, cfg->root,
+				  (const char *const *)d->app.env.v, d->app.reaper,
+				  &(struct build_cbs){.done = build_done, .output = build_line}, d);
 	d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
-				   d->app.reaper, &rcbs, d);
+				   d->app.reaper, &app_reload_cbs, &d->app);
 	if (!d->reloader && errno)
 		goto out;
 	setup_stdin(d);

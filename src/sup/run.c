@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "net/notify.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "sup/upgrade.h"
@@ -71,7 +71,7 @@ static void record_result(struct run *r, bool ok, const char *reason)
 static bool reload_held(struct run *r, const char *who,
 			void (*done)(bool ok, const char *msg, void *data), void *data)
 {
-	int cur = svc_current(r->app.svc);
+	int cur = gen_serving(r->app.gens);
 	char *why = reloader_hold_reason(r->reloader);
 	if (!why)
 		return false;
@@ -96,7 +96,7 @@ void run_request_reload(struct run *r, const char *who,
 			void (*done)(bool ok, const char *msg, void *data), void *data)
 {
 	const struct config *cfg = r->cfg;
-	if (svc_stopping(r->app.svc)) {
+	if (gen_stopping(r->app.gens)) {
 		if (done)
 			done(false, "baton is stopping", data);
 		return;
@@ -104,7 +104,7 @@ void run_request_reload(struct run *r, const char *who,
 	if (reload_held(r, who, done, data))
 		return;
 	if (cfg->run.reload_signal) {
-		int e = svc_signal_current(r->app.svc, cfg->run.reload_signal);
+		int e = gen_signal_serving(r->app.gens, cfg->run.reload_signal);
 		char msg[160];
 		if (e < 0)
 			snprintf(msg, sizeof(msg), "cannot send %s: %s",
@@ -112,31 +112,33 @@ void run_request_reload(struct run *r, const char *who,
 				 e == -ESRCH ? "no generation is serving" : strerror(-e));
 		else
 			snprintf(msg, sizeof(msg), "sent %s to generation %d",
-				 signame_str(cfg->run.reload_signal), svc_current(r->app.svc));
+				 signame_str(cfg->run.reload_signal), gen_serving(r->app.gens));
 		log_info("reload (%s): %s", who, msg);
 		if (done)
 			done(e == 0, msg, data);
 		return;
 	}
-	int min_id = svc_last_id(r->app.svc) + 1;
+	int min_id = gen_last_id(r->app.gens) + 1;
 	if (done) {
-		r->waiters = xgrow(r->waiters, &r->capwaiters, r->nwaiters + 1, sizeof(*r->waiters));
+		r->waiters =
+			xgrow(r->waiters, &r->capwaiters, r->nwaiters + 1, sizeof(*r->waiters));
 		r->waiters[r->nwaiters++] = (struct waiter){min_id, done, data};
 	}
-	if (!r->reloading && svc_current(r->app.svc)) {
+	if (!r->reloading && gen_serving(r->app.gens)) {
 		r->reloading = true;
 		r->reload_started_ms = now_ms();
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		sd_send("RELOADING=1\nMONOTONIC_USEC=%llu\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=reloading",
+		sd_send("RELOADING=1\nMONOTONIC_USEC=%llu\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS="
+			"reloading",
 			(unsigned long long)ts.tv_sec * 1000000ULL +
 				(unsigned long long)ts.tv_nsec / 1000,
 			(unsigned long long)(cfg->run.ready_timeout_ms + cfg->run.stop_timeout_ms) *
 				1000ULL);
 	}
 	log_info("reload requested (%s)%s", who,
-		 svc_busy(r->app.svc) ? ": one is in progress, a follow-up will cover it" : "");
-	svc_replace(r->app.svc);
+		 gen_busy(r->app.gens) ? ": one is in progress, a follow-up will cover it" : "");
+	gen_replace(r->app.gens);
 	run_state_save(r);
 }
 
@@ -155,9 +157,9 @@ static void drain_orphans(struct run *r, void (*done)(void *data))
 		    done, r);
 }
 
-/* ---- svc callbacks ---- */
+/* ---- what the generations report ---- */
 
-static void on_ready(struct svc *s, int id, int prev, int64_t took, void *data)
+static void on_ready(struct gens *s, int id, int prev, int64_t took, void *data)
 {
 	(void)s;
 	struct run *r = data;
@@ -186,18 +188,20 @@ static void on_ready(struct svc *s, int id, int prev, int64_t took, void *data)
 	answer_waiters(r, id, true, msg);
 }
 
-static void on_failed(struct svc *s, int id, const char *reason, void *data)
+static void on_failed(struct gens *s, int id, const char *reason, void *data)
 {
 	struct run *r = data;
-	int cur = svc_current(s);
+	int cur = gen_serving(s);
 	char msg[512];
 	if (cur)
-		snprintf(msg, sizeof(msg), "generation %d failed: %s — rolled back, generation %d "
-			 "keeps serving", id, reason, cur);
+		snprintf(msg, sizeof(msg),
+			 "generation %d failed: %s — rolled back, generation %d "
+			 "keeps serving",
+			 id, reason, cur);
 	else
 		snprintf(msg, sizeof(msg), "generation %d failed: %s", id, reason);
 	log_error("%s", msg);
-	if (r->reloading && !svc_busy(s)) {
+	if (r->reloading && !gen_busy(s)) {
 		sd_send("READY=1\nSTATUS=reload failed: %s", reason);
 		r->reloading = false;
 	}
@@ -207,12 +211,13 @@ static void on_failed(struct svc *s, int id, const char *reason, void *data)
 	answer_waiters(r, id, false, msg);
 }
 
-static void on_crashed(struct svc *s, int id, const char *status, void *data)
+static void on_crashed(struct gens *s, int id, const char *status, void *data)
 {
 	(void)s;
 	struct run *r = data;
 	log_error("generation %d %s while serving%s", id, status,
-		  r->cfg->run.restart_on_crash ? "" : " — not restarting (restart_on_crash = false)");
+		  r->cfg->run.restart_on_crash ? ""
+					       : " — not restarting (restart_on_crash = false)");
 	sd_send("STATUS=generation %d %s; restarting", id, status);
 	char *held = r->cfg->run.restart_on_crash ? reloader_hold_reason(r->reloader) : NULL;
 	if (held) /* holding it would leave nothing serving: restart, and say so */
@@ -221,12 +226,12 @@ static void on_crashed(struct svc *s, int id, const char *status, void *data)
 	free(held);
 	if (!r->cfg->run.restart_on_crash) {
 		r->exit_code = 1;
-		svc_stop(s);
+		gen_stop(s);
 	}
 	run_state_save(r);
 }
 
-static void on_exited(struct svc *s, int id, const char *status, void *data)
+static void on_exited(struct gens *s, int id, const char *status, void *data)
 {
 	(void)s;
 	log_info("generation %d drained (%s)", id, status);
@@ -240,7 +245,7 @@ static void exit_now(void *data)
 	loop_exit(r->app.loop, r->exit_code);
 }
 
-static void on_stopped(struct svc *s, void *data)
+static void on_stopped(struct gens *s, void *data)
 {
 	(void)s;
 	struct run *r = data;
@@ -258,11 +263,11 @@ static void on_stopped(struct svc *s, void *data)
 
 static void run_stop(struct run *r, const char *why)
 {
-	if (svc_stopping(r->app.svc))
+	if (gen_stopping(r->app.gens))
 		return;
 	log_info("%s: stopping every generation (stop_timeout applies)", why);
 	sd_send("STOPPING=1\nSTATUS=stopping");
-	svc_stop(r->app.svc);
+	gen_stop(r->app.gens);
 }
 
 void run_request_stop(struct run *r, const char *who)
@@ -270,51 +275,40 @@ void run_request_stop(struct run *r, const char *who)
 	run_stop(r, who);
 }
 
-static void on_signal(struct app *a, const struct signalfd_siginfo *si)
+/* ---- what the app asks (app.h's policy) ---- */
+
+static void policy_reload(struct app *a, const char *why)
+{
+	run_request_reload(a->owner, why, NULL, NULL);
+}
+
+static void policy_stop(struct app *a, const char *why)
+{
+	run_stop(a->owner, why);
+}
+
+static void policy_kill(struct app *a, const char *why)
 {
 	struct run *r = a->owner;
-	int sig = (int)si->ssi_signo;
-	switch (sig) {
-	case SIGHUP:
-		run_request_reload(r, "SIGHUP", NULL, NULL);
-		break;
-	case SIGINT:
-	case SIGTERM:
-	case SIGQUIT:
-		a->interrupts++;
-		if (a->interrupts == 1) {
-			run_stop(r, signame_str(sig));
-		} else if (sig != SIGTERM) {
-			log_info("%s again: killing every generation", signame_str(sig));
-			adopt_kill(r->orphans);
-			svc_kill(a->svc);
-		}
-		break;
-	case SIGUSR2:
-		run_upgrade(r, NULL, "SIGUSR2");
-		break;
-	default: /* SIGUSR1: for the app */
-		svc_signal_current(a->svc, sig);
-		break;
-	}
+	log_info("%s again: killing every generation", why);
+	adopt_kill(r->orphans);
 }
 
-static void reload_restart(const char *why, void *data)
+static void policy_other(struct app *a, int sig)
 {
-	run_request_reload(data, why, NULL, NULL);
+	if (sig == SIGUSR2)
+		run_upgrade(a->owner, NULL, "SIGUSR2");
+	else /* SIGUSR1: for the app */
+		gen_signal_serving(a->gens, sig);
 }
 
-static void reload_signal(int sig, const char *why, void *data)
-{
-	struct run *r = data;
-	int e = svc_signal_current(r->app.svc, sig);
-	if (e < 0)
-		log_warn("%s: cannot send %s: %s", why, signame_str(sig),
-			 e == -ESRCH ? "no generation is serving" : strerror(-e));
-	else
-		log_info("%s: sent %s to generation %d", why, signame_str(sig),
-			 svc_current(r->app.svc));
-}
+static const struct app_policy run_policy = {
+	.reload = policy_reload,
+	.restart = policy_reload,
+	.stop = policy_stop,
+	.kill = policy_kill,
+	.other = policy_other,
+};
 
 static bool has_forward(const struct config *cfg)
 {
@@ -327,8 +321,8 @@ static bool has_forward(const struct config *cfg)
 static void start_first(void *data)
 {
 	struct run *r = data;
-	if (!svc_current(r->app.svc) && !svc_busy(r->app.svc) && !svc_stopping(r->app.svc))
-		svc_replace(r->app.svc);
+	if (!gen_serving(r->app.gens) && !gen_busy(r->app.gens) && !gen_stopping(r->app.gens))
+		gen_replace(r->app.gens);
 	run_state_save(r);
 }
 
@@ -352,37 +346,37 @@ int run_main(const struct config *cfg, char **extra_args)
 	}
 	if (app_init_adopting(&r->app, cfg, extra_args, &h) < 0)
 		goto out;
-	r->app.on_signal = on_signal;
-	static const struct svc_cbs cbs = {
+	r->app.policy = &run_policy;
+	static const struct gen_cbs cbs = {
 		.ready = on_ready,
 		.failed = on_failed,
 		.crashed = on_crashed,
 		.exited = on_exited,
 		.stopped = on_stopped,
 	};
-	app_start_svc(&r->app, true, true, &cbs, r);
-	svc_set_last_id(r->app.svc, adopt_last_id(r->orphans));
+	app_start_gens(&r->app, true, true, &cbs, r);
+	gen_set_last_id(r->app.gens, adopt_last_id(r->orphans));
 	if (r->inherit)
 		run_upgrade_restore(r);
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
-	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
+	/* its watch is the only one: own hub */
 	r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
-				   r->app.reaper, &rcbs, r); /* its watch is the only one: own hub */
+				   r->app.reaper, &app_reload_cbs, &r->app);
 	if (!r->reloader && errno)
 		goto out;
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);
-	if (svc_current(r->app.svc)) {
+	if (gen_serving(r->app.gens)) {
 		/* re-exec'd in place: the generations serve on */
 	} else if (r->orphans && has_forward(cfg)) {
 		/* the orphan holds the forward target's port the app binds: it goes first, the
 		 * forwarders hold connections until the new generation is ready */
 		drain_orphans(r, start_first);
 	} else {
-		svc_replace(r->app.svc);
+		gen_replace(r->app.gens);
 	}
 	run_state_save(r);
 	int e = loop_run(r->app.loop);

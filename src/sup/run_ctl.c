@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "filereload/reload.h"
 #include "sup/run_internal.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "sup/upgrade.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -36,8 +36,8 @@ static void reload_done(bool ok, const char *msg, void *data)
 
 static char *status_doc(struct run *r, bool json)
 {
-	struct svc_gen_info gi[64];
-	int n = svc_list(r->app.svc, gi, 64);
+	struct gen_info gi[64];
+	int n = gen_list(r->app.gens, gi, 64);
 	struct ctlstatus_gen gens[64];
 	int64_t now = now_ms();
 	int ng = 0;
@@ -55,17 +55,17 @@ static char *status_doc(struct run *r, bool json)
 	int nl = r->cfg->nlisten;
 	struct ctlstatus_listener *ls = xcalloc((size_t)nl + 1, sizeof(*ls));
 	for (int i = 0; i < nl; i++)
-		ls[i] = (struct ctlstatus_listener){r->cfg->listen[i].name,
-						    r->app.listeners[i] ? r->app.listeners[i]->bound
-									: r->cfg->listen[i].address};
+		ls[i] = (struct ctlstatus_listener){
+			r->cfg->listen[i].name, r->app.listeners[i] ? r->app.listeners[i]->bound
+								    : r->cfg->listen[i].address};
 	struct ctlstatus st = {
 		.version = BATON_VERSION,
 		.pid = getpid(),
 		.uptime_ms = now - r->started_ms,
-		.serving = svc_current(r->app.svc),
+		.serving = gen_serving(r->app.gens),
 		.reloading = r->reloading,
-		.stopping = svc_stopping(r->app.svc),
-		.crashes = svc_crash_count(r->app.svc),
+		.stopping = gen_stopping(r->app.gens),
+		.crashes = gen_crash_count(r->app.gens),
 		.gens = gens,
 		.ngens = ng,
 		.listeners = ls,
@@ -99,7 +99,7 @@ static char *status_doc(struct run *r, bool json)
 	}
 	st.groups = grs;
 	st.ngroups = ngr;
-	const struct fdstore *fs = svc_fdstore(r->app.svc);
+	const struct fdstore *fs = gen_fdstore(r->app.gens);
 	size_t nst = fdstore_count(fs);
 	const char **stored = xcalloc(nst + 1, sizeof(*stored));
 	for (size_t i = 0; i < nst; i++)

@@ -26,8 +26,8 @@ struct run {
 	const struct config *cfg;
 	struct waiter *waiters;
 	size_t nwaiters, capwaiters;
-	bool first_ready;   /* systemd has been told READY=1 */
-	bool reloading;     /* a reload is in progress (for RELOADING=1 / READY=1 pairing) */
+	bool first_ready; /* systemd has been told READY=1 */
+	bool reloading;	  /* a reload is in progress (for RELOADING=1 / READY=1 pairing) */
 	int64_t reload_started_ms;
 	int64_t started_ms;
 	/* last reload result, for status */
@@ -35,7 +35,7 @@ struct run {
 	bool have_last;
 	char last_reason[600];
 	int64_t last_duration_ms;
-	int64_t last_at_ms;      /* monotonic */
+	int64_t last_at_ms;	 /* monotonic */
 	int64_t last_at_unix_ms; /* wall clock */
 	int exit_code;
 	struct run_ctl *ctl;
@@ -54,7 +54,6 @@ struct run {
 	struct upgrade_state *inherit;	   /* this image was exec'd by an upgrade */
 };
 
-
 /* Ask for a reload; done (may be NULL) gets the result of the reload that covers it. */
 void run_request_reload(struct run *r, const char *who,
 			void (*done)(bool ok, const char *msg, void *data), void *data);
@@ -69,7 +68,7 @@ void run_state_save(struct run *r);
 void run_state_fini(struct run *r);
 
 /* Upgrade in place (run_upgrade.c): c (may be NULL) gets the answer. The new image takes the
- * inherited listening sockets (before app_init) and restores the rest (after app_start_svc). */
+ * inherited listening sockets (before app_init) and restores the rest (after app_start_gens). */
 void run_upgrade(struct run *r, struct ctl_client *c, const char *who);
 /* The binary an upgrade executes: the path baton was started as (argv[0], made absolute at
  * start-up; symlinks kept), else /proc/self/exe resolved now. Fresh string or NULL. */

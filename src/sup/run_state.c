@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "sup/run_internal.h"
 #include "sup/runstate.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "util/xalloc.h"
 
 struct listen_adopted *run_state_adopt(struct run *r)
@@ -29,14 +29,14 @@ struct listen_adopted *run_state_adopt(struct run *r)
 
 void run_state_save(struct run *r)
 {
-	if (!r->state_path || !r->app.svc)
+	if (!r->state_path || !r->app.gens)
 		return;
 	struct runstate *st = xcalloc(1, sizeof(*st));
 	st->baton_pid = getpid();
 	if (runstate_proc_start(st->baton_pid, &st->baton_start) < 0)
 		st->baton_start = 0;
-	struct svc_gen_info gi[RUNSTATE_MAX_GENS];
-	int n = svc_list(r->app.svc, gi, RUNSTATE_MAX_GENS);
+	struct gen_info gi[RUNSTATE_MAX_GENS];
+	int n = gen_list(r->app.gens, gi, RUNSTATE_MAX_GENS);
 	for (int i = 0; i < n; i++) {
 		struct runstate_gen *g = &st->gens[st->ngens];
 		if (gi[i].state == GEN_EXITED || runstate_proc_start(gi[i].pid, &g->start) < 0)

@@ -25,7 +25,7 @@
 #include "core/log.h"
 #include "net/notify.h"
 #include "sup/run_internal.h"
-#include "sup/svc.h"
+#include "sup/gen.h"
 #include "sup/upgrade.h"
 #include "sup/fdstore.h"
 #include "util/buf.h"
@@ -89,8 +89,8 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 	upgrade_state_init(st);
 	st->started_ms = r->started_ms;
 	st->first_ready = r->first_ready;
-	st->crashes = svc_crash_count(r->app.svc);
-	st->last_id = svc_last_id(r->app.svc);
+	st->crashes = gen_crash_count(r->app.gens);
+	st->last_id = gen_last_id(r->app.gens);
 	st->nlisten = r->cfg->nlisten;
 	for (int i = 0; i < r->cfg->nlisten; i++)
 		st->listen_fd[i] = r->app.listeners[i] ? r->app.listeners[i]->fd : -1;
@@ -101,11 +101,11 @@ static void fill_state(struct run *r, struct upgrade_state *st)
 		snprintf(st->notify, sizeof(st->notify), "%s", ns);
 		st->notify_fd = notify_fd(r->app.notify);
 	}
-	const struct fdstore *fs = svc_fdstore(r->app.svc);
+	const struct fdstore *fs = gen_fdstore(r->app.gens);
 	for (size_t i = 0; i < fdstore_count(fs); i++)
 		upgrade_state_store(st, fdstore_fd(fs, i), fdstore_name(fs, i));
-	struct svc_gen_info gi[UPGRADE_MAX_GENS];
-	int n = svc_list(r->app.svc, gi, UPGRADE_MAX_GENS);
+	struct gen_info gi[UPGRADE_MAX_GENS];
+	int n = gen_list(r->app.gens, gi, UPGRADE_MAX_GENS);
 	for (int i = 0; i < n; i++)
 		if (gi[i].state == GEN_READY || gi[i].state == GEN_DRAINING)
 			st->gens[st->ngens++] = gi[i];
@@ -139,8 +139,8 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 		upgrade_failed(r, why);
 		return;
 	}
-	if (svc_busy(r->app.svc) || svc_stopping(r->app.svc)) {
-		upgrade_failed(r, svc_stopping(r->app.svc)
+	if (gen_busy(r->app.gens) || gen_stopping(r->app.gens)) {
+		upgrade_failed(r, gen_stopping(r->app.gens)
 					  ? "baton is stopping"
 					  : "a reload started meanwhile: try again");
 		return;
@@ -149,18 +149,19 @@ static void preflight_exit(struct child *c, const struct child_exit *es, void *d
 	fill_state(r, st);
 	log_info("upgrading in place: executing \"%s\" (%s), pid %d stays", r->exe,
 		 r->upgrade_version[0] ? r->upgrade_version : "version unknown", (int)getpid());
-	char err[PATH_MAX + 200];
-	upgrade_exec(r->exe, st, err, sizeof(err));
+	char *err = NULL;
+	int e = upgrade_exec(r->exe, st, &err);
 	upgrade_state_release(st);
 	free(st);
-	upgrade_failed(r, err);
+	upgrade_failed(r, err ? err : strerror(-e));
+	free(err);
 }
 
 void run_upgrade(struct run *r, struct ctl_client *c, const char *who)
 {
 	const char *busy = r->upgrade_client || r->preflight ? "an upgrade is in progress"
-			   : svc_stopping(r->app.svc)	     ? "baton is stopping"
-			   : svc_busy(r->app.svc)	     ? "a reload is in progress: try again"
+			   : gen_stopping(r->app.gens)	     ? "baton is stopping"
+			   : gen_busy(r->app.gens)	     ? "a reload is in progress: try again"
 			   : adopt_alive(r->orphans) ? "adopted generations are still draining"
 			   : !r->exe		     ? "baton's own binary is unknown"
 			   : r->cfg->nlisten > UPGRADE_MAX_LISTEN ? "too many listeners"
@@ -230,7 +231,7 @@ static void restore_store(struct run *r, struct upgrade_state *st)
 	size_t kept = 0;
 	for (size_t i = 0; i < st->nstore; i++) {
 		struct upgrade_stored *e = &st->store[i];
-		int k = svc_fdstore_adopt(r->app.svc, e->fd, e->name);
+		int k = gen_fdstore_adopt(r->app.gens, e->fd, e->name);
 		if (k == 0) {
 			kept++;
 			e->fd = -1;
@@ -239,7 +240,7 @@ static void restore_store(struct run *r, struct upgrade_state *st)
 		if (k == -EXFULL)
 			log_warn("the fd store is full (fd_store_max = %zu): closed the stored fd "
 				 "\"%s\"",
-				 fdstore_max(svc_fdstore(r->app.svc)), e->name);
+				 fdstore_max(gen_fdstore(r->app.gens)), e->name);
 		else
 			log_warn("the stored fd \"%s\" (%d) was not handed over: %s", e->name,
 				 e->fd, strerror(-k));
@@ -263,10 +264,10 @@ void run_upgrade_restore(struct run *r)
 	r->last_at_ms = st->last_at_ms;
 	r->last_at_unix_ms = st->last_at_unix_ms;
 	snprintf(r->last_reason, sizeof(r->last_reason), "%s", st->last_reason);
-	svc_set_last_id(r->app.svc, st->last_id);
+	gen_set_last_id(r->app.gens, st->last_id);
 	restore_store(r, st);
 	for (int i = 0; i < st->ngens; i++) {
-		int e = svc_adopt(r->app.svc, &st->gens[i],
+		int e = gen_adopt(r->app.gens, &st->gens[i],
 				  st->gens[i].state == GEN_DRAINING
 					  ? now_ms() + r->cfg->run.stop_timeout_ms
 					  : -1,
@@ -275,7 +276,7 @@ void run_upgrade_restore(struct run *r)
 			log_warn("generation %d (pid %d) is not baton's to take over: %s",
 				 st->gens[i].id, (int)st->gens[i].pid, strerror(-e));
 	}
-	int cur = svc_current(r->app.svc);
+	int cur = gen_serving(r->app.gens);
 	char msg[200];
 	if (cur)
 		snprintf(msg, sizeof(msg),

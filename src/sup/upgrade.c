@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,7 @@ char *upgrade_format(const struct upgrade_state *st)
 		if (stored_ok(&st->store[i]))
 			buf_printf(&b, "store %d %s\n", st->store[i].fd, st->store[i].name);
 	for (int i = 0; i < st->ngens && i < UPGRADE_MAX_GENS; i++) {
-		const struct svc_gen_info *g = &st->gens[i];
+		const struct gen_info *g = &st->gens[i];
 		buf_printf(&b, "gen %d %d %s %" PRId64 " %" PRId64 "\n", g->id, (int)g->pid,
 			   state_word(g->state), g->started_ms, g->ready_ms);
 	}
@@ -184,7 +185,7 @@ static int parse_line(char *ln, struct upgrade_state *st)
 		return 0;
 	}
 	if (strcmp(w[0], "gen") == 0 && n == 6 && st->ngens < UPGRADE_MAX_GENS) {
-		struct svc_gen_info *g = &st->gens[st->ngens];
+		struct gen_info *g = &st->gens[st->ngens];
 		if (num(w[1], 1, I, &a) < 0 || num(w[2], 1, I, &b2) < 0 ||
 		    state_parse(w[3], &g->state) < 0 || num(w[4], 0, T, &c) < 0 ||
 		    num(w[5], 0, T, &d) < 0)
@@ -260,19 +261,30 @@ static void keep_fds(const struct upgrade_state *st, int memfd, bool keep)
 	fd_set_cloexec(memfd, !keep);
 }
 
-int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, size_t errlen)
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	*err = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+int upgrade_exec(const char *exe, const struct upgrade_state *st, char **err)
 {
 	struct strv argv = STRV_INIT;
 	int r = own_argv(&argv);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot read baton's arguments: %s", strerror(-r));
+		set_err(err, "cannot read baton's arguments: %s", strerror(-r));
 		strv_release(&argv);
 		return r;
 	}
 	int memfd = memfd_create("baton-upgrade", MFD_CLOEXEC);
 	if (memfd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the handoff memfd: %s", strerror(errno));
+		set_err(err, "cannot create the handoff memfd: %s", strerror(errno));
 		strv_release(&argv);
 		return r;
 	}
@@ -282,7 +294,7 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	if (r == 0 && lseek(memfd, 0, SEEK_SET) < 0)
 		r = -errno;
 	if (r < 0) {
-		snprintf(err, errlen, "cannot write the handoff memfd: %s", strerror(-r));
+		set_err(err, "cannot write the handoff memfd: %s", strerror(-r));
 		goto out;
 	}
 	char num_s[16];
@@ -293,7 +305,7 @@ int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, siz
 	r = -errno;
 	unsetenv(UPGRADE_ENV);
 	keep_fds(st, memfd, false);
-	snprintf(err, errlen, "cannot execute \"%s\": %s", exe, strerror(-r));
+	set_err(err, "cannot execute \"%s\": %s", exe, strerror(-r));
 out:
 	close(memfd);
 	strv_release(&argv);

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sup/svc.h"
+#include "sup/gen.h"
 
 #define UPGRADE_ENV "BATON_UPGRADE_FD"
 #define UPGRADE_MAX_LISTEN 64
@@ -58,7 +58,7 @@ struct upgrade_state {
 	size_t nstore, store_cap;
 	struct upgrade_stored *store; /* allocated: up to fd_store_max (1024) entries */
 	int ngens;
-	struct svc_gen_info gens[UPGRADE_MAX_GENS];
+	struct gen_info gens[UPGRADE_MAX_GENS];
 	bool have_last, last_ok;
 	int64_t last_duration_ms, last_at_ms, last_at_unix_ms;
 	char last_reason[600];
@@ -78,10 +78,10 @@ int upgrade_parse(const char *text, struct upgrade_state *st);
 
 /* Hand st over and execve(exe) with baton's own argv (/proc/self/cmdline) and environment.
  * Every fd in st loses CLOEXEC for the exec only (store entries upgrade_format leaves out, with
- * an fd < 3 or an invalid name, are not touched). Returns
- * only on failure: -errno with err set, every fd as it was (CLOEXEC again), the environment
+ * an fd < 3 or an invalid name, are not touched). Returns only on failure: -errno with *err a
+ * fresh message (err may be NULL), every fd as it was (CLOEXEC again), the environment
  * unchanged. */
-int upgrade_exec(const char *exe, const struct upgrade_state *st, char *err, size_t errlen);
+int upgrade_exec(const char *exe, const struct upgrade_state *st, char **err);
 /* In the new image: 1 with st filled (its fds get CLOEXEC back, the memfd is closed and
  * BATON_UPGRADE_FD removed; upgrade_state_release() it after), 0 when this start is not an
  * upgrade, -errno for a handoff that cannot be read (logged; the fds it named are left as they

@@ -34,8 +34,8 @@ static void test_round_trip(void **state)
 	st->notify_fd = 12;
 	snprintf(st->notify, sizeof(st->notify), "@0001f");
 	st->ngens = 2;
-	st->gens[0] = (struct svc_gen_info){8, 4242, GEN_DRAINING, 1000, 1200};
-	st->gens[1] = (struct svc_gen_info){9, 4343, GEN_READY, 2000, 2100};
+	st->gens[0] = (struct gen_info){8, 4242, GEN_DRAINING, 1000, 1200};
+	st->gens[1] = (struct gen_info){9, 4343, GEN_READY, 2000, 2100};
 	st->have_last = true;
 	st->last_ok = false;
 	st->last_duration_ms = 33;
@@ -182,10 +182,12 @@ static void test_failed_exec_restores(void **state)
 	assert_true(stored >= 3);
 	upgrade_state_store(st, stored, "counter");
 	int before = count_fds();
-	char err[256];
-	int r = upgrade_exec("/nonexistent/baton", st, err, sizeof(err));
+	char *err = NULL;
+	int r = upgrade_exec("/nonexistent/baton", st, &err);
 	assert_int_equal(r, -ENOENT);
+	assert_non_null(err);
 	assert_non_null(strstr(err, "cannot execute \"/nonexistent/baton\""));
+	free(err);
 	assert_int_equal(count_fds(), before);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);

@@ -1,5 +1,5 @@
 /* Notify datagrams for the service: which generation sent it, then READY=1, MAINPID=,
- * EXTEND_TIMEOUT_USEC= and the fd store (FDSTORE=1, FDSTOREREMOVE=1, FDNAME=). See svc.h. */
+ * EXTEND_TIMEOUT_USEC= and the fd store (FDSTORE=1, FDSTOREREMOVE=1, FDNAME=). See gen.h. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 #include "core/loop.h"
 #include "net/notify.h"
 #include "proc/proc.h"
-#include "sup/svc_int.h"
+#include "sup/gen_int.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
 
@@ -26,22 +26,22 @@
 /* The generation pid belongs to, newest first, or NULL (also when pid is gone). A group or
  * session id is the leader's pid, which the kernel keeps from reuse while the group has a
  * member (zombies included: baton reaps its orphans itself). */
-static struct gen *gen_of_pid(struct svc *s, pid_t pid)
+static struct gen *gen_of_pid(struct gens *s, pid_t pid)
 {
 	if (pid <= 0)
 		return NULL;
 	pid_t pgid = getpgid(pid), sid = getsid(pid);
 	if (pgid < 0 && sid < 0)
 		return NULL;
-	for (size_t i = s->ngens; i-- > 0;) {
-		pid_t lead = child_pid(s->gens[i]->child);
+	for (size_t i = s->ngen; i-- > 0;) {
+		pid_t lead = child_pid(s->gen[i]->child);
 		if (pid == lead || pgid == lead || sid == lead)
-			return s->gens[i];
+			return s->gen[i];
 	}
 	/* a descendant that left the session (setsid) but not the family */
-	for (size_t i = s->ngens; i-- > 0;)
-		if (proc_is_descendant(pid, child_pid(s->gens[i]->child)))
-			return s->gens[i];
+	for (size_t i = s->ngen; i-- > 0;)
+		if (proc_is_descendant(pid, child_pid(s->gen[i]->child)))
+			return s->gen[i];
 	return NULL;
 }
 
@@ -51,15 +51,15 @@ static bool pid_gone(pid_t pid)
 }
 
 /* The one live generation, when it is starting (nothing else baton runs could have sent it). */
-static struct gen *only_starting(struct svc *s)
+static struct gen *only_starting(struct gens *s)
 {
-	if (s->ngens != 1)
+	if (s->ngen != 1)
 		return NULL;
-	struct gen *g = s->gens[0];
-	return g->state == GEN_STARTING && !g->remnant ? g : NULL;
+	struct gen *g = s->gen[0];
+	return (g->state == GEN_STARTING || g->state == GEN_FAILING) && !g->remnant ? g : NULL;
 }
 
-static struct gen *attribute(struct svc *s, pid_t pid, const struct notify_msg *m)
+static struct gen *attribute(struct gens *s, pid_t pid, const struct notify_msg *m)
 {
 	struct gen *g = gen_of_pid(s, pid);
 	if (g || !pid_gone(pid))
@@ -84,17 +84,17 @@ static struct gen *attribute(struct svc *s, pid_t pid, const struct notify_msg *
 
 /* ---- MAINPID ---- */
 
-void svc_gen_forget_mainpid(struct gen *g)
+void gen_forget_mainpid(struct gen *g)
 {
 	if (g->mainsrc)
-		loop_del(g->svc->loop, g->mainsrc);
+		loop_del(g->set->loop, g->mainsrc);
 	g->mainsrc = NULL;
 	if (g->mainfd >= 0)
 		close(g->mainfd);
 	g->mainfd = -1;
 }
 
-bool svc_gen_mainpid_alive(const struct gen *g)
+bool gen_mainpid_alive(const struct gen *g)
 {
 	if (g->mainfd < 0)
 		return false;
@@ -109,11 +109,11 @@ static void mainpid_exited(struct loop *l, int fd, uint32_t events, void *data)
 	(void)fd;
 	(void)events;
 	struct gen *g = data;
-	svc_gen_forget_mainpid(g);
+	gen_forget_mainpid(g);
 	if (g->main_exited)
 		return;
 	snprintf(g->status, sizeof(g->status), "exited (main process %d)", (int)g->mainpid);
-	svc_gen_main_exit(g);
+	gen_event(g, GEN_EV_MAIN_EXIT, NULL);
 }
 
 /* MAINPID=pid from g: a live member of g's process group becomes its main process, watched
@@ -136,7 +136,7 @@ static void take_mainpid(struct gen *g, pid_t pid)
 	errno = ENOSYS;
 #endif
 	struct loop_src *src =
-		fd >= 0 ? loop_add(g->svc->loop, fd, EPOLLIN, mainpid_exited, g) : NULL;
+		fd >= 0 ? loop_add(g->set->loop, fd, EPOLLIN, mainpid_exited, g) : NULL;
 	if (!src) {
 		log_warn("generation %d sent MAINPID=%d: cannot watch it (%s) — ignored", g->id,
 			 (int)pid, strerror(errno));
@@ -144,17 +144,17 @@ static void take_mainpid(struct gen *g, pid_t pid)
 			close(fd);
 		return;
 	}
-	svc_gen_forget_mainpid(g);
+	gen_forget_mainpid(g);
 	g->mainfd = fd;
 	g->mainsrc = src;
 	g->mainpid = pid;
 	log_info("generation %d: main process is now %d", g->id, (int)pid);
 }
 
-int svc_gen_signal_main(struct gen *g, int sig)
+int gen_signal_main(struct gen *g, int sig)
 {
 #ifdef SYS_pidfd_send_signal
-	if (g->mainfd >= 0 && svc_gen_mainpid_alive(g))
+	if (g->mainfd >= 0 && gen_mainpid_alive(g))
 		return syscall(SYS_pidfd_send_signal, g->mainfd, sig, NULL, 0) < 0 ? -errno : 0;
 #endif
 	return child_signal(g->child, sig, false);
@@ -162,7 +162,7 @@ int svc_gen_signal_main(struct gen *g, int sig)
 
 static void extend(struct gen *g, uint64_t usec)
 {
-	struct svc *s = g->svc;
+	struct gens *s = g->set;
 	int64_t cap = g->started_ms + EXTEND_MAX_FACTOR * s->o.ready_timeout_ms;
 	int64_t now = now_ms();
 	uint64_t ms = usec / 1000;
@@ -183,7 +183,7 @@ static void extend(struct gen *g, uint64_t usec)
 
 static void store_fds(struct gen *g, const struct notify_msg *m, int *fds, size_t nfds)
 {
-	struct svc *s = g->svc;
+	struct gens *s = g->set;
 	if (m->fdstore_remove) {
 		if (m->has_fdname) {
 			size_t k = fdstore_remove(s->store, m->fdname, m->fdname_len);
@@ -226,7 +226,7 @@ static void store_fds(struct gen *g, const struct notify_msg *m, int *fds, size_
 			g->id, fdstore_max(s->store), refused, refused == 1 ? "" : "s", nlen, name);
 }
 
-void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds)
+void gen_notify(struct gens *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds)
 {
 	struct gen *g = attribute(s, pid, m);
 	if (!g) {
@@ -243,8 +243,8 @@ void svc_notify(struct svc *s, pid_t pid, const struct notify_msg *m, int *fds, 
 	if (m->has_mainpid)
 		take_mainpid(g, m->mainpid);
 	store_fds(g, m, fds, nfds);
-	if (m->has_extend && g->state == GEN_STARTING && !g->fail_reason)
+	if (m->has_extend && g->state == GEN_STARTING)
 		extend(g, m->extend_timeout_usec);
 	if (m->ready && s->o.ready == READY_NOTIFY)
-		svc_gen_ready(g);
+		gen_event(g, GEN_EV_READY, NULL);
 }
