@@ -206,7 +206,7 @@ int wt_wd_add(struct watch *w, const char *path, bool tree, int *err);
 struct wnode *wt_wd_node(const struct watch *w, int wd);
 void wt_wd_set(struct watch *w, struct wnode *n);
 void wt_wd_del(struct watch *w, int wd);
-void wt_wd_release(struct watch *w, int wd);
+void wt_wd_unref(struct watch *w, int wd);
 void wt_abs(const struct watch *w, const struct wnode *n, struct buf *b);
 void wt_rel(const struct watch *w, const struct wnode *n, struct buf *b);
 void wt_frel(const struct watch *w, const struct wnode *n, struct buf *b);

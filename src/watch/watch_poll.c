@@ -298,7 +298,7 @@ static void retry_watches(struct watch *w)
 			continue;
 		}
 		if (wt_wd_node(w, wd)) {
-			wt_wd_release(w, wd);
+			wt_wd_unref(w, wd);
 			continue;
 		}
 		n->wd = wd;

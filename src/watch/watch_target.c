@@ -130,7 +130,7 @@ static void anchor_arm(struct watch *w, struct wanchor *a)
 	int old = a->wd;
 	a->wd = wd;
 	if (old >= 0)
-		wt_wd_release(w, old);
+		wt_wd_unref(w, old);
 	if (wd < 0 && (err == ENOSPC || err == ENOMEM))
 		watch_limit_hit(w, err, a->path);
 }
@@ -165,7 +165,7 @@ static void anchor_put(struct watch *w, struct wanchor *a)
 			break;
 		}
 	}
-	wt_wd_release(w, a->wd);
+	wt_wd_unref(w, a->wd);
 	free(a->path);
 	free(a);
 }
@@ -427,7 +427,7 @@ void wtg_anchor_event(struct watch *w, struct wanchor *a, uint32_t mask, const c
 	} else if (mask & (IN_MOVE_SELF | IN_DELETE_SELF)) {
 		int wd = a->wd; /* the watch now follows an inode that is no longer at a->path */
 		a->wd = -1;
-		wt_wd_release(w, wd);
+		wt_wd_unref(w, wd);
 	}
 	size_t *hit = xcalloc(w->ntargets + 1, sizeof(*hit));
 	size_t nhit = 0;

@@ -109,13 +109,13 @@ void wt_wd_del(struct watch *w, int wd)
 
 /* Let go of the kernel watch unless another role of this watch (a node, an anchor) still uses
  * it. The hub removes it once no other watch of the process holds it either. */
-void wt_wd_release(struct watch *w, int wd)
+void wt_wd_unref(struct watch *w, int wd)
 {
 	if (wd < 0 || w->hid < 0)
 		return;
 	if (wt_wd_node(w, wd) || wtg_anchor_by_wd(w, wd))
 		return;
-	watch_hub_release(w->hub, w->hid, wd);
+	watch_hub_wd_unref(w->hub, w->hid, wd);
 }
 
 /* ---- paths ---- */
@@ -340,7 +340,7 @@ static void destroy_one(struct watch *w, struct wnode *x, void *arg)
 		int wd = x->wd;
 		wt_wd_del(w, wd);
 		x->wd = -1;
-		wt_wd_release(w, wd);
+		wt_wd_unref(w, wd);
 	}
 }
 
