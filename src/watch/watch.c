@@ -186,7 +186,6 @@ static void deliver(struct watch *w)
 		v[k].path = w->chg[i].path;
 		k++;
 	}
-	w->nbatch++;
 	w->in_cb = true;
 	w->cb(v, k, w->data);
 	w->in_cb = false;
@@ -530,7 +529,6 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 	w->poll = o->poll;
 	w->poll_ms = o->poll_interval_ms >= 10 ? o->poll_interval_ms : 500;
 	w->gitignore = o->gitignore;
-	w->dev_mode = o->dev_mode;
 	w->hub = o->hub ? watch_hub_ref(o->hub) : NULL;
 	w->hid = -1;
 	w->batch_start = -1;
@@ -630,12 +628,10 @@ static void watch_destroy(struct watch *w)
 	free(w->limbo.v);
 	free(w->polled.v);
 	free(w->baseq.v);
-	free(w->scanq.v);
 	free(w->wdtab);
 	filter_free(w->filter);
 	strv_release(&w->poll_mounts);
 	strv_release(&w->poll_mount_types);
-	buf_release(&w->pb);
 	buf_release(&w->rb);
 	free(w->root);
 	watch_hub_unref(w->hub);

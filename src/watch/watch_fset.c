@@ -119,14 +119,6 @@ struct went *fset_find(struct fset *s, const char *name)
 	}
 }
 
-void fset_reserve(struct fset *s, uint32_t bytes)
-{
-	if (s->cap - s->len >= bytes)
-		return;
-	s->cap = s->len + bytes;
-	s->blob = xrealloc(s->blob, s->cap);
-}
-
 struct went *fset_add(struct fset *s, const char *name, uint8_t flags)
 {
 	if (s->waste > 256 && s->waste > s->len / 2)

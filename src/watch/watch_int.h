@@ -58,7 +58,6 @@ void fset_del(struct fset *s, struct went *e);
 /* Iterate: e = fset_next(s, &off) until NULL, starting with off = 0. Deleting the current
  * record is fine; adding is not. */
 struct went *fset_next(const struct fset *s, uint32_t *off);
-void fset_reserve(struct fset *s, uint32_t bytes);
 void fset_shrink(struct fset *s);
 uint32_t fset_rec_size(size_t namelen);
 void fset_release(struct fset *s);
@@ -153,7 +152,7 @@ struct watch {
 	size_t rootlen;
 	int64_t debounce_ms, max_wait_ms, poll_ms;
 	enum watch_poll poll;
-	bool gitignore, dev_mode;
+	bool gitignore;
 	struct filter *filter;
 
 	struct watch_hub *hub; /* the process' inotify instance (opts.hub, or a private one) */
@@ -165,7 +164,7 @@ struct watch {
 	struct wtarget *targets;
 	size_t ntargets;
 
-	struct nvec dirty, limbo, polled, baseq, scanq;
+	struct nvec dirty, limbo, polled, baseq;
 	struct orphan *orphans;
 	size_t norphans, caporphans;
 	struct chg *chg;
@@ -187,7 +186,6 @@ struct watch {
 	int64_t poll_next_retry;
 	int64_t poll_cost_ms;
 	bool started, overflow, in_cb, free_req, any_file_target;
-	uint64_t nbatch;
 	uint64_t nrecv; /* inotify events the hub handed to this watch */
 	size_t ndirs;
 
@@ -198,7 +196,7 @@ struct watch {
 	struct strv poll_mounts; /* mount points inside targets whose filesystem needs polling */
 	struct strv poll_mount_types;
 
-	struct buf pb, rb; /* scratch path buffers */
+	struct buf rb; /* scratch path buffer */
 };
 
 /* watch_tree.c, watch_scan.c */
