@@ -486,13 +486,16 @@ void watch_limit_hit(struct watch *w, int err, const char *path)
 
 /* ---- lifecycle ---- */
 
-struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data)
+struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data,
+			char **err)
 {
 	if (!o->root || o->root[0] != '/') {
+		if (err)
+			*err = xasprintf("the root \"%s\" is not an absolute path",
+					 o->root ? o->root : "");
 		errno = EINVAL;
 		return NULL;
 	}
-	char *err = NULL;
 	struct filter_spec spec = {
 		.include_ext = &o->include_ext,
 		.include_dir = &o->include_dir,
@@ -502,13 +505,9 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 		.exclude_regex = &o->exclude_regex,
 		.dev_mode = o->dev_mode,
 	};
-	struct filter *f = filter_new(&spec, &err);
-	if (!f) {
-		log_error("watch: %s", err ? err : "bad filter");
-		free(err);
-		errno = EINVAL;
-		return NULL;
-	}
+	struct filter *f = filter_new(&spec, err);
+	if (!f)
+		return NULL; /* errno and *err set */
 	struct watch *w = xcalloc(1, sizeof(*w));
 	w->loop = l;
 	w->cb = cb;

@@ -86,9 +86,11 @@ struct watch_change {
  * The callback may call watch_free(). */
 typedef void (*watch_cb)(const struct watch_change *changes, size_t n, void *data);
 
-/* Copies what it needs from o. NULL with errno set (EINVAL: bad root, or a bad exclude_regex,
- * logged). Nothing is watched before watch_start(). */
-struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data);
+/* Copies what it needs from o. NULL with errno set (EINVAL: a root that is not absolute, or a
+ * bad exclude_regex), and a fresh message in *err when err is not NULL (the caller frees it).
+ * Nothing is watched before watch_start(). */
+struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data,
+			char **err);
 /* Watch and scan everything; returns 0 or -errno (only for a failure that leaves nothing
  * watched: inotify limits degrade to polling instead). */
 int watch_start(struct watch *w);

@@ -200,7 +200,9 @@ struct watch {
 };
 
 /* watch_tree.c, watch_scan.c */
-int wt_wd_add(struct watch *w, const char *path, bool tree, int *err);
+/* The watch descriptor of path (a directory; tree: do not follow a symlink), or -errno
+ * (EBADF: no inotify). */
+int wt_wd_add(struct watch *w, const char *path, bool tree);
 struct wnode *wt_wd_node(const struct watch *w, int wd);
 void wt_wd_set(struct watch *w, struct wnode *n);
 void wt_wd_del(struct watch *w, int wd);

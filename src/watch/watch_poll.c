@@ -290,10 +290,9 @@ static void retry_watches(struct watch *w)
 		if (!(n->flags & WN_NOWATCH) || (n->flags & WN_LIMBO) || w->hid < 0)
 			continue;
 		wt_abs(w, n, &abs);
-		int err;
-		int wd = wt_wd_add(w, buf_cstr(&abs), true, &err);
+		int wd = wt_wd_add(w, buf_cstr(&abs), true);
 		if (wd < 0) {
-			if (err == ENOSPC || err == ENOMEM)
+			if (wd == -ENOSPC || wd == -ENOMEM)
 				break; /* still full */
 			continue;
 		}

@@ -63,8 +63,10 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 	bool polled = fs_poll;
 	int wd = -1, err = 0;
 	if (!polled) {
-		wd = wt_wd_add(w, abs, true, &err);
+		wd = wt_wd_add(w, abs, true);
 		if (wd < 0) {
+			err = -wd;
+			wd = -1;
 			if (err == ENOENT || err == ENOTDIR || err == ELOOP)
 				goto gone;
 			if (err == ENOSPC || err == ENOMEM) {

@@ -123,8 +123,10 @@ static void anchor_arm(struct watch *w, struct wanchor *a)
 {
 	if (w->hid < 0 || wt_poll_path(w, a->path))
 		return;
-	int err;
-	int wd = wt_wd_add(w, a->path, false, &err);
+	int wd = wt_wd_add(w, a->path, false);
+	int err = wd < 0 ? -wd : 0;
+	if (wd < 0)
+		wd = -1;
 	if (wd == a->wd)
 		return;
 	int old = a->wd;
@@ -325,7 +327,10 @@ static void build_tree(struct watch *w, struct wtarget *t, bool initial)
 	int wd = -1, err = 0;
 	bool nowatch = false;
 	if (!fs_poll) {
-		wd = wt_wd_add(w, t->real, true, &err);
+		wd = wt_wd_add(w, t->real, true);
+		err = wd < 0 ? -wd : 0;
+		if (wd < 0)
+			wd = -1;
 		if (wd < 0 && (err == ENOSPC || err == ENOMEM)) {
 			watch_limit_hit(w, err, t->real);
 			nowatch = true;

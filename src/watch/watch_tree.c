@@ -34,16 +34,12 @@ void nvec_remove(struct nvec *v, struct wnode *n)
 
 /* ---- watch descriptors ---- */
 
-int wt_wd_add(struct watch *w, const char *path, bool tree, int *err)
+int wt_wd_add(struct watch *w, const char *path, bool tree)
 {
-	if (w->hid < 0) {
-		*err = EBADF; /* callers poll instead when there is no inotify */
-		return -1;
-	}
+	if (w->hid < 0)
+		return -EBADF; /* callers poll instead when there is no inotify */
 	uint32_t mask = TREE_MASK | (tree ? IN_DONT_FOLLOW : 0);
-	int wd = watch_hub_add(w->hub, w->hid, path, mask);
-	*err = wd < 0 ? -wd : 0;
-	return wd < 0 ? -1 : wd;
+	return watch_hub_add(w->hub, w->hid, path, mask);
 }
 
 struct wnode *wt_wd_node(const struct watch *w, int wd)
