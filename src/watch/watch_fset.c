@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util/xalloc.h"
-#include "watch/watch_int.h"
+#include "watch/watch_fset.h"
 
 #define FSET_LINEAR 12          /* up to this many live entries: no index, linear scan */
 #define SLOT_EMPTY 0u
