@@ -30,7 +30,12 @@
  * most ~2% of a CPU.
  *
  * Memory: per watched directory ~200 bytes, per tracked file ~24 bytes plus its name; files that
- * the filter rejects cost nothing. */
+ * the filter rejects cost nothing.
+ *
+ * Inside (docs/design.md "Watching" walks the path): watch.c routes events and builds batches;
+ * the trees are watch_tree.c and watch_scan.c, configured paths watch_target.c, the settle
+ * window watch_settle.c, polling and inotify limits watch_poll.c, the hub watch_hub.c, filters
+ * filter.c. struct watch is made of parts, one per file that keeps state (watch_int.h). */
 #ifndef BATON_WATCH_H
 #define BATON_WATCH_H
 
