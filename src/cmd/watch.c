@@ -8,6 +8,7 @@
  * Warnings (limits, overflow rescans) go to stderr. Exits 0 on SIGINT/SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -207,9 +208,11 @@ int cmd_watch(int argc, char **argv)
 		log_error("cannot set up signals: %m");
 		goto out_loop;
 	}
-	struct watch *w = watch_new(c.loop, &o, on_batch, &c);
+	char *err = NULL;
+	struct watch *w = watch_new(c.loop, &o, on_batch, &c, &err);
 	if (!w) {
-		log_error("cannot watch '%s': %m", o.root);
+		log_error("cannot watch '%s': %s", o.root, err ? err : strerror(errno));
+		free(err);
 		goto out_sig;
 	}
 	int64_t t0 = now_us();

@@ -525,11 +525,13 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 			strv_push(&wo.paths, g->tls->ca);
 		}
 	}
-	r->watch = watch_new(l, &wo, on_batch, r);
+	char *err = NULL;
+	r->watch = watch_new(l, &wo, on_batch, r, &err);
 	watch_opts_release(&wo);
 	if (!r->watch || watch_start(r->watch) < 0) {
 		int e = errno;
-		log_error("cannot watch the [[reload]]/[[tls]] files: %s", strerror(e));
+		log_error("cannot watch the [[reload]]/[[tls]] files: %s", err ? err : strerror(e));
+		free(err);
 		reloader_free(r);
 		errno = e;
 		return NULL;

@@ -364,10 +364,12 @@ int dev_main(const struct config *cfg, char **extra_args)
 	wo.dev_mode = true;
 	wo.hub = d->hub;
 	int64_t t0 = now_ms();
-	d->watch = watch_new(d->app.loop, &wo, on_batch, d);
+	char *err = NULL;
+	d->watch = watch_new(d->app.loop, &wo, on_batch, d, &err);
 	watch_opts_release(&wo);
 	if (!d->watch || watch_start(d->watch) < 0) {
-		log_error("cannot watch \"%s\": %s", cfg->root, strerror(errno));
+		log_error("cannot watch \"%s\": %s", cfg->root, err ? err : strerror(errno));
+		free(err);
 		goto out;
 	}
 	char *ls = app_listeners_str(&d->app);

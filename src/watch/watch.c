@@ -22,8 +22,8 @@
 #include "watch/watch_int.h"
 
 #define BASE_INLINE_FILES 2000 /* fingerprinted before watch_start() returns */
-#define BASE_SLICE_MS 4        /* then in slices this long between events */
-#define BASE_CHUNK 256         /* files fingerprinted between two reads of the event queue */
+#define BASE_SLICE_MS 4	       /* then in slices this long between events */
+#define BASE_CHUNK 256	       /* files fingerprinted between two reads of the event queue */
 
 /* ---- options ---- */
 
@@ -85,89 +85,9 @@ void watch_add_change(struct watch *w, enum watch_kind kind, const char *path)
 	w->nchg++;
 }
 
-static int cmp_orphan(const void *a, const void *b)
-{
-	return strcmp(((const struct orphan *)a)->path, ((const struct orphan *)b)->path);
-}
-
-static struct orphan *orphan_find(struct watch *w, const char *path)
-{
-	if (!w->norphans)
-		return NULL;
-	struct orphan key = {.path = (char *)path};
-	return bsearch(&key, w->orphans, w->norphans, sizeof(*w->orphans), cmp_orphan);
-}
-
-static void store(struct went *e, const struct fp_state *st)
-{
-	e->digest = st->digest;
-	e->val = st->hash;
-	e->flags |= WE_BASED;
-	if (st->hashed)
-		e->flags |= WE_HASHED;
-	else
-		e->flags &= (uint8_t)~WE_HASHED;
-}
-
-static void settle_node(struct watch *w, struct wnode *n, struct buf *abs, struct buf *rel)
-{
-	wt_abs(w, n, abs);
-	int dfd = open(buf_cstr(abs), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	wt_rel(w, n, rel);
-	size_t base = rel->len;
-	uint32_t off = 0;
-	struct went *e;
-	while ((e = fset_next(&n->ents, &off)) != NULL) {
-		if ((e->flags & (WE_DIR | WE_DIRTY)) != WE_DIRTY)
-			continue;
-		e->flags &= (uint8_t)~WE_DIRTY;
-		struct fp_state old = {e->digest, e->val, (e->flags & WE_HASHED) != 0}, now;
-		bool based = (e->flags & WE_BASED) != 0;
-		int err = 0;
-		enum fp_verdict v = dfd < 0 ? FP_GONE
-					    : fp_check(dfd, e->name, based ? &old : NULL, &now, &err);
-		rel->len = base;
-		if (base)
-			buf_putc(rel, '/');
-		buf_puts(rel, e->name);
-		const char *path = buf_cstr(rel);
-		if (e->flags & WE_KNOWN) {
-			if (v == FP_GONE) {
-				watch_add_change(w, WATCH_REMOVED, path);
-				fset_del(&n->ents, e);
-			} else if (v == FP_ERROR) {
-				log_debug("cannot read '%s': %s", path, strerror(-err));
-			} else {
-				store(e, &now);
-				if (v == FP_CHANGED)
-					watch_add_change(w, WATCH_CHANGED, path);
-			}
-			continue;
-		}
-		if (v == FP_GONE) {
-			fset_del(&n->ents, e); /* came and went within the batch */
-			continue;
-		}
-		e->flags |= WE_KNOWN;
-		if (v != FP_ERROR)
-			store(e, &now);
-		struct orphan *o = orphan_find(w, path);
-		if (!o) {
-			watch_add_change(w, WATCH_CREATED, path);
-			continue;
-		}
-		o->used = true;
-		if (!(o->based && o->st.hashed && v != FP_ERROR && now.hashed &&
-		      o->st.hash == now.hash))
-			watch_add_change(w, WATCH_CHANGED, path);
-	}
-	if (dfd >= 0)
-		close(dfd);
-}
-
 static int cmp_chg(const void *a, const void *b)
 {
-	const struct chg *x = a, *y = b;
+	const struct watch_chg *x = a, *y = b;
 	int c = strcmp(x->path, y->path);
 	return c ? c : (int)x->kind - (int)y->kind;
 }
@@ -186,7 +106,6 @@ static void deliver(struct watch *w)
 		v[k].path = w->chg[i].path;
 		k++;
 	}
-	w->nbatch++;
 	w->in_cb = true;
 	w->cb(v, k, w->data);
 	w->in_cb = false;
@@ -204,43 +123,10 @@ static void settle_fire(struct loop *l, void *data)
 	struct watch *w = data;
 	if (!wst_confirm(w))
 		return; /* fast settle: not quiet after all */
-	w->batch_start = -1;
-	wst_reset(w); /* anything armed from here on starts a new batch */
-	struct buf abs = BUF_INIT, rel = BUF_INIT;
-
 	/* .gitignore edits change what is watched: silently, before anything is compared */
-	for (size_t i = 0; i < w->dirty.n; i++) {
-		struct wnode *n = w->dirty.v[i];
-		if (!(n->flags & WN_GIDIRTY) || (n->flags & WN_LIMBO))
-			continue;
-		n->flags &= (uint16_t)~WN_GIDIRTY;
-		wt_abs(w, n, &abs);
-		wt_gitignore_load(w, n, buf_cstr(&abs));
-		wt_scan(w, n, SCAN_SILENT, true);
-	}
-	if (w->norphans > 1)
-		qsort(w->orphans, w->norphans, sizeof(*w->orphans), cmp_orphan);
+	wt_settle_gitignores(w);
 	wtg_settle(w);
-	for (size_t i = 0; i < w->dirty.n; i++) {
-		struct wnode *n = w->dirty.v[i];
-		n->flags &= (uint16_t)~(WN_DIRTY | WN_GIDIRTY);
-		if (!(n->flags & WN_LIMBO))
-			settle_node(w, n, &abs, &rel);
-	}
-	w->dirty.n = 0;
-	if (w->dirty.cap > 1024) {
-		free(w->dirty.v); /* a rescan's worth of nodes: do not keep it */
-		w->dirty = (struct nvec){0};
-	}
-	wt_limbo_flush(w);
-	for (size_t i = 0; i < w->norphans; i++) {
-		if (!w->orphans[i].used)
-			watch_add_change(w, WATCH_REMOVED, w->orphans[i].path);
-		free(w->orphans[i].path);
-	}
-	w->norphans = 0;
-	buf_release(&abs);
-	buf_release(&rel);
+	wt_settle(w);
 	deliver(w);
 	if (w->free_req)
 		watch_destroy(w);
@@ -256,6 +142,12 @@ void watch_base_queue(struct watch *w, struct wnode *n)
 	nvec_push(&w->baseq, n);
 	if (w->started && w->base_t)
 		loop_timer_arm_in(w->base_t, 0);
+}
+
+void watch_base_forget(struct watch *w, struct wnode *n)
+{
+	if (n->flags & WN_BASEQ)
+		nvec_remove(&w->baseq, n);
 }
 
 /* Fingerprint up to max files (or until deadline_ms, when > 0); true when the queue is empty.
@@ -281,14 +173,16 @@ static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 		buf_reset(&names);
 		if (!(n->flags & WN_LIMBO)) {
 			wt_abs(w, n, &abs);
-			int dfd = open(buf_cstr(&abs), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			int dfd =
+				open(buf_cstr(&abs), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 			uint32_t at = off;
 			struct went *e;
 			while (dfd >= 0 && (e = fset_next(&n->ents, &off)) != NULL) {
 				uint8_t f = e->flags & (WE_DIR | WE_KNOWN | WE_BASED | WE_DIRTY);
 				if (f != WE_KNOWN) {
 					at = off;
-					continue; /* dirty ones are compared at settle: never re-based */
+					continue; /* dirty ones are compared at settle: never
+						     re-based */
 				}
 				if (k == BASE_CHUNK || done >= max ||
 				    (deadline_ms > 0 && now_ms() >= deadline_ms)) {
@@ -311,13 +205,14 @@ static bool base_run(struct watch *w, size_t max, int64_t deadline_ms)
 			uint64_t seen = w->nrecv;
 			watch_read_events(w);
 			if (w->nrecv != seen)
-				off = 0; /* the table may have changed: start over (based ones are skipped) */
+				off = 0; /* the table may have changed: start over (based ones are
+					    skipped) */
 		}
 		const char *name = names.p;
 		for (size_t i = 0; i < k; i++, name += strlen(name) + 1) {
 			struct went *e = fset_find(&n->ents, name);
 			if (e && (e->flags & (WE_DIR | WE_KNOWN | WE_BASED | WE_DIRTY)) == WE_KNOWN)
-				store(e, &st[i]);
+				fset_store(e, &st[i]);
 		}
 		if (more && (done >= max || (deadline_ms > 0 && now_ms() >= deadline_ms))) {
 			empty = false;
@@ -358,7 +253,7 @@ static void node_gone(struct watch *w, struct wnode *n)
 	if (n->flags & WN_LIMBO)
 		return;
 	if (n->parent)
-		wt_child_sync(w, n->parent, n->name);
+		wscan_child_sync(w, n->parent, n->name);
 	else if (!n->name && n->tgt)
 		wtg_resolve(w, n->tgt, false);
 }
@@ -393,15 +288,15 @@ static void tree_event(struct watch *w, struct wnode *n, const struct inotify_ev
 	struct went *e = fset_find(&n->ents, name);
 	if ((m & IN_ISDIR) || (e && (e->flags & WE_DIR))) {
 		bool was_dir = e && (e->flags & WE_DIR);
-		if (wt_child_sync(w, n, name) || was_dir)
-			watch_arm_settle(w); /* the structure changed: never a fast settle */
+		if (wscan_child_sync(w, n, name) || was_dir)
+			wst_arm(w); /* the structure changed: never a fast settle */
 		if (m & IN_ISDIR)
 			return;
 	}
 	if (w->gitignore && strcmp(name, ".gitignore") == 0) {
 		n->flags |= WN_GIDIRTY;
 		wt_mark_dirty(w, n, NULL);
-		watch_arm_settle(w);
+		wst_arm(w);
 	}
 	wt_frel(w, n, &w->rb);
 	if (w->rb.len)
@@ -416,7 +311,7 @@ static void tree_event(struct watch *w, struct wnode *n, const struct inotify_ev
 		e = fset_add(&n->ents, name, 0);
 	bool known = (e->flags & WE_KNOWN) != 0;
 	wt_mark_dirty(w, n, e);
-	watch_file_event(w, n, name, m, known);
+	wst_file_event(w, n, name, m, known);
 }
 
 static void rescan_all(struct watch *w)
@@ -425,19 +320,11 @@ static void rescan_all(struct watch *w)
 	if (now - w->last_overflow_warn > 10000) {
 		log_warn("inotify event queue overflowed — rescanning %zu directories "
 			 "(fs.inotify.max_queued_events is the queue length)",
-			 w->ndirs);
+			 wt_ndirs(w));
 		w->last_overflow_warn = now;
 	}
-	for (size_t i = 0; i < w->ntargets; i++)
-		wtg_resolve(w, &w->targets[i], false);
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
-		if (t->kind == WT_TREE && t->tree)
-			wt_scan(w, t->tree, SCAN_RECONCILE, true);
-		else if (t->kind == WT_FILE)
-			t->dirty = true;
-	}
-	watch_arm_settle(w);
+	wtg_rescan(w);
+	wst_arm(w);
 }
 
 /* One event from the hub: its descriptor is one this watch holds (as a tree node, an anchor,
@@ -476,24 +363,18 @@ void watch_read_events(struct watch *w)
 		watch_hub_drain(w->hub);
 }
 
-void watch_limit_hit(struct watch *w, int err, const char *path)
-{
-	(void)path;
-	w->limit_errno = err;
-	w->nowatch_new++;
-	if (w->started && now_ms() - w->last_limit_warn > 60000)
-		wpoll_limit_message(w, err);
-}
-
 /* ---- lifecycle ---- */
 
-struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data)
+struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data,
+			char **err)
 {
 	if (!o->root || o->root[0] != '/') {
+		if (err)
+			*err = xasprintf("the root \"%s\" is not an absolute path",
+					 o->root ? o->root : "");
 		errno = EINVAL;
 		return NULL;
 	}
-	char *err = NULL;
 	struct filter_spec spec = {
 		.include_ext = &o->include_ext,
 		.include_dir = &o->include_dir,
@@ -503,13 +384,9 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 		.exclude_regex = &o->exclude_regex,
 		.dev_mode = o->dev_mode,
 	};
-	struct filter *f = filter_new(&spec, &err);
-	if (!f) {
-		log_error("watch: %s", err ? err : "bad filter");
-		free(err);
-		errno = EINVAL;
-		return NULL;
-	}
+	struct filter *f = filter_new(&spec, err);
+	if (!f)
+		return NULL; /* errno and *err set */
 	struct watch *w = xcalloc(1, sizeof(*w));
 	w->loop = l;
 	w->cb = cb;
@@ -519,22 +396,12 @@ struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb,
 	w->rootlen = strlen(w->root);
 	while (w->rootlen > 1 && w->root[w->rootlen - 1] == '/')
 		w->root[--w->rootlen] = '\0';
-	w->debounce_ms = o->debounce_ms >= 0 ? o->debounce_ms : 50;
-	w->max_wait_ms = o->max_wait_ms > 0 ? o->max_wait_ms : 1000;
-	if (w->max_wait_ms < w->debounce_ms)
-		w->max_wait_ms = w->debounce_ms;
-	/* only ever shorter than the debounce */
-	w->fast_ms = o->fast_settle_ms > 0 && o->fast_settle_ms < w->debounce_ms ? o->fast_settle_ms
-										: 0;
-	wst_init(w);
-	w->poll = o->poll;
-	w->poll_ms = o->poll_interval_ms >= 10 ? o->poll_interval_ms : 500;
 	w->gitignore = o->gitignore;
-	w->dev_mode = o->dev_mode;
 	w->hub = o->hub ? watch_hub_ref(o->hub) : NULL;
 	w->hid = -1;
-	w->batch_start = -1;
-	w->last_limit_warn = w->last_overflow_warn = -1000000;
+	w->last_overflow_warn = -1000000;
+	wst_init(w, o);
+	wpoll_init(w, o);
 	wtg_init(w, &o->paths);
 	return w;
 }
@@ -546,13 +413,11 @@ int watch_start(struct watch *w)
 	int r = wpoll_inotify_init(w, &hub_ops);
 	if (r < 0)
 		return r;
-	w->settle_t = loop_timer_new(w->loop, settle_fire, w);
+	wst_start(w, settle_fire);
 	w->base_t = loop_timer_new(w->loop, base_fire, w);
 	wpoll_detect_mounts(w);
-	for (size_t i = 0; i < w->ntargets; i++)
-		wtg_resolve(w, &w->targets[i], true);
-	if (w->nowatch_new)
-		wpoll_limit_message(w, w->limit_errno);
+	wtg_resolve_all(w, true);
+	wpoll_limit_report(w);
 	/* Small trees are fingerprinted before the start line, big ones between events. */
 	size_t unbased = 0;
 	for (size_t i = 0; i < w->baseq.n && unbased <= BASE_INLINE_FILES; i++)
@@ -562,42 +427,20 @@ int watch_start(struct watch *w)
 	w->started = true;
 	if (w->baseq.n)
 		loop_timer_arm_in(w->base_t, 0);
-	if (w->dirty.n || w->limbo.n || w->norphans)
-		watch_arm_settle(w);
+	if (wt_pending(w))
+		wst_arm(w);
 	wpoll_arm(w);
 	return 0;
 }
 
 size_t watch_ndirs(const struct watch *w)
 {
-	return w->ndirs - w->limbo.n;
-}
-
-static void count_files(struct watch *w, struct wnode *x, void *arg)
-{
-	(void)w;
-	size_t *n = arg;
-	uint32_t off = 0;
-	struct went *e;
-	while ((e = fset_next(&x->ents, &off)) != NULL) {
-		if (e->flags & WE_DIR)
-			count_files(w, went_node(e), arg);
-		else if (e->flags & WE_KNOWN)
-			(*n)++;
-	}
+	return wt_ndirs(w) - wt_nlimbo(w);
 }
 
 size_t watch_nfiles(const struct watch *w)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
-		if (t->kind == WT_TREE && t->tree)
-			count_files((struct watch *)w, t->tree, &n);
-		else if (t->kind == WT_FILE && t->known)
-			n++;
-	}
-	return n;
+	return wtg_nfiles(w);
 }
 
 static void watch_destroy(struct watch *w)
@@ -606,36 +449,16 @@ static void watch_destroy(struct watch *w)
 	 * this was its last watch (every kernel watch at once): no rm_watch per node below */
 	watch_hub_detach(w->hub, w->hid);
 	w->hid = -1;
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
-		if (t->tree) {
-			struct wnode *n = t->tree;
-			t->tree = NULL;
-			wt_destroy(w, n);
-		}
-	}
-	wt_limbo_flush(w);
-	wtg_free(w);
-	loop_timer_free(w->settle_t);
+	wtg_free(w); /* the trees first */
+	wt_free(w);  /* then limbo */
+	wst_free(w);
+	wpoll_free(w);
 	loop_timer_free(w->base_t);
-	loop_timer_free(w->poll_t);
-	for (size_t i = 0; i < w->norphans; i++)
-		free(w->orphans[i].path);
-	free(w->orphans);
 	for (size_t i = 0; i < w->nchg; i++)
 		free(w->chg[i].path);
 	free(w->chg);
-	wst_free(w);
-	free(w->dirty.v);
-	free(w->limbo.v);
-	free(w->polled.v);
 	free(w->baseq.v);
-	free(w->scanq.v);
-	free(w->wdtab);
 	filter_free(w->filter);
-	strv_release(&w->poll_mounts);
-	strv_release(&w->poll_mount_types);
-	buf_release(&w->pb);
 	buf_release(&w->rb);
 	free(w->root);
 	watch_hub_unref(w->hub);

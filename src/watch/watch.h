@@ -30,7 +30,12 @@
  * most ~2% of a CPU.
  *
  * Memory: per watched directory ~200 bytes, per tracked file ~24 bytes plus its name; files that
- * the filter rejects cost nothing. */
+ * the filter rejects cost nothing.
+ *
+ * Inside (docs/design.md "Watching" walks the path): watch.c routes events and builds batches;
+ * the trees are watch_tree.c and watch_scan.c, configured paths watch_target.c, the settle
+ * window watch_settle.c, polling and inotify limits watch_poll.c, the hub watch_hub.c, filters
+ * filter.c. struct watch is made of parts, one per file that keeps state (watch_int.h). */
 #ifndef BATON_WATCH_H
 #define BATON_WATCH_H
 
@@ -86,9 +91,11 @@ struct watch_change {
  * The callback may call watch_free(). */
 typedef void (*watch_cb)(const struct watch_change *changes, size_t n, void *data);
 
-/* Copies what it needs from o. NULL with errno set (EINVAL: bad root, or a bad exclude_regex,
- * logged). Nothing is watched before watch_start(). */
-struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data);
+/* Copies what it needs from o. NULL with errno set (EINVAL: a root that is not absolute, or a
+ * bad exclude_regex), and a fresh message in *err when err is not NULL (the caller frees it).
+ * Nothing is watched before watch_start(). */
+struct watch *watch_new(struct loop *l, const struct watch_opts *o, watch_cb cb, void *data,
+			char **err);
 /* Watch and scan everything; returns 0 or -errno (only for a failure that leaves nothing
  * watched: inotify limits degrade to polling instead). */
 int watch_start(struct watch *w);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util/xalloc.h"
-#include "watch/watch_int.h"
+#include "watch/watch_fset.h"
 
 #define FSET_LINEAR 12          /* up to this many live entries: no index, linear scan */
 #define SLOT_EMPTY 0u
@@ -117,14 +117,6 @@ struct went *fset_find(struct fset *s, const char *name)
 		if (strcmp(e->name, name) == 0)
 			return e;
 	}
-}
-
-void fset_reserve(struct fset *s, uint32_t bytes)
-{
-	if (s->cap - s->len >= bytes)
-		return;
-	s->cap = s->len + bytes;
-	s->blob = xrealloc(s->blob, s->cap);
 }
 
 struct went *fset_add(struct fset *s, const char *name, uint8_t flags)

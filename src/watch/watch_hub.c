@@ -225,7 +225,7 @@ int watch_hub_add(struct watch_hub *h, int id, const char *path, uint32_t mask)
 	return wd;
 }
 
-void watch_hub_release(struct watch_hub *h, int id, int wd)
+void watch_hub_wd_unref(struct watch_hub *h, int id, int wd)
 {
 	if (id < 0 || id >= WATCH_HUB_MAX_CLIENTS)
 		return;
@@ -239,7 +239,7 @@ void watch_hub_release(struct watch_hub *h, int id, int wd)
 	inotify_rm_watch(h->fd, wd); /* EINVAL when the kernel already dropped it: fine */
 }
 
-/* Hand ev to every client that holds its descriptor when its turn comes (one may release it,
+/* Hand ev to every client that holds its descriptor when its turn comes (one may drop it,
  * or add watches, while handling it). Returns the clients that got it. */
 static uint32_t dispatch(struct watch_hub *h, const struct inotify_event *ev)
 {
@@ -249,7 +249,7 @@ static uint32_t dispatch(struct watch_hub *h, const struct inotify_event *ev)
 	} else {
 		const struct hwd *e = find(h, ev->wd);
 		if (!e)
-			return 0; /* released since (its IN_IGNORED included) */
+			return 0; /* dropped since (its IN_IGNORED included) */
 		to = e->holders;
 	}
 	for (int id = 0; to; id++, to >>= 1) {

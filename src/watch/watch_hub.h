@@ -8,10 +8,10 @@
  * project root is watched by the tree and, for ./config.yaml, by a reload group). So per watch
  * descriptor the hub records which clients hold it (a bitmap) and the union of the masks they
  * asked for: every add passes IN_MASK_ADD, so one client never narrows another's mask, and
- * inotify_rm_watch() happens only when the last holder releases it. Each event goes to every
- * client holding its descriptor (each ignores the kinds it does not care about), IN_Q_OVERFLOW
- * to every client (each rescans), IN_IGNORED to every holder, after which the hub forgets the
- * descriptor.
+ * inotify_rm_watch() happens only when the last holder drops it (watch_hub_wd_unref). Each
+ * event goes to every client holding its descriptor (each ignores the kinds it does not care
+ * about), IN_Q_OVERFLOW to every client (each rescans), IN_IGNORED to every holder, after which
+ * the hub forgets the descriptor.
  *
  * Clients' event handling must only mark state and arm timers (never run user callbacks): a
  * drain asked for by one client (watch_hub_drain) dispatches to all of them.
@@ -59,7 +59,7 @@ void watch_hub_unref(struct watch_hub *h);
 struct watch_hub_ops {
 	/* One event: its descriptor is one this client holds, or wd -1 (IN_Q_OVERFLOW, sent to
 	 * every client). After IN_IGNORED the client no longer holds wd (the kernel dropped it).
-	 * May add and release watches; must not free anything attached to the hub. */
+	 * May add and drop watches; must not free anything attached to the hub. */
 	void (*event)(void *data, const struct inotify_event *ev);
 	/* After a drain that gave this client at least one event (e.g. rescan after an
 	 * overflow). May be NULL. */
@@ -79,8 +79,8 @@ void watch_hub_detach(struct watch_hub *h, int id);
  * descriptor (possibly one other clients hold too), or -errno (ENOSPC: max_user_watches). */
 int watch_hub_add(struct watch_hub *h, int id, const char *path, uint32_t mask);
 /* Client id no longer needs wd; the kernel watch is removed when no client holds it. Unknown
- * or already released descriptors are ignored. */
-void watch_hub_release(struct watch_hub *h, int id, int wd);
+ * or already dropped descriptors are ignored. */
+void watch_hub_wd_unref(struct watch_hub *h, int id, int wd);
 /* Read what the queue holds now and dispatch it. A no-op within a dispatch. */
 void watch_hub_drain(struct watch_hub *h);
 

@@ -16,7 +16,7 @@
 
 struct scanitem {
 	struct wnode *n;
-	enum wt_scan mode;
+	enum wscan_mode mode;
 	bool recurse;
 };
 
@@ -25,30 +25,22 @@ struct scanq {
 	size_t n, cap;
 };
 
-static void sq_push(struct scanq *q, struct wnode *n, enum wt_scan mode, bool recurse)
+static void sq_push(struct scanq *q, struct wnode *n, enum wscan_mode mode, bool recurse)
 {
 	q->v = xgrow(q->v, &q->cap, q->n + 1, sizeof(*q->v));
 	q->v[q->n++] = (struct scanitem){n, mode, recurse};
 }
 
-bool wt_poll_path(const struct watch *w, const char *abs)
-{
-	for (size_t i = 0; i < w->poll_mounts.n; i++)
-		if (strcmp(w->poll_mounts.v[i], abs) == 0)
-			return true;
-	return false;
-}
-
 /* p/name is a directory the filter accepts: watch it (or find the node that already has this
  * inode's watch) and queue what needs scanning. Returns the node, or NULL. */
-static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *name,
-				const char *abs, enum wt_scan mode, bool recurse, struct scanq *q)
+static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *name, const char *abs,
+				enum wscan_mode mode, bool recurse, struct scanq *q)
 {
 	struct went *e = fset_find(&p->ents, name);
-	struct wnode *cur = e && (e->flags & WE_DIR) ? went_node(e) : NULL;
+	struct wnode *cur = e && (e->flags & WE_DIR) ? fset_node(e) : NULL;
 	if (e && !cur) {
 		/* a file became a directory: the file's view entry becomes an orphan */
-		if (mode != SCAN_SILENT && (e->flags & WE_KNOWN)) {
+		if (mode != WSCAN_SILENT && (e->flags & WE_KNOWN)) {
 			struct buf rel = BUF_INIT;
 			wt_rel(w, p, &rel);
 			wt_append(&rel, name);
@@ -59,16 +51,18 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 	}
 	/* polled because the filesystem needs it, or (limit hit) until a watch can be had */
 	bool fs_poll = w->hid < 0 || ((p->flags & WN_POLLED) && !(p->flags & WN_NOWATCH)) ||
-		       wt_poll_path(w, abs);
+		       wpoll_path(w, abs);
 	bool polled = fs_poll;
 	int wd = -1, err = 0;
 	if (!polled) {
-		wd = wt_wd_add(w, abs, true, &err);
+		wd = wt_wd_add(w, abs, true);
 		if (wd < 0) {
+			err = -wd;
+			wd = -1;
 			if (err == ENOENT || err == ENOTDIR || err == ELOOP)
 				goto gone;
 			if (err == ENOSPC || err == ENOMEM) {
-				watch_limit_hit(w, err, abs);
+				wpoll_limit_hit(w, err, abs);
 				polled = true;
 			} else {
 				log_warn("cannot watch '%s': %s — skipping it", abs, strerror(err));
@@ -79,17 +73,18 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 	if (wd >= 0) {
 		struct wnode *x = wt_wd_node(w, wd);
 		if (x && x == cur) {
-			if (recurse && (mode == SCAN_RECONCILE || mode == SCAN_SILENT))
+			if (recurse && (mode == WSCAN_RECONCILE || mode == WSCAN_SILENT))
 				sq_push(q, x, mode, true);
 			return x;
 		}
 		if (x && x->name) {
 			/* a directory we know, moved here */
 			if (cur)
-				wt_detach(w, cur, mode == SCAN_SILENT);
+				wt_detach(w, cur, mode == WSCAN_SILENT);
 			wt_reattach(w, x, p, name);
 			if (recurse)
-				sq_push(q, x, mode == SCAN_SILENT ? SCAN_SILENT : SCAN_RECONCILE, true);
+				sq_push(q, x, mode == WSCAN_SILENT ? WSCAN_SILENT : WSCAN_RECONCILE,
+					true);
 			return x;
 		}
 		if (x) {
@@ -99,9 +94,9 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 	}
 	if (cur) {
 		if (!polled || !(cur->flags & WN_POLLED)) {
-			wt_detach(w, cur, mode == SCAN_SILENT);
+			wt_detach(w, cur, mode == WSCAN_SILENT);
 		} else {
-			if (recurse && (mode == SCAN_RECONCILE || mode == SCAN_SILENT))
+			if (recurse && (mode == WSCAN_RECONCILE || mode == WSCAN_SILENT))
 				sq_push(q, cur, mode, true);
 			return cur; /* polled: no watch to tell inodes apart */
 		}
@@ -109,17 +104,18 @@ static struct wnode *attach_dir(struct watch *w, struct wnode *p, const char *na
 	struct wnode *x = wt_node_new(w, p->tgt, p, name, wd);
 	if (polled)
 		wpoll_add(w, x, !fs_poll);
-	enum wt_scan m = mode == SCAN_INITIAL ? SCAN_INITIAL : mode == SCAN_SILENT ? SCAN_SILENT
-										   : SCAN_NEW;
+	enum wscan_mode m = mode == WSCAN_INITIAL  ? WSCAN_INITIAL
+			    : mode == WSCAN_SILENT ? WSCAN_SILENT
+						   : WSCAN_NEW;
 	sq_push(q, x, m, true);
 	return x;
 gone:
 	if (cur)
-		wt_detach(w, cur, mode == SCAN_SILENT);
+		wt_detach(w, cur, mode == WSCAN_SILENT);
 	return NULL;
 }
 
-void wt_gitignore_load(struct watch *w, struct wnode *n, const char *dir_abs)
+void wscan_gitignore_load(struct watch *w, struct wnode *n, const char *dir_abs)
 {
 	struct buf p = BUF_INIT, fr = BUF_INIT;
 	wt_join(&p, dir_abs, ".gitignore");
@@ -178,21 +174,21 @@ static int read_dir(const char *abs, struct buf *b)
 }
 
 static void file_entry(struct watch *w, struct wnode *x, int dfd, const char *name,
-		       enum wt_scan mode, bool *unbased)
+		       enum wscan_mode mode, bool *unbased)
 {
-	struct went *e = mode == SCAN_INITIAL ? NULL : fset_find(&x->ents, name);
+	struct went *e = mode == WSCAN_INITIAL ? NULL : fset_find(&x->ents, name);
 	switch (mode) {
-	case SCAN_INITIAL:
+	case WSCAN_INITIAL:
 		fset_add(&x->ents, name, WE_KNOWN | WE_SEEN);
 		*unbased = true;
 		break;
-	case SCAN_NEW:
+	case WSCAN_NEW:
 		if (!e)
 			e = fset_add(&x->ents, name, 0);
 		e->flags |= WE_SEEN;
 		wt_mark_dirty(w, x, e);
 		break;
-	case SCAN_RECONCILE:
+	case WSCAN_RECONCILE:
 		if (!e) {
 			e = fset_add(&x->ents, name, WE_SEEN);
 			wt_mark_dirty(w, x, e);
@@ -213,7 +209,7 @@ static void file_entry(struct watch *w, struct wnode *x, int dfd, const char *na
 			wt_mark_dirty(w, x, e);
 		}
 		break;
-	case SCAN_SILENT:
+	case WSCAN_SILENT:
 		if (!e) {
 			fset_add(&x->ents, name, WE_KNOWN | WE_SEEN);
 			*unbased = true;
@@ -236,10 +232,10 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 	if (r < 0) {
 		if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP) {
 			if (x->parent)
-				wt_detach(w, x, it.mode == SCAN_SILENT);
+				wt_detach(w, x, it.mode == WSCAN_SILENT);
 			else if (x->tgt)
 				wtg_resolve(w, x->tgt, false);
-		} else if (r != -EACCES || it.mode != SCAN_RECONCILE) {
+		} else if (r != -EACCES || it.mode != WSCAN_RECONCILE) {
 			log_warn("cannot read directory '%s': %s", buf_cstr(&abs), strerror(-r));
 		}
 		goto out;
@@ -252,7 +248,7 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 				has = true;
 		wt_frel(w, x, &fr);
 		if (has || filter_gitignore_has(w->filter, buf_cstr(&fr)))
-			wt_gitignore_load(w, x, buf_cstr(&abs));
+			wscan_gitignore_load(w, x, buf_cstr(&abs));
 	}
 	wt_frel(w, x, &fr);
 	size_t frlen = fr.len;
@@ -268,12 +264,13 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 			if (!filter_dir_ok(w->filter, buf_cstr(&fr))) {
 				struct went *e = fset_find(&x->ents, name);
 				if (e && (e->flags & WE_DIR))
-					wt_detach(w, went_node(e), true); /* a filter now excludes it */
+					wt_detach(w, fset_node(e),
+						  true); /* a filter now excludes it */
 				continue;
 			}
 			wt_join(&child, buf_cstr(&abs), name);
-			struct wnode *c = attach_dir(w, x, name, buf_cstr(&child), it.mode,
-						     it.recurse, q);
+			struct wnode *c =
+				attach_dir(w, x, name, buf_cstr(&child), it.mode, it.recurse, q);
 			if (c) {
 				struct went *e = fset_find(&x->ents, name);
 				if (e)
@@ -286,10 +283,10 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 					fset_del(&x->ents, e); /* a filter now excludes it */
 				continue;
 			}
-			if (it.mode != SCAN_INITIAL) {
+			if (it.mode != WSCAN_INITIAL) {
 				struct went *e = fset_find(&x->ents, name);
 				if (e && (e->flags & WE_DIR))
-					wt_detach(w, went_node(e), it.mode == SCAN_SILENT);
+					wt_detach(w, fset_node(e), it.mode == WSCAN_SILENT);
 			}
 			file_entry(w, x, dfd, name, it.mode, &unbased);
 		}
@@ -303,18 +300,18 @@ static void scan_one(struct watch *w, struct scanitem it, struct scanq *q)
 			continue;
 		}
 		if (e->flags & WE_DIR)
-			wt_detach(w, went_node(e), it.mode == SCAN_SILENT);
-		else if (it.mode == SCAN_SILENT)
+			wt_detach(w, fset_node(e), it.mode == WSCAN_SILENT);
+		else if (it.mode == WSCAN_SILENT)
 			fset_del(&x->ents, e);
 		else
 			wt_mark_dirty(w, x, e);
 	}
-	if (it.mode == SCAN_INITIAL)
+	if (it.mode == WSCAN_INITIAL)
 		fset_shrink(&x->ents);
 	if (unbased)
 		watch_base_queue(w, x);
 	if (x->flags & WN_DIRTY)
-		watch_arm_settle(w);
+		wst_arm(w);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -324,7 +321,7 @@ out:
 	buf_release(&child);
 }
 
-void wt_scan(struct watch *w, struct wnode *n, enum wt_scan mode, bool recurse)
+void wscan_run(struct watch *w, struct wnode *n, enum wscan_mode mode, bool recurse)
 {
 	struct scanq q = {0};
 	sq_push(&q, n, mode, recurse);
@@ -337,7 +334,7 @@ void wt_scan(struct watch *w, struct wnode *n, enum wt_scan mode, bool recurse)
 
 /* Something happened to p/name that may concern a directory: look, then watch, move, or
  * detach. Returns the directory's node, or NULL when the name is not a watched directory. */
-struct wnode *wt_child_sync(struct watch *w, struct wnode *p, const char *name)
+struct wnode *wscan_child_sync(struct watch *w, struct wnode *p, const char *name)
 {
 	if (p->flags & WN_LIMBO)
 		return NULL;
@@ -351,15 +348,15 @@ struct wnode *wt_child_sync(struct watch *w, struct wnode *p, const char *name)
 	struct stat st;
 	struct wnode *x = NULL;
 	struct went *e = fset_find(&p->ents, name);
-	struct wnode *cur = e && (e->flags & WE_DIR) ? went_node(e) : NULL;
+	struct wnode *cur = e && (e->flags & WE_DIR) ? fset_node(e) : NULL;
 	if (lstat(buf_cstr(&abs), &st) == 0 && S_ISDIR(st.st_mode) &&
 	    filter_dir_ok(w->filter, buf_cstr(&fr))) {
 		struct scanq q = {0};
-		x = attach_dir(w, p, name, buf_cstr(&abs), SCAN_NEW, true, &q);
+		x = attach_dir(w, p, name, buf_cstr(&abs), WSCAN_NEW, true, &q);
 		/* an already-known directory at the same place needs no rescan */
 		while (q.n) {
 			struct scanitem it = q.v[--q.n];
-			if (it.n == cur && it.mode == SCAN_NEW)
+			if (it.n == cur && it.mode == WSCAN_NEW)
 				continue;
 			scan_one(w, it, &q);
 		}

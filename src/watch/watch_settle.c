@@ -2,10 +2,10 @@
  *
  * Every event restarts a quiet time, the debounce (50 ms), capped at max_wait after the batch's
  * first event. Fast settle shortens it to fast_ms (5 ms) while the batch is nothing but
- * completed writes: at most FAST_MAX files of watched trees, each last seen completed
+ * completed writes: at most WST_FAST_MAX files of watched trees, each last seen completed
  * (IN_CLOSE_WRITE on it, or IN_MOVED_TO onto it), and nothing else pending (no directory
  * change, deletion, rename away, configured file, rescan or polled change). An editor's save
- * ends with such an event; a checkout or a generator writes more files than FAST_MAX, or
+ * ends with such an event; a checkout or a generator writes more files than WST_FAST_MAX, or
  * leaves a file half-way, and gets the debounce.
  *
  * When the short quiet time runs out, the batch is acted on only if the quiet was real:
@@ -55,7 +55,8 @@ static int64_t psi_some_us(const char *dir, const char *name)
 
 static int64_t stall_us(const struct watch *w)
 {
-	int64_t cpu = psi_some_us(w->psi_dir, "cpu"), io = psi_some_us(w->psi_dir, "io");
+	int64_t cpu = psi_some_us(w->settle.psi_dir, "cpu"),
+		io = psi_some_us(w->settle.psi_dir, "io");
 	return cpu < 0 || io < 0 ? -1 : cpu + io;
 }
 
@@ -93,48 +94,68 @@ static char *git_lock_path(const char *root)
 	return lock;
 }
 
-void wst_init(struct watch *w)
+void wst_init(struct watch *w, const struct watch_opts *o)
 {
+	struct wst_state *st = &w->settle;
+	st->debounce_ms = o->debounce_ms >= 0 ? o->debounce_ms : 50;
+	st->max_wait_ms = o->max_wait_ms > 0 ? o->max_wait_ms : 1000;
+	if (st->max_wait_ms < st->debounce_ms)
+		st->max_wait_ms = st->debounce_ms;
+	/* only ever shorter than the debounce */
+	st->fast_ms = o->fast_settle_ms > 0 && o->fast_settle_ms < st->debounce_ms
+			      ? o->fast_settle_ms
+			      : 0;
+	st->batch_start = -1;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	w->ncpu = n > 0 ? (int)n : 1;
+	w->settle.ncpu = n > 0 ? (int)n : 1;
 	/* the e2e tests' seam: a directory of fixed "cpu" and "io" files (no pressure, ever) */
 	const char *psi = getenv("BATON_TEST_PSI_DIR");
-	w->psi_dir = xstrdup(psi && *psi ? psi : "/proc/pressure");
-	if (w->fast_ms)
-		w->git_lock = git_lock_path(w->root);
+	w->settle.psi_dir = xstrdup(psi && *psi ? psi : "/proc/pressure");
+	if (w->settle.fast_ms)
+		w->settle.git_lock = git_lock_path(w->root);
 }
+
+void wst_start(struct watch *w, loop_timer_cb fire)
+{
+	w->settle.timer = loop_timer_new(w->loop, fire, w);
+}
+
+static void reset(struct watch *w);
 
 void wst_free(struct watch *w)
 {
-	wst_reset(w);
-	free(w->git_lock);
-	free(w->psi_dir);
-	w->git_lock = w->psi_dir = NULL;
+	reset(w);
+	loop_timer_free(w->settle.timer);
+	free(w->settle.git_lock);
+	free(w->settle.psi_dir);
+	w->settle.timer = NULL;
+	w->settle.git_lock = w->settle.psi_dir = NULL;
 }
 
 /* ---- arming ---- */
 
-void wst_reset(struct watch *w)
+/* Forget the pending batch's fast-settle state. */
+static void reset(struct watch *w)
 {
-	for (unsigned i = 0; i < w->nfast; i++)
-		free(w->fast[i].name);
-	w->nfast = 0;
-	w->slow = w->fast_armed = false;
+	for (unsigned i = 0; i < w->settle.nfast; i++)
+		free(w->settle.fast[i].name);
+	w->settle.nfast = 0;
+	w->settle.slow = w->settle.fast_armed = false;
 }
 
 static bool fast_ready(const struct watch *w)
 {
-	if (!w->fast_ms || w->slow || !w->nfast)
+	if (!w->settle.fast_ms || w->settle.slow || !w->settle.nfast)
 		return false;
-	for (unsigned i = 0; i < w->nfast; i++)
-		if (!w->fast[i].done)
+	for (unsigned i = 0; i < w->settle.nfast; i++)
+		if (!w->settle.fast[i].done)
 			return false;
 	return true;
 }
 
 static int64_t cap(const struct watch *w, int64_t d)
 {
-	int64_t last = w->batch_start + w->max_wait_ms;
+	int64_t last = w->settle.batch_start + w->settle.max_wait_ms;
 	return d > last ? last : d;
 }
 
@@ -143,22 +164,24 @@ static int64_t cap(const struct watch *w, int64_t d)
 static void arm(struct watch *w)
 {
 	int64_t now = now_ms();
-	if (w->batch_start < 0)
-		w->batch_start = now;
-	w->last_event = now;
-	w->nevents++;
-	w->fast_armed = fast_ready(w);
-	if (w->fast_armed)
-		w->stall0 = stall_us(w);
-	loop_timer_arm_at(w->settle_t, cap(w, now + (w->fast_armed ? w->fast_ms : w->debounce_ms)));
+	if (w->settle.batch_start < 0)
+		w->settle.batch_start = now;
+	w->settle.last_event = now;
+	w->settle.nevents++;
+	w->settle.fast_armed = fast_ready(w);
+	if (w->settle.fast_armed)
+		w->settle.stall0 = stall_us(w);
+	loop_timer_arm_at(
+		w->settle.timer,
+		cap(w, now + (w->settle.fast_armed ? w->settle.fast_ms : w->settle.debounce_ms)));
 }
 
-void watch_arm_settle(struct watch *w)
+void wst_arm(struct watch *w)
 {
 	if (!w->started)
 		return;
-	wst_reset(w);
-	w->slow = true;
+	reset(w);
+	w->settle.slow = true;
 	arm(w);
 }
 
@@ -166,20 +189,20 @@ void watch_arm_settle(struct watch *w)
  * or IN_MOVED_FROM may still be written, replaced or recreated; IN_ATTRIB (vim's chmod after
  * the close, a touch) changes nothing. A file that came and went within the batch (a temp file
  * renamed into place, when the filters let its name through) waits for nothing. */
-void watch_file_event(struct watch *w, struct wnode *n, const char *name, uint32_t mask, bool known)
+void wst_file_event(struct watch *w, struct wnode *n, const char *name, uint32_t mask, bool known)
 {
 	if (!w->started)
 		return;
-	if (w->fast_ms && !w->slow) {
-		struct fastc *c = NULL;
-		for (unsigned i = 0; i < w->nfast && !c; i++)
-			if (w->fast[i].n == n && strcmp(w->fast[i].name, name) == 0)
-				c = &w->fast[i];
-		if (!c && w->nfast == FAST_MAX) {
-			wst_reset(w);
-			w->slow = true; /* a burst: the whole debounce */
+	if (w->settle.fast_ms && !w->settle.slow) {
+		struct wst_file *c = NULL;
+		for (unsigned i = 0; i < w->settle.nfast && !c; i++)
+			if (w->settle.fast[i].n == n && strcmp(w->settle.fast[i].name, name) == 0)
+				c = &w->settle.fast[i];
+		if (!c && w->settle.nfast == WST_FAST_MAX) {
+			reset(w);
+			w->settle.slow = true; /* a burst: the whole debounce */
 		} else if (!c) {
-			c = &w->fast[w->nfast++];
+			c = &w->settle.fast[w->settle.nfast++];
 			c->n = n;
 			c->name = xstrdup(name);
 			c->done = c->gone = false;
@@ -200,8 +223,8 @@ static bool files_there(struct watch *w)
 {
 	struct buf b = BUF_INIT;
 	bool all = true;
-	for (unsigned i = 0; i < w->nfast && all; i++) {
-		struct fastc *c = &w->fast[i];
+	for (unsigned i = 0; i < w->settle.nfast && all; i++) {
+		struct wst_file *c = &w->settle.fast[i];
 		struct stat st;
 		if (c->gone)
 			continue;
@@ -217,32 +240,43 @@ static bool files_there(struct watch *w)
 	return all;
 }
 
+static bool quiet(struct watch *w);
+
 bool wst_confirm(struct watch *w)
 {
-	if (!w->fast_armed)
+	if (!quiet(w))
+		return false;
+	w->settle.batch_start = -1;
+	reset(w); /* anything armed from here on starts a new batch */
+	return true;
+}
+
+static bool quiet(struct watch *w)
+{
+	if (!w->settle.fast_armed)
 		return true;
-	uint64_t seen = w->nevents;
+	uint64_t seen = w->settle.nevents;
 	watch_read_events(w);
-	if (w->nevents != seen)
+	if (w->settle.nevents != seen)
 		return false; /* not quiet after all: the timer runs again */
-	int64_t now = now_ms(), full = cap(w, w->last_event + w->debounce_ms);
+	int64_t now = now_ms(), full = cap(w, w->settle.last_event + w->settle.debounce_ms);
 	if (!files_there(w)) {
-		wst_reset(w); /* something went missing: wait for the rest like any other batch */
-		w->slow = true;
-		loop_timer_arm_at(w->settle_t, full);
+		reset(w); /* something went missing: wait for the rest like any other batch */
+		w->settle.slow = true;
+		loop_timer_arm_at(w->settle.timer, full);
 		return false;
 	}
 	int64_t stall = stall_us(w);
-	bool held = w->stall0 >= 0 && stall >= 0 &&
-		    (stall - w->stall0) * 2 * w->ncpu > w->fast_ms * 1000;
-	if (!held && !(w->git_lock && access(w->git_lock, F_OK) == 0))
+	bool held = w->settle.stall0 >= 0 && stall >= 0 &&
+		    (stall - w->settle.stall0) * 2 * w->settle.ncpu > w->settle.fast_ms * 1000;
+	if (!held && !(w->settle.git_lock && access(w->settle.git_lock, F_OK) == 0))
 		return true;
-	if (now + w->fast_ms >= full) {
-		w->fast_armed = false; /* the debounce is as near: settle then, whatever */
-		loop_timer_arm_at(w->settle_t, full);
+	if (now + w->settle.fast_ms >= full) {
+		w->settle.fast_armed = false; /* the debounce is as near: settle then, whatever */
+		loop_timer_arm_at(w->settle.timer, full);
 	} else {
-		w->stall0 = stall;
-		loop_timer_arm_at(w->settle_t, now + w->fast_ms);
+		w->settle.stall0 = stall;
+		loop_timer_arm_at(w->settle.timer, now + w->settle.fast_ms);
 	}
 	return false;
 }

@@ -77,7 +77,7 @@ int wtg_init(struct watch *w, const struct strv *paths)
 		else
 			strv_push_owned(&abs, a);
 	}
-	w->targets = xcalloc(abs.n, sizeof(*w->targets));
+	w->tg.targets = xcalloc(abs.n, sizeof(*w->tg.targets));
 	for (size_t i = 0; i < abs.n; i++) {
 		/* a directory inside another configured directory adds nothing */
 		bool nested = false;
@@ -89,7 +89,7 @@ int wtg_init(struct watch *w, const struct strv *paths)
 		}
 		if (nested)
 			continue;
-		struct wtarget *t = &w->targets[w->ntargets++];
+		struct wtarget *t = &w->tg.targets[w->tg.ntargets++];
 		t->abs = xstrdup(abs.v[i]);
 		if (path_under(t->abs, w->root)) {
 			const char *r = t->abs + w->rootlen;
@@ -101,7 +101,7 @@ int wtg_init(struct watch *w, const struct strv *paths)
 			t->rel = xstrdup(t->abs);
 			t->frel = xstrdup("");
 		}
-		t->kind = WT_MISSING;
+		t->kind = WTG_MISSING;
 	}
 	strv_release(&abs);
 	return 0;
@@ -113,32 +113,34 @@ struct wanchor *wtg_anchor_by_wd(const struct watch *w, int wd)
 {
 	if (wd < 0)
 		return NULL;
-	for (size_t i = 0; i < w->nanchors; i++)
-		if (w->anchors[i]->wd == wd)
-			return w->anchors[i];
+	for (size_t i = 0; i < w->tg.nanchors; i++)
+		if (w->tg.anchors[i]->wd == wd)
+			return w->tg.anchors[i];
 	return NULL;
 }
 
 static void anchor_arm(struct watch *w, struct wanchor *a)
 {
-	if (w->hid < 0 || wt_poll_path(w, a->path))
+	if (w->hid < 0 || wpoll_path(w, a->path))
 		return;
-	int err;
-	int wd = wt_wd_add(w, a->path, false, &err);
+	int wd = wt_wd_add(w, a->path, false);
+	int err = wd < 0 ? -wd : 0;
+	if (wd < 0)
+		wd = -1;
 	if (wd == a->wd)
 		return;
 	int old = a->wd;
 	a->wd = wd;
 	if (old >= 0)
-		wt_wd_release(w, old);
+		wt_wd_unref(w, old);
 	if (wd < 0 && (err == ENOSPC || err == ENOMEM))
-		watch_limit_hit(w, err, a->path);
+		wpoll_limit_hit(w, err, a->path);
 }
 
 static struct wanchor *anchor_get(struct watch *w, const char *dir)
 {
-	for (size_t i = 0; i < w->nanchors; i++) {
-		struct wanchor *a = w->anchors[i];
+	for (size_t i = 0; i < w->tg.nanchors; i++) {
+		struct wanchor *a = w->tg.anchors[i];
 		if (strcmp(a->path, dir) == 0) {
 			a->refs++;
 			anchor_arm(w, a); /* the directory may have been replaced */
@@ -149,8 +151,9 @@ static struct wanchor *anchor_get(struct watch *w, const char *dir)
 	a->path = xstrdup(dir);
 	a->wd = -1;
 	a->refs = 1;
-	w->anchors = xgrow(w->anchors, &w->capanchors, w->nanchors + 1, sizeof(*w->anchors));
-	w->anchors[w->nanchors++] = a;
+	w->tg.anchors =
+		xgrow(w->tg.anchors, &w->tg.capanchors, w->tg.nanchors + 1, sizeof(*w->tg.anchors));
+	w->tg.anchors[w->tg.nanchors++] = a;
 	anchor_arm(w, a);
 	return a;
 }
@@ -159,13 +162,13 @@ static void anchor_put(struct watch *w, struct wanchor *a)
 {
 	if (--a->refs > 0)
 		return;
-	for (size_t i = 0; i < w->nanchors; i++) {
-		if (w->anchors[i] == a) {
-			w->anchors[i] = w->anchors[--w->nanchors];
+	for (size_t i = 0; i < w->tg.nanchors; i++) {
+		if (w->tg.anchors[i] == a) {
+			w->tg.anchors[i] = w->tg.anchors[--w->tg.nanchors];
 			break;
 		}
 	}
-	wt_wd_release(w, a->wd);
+	wt_wd_unref(w, a->wd);
 	free(a->path);
 	free(a);
 }
@@ -173,7 +176,7 @@ static void anchor_put(struct watch *w, struct wanchor *a)
 /* ---- resolution ---- */
 
 struct res {
-	enum wt_kind kind;
+	enum wtg_kind kind;
 	char *real;
 	struct strv dirs, names; /* anchors: directory and the name looked up there */
 	bool loop;
@@ -191,7 +194,7 @@ static void res_anchor(struct res *r, const char *dir, const char *name)
 static void resolve(const char *abs, struct res *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->kind = WT_MISSING;
+	r->kind = WTG_MISSING;
 	struct buf cur = BUF_INIT;
 	buf_puts(&cur, "/");
 	char *rest = xstrdup(abs);
@@ -202,7 +205,7 @@ static void resolve(const char *abs, struct res *r)
 			p++;
 		if (!*p) {
 			/* "/" itself */
-			r->kind = WT_TREE;
+			r->kind = WTG_TREE;
 			r->real = xstrdup(buf_cstr(&cur));
 			break;
 		}
@@ -222,7 +225,7 @@ static void resolve(const char *abs, struct res *r)
 			}
 			p = after;
 			if (last) {
-				r->kind = WT_TREE;
+				r->kind = WTG_TREE;
 				r->real = xstrdup(buf_cstr(&cur));
 				break;
 			}
@@ -267,7 +270,7 @@ static void resolve(const char *abs, struct res *r)
 		}
 		if (last) {
 			res_anchor(r, dir, comp);
-			r->kind = S_ISDIR(st.st_mode) ? WT_TREE : WT_FILE;
+			r->kind = S_ISDIR(st.st_mode) ? WTG_TREE : WTG_FILE;
 			r->real = xstrdup(buf_cstr(&cur));
 			free(dir);
 			break;
@@ -301,7 +304,7 @@ static void load_parent_gitignores(struct watch *w, struct wtarget *t)
 		char *dir = *rel ? xasprintf("%s/%s", w->root, rel) : xstrdup(w->root);
 		fake.frel = rel;
 		tmp.tgt = &fake;
-		wt_gitignore_load(w, &tmp, dir);
+		wscan_gitignore_load(w, &tmp, dir);
 		free(dir);
 		if (!*rel)
 			break;
@@ -311,23 +314,16 @@ static void load_parent_gitignores(struct watch *w, struct wtarget *t)
 
 static void build_tree(struct watch *w, struct wtarget *t, bool initial)
 {
-	bool fs_poll = w->hid < 0 || wt_poll_path(w, t->real);
-	if (!fs_poll && w->poll == WATCH_POLL_AUTO) {
-		char type[32];
-		if (wpoll_fs_needs_poll(t->real, type, sizeof(type))) {
-			log_info("'%s' is on %s, which does not report changes: polling it every "
-				 "%lld ms",
-				 t->abs, type, (long long)w->poll_ms);
-			strv_push(&w->poll_mounts, t->real);
-			fs_poll = true;
-		}
-	}
+	bool fs_poll = w->hid < 0 || wpoll_path(w, t->real) || wpoll_auto(w, t->real, t->abs);
 	int wd = -1, err = 0;
 	bool nowatch = false;
 	if (!fs_poll) {
-		wd = wt_wd_add(w, t->real, true, &err);
+		wd = wt_wd_add(w, t->real, true);
+		err = wd < 0 ? -wd : 0;
+		if (wd < 0)
+			wd = -1;
 		if (wd < 0 && (err == ENOSPC || err == ENOMEM)) {
-			watch_limit_hit(w, err, t->real);
+			wpoll_limit_hit(w, err, t->real);
 			nowatch = true;
 		} else if (wd < 0) {
 			log_warn("cannot watch '%s': %s", t->real, strerror(err));
@@ -341,7 +337,7 @@ static void build_tree(struct watch *w, struct wtarget *t, bool initial)
 	t->tree = n;
 	if (wd < 0)
 		wpoll_add(w, n, nowatch);
-	wt_scan(w, n, initial ? SCAN_INITIAL : SCAN_NEW, true);
+	wscan_run(w, n, initial ? WSCAN_INITIAL : WSCAN_NEW, true);
 }
 
 void wtg_resolve(struct watch *w, struct wtarget *t, bool initial)
@@ -371,11 +367,11 @@ void wtg_resolve(struct watch *w, struct wtarget *t, bool initial)
 		t->loop_reported = false;
 	}
 
-	if (r.kind == WT_TREE) {
+	if (r.kind == WTG_TREE) {
 		struct stat st;
 		if (stat(r.real, &st) < 0) {
-			r.kind = WT_MISSING;
-		} else if (t->kind == WT_TREE && t->tree && t->dev == (uint64_t)st.st_dev &&
+			r.kind = WTG_MISSING;
+		} else if (t->kind == WTG_TREE && t->tree && t->dev == (uint64_t)st.st_dev &&
 			   t->ino == (uint64_t)st.st_ino &&
 			   (t->tree->wd >= 0 || (t->tree->flags & WN_POLLED))) {
 			free(t->real);
@@ -385,9 +381,9 @@ void wtg_resolve(struct watch *w, struct wtarget *t, bool initial)
 		} else {
 			if (t->tree)
 				wt_detach(w, t->tree, false);
-			if (t->kind == WT_FILE && t->known)
+			if (t->kind == WTG_FILE && t->known)
 				t->dirty = true;
-			t->kind = WT_TREE;
+			t->kind = WTG_TREE;
 			free(t->real);
 			t->real = r.real;
 			r.real = NULL;
@@ -403,17 +399,17 @@ void wtg_resolve(struct watch *w, struct wtarget *t, bool initial)
 	t->real = r.real;
 	r.real = NULL;
 	t->kind = r.kind;
-	if (r.kind == WT_FILE && initial) {
+	if (r.kind == WTG_FILE && initial) {
 		enum fp_verdict v = fp_check(AT_FDCWD, t->abs, NULL, &t->st, NULL);
 		t->known = v != FP_GONE;
 		t->based = v == FP_CHANGED;
-	} else if (r.kind == WT_FILE || t->known) {
+	} else if (r.kind == WTG_FILE || t->known) {
 		t->dirty = true;
-		watch_arm_settle(w);
+		wst_arm(w);
 	}
 out:
-	if (r.kind == WT_FILE || r.kind == WT_MISSING)
-		w->any_file_target = true;
+	if (r.kind == WTG_FILE || r.kind == WTG_MISSING)
+		w->tg.any_file = true;
 	free(r.real);
 	strv_release(&r.dirs);
 	strv_release(&r.names);
@@ -427,12 +423,12 @@ void wtg_anchor_event(struct watch *w, struct wanchor *a, uint32_t mask, const c
 	} else if (mask & (IN_MOVE_SELF | IN_DELETE_SELF)) {
 		int wd = a->wd; /* the watch now follows an inode that is no longer at a->path */
 		a->wd = -1;
-		wt_wd_release(w, wd);
+		wt_wd_unref(w, wd);
 	}
-	size_t *hit = xcalloc(w->ntargets + 1, sizeof(*hit));
+	size_t *hit = xcalloc(w->tg.ntargets + 1, sizeof(*hit));
 	size_t nhit = 0;
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
 		for (size_t j = 0; j < t->nanchors; j++) {
 			if (t->anchors[j] == a && (self || strcmp(t->interest[j], name) == 0)) {
 				hit[nhit++] = i;
@@ -441,11 +437,11 @@ void wtg_anchor_event(struct watch *w, struct wanchor *a, uint32_t mask, const c
 		}
 	}
 	for (size_t i = 0; i < nhit; i++) {
-		struct wtarget *t = &w->targets[hit[i]];
+		struct wtarget *t = &w->tg.targets[hit[i]];
 		wtg_resolve(w, t, false);
-		if (t->kind == WT_FILE) {
+		if (t->kind == WTG_FILE) {
 			t->dirty = true;
-			watch_arm_settle(w);
+			wst_arm(w);
 		}
 	}
 	free(hit);
@@ -453,9 +449,9 @@ void wtg_anchor_event(struct watch *w, struct wanchor *a, uint32_t mask, const c
 
 void wtg_settle(struct watch *w)
 {
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
-		if (t->kind != WT_FILE) {
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
+		if (t->kind != WTG_FILE) {
 			if (t->known) {
 				watch_add_change(w, WATCH_REMOVED, t->rel);
 				t->known = t->based = false;
@@ -468,7 +464,8 @@ void wtg_settle(struct watch *w)
 		t->dirty = false;
 		struct fp_state now;
 		int err = 0;
-		enum fp_verdict v = fp_check(AT_FDCWD, t->abs, t->based ? &t->st : NULL, &now, &err);
+		enum fp_verdict v =
+			fp_check(AT_FDCWD, t->abs, t->based ? &t->st : NULL, &now, &err);
 		if (v == FP_ERROR) {
 			log_warn("cannot read '%s': %s", t->abs, strerror(-err));
 			continue;
@@ -492,16 +489,16 @@ void wtg_settle(struct watch *w)
  * network filesystems never tell inotify). */
 void wtg_poll(struct watch *w)
 {
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
-		if (t->kind == WT_TREE)
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
+		if (t->kind == WTG_TREE)
 			continue;
 		bool polled_anchor = false;
 		for (size_t j = 0; j < t->nanchors; j++)
 			polled_anchor |= t->anchors[j]->wd < 0;
-		if (t->kind == WT_MISSING || polled_anchor)
+		if (t->kind == WTG_MISSING || polled_anchor)
 			wtg_resolve(w, t, false);
-		if (t->kind != WT_FILE)
+		if (t->kind != WTG_FILE)
 			continue;
 		struct stat st;
 		struct fp fp;
@@ -517,14 +514,66 @@ void wtg_poll(struct watch *w)
 				t->dirty = true;
 		}
 		if (t->dirty)
-			watch_arm_settle(w);
+			wst_arm(w);
 	}
+}
+
+void wtg_resolve_all(struct watch *w, bool initial)
+{
+	for (size_t i = 0; i < w->tg.ntargets; i++)
+		wtg_resolve(w, &w->tg.targets[i], initial);
+}
+
+void wtg_rescan(struct watch *w)
+{
+	wtg_resolve_all(w, false);
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
+		if (t->kind == WTG_TREE && t->tree)
+			wscan_run(w, t->tree, WSCAN_RECONCILE, true);
+		else if (t->kind == WTG_FILE)
+			t->dirty = true;
+	}
+}
+
+bool wtg_polled_anchor(const struct watch *w)
+{
+	for (size_t i = 0; i < w->tg.nanchors; i++)
+		if (w->tg.anchors[i]->wd < 0)
+			return true;
+	return false;
+}
+
+bool wtg_any_file(const struct watch *w)
+{
+	return w->tg.any_file;
+}
+
+size_t wtg_nfiles(const struct watch *w)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
+		if (t->kind == WTG_TREE && t->tree)
+			n += wt_nfiles(t->tree);
+		else if (t->kind == WTG_FILE && t->known)
+			n++;
+	}
+	return n;
 }
 
 void wtg_free(struct watch *w)
 {
-	for (size_t i = 0; i < w->ntargets; i++) {
-		struct wtarget *t = &w->targets[i];
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
+		if (t->tree) {
+			struct wnode *n = t->tree;
+			t->tree = NULL;
+			wt_destroy(w, n);
+		}
+	}
+	for (size_t i = 0; i < w->tg.ntargets; i++) {
+		struct wtarget *t = &w->tg.targets[i];
 		for (size_t j = 0; j < t->nanchors; j++) {
 			anchor_put(w, t->anchors[j]);
 			free(t->interest[j]);
@@ -536,10 +585,10 @@ void wtg_free(struct watch *w)
 		free(t->frel);
 		free(t->real);
 	}
-	free(w->targets);
-	w->targets = NULL;
-	w->ntargets = 0;
-	free(w->anchors);
-	w->anchors = NULL;
-	w->nanchors = 0;
+	free(w->tg.targets);
+	w->tg.targets = NULL;
+	w->tg.ntargets = 0;
+	free(w->tg.anchors);
+	w->tg.anchors = NULL;
+	w->tg.nanchors = 0;
 }

@@ -102,7 +102,7 @@ static void watch_with_failing_add(int nth, bool persist)
 	o.debounce_ms = 10;
 	o.hub = hub;
 	sys_fail_nth(SYS_CALL_INOTIFY_ADD_WATCH, nth, ENOSPC, persist);
-	struct watch *w = watch_new(l, &o, on_batch, &f);
+	struct watch *w = watch_new(l, &o, on_batch, &f, NULL);
 	assert_non_null(w);
 	assert_int_equal(watch_start(w), 0);
 	assert_true(sys_calls(SYS_CALL_INOTIFY_ADD_WATCH) >= (unsigned long)nth);
@@ -144,6 +144,38 @@ static void test_watch_add_fails_always(void **state)
 }
 
 /* ---- reload groups: open failing while hashing ---- */
+
+/* ---- watch: bad options come back to the caller, who decides how to say it ---- */
+
+static void test_watch_new_reports_why(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	assert_non_null(l);
+	struct watch_opts o;
+	watch_opts_init(&o);
+	o.root = strdup("/tmp");
+	strv_push(&o.exclude_regex, "(unclosed");
+	char *err = NULL;
+	errno = 0;
+	assert_null(watch_new(l, &o, NULL, NULL, &err));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "(unclosed"));
+	free(err);
+	err = NULL;
+	assert_null(watch_new(l, &o, NULL, NULL, NULL)); /* err may be NULL */
+	free(o.root);
+	o.root = strdup("relative");
+	strv_release(&o.exclude_regex);
+	assert_null(watch_new(l, &o, NULL, NULL, &err));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "relative"));
+	free(err);
+	watch_opts_release(&o);
+	loop_free(l);
+}
 
 static void test_reload_hash_open_fails(void **state)
 {
@@ -314,6 +346,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_watch_add_fails_once, reset),
 		cmocka_unit_test_setup(test_watch_add_fails_always, reset),
+		cmocka_unit_test_setup(test_watch_new_reports_why, reset),
 		cmocka_unit_test_setup(test_reload_hash_open_fails, reset),
 		cmocka_unit_test_setup(test_spawn_fork_fails, reset),
 		cmocka_unit_test_setup(test_spawn_pipe2_fails, reset),

@@ -38,7 +38,7 @@ static void on_event(void *data, const struct inotify_event *ev)
 	if (ev->mask & IN_IGNORED)
 		c->nignored++;
 	if (c->release_wd && ev->wd == c->release_wd) {
-		watch_hub_release(c->h, c->id, ev->wd);
+		watch_hub_wd_unref(c->h, c->id, ev->wd);
 		c->release_wd = 0;
 	}
 	if (c->nest)
@@ -161,8 +161,8 @@ static void test_shared_descriptor_masks_unite(void **state)
 	assert_int_equal(b.ndrained, 1);
 
 	/* a lets go: the kernel watch stays for b, and a gets nothing more */
-	watch_hub_release(f->h, a.id, wa);
-	watch_hub_release(f->h, a.id, wa); /* twice: ignored */
+	watch_hub_wd_unref(f->h, a.id, wa);
+	watch_hub_wd_unref(f->h, a.id, wa); /* twice: ignored */
 	assert_false(watch_hub_holds(f->h, a.id, wa));
 	assert_int_equal(watch_hub_nwatches(f->h), 1);
 	assert_int_equal(instances(&w), 1);
@@ -173,7 +173,7 @@ static void test_shared_descriptor_masks_unite(void **state)
 	assert_int_equal(b.nevents, 3);
 
 	/* b lets go: removed from the kernel; its IN_IGNORED reaches nobody */
-	watch_hub_release(f->h, b.id, wb);
+	watch_hub_wd_unref(f->h, b.id, wb);
 	assert_int_equal(watch_hub_nwatches(f->h), 0);
 	instances(&w);
 	assert_int_equal(w, 0);
@@ -202,7 +202,7 @@ static void test_ignored_goes_to_every_holder_then_forgotten(void **state)
 	assert_true(a.seen & b.seen & IN_DELETE_SELF);
 	assert_int_equal(watch_hub_nwatches(f->h), 0);
 	assert_false(watch_hub_holds(f->h, b.id, wa));
-	watch_hub_release(f->h, b.id, wb); /* after the kernel dropped it: ignored */
+	watch_hub_wd_unref(f->h, b.id, wb); /* after the kernel dropped it: ignored */
 	watch_hub_detach(f->h, a.id);
 	watch_hub_detach(f->h, b.id);
 }
