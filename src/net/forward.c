@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "net/listen_addr.h"
+#include "net/unixsock.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "util/duration.h"
@@ -446,30 +447,6 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 
 /* ---- public ---- */
 
-static void format_target(const struct sockaddr_storage *ss, socklen_t len, char *out,
-			  size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN];
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
-		size_t off = offsetof(struct sockaddr_un, sun_path);
-		size_t n = len > off ? len - off : 0;
-		if (n > 0 && un->sun_path[0] == '\0')
-			snprintf(out, outlen, "unix:@%.*s", (int)(n - 1), un->sun_path + 1);
-		else
-			snprintf(out, outlen, "unix:%.*s", (int)strnlen(un->sun_path, n),
-				 un->sun_path);
-	}
-}
-
 static uint16_t sa_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -526,7 +503,9 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		f->fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
 	f->fd_base = count_open_fds();
-	format_target(&f->target, len, f->target_str, sizeof(f->target_str));
+	char *text = unixsock_sockaddr_text((const struct sockaddr *)&f->target, len);
+	snprintf(f->target_str, sizeof(f->target_str), "%s", text);
+	free(text);
 	f->name = xstrdup(f->target_str);
 	if (targets_self(listen_fd, &f->target, len)) {
 		free(f->name);
