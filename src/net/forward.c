@@ -50,15 +50,9 @@ static long count_open_fds(void)
 	return n < 0 ? 0 : n;
 }
 
-static void set_linger0(int fd)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 static void accept_room(struct forward *f);
 
-void fwd_conn_close(struct conn *c, bool reset)
+void fwd_conn_close(struct fwd_conn *c, bool reset)
 {
 	struct forward *f = c->f;
 	if (c->prev)
@@ -74,23 +68,17 @@ void fwd_conn_close(struct conn *c, bool reset)
 	loop_del(f->loop, c->csrc);
 	loop_del(f->loop, c->tsrc);
 	loop_timer_free(c->timer);
-	if (reset) {
-		set_linger0(c->cfd);
-		if (c->tfd >= 0)
-			set_linger0(c->tfd);
-	}
-	close(c->cfd);
-	if (c->tfd >= 0)
-		close(c->tfd);
+	conn_close(&c->cli, reset);
+	conn_close(&c->tgt, reset);
 	fwd_relay_release(c);
 	free(c);
 }
 
 /* ---- connecting ---- */
 
-static bool conn_connect(struct conn *c);
+static bool conn_connect(struct fwd_conn *c);
 
-static void conn_timed_out(struct conn *c)
+static void conn_timed_out(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	f->st.timed_out++;
@@ -131,18 +119,16 @@ static bool connect_err_retryable(int err)
 	}
 }
 
-static void conn_drop_target(struct conn *c)
+static void conn_drop_target(struct fwd_conn *c)
 {
 	loop_del(c->f->loop, c->tsrc);
 	c->tsrc = NULL;
-	if (c->tfd >= 0)
-		close(c->tfd);
-	c->tfd = -1;
+	conn_close(&c->tgt, false);
 }
 
 /* The target did not take the connection: wait and try again. Returns false when c was
  * freed. */
-static bool conn_retry(struct conn *c, int err)
+static bool conn_retry(struct fwd_conn *c, int err)
 {
 	struct forward *f = c->f;
 	conn_drop_target(c);
@@ -169,7 +155,7 @@ static bool conn_retry(struct conn *c, int err)
 	return true;
 }
 
-static bool conn_connected(struct conn *c)
+static bool conn_connected(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	c->state = CONN_RELAYING;
@@ -185,7 +171,7 @@ static bool conn_connected(struct conn *c)
 	return fwd_relay_start(c);
 }
 
-void fwd_conn_replay(struct conn *c, int err)
+void fwd_conn_replay(struct fwd_conn *c, int err)
 {
 	struct forward *f = c->f;
 	log_debug("forward: connection %u: the target failed before answering (%s) — connecting "
@@ -204,7 +190,7 @@ void fwd_conn_replay(struct conn *c, int err)
 static void on_target(struct loop *l, int fd, uint32_t events, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (c->state == CONN_RELAYING) {
 		fwd_relay_io(c, fd, 1, events);
 		return;
@@ -222,7 +208,7 @@ static void on_target(struct loop *l, int fd, uint32_t events, void *data)
 static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (c->state == CONN_RELAYING) {
 		fwd_relay_io(c, fd, 0, events);
 		return;
@@ -236,13 +222,13 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 }
 
 /* Returns false when c was freed. */
-static bool conn_connect(struct conn *c)
+static bool conn_connect(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	int fd = socket(f->target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return conn_retry(c, errno);
-	c->tfd = fd;
+	conn_sock_init(&c->tgt, fd);
 	int r = connect(fd, (const struct sockaddr *)&f->target, f->tlen);
 	if (r < 0 && errno != EINPROGRESS)
 		return conn_retry(c, errno);
@@ -259,7 +245,7 @@ static bool conn_connect(struct conn *c)
 static void on_conn_timer(struct loop *l, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (now_ms() >= c->deadline) {
 		conn_timed_out(c);
 		return;
@@ -361,11 +347,11 @@ static bool accept_has_room(struct forward *f)
 
 static void conn_new(struct forward *f, int cfd)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct fwd_conn *c = xcalloc(1, sizeof(*c));
 	c->f = f;
 	c->id = ++f->next_id;
-	c->cfd = cfd;
-	c->tfd = -1;
+	conn_sock_init(&c->cli, cfd);
+	conn_sock_init(&c->tgt, -1);
 	c->d[0].pipe[0] = c->d[0].pipe[1] = c->d[1].pipe[0] = c->d[1].pipe[1] = -1;
 	c->csrc = loop_add(f->loop, cfd, FWD_EVENTS, on_client, c);
 	if (!c->csrc) {
@@ -532,7 +518,7 @@ void forward_pause(struct forward *f)
 		return;
 	f->paused = true;
 	update_accepting(f);
-	for (struct conn *c = f->conns; c; c = c->next)
+	for (struct fwd_conn *c = f->conns; c; c = c->next)
 		if (c->state == CONN_WAITING)
 			loop_timer_arm_at(c->timer, c->deadline);
 }
@@ -556,7 +542,7 @@ void forward_retry_now(struct forward *f)
 	if (f->paused)
 		return;
 	/* the target is (about to be) up: waiting connections try now, from the loop */
-	for (struct conn *c = f->conns; c; c = c->next) {
+	for (struct fwd_conn *c = f->conns; c; c = c->next) {
 		if (c->state == CONN_WAITING) {
 			c->backoff_ms = FWD_BACKOFF_MIN_MS;
 			loop_timer_arm_in(c->timer, 0);
