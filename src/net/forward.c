@@ -602,14 +602,18 @@ void forward_set_max_conns(struct forward *f, size_t max, const char *name)
 		update_accepting(f);
 }
 
-int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
-			 const char **why)
+/* -EINVAL with *err (if err is not NULL) set to reason. */
+static int target_invalid(char **err, const char *reason)
 {
-	const char *dummy;
-	if (!why)
-		why = &dummy;
+	if (err)
+		*err = xstrdup(reason);
+	return -EINVAL;
+}
+
+int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen, char **err)
+{
 	struct listen_addr a;
-	if (listen_addr_parse(s, &a, why) < 0)
+	if (listen_addr_parse(s, &a, err) < 0)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	if (a.family != LISTEN_ADDR_TCP) {
@@ -628,16 +632,12 @@ int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t 
 		*outlen = (socklen_t)(off + n + 1);
 		return 0;
 	}
-	if (a.port == 0) {
-		*why = "a forward target needs a port from 1 to 65535";
-		return -EINVAL;
-	}
+	if (a.port == 0)
+		return target_invalid(err, "a forward target needs a port from 1 to 65535");
 	if (a.host_v6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-		if (inet_pton(AF_INET6, a.host, &in6->sin6_addr) != 1) {
-			*why = "invalid IPv6 address";
-			return -EINVAL;
-		}
+		if (inet_pton(AF_INET6, a.host, &in6->sin6_addr) != 1)
+			return target_invalid(err, "invalid IPv6 address");
 		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) /* "[::]": this machine */
 			in6->sin6_addr = in6addr_loopback;
 		in6->sin6_family = AF_INET6;
@@ -649,8 +649,8 @@ int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t 
 	if (listen_addr_is_any(&a) || strcmp(a.host, "localhost") == 0) {
 		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* the app on this machine */
 	} else if (inet_pton(AF_INET, a.host, &in->sin_addr) != 1) {
-		*why = "forward targets are not resolved: write an IP address or localhost";
-		return -EINVAL;
+		return target_invalid(err, "forward targets are not resolved: write an IP address "
+					   "or localhost");
 	}
 	in->sin_family = AF_INET;
 	in->sin_port = htons((uint16_t)a.port);

@@ -92,8 +92,9 @@ void forward_set_splice(struct forward *f, bool on);
  * "[::1]:8081", "localhost:8081" or ":8081" (both 127.0.0.1: the app on this machine),
  * "unix:/path", "unix:rel" (relative to the working directory at connect time), "unix:@name".
  * Host names other than localhost are refused: a forward target is a local app, and resolving
- * would block. Returns 0, or -EINVAL with *why set to a static reason. */
+ * would block. Returns 0, or -EINVAL with *err (if err is not NULL) set to a reason the caller
+ * frees. */
 int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
-			 const char **why);
+			 char **err);
 
 #endif

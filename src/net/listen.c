@@ -455,25 +455,37 @@ void listen_adopted_free(struct listen_adopted *a)
 
 /* ---- listeners ---- */
 
+/* The message for a failure r of opening address (not a parse error). */
+static char *open_message(int r, const struct listener *ls, const char *address)
+{
+	if (r == -EADDRINUSE && ls->spec.family == LISTEN_ADDR_UNIX)
+		return xasprintf("cannot listen on \"%s\": another process is listening on it",
+				 address);
+	if (r == -EEXIST)
+		return xasprintf("cannot listen on \"%s\": the path exists and is not a socket",
+				 address);
+	if (r == -EADDRNOTAVAIL && ls->spec.family == LISTEN_ADDR_TCP)
+		return xasprintf("cannot listen on \"%s\": no such local address", address);
+	return xasprintf("cannot listen on \"%s\": %s", address, strerror(-r));
+}
+
 int listen_open(const char *name, const char *address, const struct listen_opts *opts,
-		struct listener **out, char *err, size_t errlen)
+		struct listener **out, char **err)
 {
 	static const struct listen_opts defaults;
 	if (!opts)
 		opts = &defaults;
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
 	struct listener *ls = xcalloc(1, sizeof(*ls));
 	ls->fd = -1;
 	ls->name = xstrdup(name ? name : "");
 	ls->address = xstrdup(address);
-	const char *why = NULL;
+	char *why = NULL;
 	int r = listen_addr_parse(address, &ls->spec, &why);
 	if (r < 0) {
 		if (err)
-			snprintf(err, errlen, "invalid listen address \"%s\": %s", address,
-				 why ? why : "cannot parse");
+			*err = xasprintf("invalid listen address \"%s\": %s", address, why);
+		free(why);
 		goto fail;
 	}
 	struct resolved res;
@@ -488,10 +500,9 @@ int listen_open(const char *name, const char *address, const struct listen_opts 
 		if (!is_listening_stream(fd)) {
 			r = -ENOTSOCK;
 			if (err)
-				snprintf(err, errlen,
-					 "socket \"%s\" from systemd is not a listening "
-					 "stream socket",
-					 ls->name);
+				*err = xasprintf("socket \"%s\" from systemd is not a listening "
+						 "stream socket",
+						 ls->name);
 			goto fail;
 		}
 		if (r == 0 && !fd_matches(fd, &res))
@@ -521,23 +532,8 @@ int listen_open(const char *name, const char *address, const struct listen_opts 
 	return 0;
 
 fail_msg:
-	if (err) {
-		if (r == -EADDRINUSE && ls->spec.family == LISTEN_ADDR_UNIX)
-			snprintf(err, errlen,
-				 "cannot listen on \"%s\": another process is listening "
-				 "on it",
-				 address);
-		else if (r == -EEXIST)
-			snprintf(err, errlen,
-				 "cannot listen on \"%s\": the path exists and is not "
-				 "a socket",
-				 address);
-		else if (r == -EADDRNOTAVAIL && ls->spec.family == LISTEN_ADDR_TCP)
-			snprintf(err, errlen, "cannot listen on \"%s\": no such local address",
-				 address);
-		else
-			snprintf(err, errlen, "cannot listen on \"%s\": %s", address, strerror(-r));
-	}
+	if (err)
+		*err = open_message(r, ls, address);
 fail:
 	ls->unlink_on_close = false;
 	listen_close(ls);
@@ -565,8 +561,7 @@ void listen_close(struct listener *ls)
 bool listen_matches(const struct listener *ls, const char *address, const char *root)
 {
 	struct listen_addr a;
-	const char *why;
-	if (listen_addr_parse(address, &a, &why) < 0 || a.family != ls->spec.family)
+	if (listen_addr_parse(address, &a, NULL) < 0 || a.family != ls->spec.family)
 		return false;
 	switch (a.family) {
 	case LISTEN_ADDR_ABSTRACT:
@@ -599,7 +594,6 @@ bool listen_fd_matches(int fd, const char *address, const char *root)
 {
 	struct listen_addr spec;
 	struct resolved res;
-	const char *why;
-	return listen_addr_parse(address, &spec, &why) == 0 && resolve(&spec, root, &res) == 0 &&
+	return listen_addr_parse(address, &spec, NULL) == 0 && resolve(&spec, root, &res) == 0 &&
 	       is_listening_stream(fd) && fd_matches(fd, &res);
 }

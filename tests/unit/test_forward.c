@@ -447,7 +447,7 @@ static void test_parse_target(void **state)
 	(void)state;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	const char *why = NULL;
+	char *why = NULL;
 	char buf[64];
 
 	assert_int_equal(forward_parse_target("127.0.0.1:8081", &ss, &len, &why), 0);
@@ -503,6 +503,8 @@ static void test_parse_target(void **state)
 		why = NULL;
 		assert_int_equal(forward_parse_target(bad[i], &ss, &len, &why), -EINVAL);
 		assert_non_null(why);
+		free(why);
+		assert_int_equal(forward_parse_target(bad[i], &ss, &len, NULL), -EINVAL);
 	}
 }
 
