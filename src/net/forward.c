@@ -146,7 +146,7 @@ static bool conn_retry(struct fwd_conn *c, int err)
 		return false;
 	}
 	int64_t at = now + c->backoff_ms;
-	if (f->paused || at > c->deadline)
+	if (at > c->deadline)
 		at = c->deadline;
 	loop_timer_arm_at(c->timer, at);
 	c->backoff_ms *= 2;
@@ -250,12 +250,8 @@ static void on_conn_timer(struct loop *l, void *data)
 		conn_timed_out(c);
 		return;
 	}
-	if (c->state == CONN_WAITING) {
-		if (c->f->paused)
-			loop_timer_arm_at(c->timer, c->deadline);
-		else
-			conn_connect(c);
-	}
+	if (c->state == CONN_WAITING)
+		conn_connect(c);
 }
 
 /* ---- accepting ---- */
@@ -264,7 +260,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data);
 
 static int update_accepting(struct forward *f)
 {
-	bool want = !f->paused && !f->accept_error && !f->full && !f->fds_low;
+	bool want = !f->accept_error && !f->full && !f->fds_low;
 	if (want && !f->lsrc) {
 		f->lsrc = loop_add(f->loop, f->lfd, EPOLLIN, on_accept, f);
 		if (!f->lsrc)
@@ -373,10 +369,7 @@ static void conn_new(struct forward *f, int cfd)
 	c->backoff_ms = FWD_BACKOFF_MIN_MS;
 	c->state = CONN_WAITING;
 	c->retryable = true;
-	if (f->paused)
-		loop_timer_arm_at(c->timer, c->deadline);
-	else
-		conn_connect(c);
+	conn_connect(c);
 }
 
 static bool accept_err_transient(int err)
@@ -512,35 +505,8 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	return f;
 }
 
-void forward_pause(struct forward *f)
-{
-	if (f->paused)
-		return;
-	f->paused = true;
-	update_accepting(f);
-	for (struct fwd_conn *c = f->conns; c; c = c->next)
-		if (c->state == CONN_WAITING)
-			loop_timer_arm_at(c->timer, c->deadline);
-}
-
-int forward_resume(struct forward *f)
-{
-	if (!f->paused)
-		return 0;
-	f->paused = false;
-	int r = update_accepting(f);
-	if (r < 0) {
-		f->paused = true;
-		return r;
-	}
-	forward_retry_now(f);
-	return 0;
-}
-
 void forward_retry_now(struct forward *f)
 {
-	if (f->paused)
-		return;
 	/* the target is (about to be) up: waiting connections try now, from the loop */
 	for (struct fwd_conn *c = f->conns; c; c = c->next) {
 		if (c->state == CONN_WAITING) {
@@ -548,11 +514,6 @@ void forward_retry_now(struct forward *f)
 			loop_timer_arm_in(c->timer, 0);
 		}
 	}
-}
-
-bool forward_paused(const struct forward *f)
-{
-	return f->paused;
 }
 
 size_t forward_nconns(const struct forward *f)

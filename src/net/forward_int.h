@@ -89,7 +89,6 @@ struct forward {
 	socklen_t tlen;
 	char target_str[FWD_TARGET_STR_MAX];
 	int64_t timeout_ms;
-	bool paused;	   /* forward_pause() */
 	bool accept_error; /* accept failed for lack of resources: pause briefly */
 	bool full;	   /* nconns reached max_conns: accept waits for a close */
 	bool fds_low;	   /* the fd reserve was reached: accept waits for a close */
