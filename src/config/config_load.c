@@ -382,13 +382,12 @@ static void check_listeners(struct loader *ld)
 	int n = cfg->nlisten;
 	struct listen_addr *addr = xcalloc((size_t)n + 1, sizeof(*addr));
 	struct listen_addr *fwd = xcalloc((size_t)n + 1, sizeof(*fwd));
-	const char *why;
 	for (int i = 0; i < n; i++) {
 		if (!cfg->listen[i].address ||
-		    listen_addr_parse(cfg->listen[i].address, &addr[i], &why))
+		    listen_addr_parse(cfg->listen[i].address, &addr[i], NULL))
 			addr[i].port = -1; /* missing or already reported */
 		if (!cfg->listen[i].forward ||
-		    listen_addr_parse(cfg->listen[i].forward, &fwd[i], &why))
+		    listen_addr_parse(cfg->listen[i].forward, &fwd[i], NULL))
 			fwd[i].port = -1;
 	}
 	for (int j = 0; j < n; j++) {

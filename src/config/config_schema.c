@@ -385,12 +385,21 @@ static int set_poll(const struct config_key *k, char *base, const char *s, char 
 	return 0;
 }
 
+/* An address listen_addr_parse() refused, saying why (freed here). */
+static int bad_address(char **err, const struct config_key *k, const char *s, char *why)
+{
+	int r = errf(err, k, "invalid address \"%.64s\": %s", s, why);
+	free(why);
+	return r;
+}
+
 /* Every key whose value is written as a string. */
 static int set_string(const struct config_key *k, char *base, const char *s, char **err)
 {
 	char *field = base + k->off;
 	struct listen_addr la;
 	const char *why;
+	char *aerr = NULL;
 	if (!*s && (k->flags & CK_NONEMPTY))
 		return errf(err, k, "must not be empty");
 	switch (k->type) {
@@ -430,8 +439,8 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 	case CT_POLL:
 		return set_poll(k, base, s, err);
 	case CT_ADDRESS:
-		if (listen_addr_parse(s, &la, &why) < 0)
-			return errf(err, k, "invalid address \"%.64s\": %s", s, why);
+		if (listen_addr_parse(s, &la, &aerr) < 0)
+			return bad_address(err, k, s, aerr);
 		set_str((char **)field, s);
 		return 0;
 	case CT_FORWARD:
@@ -439,8 +448,8 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 			set_str((char **)field, NULL);
 			return 0;
 		}
-		if (listen_addr_parse(s, &la, &why) < 0)
-			return errf(err, k, "invalid address \"%.64s\": %s", s, why);
+		if (listen_addr_parse(s, &la, &aerr) < 0)
+			return bad_address(err, k, s, aerr);
 		if (la.family != LISTEN_ADDR_TCP || la.port == 0)
 			return errf(err, k,
 				    "invalid address \"%.64s\": expected \"host:port\" with a port "

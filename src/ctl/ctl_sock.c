@@ -13,55 +13,14 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
-#include "core/log.h"
+#include "net/unixsock.h"
 #include "util/fileio.h"
-#include "util/sys.h"
 #include "util/xalloc.h"
-
-/* ---- addresses ---- */
-
-/* Fill sun for path. Paths too long for sun_path go through the directory: *dirfd is an O_PATH
- * fd of the parent (the caller closes it after bind/connect) and the address is
- * /proc/self/fd/N/NAME. Returns 0 or -errno. */
-static int sockaddr_for(const char *path, struct sockaddr_un *sun, socklen_t *len, int *dirfd)
-{
-	size_t n = strlen(path);
-	*dirfd = -1;
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (n == 0)
-		return -EINVAL;
-	if (n < sizeof(sun->sun_path)) {
-		memcpy(sun->sun_path, path, n);
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-		return 0;
-	}
-	const char *slash = strrchr(path, '/');
-	if (!slash || !slash[1])
-		return -ENAMETOOLONG;
-	char *dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int e = errno;
-	free(dir);
-	if (fd < 0)
-		return -e;
-	int k = snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/self/fd/%d/%s", fd,
-			 slash + 1);
-	if (k < 0 || (size_t)k >= sizeof(sun->sun_path)) {
-		close(fd);
-		return -ENAMETOOLONG;
-	}
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)k + 1);
-	*dirfd = fd;
-	return 0;
-}
 
 int ctl_connect(const char *path, int64_t timeout_ms)
 {
-	struct sockaddr_un sun;
-	socklen_t len;
-	int dirfd;
-	int r = sockaddr_for(path, &sun, &len, &dirfd);
+	struct unixsock_addr a;
+	int r = unixsock_addr_fill(&a, path, UNIXSOCK_LONG_PATH);
 	if (r < 0)
 		return r;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (timeout_ms > 0 ? 0 : SOCK_NONBLOCK),
@@ -76,7 +35,7 @@ int ctl_connect(const char *path, int64_t timeout_ms)
 				     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
-	while ((r = connect(fd, (struct sockaddr *)&sun, len)) < 0 && errno == EINTR)
+	while ((r = connect(fd, (struct sockaddr *)&a.sun, a.len)) < 0 && errno == EINTR)
 		;
 	if (r < 0) {
 		r = errno == EINPROGRESS ? -EAGAIN : -errno;
@@ -88,14 +47,12 @@ int ctl_connect(const char *path, int64_t timeout_ms)
 		r = -errno;
 		goto out_close;
 	}
-	if (dirfd >= 0)
-		close(dirfd);
+	unixsock_addr_release(&a);
 	return fd;
 out_close:
 	close(fd);
 out_dir:
-	if (dirfd >= 0)
-		close(dirfd);
+	unixsock_addr_release(&a);
 	return r;
 }
 
@@ -125,7 +82,7 @@ static int make_parents(const char *path)
 static int check_dir(const char *path, uid_t uid, char **err)
 {
 	char *slash = strrchr(path, '/');
-	char *dir = !slash	     ? xstrdup(".")
+	char *dir = !slash	    ? xstrdup(".")
 		    : slash == path ? xstrdup("/")
 				    : xstrndup(path, (size_t)(slash - path));
 	struct stat st;
@@ -152,70 +109,21 @@ static int check_dir(const char *path, uid_t uid, char **err)
 	return r;
 }
 
-/* bind() under a umask that leaves 0600. 0 or -errno. */
-static int bind_path(int fd, const char *path)
-{
-	struct sockaddr_un sun;
-	socklen_t len;
-	int dirfd;
-	int r = sockaddr_for(path, &sun, &len, &dirfd);
-	if (r < 0)
-		return r;
-	mode_t old = umask(0177);
-	r = sys_bind(fd, (struct sockaddr *)&sun, len) < 0 ? -errno : 0;
-	umask(old);
-	if (dirfd >= 0)
-		close(dirfd);
-	return r;
-}
-
-/* Bind, replacing a stale socket file. 0, or -errno with *err set. */
+/* Bind under a umask that leaves 0600, replacing a stale socket file. 0, or -errno with *err
+ * set. */
 static int bind_or_replace(int fd, const char *path, const char *display, char **err)
 {
-	for (int attempt = 0;; attempt++) {
-		int r = bind_path(fd, path);
-		if (r != -EADDRINUSE || attempt == 2) {
-			if (r < 0)
-				*err = xasprintf("cannot bind the control socket %s: %s",
-						 display, strerror(-r));
-			return r;
-		}
-		struct stat st;
-		if (lstat(path, &st) < 0) {
-			if (errno == ENOENT)
-				continue; /* gone meanwhile */
-			r = -errno;
-			*err = xasprintf("cannot inspect %s: %s", display, strerror(-r));
-			return r;
-		}
-		if (!S_ISSOCK(st.st_mode)) {
-			*err = xasprintf("cannot create the control socket: %s exists and is not a "
-					 "socket",
-					 display);
-			return -EEXIST;
-		}
-		int probe = ctl_connect(path, 0);
-		if (probe >= 0 || probe == -EAGAIN) {
-			if (probe >= 0)
-				close(probe);
-			*err = xasprintf("another baton is running on %s", display);
-			return -EADDRINUSE;
-		}
-		if (probe == -ENOENT)
-			continue;
-		if (probe != -ECONNREFUSED) {
-			*err = xasprintf("cannot check whether %s is in use: %s", display,
-					 strerror(-probe));
-			return probe;
-		}
-		log_debug("control socket: replacing the stale socket %s", display);
-		if (unlink(path) < 0 && errno != ENOENT) {
-			r = -errno;
-			*err = xasprintf("cannot remove the stale control socket %s: %s",
-					 display, strerror(-r));
-			return r;
-		}
-	}
+	mode_t old = umask(0177);
+	int r = unixsock_bind(fd, path, UNIXSOCK_LONG_PATH);
+	umask(old);
+	if (r == -EADDRINUSE)
+		*err = xasprintf("another baton is running on %s", display);
+	else if (r == -EEXIST)
+		*err = xasprintf("cannot create the control socket: %s exists and is not a socket",
+				 display);
+	else if (r < 0)
+		*err = xasprintf("cannot bind the control socket %s: %s", display, strerror(-r));
+	return r;
 }
 
 int ctl_sock_listen(const char *path, const char *display, uid_t uid, int backlog,

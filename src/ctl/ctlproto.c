@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/xalloc.h"
+
 /* Longest user word quoted back in an error reason. */
 #define QUOTE_MAX 40
 /* Room kept at the end of a body for the truncation marker. */
@@ -125,8 +127,9 @@ static bool version_word_ok(const char *w, size_t n)
 
 #define MAX_WORDS 3
 
-int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req, char *why,
-			   size_t whylen)
+/* ctlproto_parse_request() with the reason written to why (the decoder keeps it). */
+static int parse_request(const char *line, size_t len, struct ctl_request *req, char *why,
+			 size_t whylen)
 {
 	char q[QUOTE_MAX + 8];
 	if (len && line[len - 1] == '\r')
@@ -245,12 +248,21 @@ __attribute__((format(printf, 3, 4))) static int reqdec_failf(struct ctlproto_re
 	return reqdec_fail(d, err);
 }
 
+int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req, char **err)
+{
+	char why[CTLPROTO_WHY_MAX] = "";
+	int r = parse_request(line, len, req, why, sizeof(why));
+	if (r < 0 && err)
+		*err = xstrdup(why[0] ? why : strerror(-r));
+	return r;
+}
+
 /* The line in d is complete: 1 with a request, 0 for a blank line, or an error. */
 static int reqdec_line(struct ctlproto_reqdec *d, struct ctl_request *req)
 {
 	size_t len = d->len;
 	d->len = 0;
-	int r = ctlproto_parse_request(d->line, len, req, d->why, sizeof(d->why));
+	int r = parse_request(d->line, len, req, d->why, sizeof(d->why));
 	if (r == -ENODATA) {
 		d->why[0] = '\0';
 		return 0;

@@ -70,9 +70,9 @@ const char *ctlproto_verb_name(enum ctl_verb v);
 
 /* Parse one request line (without its LF; a trailing CR is allowed). Returns 0, -ENODATA for a
  * blank line, or -EBADMSG (NUL or control character), -EILSEQ (invalid UTF-8), -EMSGSIZE
- * (too long), -EINVAL (unknown verb, bad arguments) with a reason in why. */
-int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req, char *why,
-			   size_t whylen);
+ * (too long), -EINVAL (unknown verb, bad arguments), with *err (if err is not NULL) set to a
+ * reason the caller frees. */
+int ctlproto_parse_request(const char *line, size_t len, struct ctl_request *req, char **err);
 
 /* ---- incremental decoders ----
  * Feed whatever read() returned. A call consumes bytes up to the end of the first complete

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "net/listen_addr.h"
+#include "net/unixsock.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "util/duration.h"
@@ -49,15 +50,9 @@ static long count_open_fds(void)
 	return n < 0 ? 0 : n;
 }
 
-static void set_linger0(int fd)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 static void accept_room(struct forward *f);
 
-void fwd_conn_close(struct conn *c, bool reset)
+void fwd_conn_close(struct fwd_conn *c, bool reset)
 {
 	struct forward *f = c->f;
 	if (c->prev)
@@ -73,23 +68,17 @@ void fwd_conn_close(struct conn *c, bool reset)
 	loop_del(f->loop, c->csrc);
 	loop_del(f->loop, c->tsrc);
 	loop_timer_free(c->timer);
-	if (reset) {
-		set_linger0(c->cfd);
-		if (c->tfd >= 0)
-			set_linger0(c->tfd);
-	}
-	close(c->cfd);
-	if (c->tfd >= 0)
-		close(c->tfd);
+	conn_close(&c->cli, reset);
+	conn_close(&c->tgt, reset);
 	fwd_relay_release(c);
 	free(c);
 }
 
 /* ---- connecting ---- */
 
-static bool conn_connect(struct conn *c);
+static bool conn_connect(struct fwd_conn *c);
 
-static void conn_timed_out(struct conn *c)
+static void conn_timed_out(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	f->st.timed_out++;
@@ -130,18 +119,16 @@ static bool connect_err_retryable(int err)
 	}
 }
 
-static void conn_drop_target(struct conn *c)
+static void conn_drop_target(struct fwd_conn *c)
 {
 	loop_del(c->f->loop, c->tsrc);
 	c->tsrc = NULL;
-	if (c->tfd >= 0)
-		close(c->tfd);
-	c->tfd = -1;
+	conn_close(&c->tgt, false);
 }
 
 /* The target did not take the connection: wait and try again. Returns false when c was
  * freed. */
-static bool conn_retry(struct conn *c, int err)
+static bool conn_retry(struct fwd_conn *c, int err)
 {
 	struct forward *f = c->f;
 	conn_drop_target(c);
@@ -159,7 +146,7 @@ static bool conn_retry(struct conn *c, int err)
 		return false;
 	}
 	int64_t at = now + c->backoff_ms;
-	if (f->paused || at > c->deadline)
+	if (at > c->deadline)
 		at = c->deadline;
 	loop_timer_arm_at(c->timer, at);
 	c->backoff_ms *= 2;
@@ -168,7 +155,7 @@ static bool conn_retry(struct conn *c, int err)
 	return true;
 }
 
-static bool conn_connected(struct conn *c)
+static bool conn_connected(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	c->state = CONN_RELAYING;
@@ -184,7 +171,7 @@ static bool conn_connected(struct conn *c)
 	return fwd_relay_start(c);
 }
 
-void fwd_conn_replay(struct conn *c, int err)
+void fwd_conn_replay(struct fwd_conn *c, int err)
 {
 	struct forward *f = c->f;
 	log_debug("forward: connection %u: the target failed before answering (%s) — connecting "
@@ -203,7 +190,7 @@ void fwd_conn_replay(struct conn *c, int err)
 static void on_target(struct loop *l, int fd, uint32_t events, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (c->state == CONN_RELAYING) {
 		fwd_relay_io(c, fd, 1, events);
 		return;
@@ -221,7 +208,7 @@ static void on_target(struct loop *l, int fd, uint32_t events, void *data)
 static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (c->state == CONN_RELAYING) {
 		fwd_relay_io(c, fd, 0, events);
 		return;
@@ -235,13 +222,13 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 }
 
 /* Returns false when c was freed. */
-static bool conn_connect(struct conn *c)
+static bool conn_connect(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	int fd = socket(f->target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return conn_retry(c, errno);
-	c->tfd = fd;
+	conn_sock_init(&c->tgt, fd);
 	int r = connect(fd, (const struct sockaddr *)&f->target, f->tlen);
 	if (r < 0 && errno != EINPROGRESS)
 		return conn_retry(c, errno);
@@ -258,17 +245,13 @@ static bool conn_connect(struct conn *c)
 static void on_conn_timer(struct loop *l, void *data)
 {
 	(void)l;
-	struct conn *c = data;
+	struct fwd_conn *c = data;
 	if (now_ms() >= c->deadline) {
 		conn_timed_out(c);
 		return;
 	}
-	if (c->state == CONN_WAITING) {
-		if (c->f->paused)
-			loop_timer_arm_at(c->timer, c->deadline);
-		else
-			conn_connect(c);
-	}
+	if (c->state == CONN_WAITING)
+		conn_connect(c);
 }
 
 /* ---- accepting ---- */
@@ -277,7 +260,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data);
 
 static int update_accepting(struct forward *f)
 {
-	bool want = !f->paused && !f->accept_error && !f->full && !f->fds_low;
+	bool want = !f->accept_error && !f->full && !f->fds_low;
 	if (want && !f->lsrc) {
 		f->lsrc = loop_add(f->loop, f->lfd, EPOLLIN, on_accept, f);
 		if (!f->lsrc)
@@ -360,11 +343,11 @@ static bool accept_has_room(struct forward *f)
 
 static void conn_new(struct forward *f, int cfd)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct fwd_conn *c = xcalloc(1, sizeof(*c));
 	c->f = f;
 	c->id = ++f->next_id;
-	c->cfd = cfd;
-	c->tfd = -1;
+	conn_sock_init(&c->cli, cfd);
+	conn_sock_init(&c->tgt, -1);
 	c->d[0].pipe[0] = c->d[0].pipe[1] = c->d[1].pipe[0] = c->d[1].pipe[1] = -1;
 	c->csrc = loop_add(f->loop, cfd, FWD_EVENTS, on_client, c);
 	if (!c->csrc) {
@@ -386,10 +369,7 @@ static void conn_new(struct forward *f, int cfd)
 	c->backoff_ms = FWD_BACKOFF_MIN_MS;
 	c->state = CONN_WAITING;
 	c->retryable = true;
-	if (f->paused)
-		loop_timer_arm_at(c->timer, c->deadline);
-	else
-		conn_connect(c);
+	conn_connect(c);
 }
 
 static bool accept_err_transient(int err)
@@ -445,30 +425,6 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 }
 
 /* ---- public ---- */
-
-static void format_target(const struct sockaddr_storage *ss, socklen_t len, char *out,
-			  size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN];
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
-		size_t off = offsetof(struct sockaddr_un, sun_path);
-		size_t n = len > off ? len - off : 0;
-		if (n > 0 && un->sun_path[0] == '\0')
-			snprintf(out, outlen, "unix:@%.*s", (int)(n - 1), un->sun_path + 1);
-		else
-			snprintf(out, outlen, "unix:%.*s", (int)strnlen(un->sun_path, n),
-				 un->sun_path);
-	}
-}
 
 static uint16_t sa_port(const struct sockaddr_storage *ss)
 {
@@ -526,7 +482,9 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		f->fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
 	f->fd_base = count_open_fds();
-	format_target(&f->target, len, f->target_str, sizeof(f->target_str));
+	char *text = unixsock_sockaddr_text((const struct sockaddr *)&f->target, len);
+	snprintf(f->target_str, sizeof(f->target_str), "%s", text);
+	free(text);
 	f->name = xstrdup(f->target_str);
 	if (targets_self(listen_fd, &f->target, len)) {
 		free(f->name);
@@ -547,47 +505,15 @@ struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr
 	return f;
 }
 
-void forward_pause(struct forward *f)
-{
-	if (f->paused)
-		return;
-	f->paused = true;
-	update_accepting(f);
-	for (struct conn *c = f->conns; c; c = c->next)
-		if (c->state == CONN_WAITING)
-			loop_timer_arm_at(c->timer, c->deadline);
-}
-
-int forward_resume(struct forward *f)
-{
-	if (!f->paused)
-		return 0;
-	f->paused = false;
-	int r = update_accepting(f);
-	if (r < 0) {
-		f->paused = true;
-		return r;
-	}
-	forward_retry_now(f);
-	return 0;
-}
-
 void forward_retry_now(struct forward *f)
 {
-	if (f->paused)
-		return;
 	/* the target is (about to be) up: waiting connections try now, from the loop */
-	for (struct conn *c = f->conns; c; c = c->next) {
+	for (struct fwd_conn *c = f->conns; c; c = c->next) {
 		if (c->state == CONN_WAITING) {
 			c->backoff_ms = FWD_BACKOFF_MIN_MS;
 			loop_timer_arm_in(c->timer, 0);
 		}
 	}
-}
-
-bool forward_paused(const struct forward *f)
-{
-	return f->paused;
 }
 
 size_t forward_nconns(const struct forward *f)
@@ -637,14 +563,18 @@ void forward_set_max_conns(struct forward *f, size_t max, const char *name)
 		update_accepting(f);
 }
 
-int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
-			 const char **why)
+/* -EINVAL with *err (if err is not NULL) set to reason. */
+static int target_invalid(char **err, const char *reason)
 {
-	const char *dummy;
-	if (!why)
-		why = &dummy;
+	if (err)
+		*err = xstrdup(reason);
+	return -EINVAL;
+}
+
+int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen, char **err)
+{
 	struct listen_addr a;
-	if (listen_addr_parse(s, &a, why) < 0)
+	if (listen_addr_parse(s, &a, err) < 0)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	if (a.family != LISTEN_ADDR_TCP) {
@@ -663,16 +593,12 @@ int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t 
 		*outlen = (socklen_t)(off + n + 1);
 		return 0;
 	}
-	if (a.port == 0) {
-		*why = "a forward target needs a port from 1 to 65535";
-		return -EINVAL;
-	}
+	if (a.port == 0)
+		return target_invalid(err, "a forward target needs a port from 1 to 65535");
 	if (a.host_v6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-		if (inet_pton(AF_INET6, a.host, &in6->sin6_addr) != 1) {
-			*why = "invalid IPv6 address";
-			return -EINVAL;
-		}
+		if (inet_pton(AF_INET6, a.host, &in6->sin6_addr) != 1)
+			return target_invalid(err, "invalid IPv6 address");
 		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) /* "[::]": this machine */
 			in6->sin6_addr = in6addr_loopback;
 		in6->sin6_family = AF_INET6;
@@ -684,8 +610,8 @@ int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t 
 	if (listen_addr_is_any(&a) || strcmp(a.host, "localhost") == 0) {
 		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* the app on this machine */
 	} else if (inet_pton(AF_INET, a.host, &in->sin_addr) != 1) {
-		*why = "forward targets are not resolved: write an IP address or localhost";
-		return -EINVAL;
+		return target_invalid(err, "forward targets are not resolved: write an IP address "
+					   "or localhost");
 	}
 	in->sin_family = AF_INET;
 	in->sin_port = htons((uint16_t)a.port);

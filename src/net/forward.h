@@ -25,8 +25,7 @@
  * request line: a client pipelining a POST behind a GET could still see the POST sent twice (RFC
  * 9112 asks clients not to pipeline after non-idempotent methods, not before). At most 8 replays
  * per connection; then, or once a byte of the answer was relayed, a reset is passed on as a
- * reset. A supervisor still pauses forwarding before it stops the app so that
- * new connections wait instead. */
+ * reset. */
 #ifndef BATON_FORWARD_H
 #define BATON_FORWARD_H
 
@@ -54,14 +53,6 @@ struct forward_stats {
  * ELOOP when the target is the listening socket's own address. */
 struct forward *forward_new(struct loop *l, int listen_fd, const struct sockaddr *target,
 			    socklen_t len, int64_t connect_timeout_ms);
-/* Stop accepting: new connections wait in the kernel's backlog; accepted connections still
- * waiting for the target stop retrying (their deadlines still run). For while the supervisor
- * knows the app is down. Idempotent. */
-void forward_pause(struct forward *f);
-/* Accept again, and retry every waiting connection at once. Returns 0 or -errno (the listening
- * socket could not be watched; forwarding stays paused). Idempotent. */
-int forward_resume(struct forward *f);
-bool forward_paused(const struct forward *f);
 /* The supervisor knows the target is up (the app is ready): connections waiting for it retry
  * now instead of at their next backoff step. */
 void forward_retry_now(struct forward *f);
@@ -92,8 +83,9 @@ void forward_set_splice(struct forward *f, bool on);
  * "[::1]:8081", "localhost:8081" or ":8081" (both 127.0.0.1: the app on this machine),
  * "unix:/path", "unix:rel" (relative to the working directory at connect time), "unix:@name".
  * Host names other than localhost are refused: a forward target is a local app, and resolving
- * would block. Returns 0, or -EINVAL with *why set to a static reason. */
+ * would block. Returns 0, or -EINVAL with *err (if err is not NULL) set to a reason the caller
+ * frees. */
 int forward_parse_target(const char *s, struct sockaddr_storage *out, socklen_t *outlen,
-			 const char **why);
+			 char **err);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/conn.h"
 #include "net/forward.h"
 
 struct loop;
@@ -46,10 +47,10 @@ enum conn_state {
 };
 
 struct dir {
-	int src, dst;  /* the connection's sockets (not owned here) */
-	int pipe[2];   /* splice mode: created on first use, -1 before */
-	size_t inpipe; /* splice mode: bytes in the pipe, not yet written to dst */
-	char *buf;     /* copy mode: buf[off..len) not yet written to dst */
+	struct conn *src, *dst; /* the connection's transports (not owned here) */
+	int pipe[2];		/* splice mode: created on first use, -1 before */
+	size_t inpipe;		/* splice mode: bytes in the pipe, not yet written to dst */
+	char *buf;		/* copy mode: buf[off..len) not yet written to dst */
 	size_t off, len, cap;
 	bool copy;	   /* read/write instead of splice */
 	bool splice_later; /* copying only while retryable: splice once that ends */
@@ -59,12 +60,12 @@ struct dir {
 	uint64_t *bytes;   /* stats counter */
 };
 
-struct conn {
+struct fwd_conn {
 	struct forward *f;
-	struct conn *prev, *next;
+	struct fwd_conn *prev, *next;
 	unsigned id;
 	enum conn_state state;
-	int cfd, tfd;
+	struct conn cli, tgt; /* the client's and the target's transports (tgt.fd -1: none) */
 	struct loop_src *csrc, *tsrc;
 	struct loop_timer *timer; /* while not relaying: retry and deadline */
 	int64_t deadline;
@@ -88,7 +89,6 @@ struct forward {
 	socklen_t tlen;
 	char target_str[FWD_TARGET_STR_MAX];
 	int64_t timeout_ms;
-	bool paused;	   /* forward_pause() */
 	bool accept_error; /* accept failed for lack of resources: pause briefly */
 	bool full;	   /* nconns reached max_conns: accept waits for a close */
 	bool fds_low;	   /* the fd reserve was reached: accept waits for a close */
@@ -99,7 +99,7 @@ struct forward {
 	long fd_base;  /* fds open at forward_new(): the rest of baton */
 	char *name;    /* the listener's, for messages */
 	bool splice;
-	struct conn *conns;
+	struct fwd_conn *conns;
 	size_t nconns;
 	unsigned next_id;
 	int64_t last_timeout_log;
@@ -108,20 +108,20 @@ struct forward {
 
 /* forward.c */
 /* Frees c. With reset, both peers get a TCP reset instead of an orderly close. */
-void fwd_conn_close(struct conn *c, bool reset);
+void fwd_conn_close(struct fwd_conn *c, bool reset);
 /* The target failed while c was retryable (err: 0 for an end of file): drop the target socket
  * and connect again; the relay restarts with the replay once connected. */
-void fwd_conn_replay(struct conn *c, int err);
+void fwd_conn_replay(struct fwd_conn *c, int err);
 
 /* forward_relay.c */
 /* c's target socket is connected: set up (or, after a failure, restart with the replay) and
  * move what is waiting. Returns false when c was freed or stopped relaying. */
-bool fwd_relay_start(struct conn *c);
+bool fwd_relay_start(struct fwd_conn *c);
 /* Events on c's client (side 0) or target (side 1) socket while relaying. */
-void fwd_relay_io(struct conn *c, int fd, int side, uint32_t events);
+void fwd_relay_io(struct fwd_conn *c, int fd, int side, uint32_t events);
 /* The kick timer's callback (data: the forward). */
 void fwd_relay_kick(struct loop *l, void *data);
 /* Frees what c's relay holds (pipes, buffers, the replay copy); closes no socket. */
-void fwd_relay_release(struct conn *c);
+void fwd_relay_release(struct fwd_conn *c);
 
 #endif

@@ -23,7 +23,7 @@
 #include "core/loop.h"
 #include "util/xalloc.h"
 
-static bool dir_pump(struct conn *c, int i);
+static bool dir_pump(struct fwd_conn *c, int i);
 
 static size_t dir_pending(const struct dir *d)
 {
@@ -42,7 +42,7 @@ static void dir_release(struct dir *d)
 	d->inpipe = d->off = d->len = d->cap = 0;
 }
 
-void fwd_relay_release(struct conn *c)
+void fwd_relay_release(struct fwd_conn *c)
 {
 	dir_release(&c->d[0]);
 	dir_release(&c->d[1]);
@@ -55,7 +55,7 @@ void fwd_relay_release(struct conn *c)
 /* ---- the replay copy ---- */
 
 /* why: for the debug log, NULL when the target answered (the usual end) */
-static void replay_end(struct conn *c, const char *why)
+static void replay_end(struct fwd_conn *c, const char *why)
 {
 	if (!c->retryable)
 		return;
@@ -68,7 +68,7 @@ static void replay_end(struct conn *c, const char *why)
 }
 
 /* d[0] read n bytes into its buffer: keep a copy while retryable. */
-static void replay_keep(struct conn *c, const char *p, size_t n)
+static void replay_keep(struct fwd_conn *c, const char *p, size_t n)
 {
 	if (!c->retryable || n == 0)
 		return;
@@ -84,7 +84,7 @@ static void replay_keep(struct conn *c, const char *p, size_t n)
 
 /* True when the kept request starts with an idempotent HTTP method (RFC 9110 9.2.2): sending it
  * again has the effect of sending it once. */
-static bool replay_idempotent(const struct conn *c)
+static bool replay_idempotent(const struct fwd_conn *c)
 {
 	static const char *const methods[] = {"GET ",	"HEAD ", "OPTIONS ",
 					      "TRACE ", "PUT ",	 "DELETE "};
@@ -99,7 +99,7 @@ static bool replay_idempotent(const struct conn *c)
 /* The target failed (err: the error, 0 for an end of file). While retryable and under the
  * replay limit, forward.c connects again and true is returned (c must not be relayed further);
  * otherwise false: the caller handles the failure as a relay does. */
-static bool replay_on_failure(struct conn *c, int err)
+static bool replay_on_failure(struct fwd_conn *c, int err)
 {
 	if (!c->retryable)
 		return false;
@@ -144,7 +144,7 @@ static int dir_to_copy(struct dir *d)
 
 /* Move bytes from d[i]'s src into the pipe or buffer (only called with nothing pending).
  * Returns the count, 0 at end of file, or -errno (-EAGAIN: nothing to read now). */
-static ssize_t dir_fill(struct conn *c, int i)
+static ssize_t dir_fill(struct fwd_conn *c, int i)
 {
 	struct dir *d = &c->d[i];
 	if (d->splice_later && !c->retryable) {
@@ -157,16 +157,18 @@ static ssize_t dir_fill(struct conn *c, int i)
 		log_debug("forward: no pipe for splice (%s), copying instead", strerror(errno));
 		d->copy = true;
 	}
+	int sfd = d->copy ? -1 : conn_splice_fd(d->src);
 	if (!d->copy) {
-		ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, FWD_CHUNK,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		ssize_t n = sfd < 0 ? -1
+				    : splice(sfd, NULL, d->pipe[1], NULL, FWD_CHUNK,
+					     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n >= 0) {
 			d->inpipe += (size_t)n;
 			return n;
 		}
-		if (errno != EINVAL)
+		if (sfd >= 0 && errno != EINVAL)
 			return -errno;
-		int r = dir_to_copy(d); /* splice cannot read this socket */
+		int r = dir_to_copy(d); /* splice cannot read this transport */
 		if (r < 0)
 			return r;
 	}
@@ -174,58 +176,51 @@ static ssize_t dir_fill(struct conn *c, int i)
 		d->cap = FWD_CHUNK;
 		d->buf = xmalloc(d->cap);
 	}
-	for (;;) {
-		ssize_t n = read(d->src, d->buf, d->cap);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		d->off = 0;
-		d->len = (size_t)n;
-		if (i == 0)
-			replay_keep(c, d->buf, (size_t)n);
+	ssize_t n = conn_read(d->src, d->buf, d->cap);
+	if (n < 0)
 		return n;
-	}
+	d->off = 0;
+	d->len = (size_t)n;
+	if (i == 0)
+		replay_keep(c, d->buf, (size_t)n);
+	return n;
 }
 
 /* Write pending bytes to dst. Returns the count or -errno (-EAGAIN: dst is full). */
 static ssize_t dir_flush(struct dir *d)
 {
 	if (!d->copy) {
-		ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->inpipe,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		int dfd = conn_splice_fd(d->dst);
+		ssize_t n = dfd < 0 ? -1
+				    : splice(d->pipe[0], NULL, dfd, NULL, d->inpipe,
+					     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			d->inpipe -= (size_t)n;
 			return n;
 		}
 		if (n == 0)
 			return -EIO; /* the pipe cannot be empty here */
-		if (errno != EINVAL)
+		if (dfd >= 0 && errno != EINVAL)
 			return -errno;
-		int r = dir_to_copy(d); /* splice cannot write this socket */
+		int r = dir_to_copy(d); /* splice cannot write this transport */
 		if (r < 0)
 			return r;
 	}
-	for (;;) {
-		ssize_t n =
-			send(d->dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		d->off += (size_t)n;
-		if (d->off == d->len)
-			d->off = d->len = 0;
+	ssize_t n = conn_write(d->dst, d->buf + d->off, d->len - d->off);
+	if (n < 0)
 		return n;
-	}
+	d->off += (size_t)n;
+	if (d->off == d->len)
+		d->off = d->len = 0;
+	return n;
 }
 
 /* Source drained to end of file: relay the half-close. Returns false when c was freed. */
-static bool dir_finish(struct conn *c, int i)
+static bool dir_finish(struct fwd_conn *c, int i)
 {
 	struct dir *d = &c->d[i];
 	/* ENOTCONN: the peer is already gone, which the other direction will find out */
-	shutdown(d->dst, SHUT_WR);
+	conn_shutdown(d->dst);
 	d->done = true;
 	dir_release(d);
 	if (c->d[!i].done) {
@@ -239,7 +234,7 @@ static bool dir_finish(struct conn *c, int i)
 /* Writing to d's destination failed: its peer is gone. What the other direction still
  * carries is delivered; this one is dropped. Returns false when c was freed or stopped
  * relaying. */
-static bool dir_write_failed(struct conn *c, int i, int err)
+static bool dir_write_failed(struct fwd_conn *c, int i, int err)
 {
 	struct dir *d = &c->d[i];
 	if (i == 0 && replay_on_failure(c, err))
@@ -255,7 +250,7 @@ static bool dir_write_failed(struct conn *c, int i, int err)
 	return dir_pump(c, !i);
 }
 
-static bool dir_defer(struct conn *c, struct dir *d)
+static bool dir_defer(struct fwd_conn *c, struct dir *d)
 {
 	d->again = true;
 	if (!loop_timer_armed(c->f->kick))
@@ -265,7 +260,7 @@ static bool dir_defer(struct conn *c, struct dir *d)
 
 /* Move what can be moved now. Returns false when c was freed or stopped relaying (a replay
  * is under way). */
-static bool dir_pump(struct conn *c, int i)
+static bool dir_pump(struct fwd_conn *c, int i)
 {
 	struct dir *d = &c->d[i];
 	size_t moved = 0;
@@ -307,7 +302,7 @@ static bool dir_pump(struct conn *c, int i)
 	return true;
 }
 
-void fwd_relay_io(struct conn *c, int fd, int side, uint32_t events)
+void fwd_relay_io(struct fwd_conn *c, int fd, int side, uint32_t events)
 {
 	if (events & EPOLLERR) {
 		int err = 0;
@@ -338,8 +333,8 @@ void fwd_relay_kick(struct loop *l, void *data)
 {
 	(void)l;
 	struct forward *f = data;
-	struct conn *next;
-	for (struct conn *c = f->conns; c; c = next) {
+	struct fwd_conn *next;
+	for (struct fwd_conn *c = f->conns; c; c = next) {
 		next = c->next; /* pumping c frees at most c */
 		if (c->state != CONN_RELAYING)
 			continue;
@@ -352,7 +347,7 @@ void fwd_relay_kick(struct loop *l, void *data)
 
 /* After a replay's reconnect: d[0] starts over with every byte the client sent, and with its
  * end of file when there was one; d[1] has moved nothing (else no replay). */
-static void relay_rewind(struct conn *c)
+static void relay_rewind(struct fwd_conn *c)
 {
 	struct dir *d = &c->d[0];
 	if (!d->buf || d->cap < c->rlen) {
@@ -369,7 +364,7 @@ static void relay_rewind(struct conn *c)
 	c->d[0].again = c->d[1].again = false;
 }
 
-bool fwd_relay_start(struct conn *c)
+bool fwd_relay_start(struct fwd_conn *c)
 {
 	struct forward *f = c->f;
 	if (!c->started) {
@@ -386,8 +381,8 @@ bool fwd_relay_start(struct conn *c)
 		relay_rewind(c);
 	}
 	for (int i = 0; i < 2; i++) {
-		c->d[i].src = i ? c->tfd : c->cfd;
-		c->d[i].dst = i ? c->cfd : c->tfd;
+		c->d[i].src = i ? &c->tgt : &c->cli;
+		c->d[i].dst = i ? &c->cli : &c->tgt;
 	}
 	/* edges may have passed while we connected (the request is probably waiting): pump now */
 	if (!dir_pump(c, 0))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/unixsock.h"
 #include "util/sys.h"
 #include "util/xalloc.h"
 
@@ -123,33 +124,33 @@ static int resolve(const struct listen_addr *a, const char *root, struct resolve
 		}
 		return resolve_host(a->host, a->port, r);
 	}
-	struct sockaddr_un *sun = (struct sockaddr_un *)&r->ss;
-	memset(&r->ss, 0, sizeof(r->ss));
-	sun->sun_family = AF_UNIX;
-	size_t len = strlen(a->path);
+	struct unixsock_addr ua;
+	int rc;
 	if (a->family == LISTEN_ADDR_ABSTRACT) {
-		if (len == 0 || len > sizeof(sun->sun_path) - 1)
-			return -ENAMETOOLONG;
-		memcpy(sun->sun_path + 1, a->path, len);
-		r->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
-		return 0;
-	}
-	int n;
-	if (a->path[0] == '/') {
-		n = snprintf(r->path, sizeof(r->path), "%s", a->path);
+		char *name = xasprintf("@%s", a->path);
+		rc = unixsock_addr_fill(&ua, name, 0);
+		free(name);
 	} else {
-		char cwd[PATH_MAX];
-		if (!root) {
-			if (!getcwd(cwd, sizeof(cwd)))
-				return -errno;
-			root = cwd;
+		int n;
+		if (a->path[0] == '/') {
+			n = snprintf(r->path, sizeof(r->path), "%s", a->path);
+		} else {
+			char cwd[PATH_MAX];
+			if (!root) {
+				if (!getcwd(cwd, sizeof(cwd)))
+					return -errno;
+				root = cwd;
+			}
+			n = snprintf(r->path, sizeof(r->path), "%s/%s", root, a->path);
 		}
-		n = snprintf(r->path, sizeof(r->path), "%s/%s", root, a->path);
+		if (n < 0 || (size_t)n >= sizeof(r->path))
+			return -ENAMETOOLONG;
+		rc = unixsock_addr_fill(&ua, r->path, 0);
 	}
-	if (n < 0 || (size_t)n >= sizeof(r->path) || (size_t)n >= sizeof(sun->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun->sun_path, r->path, (size_t)n + 1);
-	r->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	if (rc < 0)
+		return rc == -EINVAL ? -ENAMETOOLONG : rc;
+	memcpy(&r->ss, &ua.sun, sizeof(ua.sun));
+	r->len = ua.len;
 	return 0;
 }
 
@@ -170,28 +171,6 @@ static bool sockaddr_equal(const struct sockaddr_storage *a, socklen_t alen,
 		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
 	return alen == blen && memcmp(a, b, alen) == 0;
-}
-
-/* Text for a bound socket: "1.2.3.4:80", "[::1]:80", "unix:/p", "unix:@n". */
-static char *format_sockaddr(const struct sockaddr_storage *ss, socklen_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		return xasprintf("%s:%u", host, ntohs(sin->sin_port));
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		return xasprintf("[%s]:%u", host, ntohs(sin6->sin6_port));
-	}
-	const struct sockaddr_un *sun = (const void *)ss;
-	size_t off = offsetof(struct sockaddr_un, sun_path);
-	size_t n = len > off ? len - off : 0;
-	if (n > 0 && sun->sun_path[0] == '\0')
-		return xasprintf("unix:@%.*s", (int)(n - 1), sun->sun_path + 1);
-	return xasprintf("unix:%.*s", (int)strnlen(sun->sun_path, n), sun->sun_path);
 }
 
 static int sock_port(const struct sockaddr_storage *ss)
@@ -216,67 +195,52 @@ static int describe(struct listener *ls, const struct listen_addr *a, bool wildc
 	if (a && a->family == LISTEN_ADDR_TCP && wildcard && !a->host[0])
 		ls->bound = xasprintf(":%d", ls->port);
 	else
-		ls->bound = format_sockaddr(&ss, len);
+		ls->bound = unixsock_sockaddr_text((const struct sockaddr *)&ss, len);
 	return 0;
 }
 
 /* ---- binding ---- */
 
-/* A unix socket file left behind by a dead process: replace it; one in use: refuse. */
-static int unix_clear_stale(const struct resolved *r)
-{
-	struct stat st;
-	if (lstat(r->path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int c = connect(fd, (const struct sockaddr *)&r->ss, r->len);
-	int e = errno;
-	close(fd);
-	if (c == 0)
-		return -EADDRINUSE;
-	if (e != ECONNREFUSED)
-		return e == EPROTOTYPE ? -EADDRINUSE : -e;
-	if (unlink(r->path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int bind_listen(int family, const struct resolved *r, int backlog, bool dual)
+/* A listening socket bound to r, or to unix_path ("/abs" or "@name", replacing a stale socket
+ * file) when not NULL. The fd, or -errno. */
+static int bind_listen(int family, const struct resolved *r, const char *unix_path, int backlog,
+		       bool dual)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int one = 1, zero = 0;
+	int one = 1, zero = 0, e;
 	if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
 	if (family == AF_INET6 && dual &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
 		goto fail;
-	if (sys_bind(fd, (const struct sockaddr *)&r->ss, r->len) < 0)
+	if (unix_path) {
+		e = -unixsock_bind(fd, unix_path, 0);
+		if (e)
+			goto fail_e;
+	} else if (sys_bind(fd, (const struct sockaddr *)&r->ss, r->len) < 0) {
 		goto fail;
+	}
 	if (listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
-fail : {
-	int e = errno;
+fail:
+	e = errno;
+fail_e:
 	close(fd);
 	return -e;
-}
 }
 
 static int open_tcp(struct listener *ls, struct resolved *r, int backlog)
 {
-	int fd = bind_listen(r->ss.ss_family, r, backlog, r->dual);
+	int fd = bind_listen(r->ss.ss_family, r, NULL, backlog, r->dual);
 	if (fd == -EAFNOSUPPORT && r->v4_fallback) {
 		/* no IPv6 on this host: every address means every IPv4 address */
 		struct in_addr any = {.s_addr = htonl(INADDR_ANY)};
 		int port = sock_port(&r->ss);
 		set_v4(r, &any, port);
-		fd = bind_listen(AF_INET, r, backlog, false);
+		fd = bind_listen(AF_INET, r, NULL, backlog, false);
 	}
 	if (fd < 0)
 		return fd;
@@ -312,15 +276,16 @@ static int make_parent_dirs(const char *path)
 static int open_unix(struct listener *ls, const struct listen_addr *a, const struct resolved *r,
 		     int backlog)
 {
+	char *abstract = NULL;
 	if (a->family == LISTEN_ADDR_UNIX) {
 		int c = make_parent_dirs(r->path);
 		if (c < 0)
 			return c;
-		c = unix_clear_stale(r);
-		if (c < 0)
-			return c;
+	} else {
+		abstract = xasprintf("@%s", a->path);
 	}
-	int fd = bind_listen(AF_UNIX, r, backlog, false);
+	int fd = bind_listen(AF_UNIX, r, abstract ? abstract : r->path, backlog, false);
+	free(abstract);
 	if (fd < 0)
 		return fd;
 	ls->fd = fd;
@@ -490,25 +455,37 @@ void listen_adopted_free(struct listen_adopted *a)
 
 /* ---- listeners ---- */
 
+/* The message for a failure r of opening address (not a parse error). */
+static char *open_message(int r, const struct listener *ls, const char *address)
+{
+	if (r == -EADDRINUSE && ls->spec.family == LISTEN_ADDR_UNIX)
+		return xasprintf("cannot listen on \"%s\": another process is listening on it",
+				 address);
+	if (r == -EEXIST)
+		return xasprintf("cannot listen on \"%s\": the path exists and is not a socket",
+				 address);
+	if (r == -EADDRNOTAVAIL && ls->spec.family == LISTEN_ADDR_TCP)
+		return xasprintf("cannot listen on \"%s\": no such local address", address);
+	return xasprintf("cannot listen on \"%s\": %s", address, strerror(-r));
+}
+
 int listen_open(const char *name, const char *address, const struct listen_opts *opts,
-		struct listener **out, char *err, size_t errlen)
+		struct listener **out, char **err)
 {
 	static const struct listen_opts defaults;
 	if (!opts)
 		opts = &defaults;
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
 	struct listener *ls = xcalloc(1, sizeof(*ls));
 	ls->fd = -1;
 	ls->name = xstrdup(name ? name : "");
 	ls->address = xstrdup(address);
-	const char *why = NULL;
+	char *why = NULL;
 	int r = listen_addr_parse(address, &ls->spec, &why);
 	if (r < 0) {
 		if (err)
-			snprintf(err, errlen, "invalid listen address \"%s\": %s", address,
-				 why ? why : "cannot parse");
+			*err = xasprintf("invalid listen address \"%s\": %s", address, why);
+		free(why);
 		goto fail;
 	}
 	struct resolved res;
@@ -523,10 +500,9 @@ int listen_open(const char *name, const char *address, const struct listen_opts 
 		if (!is_listening_stream(fd)) {
 			r = -ENOTSOCK;
 			if (err)
-				snprintf(err, errlen,
-					 "socket \"%s\" from systemd is not a listening "
-					 "stream socket",
-					 ls->name);
+				*err = xasprintf("socket \"%s\" from systemd is not a listening "
+						 "stream socket",
+						 ls->name);
 			goto fail;
 		}
 		if (r == 0 && !fd_matches(fd, &res))
@@ -556,23 +532,8 @@ int listen_open(const char *name, const char *address, const struct listen_opts 
 	return 0;
 
 fail_msg:
-	if (err) {
-		if (r == -EADDRINUSE && ls->spec.family == LISTEN_ADDR_UNIX)
-			snprintf(err, errlen,
-				 "cannot listen on \"%s\": another process is listening "
-				 "on it",
-				 address);
-		else if (r == -EEXIST)
-			snprintf(err, errlen,
-				 "cannot listen on \"%s\": the path exists and is not "
-				 "a socket",
-				 address);
-		else if (r == -EADDRNOTAVAIL && ls->spec.family == LISTEN_ADDR_TCP)
-			snprintf(err, errlen, "cannot listen on \"%s\": no such local address",
-				 address);
-		else
-			snprintf(err, errlen, "cannot listen on \"%s\": %s", address, strerror(-r));
-	}
+	if (err)
+		*err = open_message(r, ls, address);
 fail:
 	ls->unlink_on_close = false;
 	listen_close(ls);
@@ -600,8 +561,7 @@ void listen_close(struct listener *ls)
 bool listen_matches(const struct listener *ls, const char *address, const char *root)
 {
 	struct listen_addr a;
-	const char *why;
-	if (listen_addr_parse(address, &a, &why) < 0 || a.family != ls->spec.family)
+	if (listen_addr_parse(address, &a, NULL) < 0 || a.family != ls->spec.family)
 		return false;
 	switch (a.family) {
 	case LISTEN_ADDR_ABSTRACT:
@@ -634,7 +594,6 @@ bool listen_fd_matches(int fd, const char *address, const char *root)
 {
 	struct listen_addr spec;
 	struct resolved res;
-	const char *why;
-	return listen_addr_parse(address, &spec, &why) == 0 && resolve(&spec, root, &res) == 0 &&
+	return listen_addr_parse(address, &spec, NULL) == 0 && resolve(&spec, root, &res) == 0 &&
 	       is_listening_stream(fd) && fd_matches(fd, &res);
 }

@@ -17,7 +17,7 @@
  * Ownership: a struct listener owns its fd; listen_close() closes it and unlinks the socket
  * file it created (only if the file there is still that socket). Adopted sockets (from systemd)
  * move from the struct listen_adopted to the listener that claims them; unclaimed ones are
- * closed by listen_adopted_free(). Error messages go to the caller's buffer. */
+ * closed by listen_adopted_free(). */
 #ifndef BATON_LISTEN_H
 #define BATON_LISTEN_H
 
@@ -52,10 +52,11 @@ struct listen_opts {
 	struct listen_adopted *adopted; /* systemd's sockets to claim first, or NULL */
 };
 
-/* Open (or adopt) the listener `name` on address. Returns 0 with *out set, or -errno with a
- * message in err: `cannot listen on ":8080": Address already in use`. */
+/* Open (or adopt) the listener `name` on address. Returns 0 with *out set, or -errno with *err
+ * (if err is not NULL) set to a message the caller frees:
+ * `cannot listen on ":8080": Address already in use`. */
 int listen_open(const char *name, const char *address, const struct listen_opts *opts,
-		struct listener **out, char *err, size_t errlen);
+		struct listener **out, char **err);
 void listen_close(struct listener *ls);
 /* True when address (resolved like listen_open would) is what ls was opened for: the test for
  * keeping a socket across a config reload. */

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(const char **why, const char *reason)
+#include "util/xalloc.h"
+
+static int fail(char **err, const char *reason)
 {
-	*why = reason;
+	if (err)
+		*err = xstrdup(reason);
 	return -EINVAL;
 }
 
@@ -22,32 +25,32 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
-static int parse_port(const char *s, int *port, const char **why)
+static int parse_port(const char *s, int *port, char **err)
 {
 	size_t n = strlen(s);
 	if (n == 0)
-		return fail(why, "missing port after ':'");
+		return fail(err, "missing port after ':'");
 	if (!all_digits(s, n))
-		return fail(why, "the port must be a number from 0 to 65535");
+		return fail(err, "the port must be a number from 0 to 65535");
 	if (n > 5)
-		return fail(why, "port out of range (0..65535)");
+		return fail(err, "port out of range (0..65535)");
 	long v = 0;
 	for (size_t i = 0; i < n; i++)
 		v = v * 10 + (s[i] - '0');
 	if (v > 65535)
-		return fail(why, "port out of range (0..65535)");
+		return fail(err, "port out of range (0..65535)");
 	*port = (int)v;
 	return 0;
 }
 
 /* An IPv4 literal, or a DNS name checked for shape (letters, digits, '-', '.'). */
-static int check_host(const char *h, const char **why)
+static int check_host(const char *h, char **err)
 {
 	size_t n = strlen(h);
 	if (n == 0)
 		return 0;
 	if (strcmp(h, "*") == 0)
-		return fail(why, "write ':PORT' (empty host) to listen on every address");
+		return fail(err, "write ':PORT' (empty host) to listen on every address");
 	bool numeric = true;
 	for (size_t i = 0; i < n; i++)
 		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
@@ -55,102 +58,101 @@ static int check_host(const char *h, const char **why)
 	if (numeric) {
 		struct in_addr a4;
 		if (inet_pton(AF_INET, h, &a4) != 1)
-			return fail(why, "invalid IPv4 address");
+			return fail(err, "invalid IPv4 address");
 		return 0;
 	}
 	if (n > 253)
-		return fail(why, "host name too long");
+		return fail(err, "host name too long");
 	size_t label = 0;
 	for (size_t i = 0; i <= n; i++) {
 		char c = h[i];
 		if (c == '.' || c == '\0') {
 			if (label == 0 || h[i - 1] == '-')
-				return fail(why, "invalid host name");
+				return fail(err, "invalid host name");
 			label = 0;
 			continue;
 		}
 		if (!isalnum((unsigned char)c) && c != '-')
-			return fail(why, "invalid character in host name");
+			return fail(err, "invalid character in host name");
 		if (label == 0 && c == '-')
-			return fail(why, "invalid host name");
+			return fail(err, "invalid host name");
 		if (++label > 63)
-			return fail(why, "host name label too long");
+			return fail(err, "host name label too long");
 	}
 	return 0;
 }
 
-static int parse_unix(const char *rest, struct listen_addr *out, const char **why)
+static int parse_unix(const char *rest, struct listen_addr *out, char **err)
 {
 	if (rest[0] == '@') {
 		const char *name = rest + 1;
 		if (!*name)
-			return fail(why, "empty abstract socket name after 'unix:@'");
+			return fail(err, "empty abstract socket name after 'unix:@'");
 		if (strlen(name) > LISTEN_ADDR_PATH_MAX - 1)
-			return fail(why, "abstract socket name too long (at most 107 bytes)");
+			return fail(err, "abstract socket name too long (at most 107 bytes)");
 		out->family = LISTEN_ADDR_ABSTRACT;
 		strcpy(out->path, name);
 		return 0;
 	}
 	if (!*rest)
-		return fail(why, "empty socket path after 'unix:'");
+		return fail(err, "empty socket path after 'unix:'");
 	if (strlen(rest) > LISTEN_ADDR_PATH_MAX - 1)
-		return fail(why, "socket path too long (at most 107 bytes)");
+		return fail(err, "socket path too long (at most 107 bytes)");
 	out->family = LISTEN_ADDR_UNIX;
 	strcpy(out->path, rest);
 	return 0;
 }
 
-int listen_addr_parse(const char *s, struct listen_addr *out, const char **why)
+int listen_addr_parse(const char *s, struct listen_addr *out, char **err)
 {
 	memset(out, 0, sizeof(*out));
-	*why = NULL;
 	if (!s || !*s)
-		return fail(why, "empty address");
+		return fail(err, "empty address");
 	if (strncmp(s, "unix:", 5) == 0)
-		return parse_unix(s + 5, out, why);
+		return parse_unix(s + 5, out, err);
 	if (strstr(s, "://"))
-		return fail(why, "no scheme: write 'host:port' or 'unix:/path'");
+		return fail(err, "no scheme: write 'host:port' or 'unix:/path'");
 	for (const char *p = s; *p; p++)
 		if (isspace((unsigned char)*p))
-			return fail(why, "addresses contain no spaces");
+			return fail(err, "addresses contain no spaces");
 	out->family = LISTEN_ADDR_TCP;
 	const char *port;
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 		if (!close)
-			return fail(why, "missing ']' after an IPv6 address");
+			return fail(err, "missing ']' after an IPv6 address");
 		size_t hl = (size_t)(close - s - 1);
 		if (hl == 0 || hl >= sizeof(out->host))
-			return fail(why, "invalid IPv6 address");
+			return fail(err, "invalid IPv6 address");
 		memcpy(out->host, s + 1, hl);
 		out->host[hl] = '\0';
 		struct in6_addr a6;
 		if (inet_pton(AF_INET6, out->host, &a6) != 1)
-			return fail(why, "invalid IPv6 address");
+			return fail(err, "invalid IPv6 address");
 		out->host_v6 = true;
 		if (close[1] != ':')
-			return fail(why, "missing ':PORT' after ']'");
+			return fail(err, "missing ':PORT' after ']'");
 		port = close + 2;
 	} else {
 		const char *colon = strrchr(s, ':');
 		if (!colon) {
 			if (all_digits(s, strlen(s)))
-				return fail(why, "missing ':' before the port (write ':PORT')");
-			return fail(why,
+				return fail(err, "missing ':' before the port (write ':PORT')");
+			return fail(err,
 				    "missing port (write 'host:PORT', ':PORT' or 'unix:/path')");
 		}
 		size_t hl = (size_t)(colon - s);
 		if (memchr(s, ':', hl))
-			return fail(why, "an IPv6 address needs brackets: '[::1]:PORT'");
+			return fail(err, "an IPv6 address needs brackets: '[::1]:PORT'");
 		if (hl >= sizeof(out->host))
-			return fail(why, "host name too long");
+			return fail(err, "host name too long");
 		memcpy(out->host, s, hl);
 		out->host[hl] = '\0';
-		if (check_host(out->host, why) < 0)
+		if (check_host(out->host, err) < 0)
 			return -EINVAL;
 		port = colon + 1;
 	}
-	return parse_port(port, &out->port, why);
+	return parse_port(port, &out->port, err);
 }
 
 int listen_addr_format(const struct listen_addr *a, char *out, size_t outlen)

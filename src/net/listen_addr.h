@@ -27,8 +27,9 @@ struct listen_addr {
 	char path[LISTEN_ADDR_PATH_MAX]; /* UNIX: the path; ABSTRACT: the name */
 };
 
-/* Parse s into *out. Returns 0, or -EINVAL with *why set to a static, lowercase reason. */
-int listen_addr_parse(const char *s, struct listen_addr *out, const char **why);
+/* Parse s into *out. Returns 0, or -EINVAL with *err (if err is not NULL) set to a lowercase
+ * reason the caller frees. */
+int listen_addr_parse(const char *s, struct listen_addr *out, char **err);
 /* Canonical text for a ("[::1]:8080", ":8080", "unix:/p", "unix:@name") into out; returns the
  * length snprintf would have written. */
 int listen_addr_format(const struct listen_addr *a, char *out, size_t outlen);

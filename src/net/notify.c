@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "net/unixsock.h"
 #include "util/sys.h"
 #include "util/xalloc.h"
 
@@ -251,54 +251,6 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *out)
 	return 0;
 }
 
-/* ---- addresses ---- */
-
-/* Fill sa for "/path" or "@abstract"; returns the address length or -errno. */
-static int fill_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	size_t len = strlen(path);
-	if (len == 0)
-		return -EINVAL;
-	if (path[0] == '@') {
-		if (len == 1)
-			return -EINVAL;
-		if (len - 1 > sizeof(sa->sun_path) - 1)
-			return -ENAMETOOLONG;
-		/* abstract: leading NUL, no trailing NUL counted */
-		memcpy(sa->sun_path + 1, path + 1, len - 1);
-		return (int)(offsetof(struct sockaddr_un, sun_path) + len);
-	}
-	if (path[0] != '/')
-		return -EINVAL;
-	if (len >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa->sun_path, path, len);
-	return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-}
-
-/* Remove a stale datagram socket at path: only a socket nobody has bound any more. */
-static int remove_stale(const char *path, const struct sockaddr_un *sa, socklen_t alen)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int r = connect(fd, (const struct sockaddr *)sa, alen);
-	int e = errno;
-	close(fd);
-	if (r == 0)
-		return -EADDRINUSE;
-	if (e != ECONNREFUSED)
-		return -e;
-	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 /* ---- receiver ---- */
 
 /* Copy the fds passed with SCM_RIGHTS into fds (room for NOTIFY_MAX_FDS); returns how many. */
@@ -438,16 +390,11 @@ static int bind_receiver(struct notify *n, const char *path)
 		n->name[nl] = '\0';
 		return 0;
 	}
-	int alen = fill_addr(path, &sa);
-	if (alen < 0)
-		return alen;
-	if (path[0] == '/') {
-		int r = remove_stale(path, &sa, (socklen_t)alen);
-		if (r < 0)
-			return r;
-	}
-	if (sys_bind(n->fd, (const struct sockaddr *)&sa, (socklen_t)alen) < 0)
-		return -errno;
+	if (path[0] != '/' && path[0] != '@')
+		return -EINVAL;
+	int r = unixsock_bind(n->fd, path, 0);
+	if (r < 0)
+		return r;
 	if (path[0] == '/')
 		n->unlink_path = xstrdup(path);
 	n->name = xstrdup(path);
@@ -514,20 +461,19 @@ void notify_free(struct notify *n)
 
 int notify_send_to(const char *socket_path, const char *msg)
 {
-	struct sockaddr_un sa;
+	struct unixsock_addr sa;
 	if (socket_path[0] != '/' && socket_path[0] != '@')
 		return -EAFNOSUPPORT; /* e.g. "vsock:..." */
-	int alen = fill_addr(socket_path, &sa);
-	if (alen < 0)
-		return alen;
+	int rc = unixsock_addr_fill(&sa, socket_path, 0);
+	if (rc < 0)
+		return rc;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(msg);
 	ssize_t r;
 	do
-		r = sendto(fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-			   (socklen_t)alen);
+		r = sendto(fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&sa.sun, sa.len);
 	while (r < 0 && errno == EINTR);
 	int e = errno;
 	close(fd);

@@ -155,20 +155,22 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 	r = 0;
 	for (int i = 0; i < cfg->nlisten; i++) {
 		const struct cfg_listen *cl = &cfg->listen[i];
-		char err[256];
+		char *err = NULL;
 		lo.backlog = cl->backlog;
-		r = listen_open(cl->name, cl->address, &lo, &a->listeners[i], err, sizeof(err));
+		r = listen_open(cl->name, cl->address, &lo, &a->listeners[i], &err);
 		if (r < 0) {
 			log_error("%s", err);
+			free(err);
 			break;
 		}
 		if (cl->forward) {
 			struct sockaddr_storage ss;
 			socklen_t len;
-			const char *why;
+			char *why = NULL;
 			if (forward_parse_target(cl->forward, &ss, &len, &why) < 0) {
-				log_error("listener \"%s\": bad forward address \"%s\": %s",
-					  cl->name, cl->forward, why);
+				log_error("listener \"%s\": bad forward address \"%s\": %s", cl->name,
+					  cl->forward, why);
+				free(why);
 				r = -EINVAL;
 				break;
 			}
@@ -307,10 +309,9 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 	};
 	if (cfg->run.ready == READY_PORT) {
 		for (int i = 0; i < cfg->nlisten; i++) {
-			const char *why;
 			if (cfg->listen[i].forward &&
 			    forward_parse_target(cfg->listen[i].forward, &o.port_addr,
-						 &o.port_addrlen, &why) == 0)
+						 &o.port_addrlen, NULL) == 0)
 				break;
 		}
 	}

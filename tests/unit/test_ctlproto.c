@@ -15,9 +15,20 @@
 #include "ctl/ctlproto.h"
 #include "util/buf.h"
 
+/* ctlproto_parse_request() with the reason copied to why (CTLPROTO_WHY_MAX bytes). */
+static int parse_into(const char *line, size_t len, struct ctl_request *req, char *why)
+{
+	char *err = NULL;
+	int r = ctlproto_parse_request(line, len, req, &err);
+	assert_true((r < 0) == (err != NULL));
+	snprintf(why, CTLPROTO_WHY_MAX, "%s", err ? err : "");
+	free(err);
+	return r;
+}
+
 static int parse(const char *line, struct ctl_request *req, char *why)
 {
-	return ctlproto_parse_request(line, strlen(line), req, why, CTLPROTO_WHY_MAX);
+	return parse_into(line, strlen(line), req, why);
 }
 
 static void test_parse_valid(void **state)
@@ -55,7 +66,7 @@ static void expect_err(const char *line, size_t len, int err, const char *needle
 {
 	struct ctl_request r;
 	char why[CTLPROTO_WHY_MAX] = "";
-	int rc = ctlproto_parse_request(line, len, &r, why, sizeof(why));
+	int rc = parse_into(line, len, &r, why);
 	if (rc != err || !strstr(why, needle))
 		fail_msg("'%.*s': got %d '%s', want %d containing '%s'", (int)len, line, rc, why,
 			 err, needle);

@@ -447,7 +447,7 @@ static void test_parse_target(void **state)
 	(void)state;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	const char *why = NULL;
+	char *why = NULL;
 	char buf[64];
 
 	assert_int_equal(forward_parse_target("127.0.0.1:8081", &ss, &len, &why), 0);
@@ -503,6 +503,8 @@ static void test_parse_target(void **state)
 		why = NULL;
 		assert_int_equal(forward_parse_target(bad[i], &ss, &len, &why), -EINVAL);
 		assert_non_null(why);
+		free(why);
+		assert_int_equal(forward_parse_target(bad[i], &ss, &len, NULL), -EINVAL);
 	}
 }
 
@@ -1020,36 +1022,6 @@ static bool peer_rx(struct tctx *t, void *arg)
 	return ((struct peer *)arg)->rx > 0;
 }
 
-/* Paused: connections wait in the kernel backlog, unaccepted; resumed: they are served. */
-static void test_pause_resume(void **state)
-{
-	struct tctx *t = *state;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	echo_target(t, &ss, &len);
-	forward_up(t, &ss, len, WAIT_MS);
-
-	forward_pause(t->f);
-	forward_pause(t->f);
-	assert_true(forward_paused(t->f));
-	struct peer *c = client(t, &(struct peer_cfg){.gen = 1000, .shut = true});
-	/* the connection is in the backlog, so the listening socket is readable now: a forward
-	 * still accepting would take it in these rounds */
-	for (int i = 0; i < 5; i++)
-		assert_true(loop_run_once(t->l, 0) >= 0);
-	struct forward_stats st;
-	forward_get_stats(t->f, &st);
-	assert_int_equal(st.accepted, 0);
-	assert_int_equal(forward_nconns(t->f), 0);
-	assert_int_equal(c->rx, 0);
-
-	assert_int_equal(forward_resume(t->f), 0);
-	assert_int_equal(forward_resume(t->f), 0);
-	assert_false(forward_paused(t->f));
-	run_until(t, peer_closed, c, WAIT_MS, "the echo after resume");
-	assert_true(c->rx == 1000 && c->rx_hash == c->tx_hash);
-}
-
 struct echoed {
 	struct peer **c;
 	int n, want;
@@ -1107,9 +1079,9 @@ static void test_max_conns(void **state)
 	assert_int_equal(forward_nconns(t->f), 5);
 }
 
-/* Paused while a connection waits for the target: no retries until resume, which retries at
- * once. */
-static void test_pause_holds_retries(void **state)
+/* forward_retry_now() (the supervisor saw the app become ready): a connection waiting for the
+ * target after refusals connects and is relayed. */
+static void test_retry_now(void **state)
 {
 	struct tctx *t = *state;
 	struct sockaddr_storage ss;
@@ -1120,19 +1092,10 @@ static void test_pause_holds_retries(void **state)
 	struct peer *c = client(t, &(struct peer_cfg){.gen = 10, .shut = true});
 	uint64_t one = 1;
 	run_until(t, retried, &one, WAIT_MS, "a refused connect");
-	forward_pause(t->f);
-	struct forward_stats before, after;
-	forward_get_stats(t->f, &before);
 	t->srv_cfg = (struct peer_cfg){.echo = true, .shut = true};
 	server_up(t, (struct sockaddr *)&ss, len);
-	for (int i = 0; i < 5; i++)
-		assert_true(loop_run_once(t->l, 0) >= 0);
-	forward_get_stats(t->f, &after);
-	assert_true(after.retries == before.retries);
-	assert_int_equal(after.connected, 0);
-
-	assert_int_equal(forward_resume(t->f), 0);
-	run_until(t, peer_rx, c, WAIT_MS, "the echo after resume");
+	forward_retry_now(t->f);
+	run_until(t, peer_rx, c, WAIT_MS, "the echo after the retry");
 	run_until(t, peer_closed, c, WAIT_MS, "the end of the echo");
 	assert_true(c->rx == 10 && c->rx_hash == c->tx_hash);
 }
@@ -1321,8 +1284,7 @@ int main(void)
 		T(test_reset_from_client),
 		T(test_client_leaves_while_waiting),
 		T(test_many_concurrent),
-		T(test_pause_resume),
-		T(test_pause_holds_retries),
+		T(test_retry_now),
 		T(test_unix_target),
 		T(test_free_with_live_connections),
 		T(test_blocking_listener),

@@ -22,10 +22,22 @@
 
 static char err[256];
 
+/* listen_open() with its message copied to err. */
+static int open_msg(const char *name, const char *addr, const struct listen_opts *o,
+		    struct listener **out)
+{
+	char *msg = NULL;
+	int r = listen_open(name, addr, o, out, &msg);
+	snprintf(err, sizeof(err), "%s", msg ? msg : "");
+	assert_true((r < 0) == (msg != NULL));
+	free(msg);
+	return r;
+}
+
 static struct listener *open_ok(const char *name, const char *addr, const struct listen_opts *o)
 {
 	struct listener *ls = NULL;
-	int r = listen_open(name, addr, o, &ls, err, sizeof(err));
+	int r = open_msg(name, addr, o, &ls);
 	if (r < 0)
 		fail_msg("listen_open(%s): %d %s", addr, r, err);
 	assert_non_null(ls);
@@ -94,7 +106,7 @@ static void test_tcp(void **state)
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", v4->port);
 	struct listener *dup = NULL;
-	assert_int_equal(listen_open("x", addr, NULL, &dup, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(open_msg("x", addr, NULL, &dup), -EADDRINUSE);
 	assert_null(dup);
 	snprintf(want, sizeof(want), "cannot listen on \"%s\": Address already in use", addr);
 	assert_string_equal(err, want);
@@ -140,12 +152,12 @@ static void test_errors(void **state)
 {
 	(void)state;
 	struct listener *ls = NULL;
-	assert_int_equal(listen_open("x", "8080", NULL, &ls, err, sizeof(err)), -EINVAL);
+	assert_int_equal(open_msg("x", "8080", NULL, &ls), -EINVAL);
 	assert_non_null(strstr(err, "invalid listen address \"8080\": "));
 	assert_null(ls);
-	assert_int_equal(listen_open("x", "[::1:80", NULL, &ls, err, sizeof(err)), -EINVAL);
+	assert_int_equal(open_msg("x", "[::1:80", NULL, &ls), -EINVAL);
 	/* an address this host does not have */
-	int r = listen_open("x", "192.0.2.1:0", NULL, &ls, err, sizeof(err));
+	int r = open_msg("x", "192.0.2.1:0", NULL, &ls);
 	assert_int_equal(r, -EADDRNOTAVAIL);
 	assert_string_equal(err, "cannot listen on \"192.0.2.1:0\": no such local address");
 }
@@ -174,7 +186,7 @@ static void test_unix(void **state)
 
 	/* somebody listens there: refused, file left alone */
 	struct listener *b = NULL;
-	assert_int_equal(listen_open("b", addr, NULL, &b, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(open_msg("b", addr, NULL, &b), -EADDRINUSE);
 	snprintf(want, sizeof(want), "cannot listen on \"%s\": another process is listening on it",
 		 addr);
 	assert_string_equal(err, want);
@@ -202,7 +214,7 @@ static void test_unix(void **state)
 	assert_int_equal(stat(path, &st), 0);
 
 	/* a regular file is never removed */
-	assert_int_equal(listen_open("b", addr, NULL, &b, err, sizeof(err)), -EEXIST);
+	assert_int_equal(open_msg("b", addr, NULL, &b), -EEXIST);
 	snprintf(want, sizeof(want), "cannot listen on \"%s\": the path exists and is not a socket",
 		 addr);
 	assert_string_equal(err, want);
@@ -305,7 +317,7 @@ static void test_adopt(void **state)
 	assert_false(y->adopted);
 	/* the datagram socket cannot serve as a listener */
 	struct listener *z = NULL;
-	assert_int_equal(listen_open("dgram", "127.0.0.1:0", &o, &z, err, sizeof(err)), -ENOTSOCK);
+	assert_int_equal(open_msg("dgram", "127.0.0.1:0", &o, &z), -ENOTSOCK);
 	assert_string_equal(err, "socket \"dgram\" from systemd is not a listening stream socket");
 	assert_int_equal(fcntl(5, F_GETFD), -1); /* closed with the failed listener */
 	listen_close(h);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/listen_addr.h"
@@ -12,7 +15,7 @@
 static struct listen_addr ok(const char *s)
 {
 	struct listen_addr a;
-	const char *why = "unset";
+	char *why = NULL;
 	int r = listen_addr_parse(s, &a, &why);
 	if (r != 0)
 		fail_msg("'%s' rejected: %s", s, why);
@@ -20,14 +23,20 @@ static struct listen_addr ok(const char *s)
 	return a;
 }
 
+/* The reason s was refused (valid until the next call). */
 static const char *bad(const char *s)
 {
+	static char reason[256];
 	struct listen_addr a;
-	const char *why = NULL;
+	char *why = NULL;
 	if (listen_addr_parse(s, &a, &why) == 0)
 		fail_msg("'%s' accepted", s);
 	assert_non_null(why);
-	return why;
+	snprintf(reason, sizeof(reason), "%s", why);
+	free(why);
+	/* the reason is optional */
+	assert_int_equal(listen_addr_parse(s, &a, NULL), -EINVAL);
+	return reason;
 }
 
 static void test_tcp(void **state)
