@@ -560,6 +560,34 @@ static void on_heal_timer(struct loop *l, void *data)
 		loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
 }
 
+static struct ctl *ctl_alloc(struct loop *l, const char *root, const char *path, int fd,
+			     ctl_request_cb cb, void *data)
+{
+	struct ctl *ctl = xcalloc(1, sizeof(*ctl));
+	ctl->loop = l;
+	ctl->fd = fd;
+	ctl->path = ctl_socket_path(root, path);
+	ctl->display = xstrdup(path);
+	ctl->uid = geteuid();
+	ctl->cb = cb;
+	ctl->data = data;
+	ctl->max_clients = CTL_MAX_CLIENTS;
+	ctl->idle_ms = CTL_IDLE_TIMEOUT_MS;
+	return ctl;
+}
+
+/* Accept on ctl->fd from the loop, and check the socket file once a second. 0 or -errno. */
+static int ctl_start(struct ctl *ctl)
+{
+	ctl->src = loop_add(ctl->loop, ctl->fd, EPOLLIN, on_accept, ctl);
+	if (!ctl->src)
+		return -errno;
+	ctl->retry = loop_timer_new(ctl->loop, on_accept_retry, ctl);
+	ctl->heal = loop_timer_new(ctl->loop, on_heal_timer, ctl);
+	loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
+	return 0;
+}
+
 struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_request_cb cb,
 		    void *data, char **err)
 {
@@ -571,30 +599,17 @@ struct ctl *ctl_new(struct loop *l, const char *root, const char *path, ctl_requ
 		r = -EINVAL;
 		goto out_err;
 	}
-	ctl = xcalloc(1, sizeof(*ctl));
-	ctl->loop = l;
-	ctl->path = ctl_socket_path(root, path);
-	ctl->display = xstrdup(path);
-	ctl->uid = geteuid();
-	ctl->cb = cb;
-	ctl->data = data;
-	ctl->max_clients = CTL_MAX_CLIENTS;
-	ctl->idle_ms = CTL_IDLE_TIMEOUT_MS;
-
+	ctl = ctl_alloc(l, root, path, -1, cb, data);
 	ctl->fd = ctl_sock_listen(ctl->path, ctl->display, ctl->uid, CTL_BACKLOG, &ctl->id, &msg);
 	if (ctl->fd < 0) {
 		r = ctl->fd;
 		goto out_free;
 	}
-	ctl->src = loop_add(l, ctl->fd, EPOLLIN, on_accept, ctl);
-	if (!ctl->src) {
-		r = -errno;
+	r = ctl_start(ctl);
+	if (r < 0) {
 		msg = xasprintf("cannot watch the control socket: %s", strerror(-r));
 		goto out_unlink;
 	}
-	ctl->retry = loop_timer_new(l, on_accept_retry, ctl);
-	ctl->heal = loop_timer_new(l, on_heal_timer, ctl);
-	loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
 	return ctl;
 
 out_unlink:
@@ -667,31 +682,18 @@ void ctl_free(struct ctl *ctl)
 struct ctl *ctl_new_fd(struct loop *l, const char *root, const char *path, int fd,
 		       ctl_request_cb cb, void *data)
 {
-	struct ctl *ctl = xcalloc(1, sizeof(*ctl));
-	ctl->loop = l;
-	ctl->fd = fd;
-	ctl->path = ctl_socket_path(root, path);
-	ctl->display = xstrdup(path);
-	ctl->uid = geteuid();
-	ctl->cb = cb;
-	ctl->data = data;
-	ctl->max_clients = CTL_MAX_CLIENTS;
-	ctl->idle_ms = CTL_IDLE_TIMEOUT_MS;
+	struct ctl *ctl = ctl_alloc(l, root, path, fd, cb, data);
 	struct stat st;
 	if (lstat(ctl->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		ctl->id.dev = st.st_dev;
 		ctl->id.ino = st.st_ino;
 	} /* else the heal timer makes it again */
-	ctl->src = loop_add(l, fd, EPOLLIN, on_accept, ctl);
-	if (!ctl->src) {
-		int e = errno;
+	int r = ctl_start(ctl);
+	if (r < 0) {
 		ctl_destroy(ctl);
-		errno = e;
+		errno = -r;
 		return NULL;
 	}
-	ctl->retry = loop_timer_new(l, on_accept_retry, ctl);
-	ctl->heal = loop_timer_new(l, on_heal_timer, ctl);
-	loop_timer_arm_in(ctl->heal, CTL_HEAL_MS);
 	return ctl;
 }
 
