@@ -50,7 +50,7 @@ struct child {
 	struct loop_src *pidsrc;
 	struct loop_timer *kill_timer;
 	struct child_out out[2];
-	bool exited, stopping;
+	bool exited;
 	bool group_alive;  /* the leader exited, its group has members: see child.h */
 	bool group_killed; /* SIGKILL went to the group: the kill timer now rechecks */
 	struct child_reaper *group_reaper; /* lists us in ->groups while group_alive */
@@ -370,16 +370,6 @@ bool child_running(const struct child *c)
 	return !c->exited;
 }
 
-const struct child_exit *child_status(const struct child *c)
-{
-	return c->exited ? &c->st : NULL;
-}
-
-bool child_stopping(const struct child *c)
-{
-	return c->stopping;
-}
-
 bool child_group_alive(const struct child *c)
 {
 	return c->group_alive;
@@ -425,7 +415,6 @@ static void kill_timer_fired(struct loop *l, void *data)
 
 int child_stop(struct child *c, int sig, int64_t timeout_ms)
 {
-	c->stopping = true;
 	int r = child_signal(c, sig, true);
 	if (r < 0 && r != -ESRCH)
 		return r;

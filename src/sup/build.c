@@ -24,7 +24,6 @@ struct build {
 	bool cancelled;  /* the running child was cancelled: its exit is not reported */
 	bool restart;    /* start again once the cancelled child is gone */
 	int64_t started_ms;
-	unsigned count;
 	struct buf out;      /* output of the running build */
 	struct buf last_out; /* output of the last finished build */
 };
@@ -88,7 +87,6 @@ static int spawn(struct build *b)
 	};
 	char err[256] = "";
 	b->started_ms = now_ms();
-	b->count++;
 	buf_reset(&b->out);
 	int r = child_spawn(b->loop, &spec, &b->child, err, sizeof(err));
 	if (r < 0) {
@@ -151,11 +149,6 @@ int build_start(struct build *b)
 bool build_running(const struct build *b)
 {
 	return b->child != NULL;
-}
-
-unsigned build_count(const struct build *b)
-{
-	return b->count;
 }
 
 const char *build_output(const struct build *b)

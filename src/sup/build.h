@@ -32,8 +32,6 @@ int build_start(struct build *b);
 /* Cancel a running build (and a queued restart). */
 void build_cancel(struct build *b);
 bool build_running(const struct build *b);
-/* Builds started so far (cancelled ones included). */
-unsigned build_count(const struct build *b);
 /* The output of the last finished build (empty string if none). */
 const char *build_output(const struct build *b);
 
