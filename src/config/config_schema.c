@@ -143,7 +143,7 @@ const struct config_key config_keys[] = {
 	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
 	 "\"text\" or \"json\" (one object per line)"},
 	{"log", "timestamps", CT_BOOL, CS_ROOT, R(log.timestamps), 0, "false", 0, 0, 0,
-	 "prefix text lines with the time"},
+	 "prefix baton's text lines with the UTC time"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);

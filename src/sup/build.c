@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc/child.h"
 #include "core/log.h"
+#include "core/loop.h"
+#include "proc/child.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -21,14 +22,16 @@ struct build {
 	struct build_cbs cbs;
 	void *data;
 	struct child *child;
-	bool cancelled;  /* the running child was cancelled: its exit is not reported */
-	bool restart;    /* start again once the cancelled child is gone */
+	struct loop_timer *delay; /* armed: a start waits for build.delay */
+	bool cancelled;		  /* the running child was cancelled: its exit is not reported */
+	bool restart;		  /* start again once the cancelled child is gone */
 	int64_t started_ms;
-	struct buf out;      /* output of the running build */
+	struct buf out;	     /* output of the running build */
 	struct buf last_out; /* output of the last finished build */
 };
 
 static int spawn(struct build *b);
+static void on_delay(struct loop *l, void *data);
 
 static void on_line(struct child *c, int stream, const char *line, size_t len, void *data)
 {
@@ -111,6 +114,7 @@ struct build *build_new(struct loop *l, const char *cmd, const char *cwd, const 
 	b->reaper = reaper;
 	b->cbs = *cbs;
 	b->data = data;
+	b->delay = loop_timer_new(l, on_delay, b);
 	return b;
 }
 
@@ -122,6 +126,7 @@ void build_free(struct build *b)
 		child_signal(b->child, SIGKILL, true);
 		child_free(b->child);
 	}
+	loop_timer_free(b->delay);
 	buf_release(&b->out);
 	buf_release(&b->last_out);
 	free(b);
@@ -129,6 +134,7 @@ void build_free(struct build *b)
 
 void build_cancel(struct build *b)
 {
+	loop_timer_disarm(b->delay);
 	b->restart = false;
 	if (!b->child || b->cancelled)
 		return;
@@ -136,7 +142,7 @@ void build_cancel(struct build *b)
 	child_signal(b->child, SIGKILL, true);
 }
 
-int build_start(struct build *b)
+static int start_now(struct build *b)
 {
 	if (b->child) {
 		build_cancel(b);
@@ -144,6 +150,23 @@ int build_start(struct build *b)
 		return 0;
 	}
 	return spawn(b);
+}
+
+static void on_delay(struct loop *l, void *data)
+{
+	(void)l;
+	start_now(data);
+}
+
+int build_start(struct build *b, int64_t delay_ms)
+{
+	if (delay_ms <= 0) {
+		loop_timer_disarm(b->delay);
+		return start_now(b);
+	}
+	if (!loop_timer_armed(b->delay))
+		loop_timer_arm_in(b->delay, delay_ms);
+	return 0;
 }
 
 bool build_running(const struct build *b)

@@ -88,7 +88,8 @@ static void dev_replace(struct dev *d)
 	svc_replace(d->app.svc);
 }
 
-static void start_cycle(struct dev *d, const char *why)
+/* delay_ms: build.delay for a change from the watch, 0 for a start asked for */
+static void start_cycle(struct dev *d, const char *why, int64_t delay_ms)
 {
 	if (svc_stopping(d->app.svc))
 		return;
@@ -97,9 +98,11 @@ static void start_cycle(struct dev *d, const char *why)
 	if (d->build) {
 		if (build_running(d->build))
 			say("%s — cancelling the build in progress", why);
+		else if (delay_ms > 0)
+			say("%s — building in %lld ms (build.delay)", why, (long long)delay_ms);
 		else
 			say("%s — building", why);
-		build_start(d->build);
+		build_start(d->build, delay_ms);
 	} else {
 		say("%s — restarting", why);
 		dev_replace(d);
@@ -118,7 +121,7 @@ static void on_batch(const struct watch_change *ch, size_t n, void *data)
 		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], path,
 			 n - 1);
 	free(path);
-	start_cycle(d, why);
+	start_cycle(d, why, d->cfg->build.delay_ms);
 }
 
 /* ---- build ---- */
@@ -279,7 +282,7 @@ static void on_signal(struct app *a, const struct signalfd_siginfo *si)
 			child_kill_orphans(a->reaper, SIGKILL);
 		}
 	} else if (sig == SIGHUP) {
-		start_cycle(d, "SIGHUP");
+		start_cycle(d, "SIGHUP", 0);
 	}
 }
 
@@ -307,7 +310,7 @@ static void on_stdin(struct loop *l, int fd, uint32_t events, void *data)
 		while (*p == ' ' || *p == '\t' || *p == '\r')
 			p++;
 		if (strncmp(p, "r", 1) == 0 && (p[1] == '\0' || p[1] == '\r' || p[1] == ' '))
-			start_cycle(d, "rebuild requested");
+			start_cycle(d, "rebuild requested", 0);
 		else if (*p)
 			say("type 'r' and Enter to rebuild, Ctrl-C to stop");
 	}
@@ -391,7 +394,7 @@ int dev_main(const struct config *cfg, char **extra_args)
 	if (!d->reloader && errno)
 		goto out;
 	setup_stdin(d);
-	start_cycle(d, "starting");
+	start_cycle(d, "starting", 0);
 	int r = loop_run(d->app.loop);
 	rc = r < 0 ? 1 : r;
 out:

@@ -1291,7 +1291,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as sig_new() does in baton */
 	if (getenv("BATON_TEST_DEBUG"))
-		log_setup(LOG_DEBUG, LOG_COLOR_NEVER, false);
+		log_setup(LOG_DEBUG, LOG_COLOR_NEVER, false, false);
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
 		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
