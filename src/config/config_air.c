@@ -344,10 +344,11 @@ static int64_t kill_delay_ms(struct air *a)
 	const struct toml_value *v = &a->found[K_KILL_DELAY]->val;
 	if (v->type == TOML_STRING) {
 		int64_t ms;
-		const char *why;
+		char *why = NULL;
 		if (duration_parse_ms(v->u.str.ptr, &ms, &why) < 0) {
 			air_err(a, v->pos, "'build.kill_delay': invalid duration \"%.64s\": %s",
 				v->u.str.ptr, why);
+			free(why);
 			return 0;
 		}
 		return ms;
