@@ -456,23 +456,22 @@ static int child_register(struct child *c, struct loop *l, const struct child_la
 	return 0;
 }
 
-int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
-		size_t errlen)
+int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char **err)
 {
 	const char *label = spec->label			  ? spec->label
 			    : spec->shell_cmd		  ? spec->shell_cmd
 			    : spec->argv && spec->argv[0] ? spec->argv[0]
 							  : "?";
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
+	if (err)
+		*err = NULL;
 	if (spec->nfds < 0 || (spec->nfds > 0 && !spec->fds) ||
 	    (spec->out == CHILD_OUT_PIPE && !spec->on_line)) {
-		child_launch_message(err, errlen, label, EINVAL);
+		child_launch_message(err, label, EINVAL);
 		return -EINVAL;
 	}
 	struct child_launch res;
-	int r = child_launch(spec, label, &res, err, errlen);
+	int r = child_launch(spec, label, &res, err);
 	if (r < 0)
 		return r;
 
@@ -505,7 +504,7 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 		kill(res.pid, SIGKILL);
 		while (waitpid(res.pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		child_launch_message(err, errlen, label, -r);
+		child_launch_message(err, label, -r);
 		child_destroy(c);
 		return r;
 	}

@@ -82,10 +82,10 @@ struct child_spec {
 	void *data;
 };
 
-/* Spawn. Returns 0 with *out set, or -errno with a message in err (if non-NULL), e.g.
- * `cannot run "./app": No such file or directory` or `cannot change directory to "x": ...`. */
-int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
-		size_t errlen);
+/* Spawn. Returns 0 with *out set (and *err NULL), or -errno with a fresh message in *err that
+ * the caller frees (err may be NULL), e.g. `cannot run "./app": No such file or directory` or
+ * `cannot change directory to "x": ...`. */
+int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char **err);
 void child_free(struct child *c);
 /* Track a process that is already baton's child (it survived baton's re-exec, see upgrade.h):
  * a pidfd is opened for it again; group: it leads its own process group, whose stop deadline

@@ -88,17 +88,18 @@ static int spawn(struct build *b)
 		.on_exit = on_exit_cb,
 		.data = b,
 	};
-	char err[256] = "";
+	char *err = NULL;
 	b->started_ms = now_ms();
 	buf_reset(&b->out);
-	int r = child_spawn(b->loop, &spec, &b->child, err, sizeof(err));
+	int r = child_spawn(b->loop, &spec, &b->child, &err);
 	if (r < 0) {
 		b->child = NULL;
 		buf_release(&b->last_out);
-		buf_puts(&b->last_out, err[0] ? err : strerror(-r));
+		buf_puts(&b->last_out, err);
 		buf_putc(&b->last_out, '\n');
 		if (b->cbs.done)
-			b->cbs.done(b, false, err[0] ? err : strerror(-r), 0, b->data);
+			b->cbs.done(b, false, err, 0, b->data);
+		free(err);
 	}
 	return r;
 }

@@ -389,10 +389,14 @@ int dev_main(const struct config *cfg, char **extra_args)
 				     (const char *const *)d->app.env.v, d->app.reaper,
 				     &(struct build_cbs){.done = build_done, .output = build_line}, d);
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
-				   d->app.reaper, &rcbs, d);
-	if (!d->reloader && errno)
+	char *err = NULL;
+	if (reloader_needed(cfg) &&
+	    !(d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
+					 d->app.reaper, &rcbs, d, &err))) {
+		log_error("%s", err);
+		free(err);
 		goto out;
+	}
 	setup_stdin(d);
 	start_cycle(d, "starting", 0);
 	int r = loop_run(d->app.loop);

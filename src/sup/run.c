@@ -368,10 +368,14 @@ int run_main(const struct config *cfg, char **extra_args)
 	if (!r->ctl)
 		goto out;
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
-				   r->app.reaper, &rcbs, r); /* its watch is the only one: own hub */
-	if (!r->reloader && errno)
+	char *err = NULL;
+	if (reloader_needed(cfg) &&
+	    !(r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
+					 r->app.reaper, &rcbs, r, &err))) { /* own hub: the only watch */
+		log_error("%s", err);
+		free(err);
 		goto out;
+	}
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);

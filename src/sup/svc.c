@@ -469,8 +469,8 @@ static void spawn_gen(struct svc *s)
 		.on_group_exit = gen_on_group_exit,
 		.data = g,
 	};
-	char err[256] = "";
-	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
+	char *err = NULL;
+	int r = child_spawn(s->loop, &spec, &g->child, &err);
 	strv_release(&env);
 	free(fds);
 	free(names);
@@ -478,7 +478,8 @@ static void spawn_gen(struct svc *s)
 		int id = g->id;
 		free(g);
 		if (s->cbs.failed)
-			s->cbs.failed(s, id, err[0] ? err : strerror(-r), s->data);
+			s->cbs.failed(s, id, err, s->data);
+		free(err);
 		return;
 	}
 	s->gens = xgrow(s->gens, &s->capgens, s->ngens + 1, sizeof(*s->gens));

@@ -102,6 +102,18 @@ static const char *find_event(const struct rec *r, const char *prefix)
 	return NULL;
 }
 
+/* child_spawn(), with its message (or "") copied into err[errlen] and freed */
+static int spawn_msg(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
+		     size_t errlen)
+{
+	char *msg = (char *)"x"; /* child_spawn() sets it: NULL on success */
+	int r = child_spawn(l, spec, out, &msg);
+	assert_true(r < 0 ? msg != NULL : msg == NULL);
+	snprintf(err, errlen, "%s", msg ? msg : "");
+	free(msg);
+	return r;
+}
+
 static int spawn_rec(struct loop *l, struct child_spec *spec, struct rec *r, char *err,
 		     size_t errlen)
 {
@@ -109,7 +121,7 @@ static int spawn_rec(struct loop *l, struct child_spec *spec, struct rec *r, cha
 	if (spec->out == CHILD_OUT_PIPE)
 		spec->on_line = on_line;
 	spec->data = r;
-	return child_spawn(l, spec, &r->c, err, errlen);
+	return spawn_msg(l, spec, &r->c, err, errlen);
 }
 
 static void rec_clear(struct rec *r)
@@ -200,10 +212,10 @@ static void test_exec_errors(void **state)
 	struct child_spec spec6 = {.shell_cmd = ""};
 	assert_int_equal(spawn_rec(l, &spec6, &r, err, sizeof(err)), -EINVAL);
 	struct child_spec spec7 = {.argv = t, .out = CHILD_OUT_PIPE}; /* no on_line */
-	assert_int_equal(child_spawn(l, &spec7, &r.c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(child_spawn(l, &spec7, &r.c, NULL), -EINVAL); /* err may be NULL */
 	/* failed spawns leave nothing open (pipes, /dev/null, error pipe) */
 	struct child_spec spec8 = {.argv = missing, .out = CHILD_OUT_PIPE, .on_line = on_line};
-	assert_int_equal(child_spawn(l, &spec8, &r.c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(spawn_msg(l, &spec8, &r.c, err, sizeof(err)), -ENOENT);
 	assert_int_equal(count_fds(), fds_before);
 	loop_free(l);
 }
@@ -585,7 +597,7 @@ static void test_group_outlives_leader(void **state)
 				  .on_exit = grp_exit_cb,
 				  .on_group_exit = grp_gone_cb,
 				  .data = &g};
-	assert_int_equal(child_spawn(l, &spec, &g.r.c, err, sizeof(err)), 0);
+	assert_int_equal(spawn_msg(l, &spec, &g.r.c, err, sizeof(err)), 0);
 	int64_t deadline = now_ms() + 5000;
 	while (!find_event(&g.r, "1:ready")) {
 		assert_true(now_ms() < deadline);
@@ -608,7 +620,7 @@ static void test_group_outlives_leader(void **state)
 	/* freed while its group lives: the deadline goes with it, nothing dangles */
 	struct grp h = {0};
 	spec.data = &h;
-	assert_int_equal(child_spawn(l, &spec, &h.r.c, err, sizeof(err)), 0);
+	assert_int_equal(spawn_msg(l, &spec, &h.r.c, err, sizeof(err)), 0);
 	deadline = now_ms() + 5000;
 	while (!find_event(&h.r, "1:ready")) {
 		assert_true(now_ms() < deadline);
