@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +28,8 @@
 #include "util/buf.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
+
+#include "testutil.h"
 
 static char helpers[PATH_MAX + 16];
 
@@ -73,16 +74,7 @@ static void on_exit_cb(struct child *c, const struct child_exit *st, void *data)
 	}
 }
 
-static void run_until(struct loop *l, bool (*done)(void *), void *arg, int64_t timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	while (!done(arg)) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			fail_msg("timed out after %lld ms", (long long)timeout_ms);
-		assert_true(loop_run_once(l, left) >= 0);
-	}
-}
+#define run_until(l, pred, arg, timeout_ms) tu_run_until(l, pred, arg, timeout_ms, #pred)
 
 static bool rec_exited(void *arg)
 {
@@ -160,23 +152,11 @@ static void test_true_false(void **state)
 	loop_free(l);
 }
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void test_exec_errors(void **state)
 {
 	(void)state;
 	struct loop *l = loop_new();
-	int fds_before = count_fds();
+	int fds_before = tu_count_fds();
 	struct rec r = {0};
 	char err[256];
 	const char *missing[] = {"./no-such-app", NULL};
@@ -216,7 +196,7 @@ static void test_exec_errors(void **state)
 	/* failed spawns leave nothing open (pipes, /dev/null, error pipe) */
 	struct child_spec spec8 = {.argv = missing, .out = CHILD_OUT_PIPE, .on_line = on_line};
 	assert_int_equal(spawn_msg(l, &spec8, &r.c, err, sizeof(err)), -ENOENT);
-	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(tu_count_fds(), fds_before);
 	loop_free(l);
 }
 

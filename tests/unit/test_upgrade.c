@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "sup/upgrade.h"
+
+#include "testutil.h"
 
 static void test_round_trip(void **state)
 {
@@ -92,17 +93,6 @@ static void test_malformed(void **state)
 	free(st);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static void test_failed_exec_restores(void **state)
 {
 	(void)state;
@@ -113,12 +103,12 @@ static void test_failed_exec_restores(void **state)
 	st->nlisten = 1;
 	st->listen_fd[0] = fds[0];
 	st->ctl_fd = fds[1];
-	int before = count_fds();
+	int before = tu_count_fds();
 	char err[256];
 	int r = upgrade_exec("/nonexistent/baton", st, err, sizeof(err));
 	assert_int_equal(r, -ENOENT);
 	assert_non_null(strstr(err, "cannot execute \"/nonexistent/baton\""));
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(tu_count_fds(), before);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
 	assert_null(getenv(UPGRADE_ENV));
