@@ -539,7 +539,8 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 	if (!r->watch || watch_start(r->watch) < 0) {
 		int e = errno;
 		if (err)
-			*err = xasprintf("cannot watch the [[reload]]/[[tls]] files: %s", strerror(e));
+			*err = xasprintf("cannot watch the [[reload]]/[[tls]] files: %s",
+					 strerror(e));
 		reloader_free(r);
 		errno = e;
 		return NULL;

@@ -389,13 +389,16 @@ int dev_main(const struct config *cfg, char **extra_args)
 				     (const char *const *)d->app.env.v, d->app.reaper,
 				     &(struct build_cbs){.done = build_done, .output = build_line}, d);
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	char *err = NULL;
-	if (reloader_needed(cfg) &&
-	    !(d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
-					 d->app.reaper, &rcbs, d, &err))) {
-		log_error("%s", err);
-		free(err);
-		goto out;
+	if (reloader_needed(cfg)) {
+		char *err = NULL;
+		d->reloader =
+			reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
+				     d->app.reaper, &rcbs, d, &err);
+		if (!d->reloader) {
+			log_error("%s", err);
+			free(err);
+			goto out;
+		}
 	}
 	setup_stdin(d);
 	start_cycle(d, "starting", 0);

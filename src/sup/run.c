@@ -368,13 +368,16 @@ int run_main(const struct config *cfg, char **extra_args)
 	if (!r->ctl)
 		goto out;
 	static const struct reload_cbs rcbs = {.restart = reload_restart, .signal = reload_signal};
-	char *err = NULL;
-	if (reloader_needed(cfg) &&
-	    !(r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
-					 r->app.reaper, &rcbs, r, &err))) { /* own hub: the only watch */
-		log_error("%s", err);
-		free(err);
-		goto out;
+	if (reloader_needed(cfg)) {
+		char *err = NULL;
+		r->reloader =
+			reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
+				     r->app.reaper, &rcbs, r, &err); /* its only watch: own hub */
+		if (!r->reloader) {
+			log_error("%s", err);
+			free(err);
+			goto out;
+		}
 	}
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);

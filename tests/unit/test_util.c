@@ -49,7 +49,8 @@ static void test_duration_bad(void **state)
 		assert_int_not_equal(duration_parse_ms(bad[i], &ms, &why), 0);
 		assert_non_null(why);
 		free(why);
-		assert_int_equal(duration_parse_ms(bad[i], &ms, NULL), -EINVAL); /* err may be NULL */
+		/* err may be NULL */
+		assert_int_equal(duration_parse_ms(bad[i], &ms, NULL), -EINVAL);
 	}
 }
 
