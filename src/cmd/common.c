@@ -27,7 +27,7 @@ struct config *cmd_load_config(const char *file)
 		return NULL;
 	}
 	config_diags_release(&diags);
-	log_setup(LOG_INFO, (enum log_color)cfg->log.color, cfg->log.json);
+	log_setup(LOG_INFO, (enum log_color)cfg->log.color, cfg->log.json, cfg->log.timestamps);
 	return cfg;
 }
 

@@ -128,11 +128,14 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
 				return cli_usage_error(o->name, "'%s' needs a socket path", a);
 			o->socket = v;
 		} else if ((v = opt_value(argc, argv, &i, "-t", "--timeout", &missing))) {
-			const char *why;
+			char *why = NULL;
 			if (missing)
 				return cli_usage_error(o->name, "'%s' needs a duration", a);
-			if (duration_parse_ms(v, &o->timeout_ms, &why) < 0)
-				return cli_usage_error(o->name, "bad timeout '%s': %s", v, why);
+			if (duration_parse_ms(v, &o->timeout_ms, &why) < 0) {
+				int r = cli_usage_error(o->name, "bad timeout '%s': %s", v, why);
+				free(why);
+				return r;
+			}
 			if (o->timeout_ms <= 0)
 				return cli_usage_error(o->name, "the timeout must be more than 0");
 		} else if (a[0] == '-') {

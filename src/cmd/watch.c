@@ -75,10 +75,12 @@ static void on_batch(const struct watch_change *ch, size_t n, void *data)
 
 static int parse_ms(const char *opt, const char *v, int64_t *out)
 {
-	const char *why = NULL;
-	if (duration_parse_ms(v, out, &why) < 0)
-		return cli_usage_error("watch", "%s: invalid duration \"%s\" (%s)", opt, v,
-				       why ? why : "bad syntax");
+	char *why = NULL;
+	if (duration_parse_ms(v, out, &why) < 0) {
+		int r = cli_usage_error("watch", "%s: invalid duration \"%s\" (%s)", opt, v, why);
+		free(why);
+		return r;
+	}
 	return 0;
 }
 

@@ -344,10 +344,11 @@ static int64_t kill_delay_ms(struct air *a)
 	const struct toml_value *v = &a->found[K_KILL_DELAY]->val;
 	if (v->type == TOML_STRING) {
 		int64_t ms;
-		const char *why;
+		char *why = NULL;
 		if (duration_parse_ms(v->u.str.ptr, &ms, &why) < 0) {
 			air_err(a, v->pos, "'build.kill_delay': invalid duration \"%.64s\": %s",
 				v->u.str.ptr, why);
+			free(why);
 			return 0;
 		}
 		return ms;
@@ -405,7 +406,8 @@ static void map_build(struct air *a, struct config *cfg, const char *tmp)
 	buf_release(&b);
 	strv_release(&pre);
 	free(dflt_cmd);
-	cfg->build.delay_ms = integer(a, K_DELAY, 1000, 0, 24LL * 3600 * 1000);
+	/* only when set: air's default (1000 ms) stood in for the settle window baton has */
+	cfg->build.delay_ms = integer(a, K_DELAY, 0, 0, 24LL * 3600 * 1000);
 	cfg->build.stop_on_error = boolean(a, K_STOP_ON_ERROR, false);
 }
 

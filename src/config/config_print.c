@@ -232,8 +232,7 @@ static char *default_text(const struct config_key *k)
 	case CT_DURATION: {
 		struct buf b = BUF_INIT;
 		int64_t ms;
-		const char *why;
-		if (duration_parse_ms(k->def, &ms, &why) < 0)
+		if (duration_parse_ms(k->def, &ms, NULL) < 0)
 			ms = 0;
 		put_duration(&b, ms);
 		return buf_detach(&b);

@@ -143,7 +143,7 @@ const struct config_key config_keys[] = {
 	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
 	 "\"text\" or \"json\" (one object per line)"},
 	{"log", "timestamps", CT_BOOL, CS_ROOT, R(log.timestamps), 0, "false", 0, 0, 0,
-	 "prefix text lines with the time"},
+	 "prefix baton's text lines with the UTC time"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -320,9 +320,12 @@ static void set_str(char **field, const char *s)
 static int set_duration(const struct config_key *k, int64_t *field, const char *s, char **err)
 {
 	int64_t ms;
-	const char *why;
-	if (duration_parse_ms(s, &ms, &why) < 0)
-		return errf(err, k, "invalid duration \"%.64s\": %s", s, why);
+	char *why = NULL;
+	if (duration_parse_ms(s, &ms, &why) < 0) {
+		int r = errf(err, k, "invalid duration \"%.64s\": %s", s, why);
+		free(why);
+		return r;
+	}
 	if (ms < k->min) {
 		char b[32];
 		duration_format_ms(k->min, b, sizeof(b));
@@ -346,9 +349,12 @@ static int set_ready(const struct config_key *k, char *base, const char *s, char
 		*kind = READY_PORT;
 	else if (strncmp(s, "delay:", 6) == 0) {
 		int64_t ms;
-		const char *why;
-		if (duration_parse_ms(s + 6, &ms, &why) < 0)
-			return errf(err, k, "invalid duration in \"%.64s\": %s", s, why);
+		char *why = NULL;
+		if (duration_parse_ms(s + 6, &ms, &why) < 0) {
+			int r = errf(err, k, "invalid duration in \"%.64s\": %s", s, why);
+			free(why);
+			return r;
+		}
 		*kind = READY_DELAY;
 		*delay = ms;
 		return 0;
@@ -372,8 +378,7 @@ static int set_poll(const struct config_key *k, char *base, const char *s, char 
 		return 0;
 	}
 	int64_t ms;
-	const char *why;
-	if (duration_parse_ms(s, &ms, &why) < 0)
+	if (duration_parse_ms(s, &ms, NULL) < 0)
 		return errf(err, k, "invalid value \"%.64s\": expected %s", s,
 			    config_type_expect(k->type));
 	if (ms < 10)

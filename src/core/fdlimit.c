@@ -43,11 +43,3 @@ int fdlimit_restore_in_child(void)
 	}
 	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
 }
-
-rlim_t fdlimit_original(void)
-{
-	if (fdlimit.raised)
-		return fdlimit.orig.rlim_cur;
-	struct rlimit rl;
-	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 0;
-}

@@ -16,7 +16,5 @@ long fdlimit_raise(void);
 /* In a child between fork and exec (async-signal-safe): restore the original soft limit if
  * fdlimit_raise() changed it. 0 or -errno. */
 int fdlimit_restore_in_child(void);
-/* The soft limit before fdlimit_raise() (the current one if it was not called). */
-rlim_t fdlimit_original(void);
 
 #endif

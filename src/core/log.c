@@ -24,13 +24,15 @@ static struct {
 	enum log_level min;
 	enum log_color color;
 	bool json;
-} log_cfg = {LOG_INFO, LOG_COLOR_AUTO, false};
+	bool timestamps;
+} log_cfg = {LOG_INFO, LOG_COLOR_AUTO, false, false};
 
-void log_setup(enum log_level min, enum log_color color, bool json)
+void log_setup(enum log_level min, enum log_color color, bool json, bool timestamps)
 {
 	log_cfg.min = min;
 	log_cfg.color = color;
 	log_cfg.json = json;
+	log_cfg.timestamps = timestamps;
 }
 
 bool log_use_color(int fd)
@@ -68,6 +70,16 @@ static void json_escape(struct buf *b, const char *s)
 	}
 }
 
+/* "2026-12-04T10:31:02.123Z ": UTC, milliseconds (log.timestamps) */
+static void put_time(struct buf *b, const struct timespec *ts)
+{
+	struct tm tm;
+	char day[32];
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	buf_printf(b, "%s.%03ldZ ", day, ts->tv_nsec / 1000000);
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	int saved = errno;
@@ -83,18 +95,21 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	static const char *const names[] = {"debug", "info", "warning", "error"};
 	struct buf b = BUF_INIT;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	if (log_cfg.json) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		buf_printf(&b, "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"msg\":\"", (long long)ts.tv_sec,
-			   ts.tv_nsec / 1000000, names[lvl]);
+		buf_printf(&b, "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"msg\":\"",
+			   (long long)ts.tv_sec, ts.tv_nsec / 1000000, names[lvl]);
 		json_escape(&b, msg);
 		buf_puts(&b, "\"}\n");
 	} else {
 		bool col = log_use_color(2);
+		if (log_cfg.timestamps)
+			put_time(&b, &ts);
 		buf_printf(&b, "%sbaton%s: ", col ? "\033[1;34m" : "", col ? "\033[0m" : "");
 		if (lvl == LOG_WARN)
-			buf_printf(&b, "%swarning:%s ", col ? "\033[33m" : "", col ? "\033[0m" : "");
+			buf_printf(&b, "%swarning:%s ", col ? "\033[33m" : "",
+				   col ? "\033[0m" : "");
 		else if (lvl == LOG_ERROR)
 			buf_printf(&b, "%serror:%s ", col ? "\033[31m" : "", col ? "\033[0m" : "");
 		buf_puts(&b, msg);
@@ -121,10 +136,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 enum sink_mode { SINK_BLOCKING, SINK_NONBLOCK_FD, SINK_SOCKET };
 
 struct sink {
-	int fd;		/* 1 or 2 */
-	int wfd;	/* what is written to: fd, or our non-blocking description of it */
+	int fd;	 /* 1 or 2 */
+	int wfd; /* what is written to: fd, or our non-blocking description of it */
 	enum sink_mode mode;
-	struct buf q;	/* queued bytes (from q_off) */
+	struct buf q; /* queued bytes (from q_off) */
 	size_t q_off;
 	unsigned long dropped; /* lines */
 	struct loop_src *src;

@@ -11,8 +11,10 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_color { LOG_COLOR_AUTO, LOG_COLOR_ALWAYS, LOG_COLOR_NEVER };
 
-/* Configure once at start (defaults: info, auto colour, text). */
-void log_setup(enum log_level min, enum log_color color, bool json);
+/* Configure once at start (defaults: info, auto colour, text, no timestamps). timestamps: text
+ * lines start with the UTC time, "2026-12-04T10:31:02.123Z baton: ..." (JSON lines always
+ * carry "ts"). */
+void log_setup(enum log_level min, enum log_color color, bool json, bool timestamps);
 /* True when colour escapes should be written to fd (honours NO_COLOR and isatty). */
 bool log_use_color(int fd);
 

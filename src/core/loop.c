@@ -135,11 +135,6 @@ void loop_del(struct loop *l, struct loop_src *s)
 	}
 }
 
-int loop_src_fd(const struct loop_src *s)
-{
-	return s->fd;
-}
-
 /* ---- timers: a binary min-heap, O(log n) arm, disarm and fire ---- */
 
 static bool timer_before(const struct loop_timer *a, const struct loop_timer *b)
@@ -357,9 +352,4 @@ void loop_exit(struct loop *l, int code)
 {
 	l->exiting = true;
 	l->exit_code = code;
-}
-
-bool loop_exiting(const struct loop *l)
-{
-	return l->exiting;
 }

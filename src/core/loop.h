@@ -27,7 +27,6 @@ void loop_free(struct loop *l);
 struct loop_src *loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data);
 int loop_mod(struct loop *l, struct loop_src *s, uint32_t events);
 void loop_del(struct loop *l, struct loop_src *s);
-int loop_src_fd(const struct loop_src *s);
 
 /* Timers: created disarmed. Deadlines are absolute CLOCK_MONOTONIC milliseconds
  * (util/timeutil.h now_ms()). A timer fires once per arm. */
@@ -46,6 +45,5 @@ int loop_run(struct loop *l);
  * Returns the number of callbacks run, or -errno. */
 int loop_run_once(struct loop *l, int64_t max_wait_ms);
 void loop_exit(struct loop *l, int code);
-bool loop_exiting(const struct loop *l);
 
 #endif

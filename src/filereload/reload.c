@@ -186,11 +186,12 @@ static void flush_actions(struct reloader *r)
 			.reaper = r->reaper,
 		};
 		struct child *c = NULL;
-		char err[256] = "";
-		if (child_spawn(r->loop, &spec, &c, err, sizeof(err)) < 0)
+		char *err = NULL;
+		if (child_spawn(r->loop, &spec, &c, &err) < 0)
 			log_error("reload action \"exec:%s\": %s", r->execs.v[i], err);
 		else
 			child_free(c); /* runs on its own; the reaper collects it */
+		free(err);
 	}
 	r->want_restart = false;
 	r->nsignals = 0;
@@ -313,14 +314,15 @@ static void start_check(struct group *g)
 		.on_exit = check_exit,
 		.data = g,
 	};
-	char err[256] = "";
+	char *err = NULL;
 	buf_reset(&g->check_out);
 	g->check_timed_out = false;
-	if (child_spawn(r->loop, &spec, &g->check, err, sizeof(err)) < 0) {
+	if (child_spawn(r->loop, &spec, &g->check, &err) < 0) {
 		g->check = NULL;
 		char *cmd = escape_str(g->rl->check);
 		reject_group(g, xasprintf("check \"%s\": %s", cmd, err));
 		free(cmd);
+		free(err);
 		return;
 	}
 	g->state = G_CHECKING;
@@ -472,13 +474,20 @@ static char *abs_path(const struct config *cfg, const char *p)
 	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", cfg->root, p);
 }
 
+bool reloader_needed(const struct config *cfg)
+{
+	return cfg->nreload + cfg->ntls > 0;
+}
+
 struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struct config *cfg,
 			      const char *const *env, struct child_reaper *reaper,
-			      const struct reload_cbs *cbs, void *data)
+			      const struct reload_cbs *cbs, void *data, char **err)
 {
 	int ng = cfg->nreload + cfg->ntls;
 	if (ng == 0) {
-		errno = 0;
+		if (err)
+			*err = xstrdup("no [[reload]] or [[tls]] groups to watch");
+		errno = EINVAL;
 		return NULL;
 	}
 	struct reloader *r = xcalloc(1, sizeof(*r));
@@ -525,13 +534,15 @@ struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struc
 			strv_push(&wo.paths, g->tls->ca);
 		}
 	}
-	char *err = NULL;
-	r->watch = watch_new(l, &wo, on_batch, r, &err);
+	char *werr = NULL;
+	r->watch = watch_new(l, &wo, on_batch, r, &werr);
 	watch_opts_release(&wo);
 	if (!r->watch || watch_start(r->watch) < 0) {
 		int e = errno;
-		log_error("cannot watch the [[reload]]/[[tls]] files: %s", err ? err : strerror(e));
-		free(err);
+		if (err)
+			*err = xasprintf("cannot watch the [[reload]]/[[tls]] files: %s",
+					 werr ? werr : strerror(e));
+		free(werr);
 		reloader_free(r);
 		errno = e;
 		return NULL;

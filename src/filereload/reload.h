@@ -45,10 +45,13 @@ struct reload_group_info {
 	unsigned applied;	 /* actions asked for so far */
 };
 
-/* NULL when there is nothing to watch (no groups) or on error (logged; errno set). */
+/* Whether cfg has [[reload]] or [[tls]] groups: without any, there is no reloader to make. */
+bool reloader_needed(const struct config *cfg);
+/* For a cfg that reloader_needed(). NULL on failure, with errno set and a fresh message in *err
+ * that the caller frees (err may be NULL). */
 struct reloader *reloader_new(struct loop *l, struct watch_hub *hub, const struct config *cfg,
 			      const char *const *env, struct child_reaper *reaper,
-			      const struct reload_cbs *cbs, void *data);
+			      const struct reload_cbs *cbs, void *data, char **err);
 void reloader_free(struct reloader *r);
 /* While a [[tls]] group's current files are rejected, no new generation may start on them: the
  * app would read the rejected files. Returns NULL when nothing holds, else why (malloc'd, the

@@ -50,7 +50,7 @@ struct child {
 	struct loop_src *pidsrc;
 	struct loop_timer *kill_timer;
 	struct child_out out[2];
-	bool exited, stopping;
+	bool exited;
 	bool group_alive;  /* the leader exited, its group has members: see child.h */
 	bool group_killed; /* SIGKILL went to the group: the kill timer now rechecks */
 	struct child_reaper *group_reaper; /* lists us in ->groups while group_alive */
@@ -370,16 +370,6 @@ bool child_running(const struct child *c)
 	return !c->exited;
 }
 
-const struct child_exit *child_status(const struct child *c)
-{
-	return c->exited ? &c->st : NULL;
-}
-
-bool child_stopping(const struct child *c)
-{
-	return c->stopping;
-}
-
 bool child_group_alive(const struct child *c)
 {
 	return c->group_alive;
@@ -425,7 +415,6 @@ static void kill_timer_fired(struct loop *l, void *data)
 
 int child_stop(struct child *c, int sig, int64_t timeout_ms)
 {
-	c->stopping = true;
 	int r = child_signal(c, sig, true);
 	if (r < 0 && r != -ESRCH)
 		return r;
@@ -467,23 +456,22 @@ static int child_register(struct child *c, struct loop *l, const struct child_la
 	return 0;
 }
 
-int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
-		size_t errlen)
+int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char **err)
 {
 	const char *label = spec->label			  ? spec->label
 			    : spec->shell_cmd		  ? spec->shell_cmd
 			    : spec->argv && spec->argv[0] ? spec->argv[0]
 							  : "?";
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
+	if (err)
+		*err = NULL;
 	if (spec->nfds < 0 || (spec->nfds > 0 && !spec->fds) ||
 	    (spec->out == CHILD_OUT_PIPE && !spec->on_line)) {
-		child_launch_message(err, errlen, label, EINVAL);
+		child_launch_message(err, label, EINVAL);
 		return -EINVAL;
 	}
 	struct child_launch res;
-	int r = child_launch(spec, label, &res, err, errlen);
+	int r = child_launch(spec, label, &res, err);
 	if (r < 0)
 		return r;
 
@@ -516,7 +504,7 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 		kill(res.pid, SIGKILL);
 		while (waitpid(res.pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		child_launch_message(err, errlen, label, -r);
+		child_launch_message(err, label, -r);
 		child_destroy(c);
 		return r;
 	}

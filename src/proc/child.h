@@ -82,10 +82,10 @@ struct child_spec {
 	void *data;
 };
 
-/* Spawn. Returns 0 with *out set, or -errno with a message in err (if non-NULL), e.g.
- * `cannot run "./app": No such file or directory` or `cannot change directory to "x": ...`. */
-int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char *err,
-		size_t errlen);
+/* Spawn. Returns 0 with *out set (and *err NULL), or -errno with a fresh message in *err that
+ * the caller frees (err may be NULL), e.g. `cannot run "./app": No such file or directory` or
+ * `cannot change directory to "x": ...`. */
+int child_spawn(struct loop *l, const struct child_spec *spec, struct child **out, char **err);
 void child_free(struct child *c);
 /* Track a process that is already baton's child (it survived baton's re-exec, see upgrade.h):
  * a pidfd is opened for it again; group: it leads its own process group, whose stop deadline
@@ -97,8 +97,6 @@ int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
 
 pid_t child_pid(const struct child *c);
 bool child_running(const struct child *c);
-/* The exit status once it exited (NULL before). */
-const struct child_exit *child_status(const struct child *c);
 /* "exited with status 2", "killed by SIGKILL", "killed by SIGSEGV (core dumped)". */
 const char *child_status_str(const struct child_exit *st, char *buf, size_t len);
 
@@ -109,8 +107,6 @@ int child_signal(struct child *c, int sig, bool group);
  * never). Calling it again re-sends sig and keeps the earlier deadline if sooner. 0 or -errno
  * (-ESRCH: nothing left to stop). */
 int child_stop(struct child *c, int sig, int64_t timeout_ms);
-/* True once child_stop() was called (the owner uses it to tell a crash from a stop). */
-bool child_stopping(const struct child *c);
 /* True from the leader's exit (already true inside on_exit) until on_group_exit: the leader is
  * gone, members of its process group are not. */
 bool child_group_alive(const struct child *c);

@@ -328,28 +328,26 @@ static int plan_command(struct exec_plan *p, const struct child_spec *spec)
 	return 0;
 }
 
-static void spawn_message(char *err, size_t errlen, const char *label, const char *cwd, int stage,
-			  int e)
+static void spawn_message(char **err, const char *label, const char *cwd, int stage, int e)
 {
-	if (!err || !errlen)
+	if (!err)
 		return;
 	switch (stage) {
 	case STAGE_CHDIR:
-		snprintf(err, errlen, "cannot change directory to \"%s\": %s", cwd, strerror(e));
+		*err = xasprintf("cannot change directory to \"%s\": %s", cwd, strerror(e));
 		break;
 	case STAGE_SETSID:
-		snprintf(err, errlen, "cannot start a new session for \"%s\": %s", label,
-			 strerror(e));
+		*err = xasprintf("cannot start a new session for \"%s\": %s", label, strerror(e));
 		break;
 	case STAGE_FDS:
-		snprintf(err, errlen, "cannot set up file descriptors for \"%s\": %s", label,
-			 strerror(e));
+		*err = xasprintf("cannot set up file descriptors for \"%s\": %s", label,
+				 strerror(e));
 		break;
 	case STAGE_EXEC:
-		snprintf(err, errlen, "cannot run \"%s\": %s", label, strerror(e));
+		*err = xasprintf("cannot run \"%s\": %s", label, strerror(e));
 		break;
 	default:
-		snprintf(err, errlen, "cannot start \"%s\": %s", label, strerror(e));
+		*err = xasprintf("cannot start \"%s\": %s", label, strerror(e));
 	}
 }
 
@@ -436,13 +434,13 @@ static int read_report(int fd, struct exec_report *rep)
 	return -1;
 }
 
-void child_launch_message(char *err, size_t errlen, const char *label, int e)
+void child_launch_message(char **err, const char *label, int e)
 {
-	spawn_message(err, errlen, label, NULL, 0, e);
+	spawn_message(err, label, NULL, 0, e);
 }
 
 int child_launch(const struct child_spec *spec, const char *label, struct child_launch *res,
-		 char *err, size_t errlen)
+		 char **err)
 {
 	struct exec_plan p = {.errfd = -1};
 	struct stdio_fds sio;
@@ -463,7 +461,7 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 	if (r == 0)
 		r = plan_command(&p, spec);
 	if (r < 0) {
-		spawn_message(err, errlen, label, NULL, 0, -r);
+		spawn_message(err, label, NULL, 0, -r);
 		goto out_plan;
 	}
 	for (int i = 0; i < spec->nfds; i++)
@@ -471,7 +469,7 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 	r = stdio_prepare(spec, &sio, p.src);
 	if (r < 0 || sys_pipe2(errpipe, O_CLOEXEC) < 0) {
 		r = r < 0 ? r : -errno;
-		spawn_message(err, errlen, label, NULL, 0, -r);
+		spawn_message(err, label, NULL, 0, -r);
 		goto out_stdio;
 	}
 	p.errfd = errpipe[1];
@@ -479,7 +477,7 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 	pid_t pid = sys_fork();
 	if (pid < 0) {
 		r = -errno;
-		spawn_message(err, errlen, label, NULL, 0, -r);
+		spawn_message(err, label, NULL, 0, -r);
 		goto out_stdio;
 	}
 	if (pid == 0)
@@ -493,7 +491,7 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		r = -rep.err;
-		spawn_message(err, errlen, label, spec->cwd, rep.stage, rep.err);
+		spawn_message(err, label, spec->cwd, rep.stage, rep.err);
 		goto out_stdio;
 	}
 	res->pid = pid;

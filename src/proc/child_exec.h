@@ -15,11 +15,12 @@ struct child_launch {
 			 * the caller owns and closes them */
 };
 
-/* Fork and exec spec. Returns 0 once the exec succeeded, or -errno with a message in err; on
- * failure nothing is left open and the failed child has been reaped. */
+/* Fork and exec spec. Returns 0 once the exec succeeded, or -errno with a fresh message in *err
+ * (the caller frees; err may be NULL); on failure nothing is left open and the failed child
+ * has been reaped. */
 int child_launch(const struct child_spec *spec, const char *label, struct child_launch *res,
-		 char *err, size_t errlen);
-/* Format a spawn error for label ("cannot run \"./app\": ..."); stage 0 is generic. */
-void child_launch_message(char *err, size_t errlen, const char *label, int e);
+		 char **err);
+/* *err = a fresh spawn error for label: "cannot start \"./app\": ..." (err may be NULL). */
+void child_launch_message(char **err, const char *label, int e);
 
 #endif

@@ -90,20 +90,6 @@ int env_set_entry(struct strv *env, const char *entry)
 	return 0;
 }
 
-void env_unset(struct strv *env, const char *key)
-{
-	size_t kl = strlen(key), j = 0;
-	for (size_t i = 0; i < env->n; i++) {
-		if (entry_is(env->v[i], key, kl))
-			free(env->v[i]);
-		else
-			env->v[j++] = env->v[i];
-	}
-	env->n = j;
-	if (env->v)
-		env->v[j] = NULL;
-}
-
 static int add_entries(struct strv *out, const struct strv *in, char **err)
 {
 	if (!in)

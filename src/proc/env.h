@@ -26,8 +26,6 @@ const char *env_get(const struct strv *env, const char *key);
 void env_set(struct strv *env, const char *key, const char *value);
 /* Same as env_set() for one "KEY=VALUE" entry. -EINVAL when it has no '=' or a bad name. */
 int env_set_entry(struct strv *env, const char *entry);
-/* Remove every entry for key. */
-void env_unset(struct strv *env, const char *key);
 /* True for the variables baton sets for children itself and must never pass through. */
 bool env_is_managed(const char *key, size_t keylen);
 

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc/child.h"
 #include "core/log.h"
+#include "core/loop.h"
+#include "proc/child.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -21,15 +22,16 @@ struct build {
 	struct build_cbs cbs;
 	void *data;
 	struct child *child;
-	bool cancelled;  /* the running child was cancelled: its exit is not reported */
-	bool restart;    /* start again once the cancelled child is gone */
+	struct loop_timer *delay; /* armed: a start waits for build.delay */
+	bool cancelled;		  /* the running child was cancelled: its exit is not reported */
+	bool restart;		  /* start again once the cancelled child is gone */
 	int64_t started_ms;
-	unsigned count;
-	struct buf out;      /* output of the running build */
+	struct buf out;	     /* output of the running build */
 	struct buf last_out; /* output of the last finished build */
 };
 
 static int spawn(struct build *b);
+static void on_delay(struct loop *l, void *data);
 
 static void on_line(struct child *c, int stream, const char *line, size_t len, void *data)
 {
@@ -86,18 +88,18 @@ static int spawn(struct build *b)
 		.on_exit = on_exit_cb,
 		.data = b,
 	};
-	char err[256] = "";
+	char *err = NULL;
 	b->started_ms = now_ms();
-	b->count++;
 	buf_reset(&b->out);
-	int r = child_spawn(b->loop, &spec, &b->child, err, sizeof(err));
+	int r = child_spawn(b->loop, &spec, &b->child, &err);
 	if (r < 0) {
 		b->child = NULL;
 		buf_release(&b->last_out);
-		buf_puts(&b->last_out, err[0] ? err : strerror(-r));
+		buf_puts(&b->last_out, err);
 		buf_putc(&b->last_out, '\n');
 		if (b->cbs.done)
-			b->cbs.done(b, false, err[0] ? err : strerror(-r), 0, b->data);
+			b->cbs.done(b, false, err, 0, b->data);
+		free(err);
 	}
 	return r;
 }
@@ -113,6 +115,7 @@ struct build *build_new(struct loop *l, const char *cmd, const char *cwd, const 
 	b->reaper = reaper;
 	b->cbs = *cbs;
 	b->data = data;
+	b->delay = loop_timer_new(l, on_delay, b);
 	return b;
 }
 
@@ -124,6 +127,7 @@ void build_free(struct build *b)
 		child_signal(b->child, SIGKILL, true);
 		child_free(b->child);
 	}
+	loop_timer_free(b->delay);
 	buf_release(&b->out);
 	buf_release(&b->last_out);
 	free(b);
@@ -131,6 +135,7 @@ void build_free(struct build *b)
 
 void build_cancel(struct build *b)
 {
+	loop_timer_disarm(b->delay);
 	b->restart = false;
 	if (!b->child || b->cancelled)
 		return;
@@ -138,7 +143,7 @@ void build_cancel(struct build *b)
 	child_signal(b->child, SIGKILL, true);
 }
 
-int build_start(struct build *b)
+static int start_now(struct build *b)
 {
 	if (b->child) {
 		build_cancel(b);
@@ -148,14 +153,26 @@ int build_start(struct build *b)
 	return spawn(b);
 }
 
+static void on_delay(struct loop *l, void *data)
+{
+	(void)l;
+	start_now(data);
+}
+
+int build_start(struct build *b, int64_t delay_ms)
+{
+	if (delay_ms <= 0) {
+		loop_timer_disarm(b->delay);
+		return start_now(b);
+	}
+	if (!loop_timer_armed(b->delay))
+		loop_timer_arm_in(b->delay, delay_ms);
+	return 0;
+}
+
 bool build_running(const struct build *b)
 {
 	return b->child != NULL;
-}
-
-unsigned build_count(const struct build *b)
-{
-	return b->count;
 }
 
 const char *build_output(const struct build *b)

@@ -26,14 +26,15 @@ struct build *build_new(struct loop *l, const char *cmd, const char *cwd, const 
 			struct child_reaper *reaper, const struct build_cbs *cbs, void *data);
 void build_free(struct build *b);
 
-/* Start a build; if one is running it is cancelled first and the new one starts when the old
- * one's group is gone. Returns 0 or -errno (spawn failures are reported through done()). */
-int build_start(struct build *b);
-/* Cancel a running build (and a queued restart). */
+/* Start a build delay_ms from now (build.delay; <= 0: now). A start asked for while another
+ * waits keeps the earlier moment (changes made meanwhile are in that build, as with air's
+ * delay); one for now replaces the wait. If a build is running when the start comes, it is
+ * cancelled first and the new one starts when the old one's group is gone. Returns 0 or -errno
+ * (spawn failures are reported through done()). */
+int build_start(struct build *b, int64_t delay_ms);
+/* Cancel a running build (and a waiting or queued start). */
 void build_cancel(struct build *b);
 bool build_running(const struct build *b);
-/* Builds started so far (cancelled ones included). */
-unsigned build_count(const struct build *b);
 /* The output of the last finished build (empty string if none). */
 const char *build_output(const struct build *b);
 

@@ -87,7 +87,8 @@ static void dev_replace(struct dev *d)
 	gen_replace(d->app.gens);
 }
 
-static void start_cycle(struct dev *d, const char *why)
+/* delay_ms: build.delay for a change from the watch, 0 for a start asked for */
+static void start_cycle(struct dev *d, const char *why, int64_t delay_ms)
 {
 	if (gen_stopping(d->app.gens))
 		return;
@@ -96,9 +97,11 @@ static void start_cycle(struct dev *d, const char *why)
 	if (d->build) {
 		if (build_running(d->build))
 			say("%s — cancelling the build in progress", why);
+		else if (delay_ms > 0)
+			say("%s — building in %lld ms (build.delay)", why, (long long)delay_ms);
 		else
 			say("%s — building", why);
-		build_start(d->build);
+		build_start(d->build, delay_ms);
 	} else {
 		say("%s — restarting", why);
 		dev_replace(d);
@@ -117,7 +120,7 @@ static void on_batch(const struct watch_change *ch, size_t n, void *data)
 		snprintf(why, sizeof(why), "%s \"%s\" and %zu more", kinds[ch[0].kind], path,
 			 n - 1);
 	free(path);
-	start_cycle(d, why);
+	start_cycle(d, why, d->cfg->build.delay_ms);
 }
 
 /* ---- build ---- */
@@ -264,7 +267,7 @@ static void dev_stop(struct dev *d)
 
 static void policy_reload(struct app *a, const char *why)
 {
-	start_cycle(a->owner, why);
+	start_cycle(a->owner, why, 0);
 }
 
 static void policy_restart(struct app *a, const char *why)
@@ -320,7 +323,7 @@ static void on_stdin(struct loop *l, int fd, uint32_t events, void *data)
 		while (*p == ' ' || *p == '\t' || *p == '\r')
 			p++;
 		if (strncmp(p, "r", 1) == 0 && (p[1] == '\0' || p[1] == '\r' || p[1] == ' '))
-			start_cycle(d, "rebuild requested");
+			start_cycle(d, "rebuild requested", 0);
 		else if (*p)
 			say("type 'r' and Enter to rebuild, Ctrl-C to stop");
 	}
@@ -384,12 +387,19 @@ int dev_main(const struct config *cfg, char **extra_args)
 			build_new(d->app.loop, cfg->build.cmd, cfg->root,
 				  (const char *const *)d->app.env.v, d->app.reaper,
 				  &(struct build_cbs){.done = build_done, .output = build_line}, d);
-	d->reloader = reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
-				   d->app.reaper, &app_reload_cbs, &d->app);
-	if (!d->reloader && errno)
-		goto out;
+	if (reloader_needed(cfg)) {
+		err = NULL;
+		d->reloader =
+			reloader_new(d->app.loop, d->hub, cfg, (const char *const *)d->app.env.v,
+				     d->app.reaper, &app_reload_cbs, &d->app, &err);
+		if (!d->reloader) {
+			log_error("%s", err ? err : strerror(errno));
+			free(err);
+			goto out;
+		}
+	}
 	setup_stdin(d);
-	start_cycle(d, "starting");
+	start_cycle(d, "starting", 0);
 	int r = loop_run(d->app.loop);
 	rc = r < 0 ? 1 : r;
 out:

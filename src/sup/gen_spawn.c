@@ -219,13 +219,14 @@ void gen_spawn(struct gens *s)
 		.on_group_exit = on_group_exit,
 		.data = g,
 	};
-	char err[256] = "";
-	int r = child_spawn(s->loop, &spec, &g->child, err, sizeof(err));
+	char *err = NULL;
+	int r = child_spawn(s->loop, &spec, &g->child, &err);
 	strv_release(&env);
 	free(fds);
 	free(names);
 	if (r < 0) {
-		gen_report_failed_spawn(s, g->id, err[0] ? err : strerror(-r));
+		gen_report_failed_spawn(s, g->id, err ? err : strerror(-r));
+		free(err);
 		free(g);
 		return;
 	}

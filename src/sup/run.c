@@ -361,11 +361,17 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
-	/* its watch is the only one: own hub */
-	r->reloader = reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
-				   r->app.reaper, &app_reload_cbs, &r->app);
-	if (!r->reloader && errno)
-		goto out;
+	if (reloader_needed(cfg)) {
+		char *err = NULL;
+		r->reloader =
+			reloader_new(r->app.loop, NULL, cfg, (const char *const *)r->app.env.v,
+				     r->app.reaper, &app_reload_cbs, &r->app, &err); /* its only watch: own hub */
+		if (!r->reloader) {
+			log_error("%s", err ? err : strerror(errno));
+			free(err);
+			goto out;
+		}
+	}
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);

@@ -186,11 +186,12 @@ void run_upgrade(struct run *r, struct ctl_client *c, const char *who)
 		.on_exit = preflight_exit,
 		.data = r,
 	};
-	char err[PATH_MAX + 200];
-	int e = child_spawn(r->app.loop, &spec, &r->preflight, err, sizeof(err));
+	char *err = NULL;
+	int e = child_spawn(r->app.loop, &spec, &r->preflight, &err);
 	if (e < 0) {
 		r->preflight = NULL;
 		upgrade_failed(r, err);
+		free(err);
 	}
 }
 

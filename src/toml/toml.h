@@ -93,7 +93,6 @@ void toml_free(struct toml_value *root);
 
 /* Lookup of a key in a table value (NULL when v is not a table or the key is absent). */
 const struct toml_kv *toml_table_get(const struct toml_value *table, const char *key);
-const char *toml_type_name(enum toml_type t);
 
 /* Longest text toml_datetime_format() writes, with its NUL: 2006-01-02T15:04:05.999999999+07:00 */
 #define TOML_DATETIME_MAX 40

@@ -7,9 +7,12 @@
  *   07:32:00.5                 local time (seconds are required in TOML 1.0) */
 #include "toml/toml_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/xalloc.h"
 
 struct cursor {
 	const char *s;
@@ -133,8 +136,8 @@ static int parse_offset(struct cursor *c, struct toml_datetime *dt, const char *
 	return 0;
 }
 
-int toml_datetime_parse(const char *s, size_t n, enum toml_type *type, struct toml_datetime *dt,
-			const char **why)
+static int parse_datetime(const char *s, size_t n, enum toml_type *type, struct toml_datetime *dt,
+			  const char **why)
 {
 	struct cursor c = {s, n, 0};
 	struct toml_datetime z = {0};
@@ -170,6 +173,17 @@ int toml_datetime_parse(const char *s, size_t n, enum toml_type *type, struct to
 		return -1;
 	}
 	return 0;
+}
+
+int toml_datetime_parse(const char *s, size_t n, enum toml_type *type, struct toml_datetime *dt,
+			char **err)
+{
+	const char *why = NULL;
+	if (parse_datetime(s, n, type, dt, &why) == 0)
+		return 0;
+	if (err)
+		*err = xstrdup(why);
+	return -EINVAL;
 }
 
 int toml_datetime_format(char *buf, size_t size, enum toml_type t, const struct toml_datetime *dt)

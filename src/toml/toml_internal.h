@@ -81,10 +81,10 @@ int toml_lex_string(struct toml_lex *lx, struct buf *out, bool allow_multi);
 int toml_scan_scalar(struct toml_lex *lx, struct toml_value *out);
 bool toml_is_scalar_char(int c);
 
-/* Parse a whole date/time token; *type is one of the four date/time types. On failure returns
- * -1 with a short reason in *why. */
+/* Parse a whole date/time token; *type is one of the four date/time types. Returns 0, or
+ * -EINVAL with a fresh short reason in *err (the caller frees; err may be NULL). */
 int toml_datetime_parse(const char *s, size_t n, enum toml_type *type, struct toml_datetime *dt,
-			const char **why);
+			char **err);
 
 struct toml_table *toml_table_new(unsigned flags);
 struct toml_kv *toml_table_find(struct toml_table *t, const char *key, size_t keylen);

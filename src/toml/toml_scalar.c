@@ -218,9 +218,12 @@ int toml_scan_scalar(struct toml_lex *lx, struct toml_value *out)
 		return 0;
 	}
 	if (memchr(t.s, ':', t.n) || looks_like_date(t.s, t.n)) {
-		const char *why = NULL;
-		if (toml_datetime_parse(t.s, t.n, &out->type, &out->u.dt, &why) < 0)
-			return bad(&t, "date/time", why);
+		char *why = NULL;
+		if (toml_datetime_parse(t.s, t.n, &out->type, &out->u.dt, &why) < 0) {
+			int r = bad(&t, "date/time", why);
+			free(why);
+			return r;
+		}
 		return 0;
 	}
 	if (!is_digit(body[0]) && body[0] != '.') {

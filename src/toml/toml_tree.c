@@ -141,30 +141,3 @@ const struct toml_kv *toml_table_get(const struct toml_value *table, const char 
 		return NULL;
 	return toml_table_find(table->u.tab, key, strlen(key));
 }
-
-const char *toml_type_name(enum toml_type t)
-{
-	switch (t) {
-	case TOML_STRING:
-		return "string";
-	case TOML_INTEGER:
-		return "integer";
-	case TOML_FLOAT:
-		return "float";
-	case TOML_BOOL:
-		return "boolean";
-	case TOML_DATETIME:
-		return "offset date-time";
-	case TOML_DATETIME_LOCAL:
-		return "local date-time";
-	case TOML_DATE_LOCAL:
-		return "local date";
-	case TOML_TIME_LOCAL:
-		return "local time";
-	case TOML_ARRAY:
-		return "array";
-	case TOML_TABLE:
-		return "table";
-	}
-	return "unknown";
-}

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/xalloc.h"
+
 /* The largest duration accepted: 100 years, far below int64 microseconds' limit. */
 #define MAX_US (100LL * 365 * 24 * 3600 * 1000000)
+#define NOT_A_NUMBER "expected a number (durations look like \"250ms\", \"10s\", \"1m30s\")"
 #define TOO_LARGE "duration too large (the limit is 100 years, 876000h)"
 
 struct unit {
@@ -18,33 +21,32 @@ static const struct unit units[] = {
 	{"ms", 1000}, {"us", 1}, {"µs", 1}, {"s", 1000000}, {"m", 60000000}, {"h", 3600000000LL},
 };
 
-int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
+static int bad(char **err, const char *why)
+{
+	if (err)
+		*err = xstrdup(why);
+	return -EINVAL;
+}
+
+int duration_parse_ms(const char *s, int64_t *out_ms, char **err)
 {
 	const char *p = s;
 	int64_t total_us = 0;
 	int parts = 0;
-	*why = NULL;
-	if (!*p) {
-		*why = "empty duration";
-		return -EINVAL;
-	}
+	if (!*p)
+		return bad(err, "empty duration");
 	if (strcmp(p, "0") == 0) {
 		*out_ms = 0;
 		return 0;
 	}
 	while (*p) {
-		if (!isdigit((unsigned char)*p) && *p != '.') {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", "
-			       "\"1m30s\")";
-			return -EINVAL;
-		}
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return bad(err, NOT_A_NUMBER);
 		int64_t ip = 0, frac = 0, fscale = 1;
 		int digits = 0;
 		while (isdigit((unsigned char)*p)) {
-			if (ip > MAX_US) { /* more digits cannot make it smaller */
-				*why = TOO_LARGE;
-				return -EINVAL;
-			}
+			if (ip > MAX_US) /* more digits cannot make it smaller */
+				return bad(err, TOO_LARGE);
 			ip = ip * 10 + (*p++ - '0');
 			digits++;
 		}
@@ -59,11 +61,8 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 				digits++;
 			}
 		}
-		if (!digits) {
-			*why = "expected a number (durations look like \"250ms\", \"10s\", "
-			       "\"1m30s\")";
-			return -EINVAL;
-		}
+		if (!digits)
+			return bad(err, NOT_A_NUMBER);
 		const struct unit *u = NULL;
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			size_t l = strlen(units[i].name);
@@ -73,19 +72,15 @@ int duration_parse_ms(const char *s, int64_t *out_ms, const char **why)
 				break;
 			}
 		}
-		if (!u) {
-			*why = "missing or unknown unit (use ms, s, m or h)";
-			return -EINVAL;
-		}
+		if (!u)
+			return bad(err, "missing or unknown unit (use ms, s, m or h)");
 		/* ip <= MAX_US and u->us <= 3.6e9 could still overflow int64: check every step.
 		 * frac < fscale <= 1e9, so frac * u->us <= 3.6e18 fits. */
 		int64_t part;
 		if (__builtin_mul_overflow(ip, u->us, &part) ||
 		    __builtin_add_overflow(part, frac * u->us / fscale, &part) ||
-		    __builtin_add_overflow(total_us, part, &total_us) || total_us > MAX_US) {
-			*why = TOO_LARGE;
-			return -EINVAL;
-		}
+		    __builtin_add_overflow(total_us, part, &total_us) || total_us > MAX_US)
+			return bad(err, TOO_LARGE);
 		parts++;
 	}
 	*out_ms = (total_us + 999) / 1000;

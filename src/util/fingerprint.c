@@ -124,12 +124,6 @@ void fp_from_stat(struct fp *fp, const struct stat *st)
 	fp->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
-bool fp_same(const struct fp *a, const struct fp *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
-}
-
 uint64_t fp_digest(const struct fp *fp)
 {
 	uint64_t h = K1;

@@ -23,7 +23,6 @@ struct fp {
 };
 
 void fp_from_stat(struct fp *fp, const struct stat *st);
-bool fp_same(const struct fp *a, const struct fp *b);
 /* A 64-bit digest of the fingerprint, for compact storage (equal fingerprints, equal digests). */
 uint64_t fp_digest(const struct fp *fp);
 

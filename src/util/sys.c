@@ -125,15 +125,6 @@ static mode_t open_mode(int flags, va_list ap)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int sys_open(const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = open_mode(flags, ap);
-	va_end(ap);
-	return injected(SYS_CALL_OPEN) ? -1 : open(path, flags, mode);
-}
-
 int sys_openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;

@@ -44,7 +44,6 @@ int sys_pidfd_open(pid_t pid, unsigned flags);
  * older kernels. */
 int sys_pidfd_getfd(int pidfd, int fd, unsigned flags);
 int sys_pidfd_send_signal(int pidfd, int sig);
-int sys_open(const char *path, int flags, ...);
 int sys_openat(int dirfd, const char *path, int flags, ...);
 
 #endif

@@ -1,6 +1,7 @@
 """Helpers for the `baton dev` / `baton run` end-to-end tests: free ports, an HTTP poller that
 counts failed requests, and a project directory built from the bundled Gin apps."""
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -87,6 +88,28 @@ def write(path, text):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
+
+
+def run_config(tmp, port, cmd, ready="notify", extra="", ready_timeout="10s"):
+    """Write tmp/baton.toml for `baton run`: cmd on one listener, 127.0.0.1:port."""
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "{cmd}"
+ready = "{ready}"
+ready_timeout = "{ready_timeout}"
+stop_timeout = "5s"
+{extra}
+[[listen]]
+name = "http"
+address = "127.0.0.1:{port}"
+''')
+
+
+def pid_of(port):
+    """The pid a Gin test app on port reports at /pid."""
+    st, body = get(port, "/pid")
+    assert st == 200, (st, body)
+    return json.loads(body)["pid"]
 
 
 def replace_in(path, old, new):

@@ -1,9 +1,11 @@
 """`baton dev` process management with small C helpers: the LISTEN_FDS layout for three
 listeners, build cancellation, stop_timeout for apps that ignore SIGTERM, double-forked
 daemons, Ctrl-C. No Go needed."""
+import datetime
 import os
 import re
 import signal
+import time
 
 from conftest import BUILD, wait_until
 from devutil import free_port, write
@@ -175,3 +177,63 @@ include_ext = ["txt"]
     b.wait_line(r"app 2 │ 2", timeout=20, start=mark)
     b.send(signal.SIGINT)
     assert b.wait(timeout=10) == 0
+
+
+def test_build_delay_waits_after_a_change(env):
+    """build.delay (air's `delay`): a change's build starts that long after the change, on top
+    of the settle window; the first build does not wait."""
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "src.txt"), "one\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[build]
+cmd = "echo build at $(date +%s%N)"
+delay = "1500ms"
+[run]
+cmd = "{helper('idle')}"
+ready = "exec"
+stop_timeout = "2s"
+[watch]
+include_ext = ["txt"]
+''')
+    b = env.baton("dev")
+    b.wait_line(r"starting — building$", timeout=20)
+    b.wait_line(r"ready \(generation 1,", timeout=20)
+    mark = b.mark()
+    t0 = time.time_ns()
+    write(os.path.join(tmp, "src.txt"), "two\n")
+    b.wait_line(r"changed \"src.txt\" — building in 1500 ms \(build.delay\)", timeout=20,
+                start=mark)
+    _, m = b.wait_line(r"build │ build at (\d+)", timeout=20, start=mark)
+    # a lower bound only: the build cannot start before the change plus the delay
+    assert int(m.group(1)) - t0 >= 1500 * 1000 * 1000, (int(m.group(1)) - t0) / 1e6
+    b.wait_line(r"ready \(generation 2,", timeout=20, start=mark)
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=10) == 0
+
+
+def test_log_timestamps_prefix_baton_lines(env):
+    """log.timestamps = true: each of baton's own lines starts with the UTC time, to the
+    millisecond; the app's lines are the app's."""
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "baton.toml"), '''
+[run]
+cmd = "echo hello from the app; exec sleep 600"
+ready = "exec"
+stop_timeout = "2s"
+[log]
+timestamps = true
+[watch]
+include_ext = ["txt"]
+''')
+    b = env.baton("dev")
+    b.wait_line(r"ready \(generation 1,", timeout=20)
+    b.wait_line(r"app 1 │ hello from the app", timeout=20)
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=10) == 0
+    rx = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z baton: ")
+    ours = [l for l in b.lines if "baton: " in l]
+    assert ours and all(rx.match(l) for l in ours), ours
+    when = datetime.datetime.strptime(rx.match(ours[0]).group(1), "%Y-%m-%dT%H:%M:%S.%f")
+    age = time.time() - when.replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert -5 < age < 600, age  # UTC, not local time
+    assert any(l.startswith("app 1 │ hello from the app") for l in b.lines)

@@ -7,37 +7,16 @@ import signal
 import pytest
 
 from conftest import wait_until
-from devutil import Poller, built_apps, free_port, get, write
+from devutil import Poller, built_apps, free_port, pid_of, run_config, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
-
-
-def run_config(tmp, port, cmd, ready="notify", extra=""):
-    write(os.path.join(tmp, "baton.toml"), f'''
-[run]
-cmd = "{cmd}"
-ready = "{ready}"
-ready_timeout = "5s"
-stop_timeout = "5s"
-{extra}
-[[listen]]
-name = "http"
-address = "127.0.0.1:{port}"
-''')
-
-
-def pid_of(port):
-    st, body = get(port, "/pid")
-    assert st == 200
-    import json
-    return json.loads(body)["pid"]
 
 
 def test_sighup_reloads_without_failed_requests(env):
     app = os.path.join(built_apps(), "gin-hello")
     port = free_port()
     tmp = str(env.tmp)
-    run_config(tmp, port, app)
+    run_config(tmp, port, app, ready_timeout="5s")
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     pids = {pid_of(port)}
@@ -62,7 +41,8 @@ def test_failed_generation_rolls_back(env):
     port = free_port()
     tmp = str(env.tmp)
     # the next generation fails while the file "broken" exists
-    run_config(tmp, port, f"test -e broken && echo broken config && exit 7; exec {app}")
+    run_config(tmp, port, f"test -e broken && echo broken config && exit 7; exec {app}",
+               ready_timeout="5s")
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     first = pid_of(port)
@@ -90,7 +70,8 @@ def test_ready_timeout_rolls_back(env):
     port = free_port()
     tmp = str(env.tmp)
     # generation 2+ never notifies: NOTIFY_SOCKET is removed from its environment
-    run_config(tmp, port, f'test \\"$BATON_GENERATION\\" = 1 || unset NOTIFY_SOCKET; exec {app}')
+    run_config(tmp, port, f'test \\"$BATON_GENERATION\\" = 1 || unset NOTIFY_SOCKET; exec {app}',
+               ready_timeout="5s")
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     first = pid_of(port)
@@ -108,7 +89,7 @@ def test_control_socket_reload_status_stop(env):
     app = os.path.join(built_apps(), "gin-hello")
     port = free_port()
     tmp = str(env.tmp)
-    run_config(tmp, port, f"test -e broken && exit 7; exec {app}")
+    run_config(tmp, port, f"test -e broken && exit 7; exec {app}", ready_timeout="5s")
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     st = json.loads(env.run([env_bin(), "status", "--json"]).stdout)

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BATON, BUILD, Proc, wait_until
-from devutil import Poller, built_apps, free_port, get, write
+from devutil import Poller, built_apps, free_port, get, pid_of, run_config, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
@@ -29,26 +29,6 @@ def app_bin():
 
 def helper(name):
     return os.path.join(BUILD, "helpers", name)
-
-
-def run_config(tmp, port, cmd, ready="notify", extra=""):
-    write(os.path.join(tmp, "baton.toml"), f'''
-[run]
-cmd = "{cmd}"
-ready = "{ready}"
-ready_timeout = "10s"
-stop_timeout = "5s"
-{extra}
-[[listen]]
-name = "http"
-address = "127.0.0.1:{port}"
-''')
-
-
-def pid_of(port):
-    st, body = get(port, "/pid")
-    assert st == 200, (st, body)
-    return json.loads(body)["pid"]
 
 
 def status_json(env, *args):

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -29,6 +28,8 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
+
+#include "testutil.h"
 
 #define WAIT_MS 5000 /* generous deadline for things that happen at once */
 
@@ -165,19 +166,8 @@ static void tc_close(struct tclient *t)
 	free(t);
 }
 
-typedef bool (*pred_fn)(void *arg);
-
 /* Run the loop until pred(arg) holds; fail at the deadline. */
-static void run_until(struct fx *f, pred_fn pred, void *arg, int64_t timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	while (!pred(arg)) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			fail_msg("condition not met within %lld ms", (long long)timeout_ms);
-		assert_true(loop_run_once(f->l, left) >= 0);
-	}
-}
+#define run_until(f, pred, arg, timeout_ms) tu_run_until((f)->l, pred, arg, timeout_ms, #pred)
 
 /* Run the loop for a while to show that nothing happens (a bounded wait, not a sleep: it
  * returns early for any event, and we check again). */
@@ -229,22 +219,10 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	f->nfds = count_fds();
+	f->nfds = tu_count_fds();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/baton-ctl-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -269,7 +247,7 @@ static int teardown(void **state)
 	ctl_free(f->ctl);
 	loop_free(f->l);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	int leaked = count_fds() - f->nfds;
+	int leaked = tu_count_fds() - f->nfds;
 	free(f->sock);
 	free(f);
 	if (leaked) {

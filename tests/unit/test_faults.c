@@ -247,16 +247,17 @@ static void spawn_with_failing(enum sys_call call, int nth, int err)
 				  .new_session = true,
 				  .data = &r};
 	struct child *c = NULL;
-	char msg[256] = "";
+	char *msg = NULL;
 	sys_fail_nth(call, nth, err, false);
-	int rc = child_spawn(l, &spec, &c, msg, sizeof(msg));
+	int rc = child_spawn(l, &spec, &c, &msg);
 	bool hit = sys_calls(call) >= (unsigned long)nth;
 	sys_fail_reset();
 	if (rc < 0) {
 		assert_true(hit);
 		assert_int_equal(rc, -err);
 		assert_null(c);
-		assert_true(msg[0] != '\0');
+		assert_true(msg && msg[0] != '\0');
+		free(msg);
 	} else {
 		tu_run_until(l, crec_done, &r, WAIT_MS, "the child to exit");
 		assert_int_equal(r.st.code, 0);

@@ -4,7 +4,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -12,17 +11,7 @@
 
 #include "sup/fdstore.h"
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
+#include "testutil.h"
 
 static int new_fd(void)
 {
@@ -34,7 +23,7 @@ static int new_fd(void)
 static void test_names_and_order(void **state)
 {
 	(void)state;
-	int before = count_fds();
+	int before = tu_count_fds();
 	struct fdstore *st = fdstore_new(8);
 	int a = new_fd(), b = new_fd(), c = new_fd();
 	assert_int_equal(fdstore_add(st, a, "counter", 7), 0);
@@ -55,13 +44,13 @@ static void test_names_and_order(void **state)
 	assert_int_equal(fdstore_fd(st, 0), b);
 	assert_int_equal(fdstore_remove(st, "nothing", 7), 0);
 	fdstore_free(st);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(tu_count_fds(), before);
 }
 
 static void test_bound(void **state)
 {
 	(void)state;
-	int before = count_fds();
+	int before = tu_count_fds();
 	struct fdstore *st = fdstore_new(2);
 	assert_int_equal(fdstore_max(st), 2);
 	assert_int_equal(fdstore_add(st, new_fd(), "a", 1), 0);
@@ -82,7 +71,7 @@ static void test_bound(void **state)
 	assert_int_equal(fdstore_add(st, extra, NULL, 0), -EXFULL);
 	close(extra);
 	fdstore_free(st);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(tu_count_fds(), before);
 }
 
 int main(void)

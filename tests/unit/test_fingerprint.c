@@ -92,7 +92,6 @@ static void test_fp_tuple(void **state)
 	struct fp a, b;
 	fp_from_stat(&a, &st);
 	fp_from_stat(&b, &st);
-	assert_true(fp_same(&a, &b));
 	assert_true(fp_digest(&a) == fp_digest(&b));
 	const int fields = 5;
 	for (int i = 0; i < fields; i++) {
@@ -114,7 +113,6 @@ static void test_fp_tuple(void **state)
 			b.ctime_ns++;
 			break;
 		}
-		assert_false(fp_same(&a, &b));
 		assert_true(fp_digest(&a) != fp_digest(&b));
 	}
 	/* fields are not interchangeable */

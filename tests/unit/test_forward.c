@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,6 +28,8 @@
 #include "util/sys.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
+
+#include "testutil.h"
 
 #define MAX_PEERS 1024
 #define WAIT_MS 20000 /* generous: ASan and loaded machines are slow */
@@ -269,17 +270,6 @@ static struct peer *peer_new(struct tctx *t, int fd, const struct peer_cfg *cfg)
 
 /* ---- plumbing ---- */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static int listen_on(const struct sockaddr *sa, socklen_t len)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -354,16 +344,22 @@ static struct peer *client(struct tctx *t, const struct peer_cfg *cfg)
 
 typedef bool (*pred_fn)(struct tctx *t, void *arg);
 
+struct tctx_wait {
+	struct tctx *t;
+	pred_fn pred;
+	void *arg;
+};
+
+static bool tctx_holds(void *arg)
+{
+	struct tctx_wait *w = arg;
+	return w->pred(w->t, w->arg);
+}
+
 static void run_until(struct tctx *t, pred_fn pred, void *arg, int64_t timeout_ms, const char *what)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	while (!pred(t, arg)) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			fail_msg("timed out after %lld ms waiting for %s", (long long)timeout_ms,
-				 what);
-		assert_true(loop_run_once(t->l, left) >= 0);
-	}
+	struct tctx_wait w = {t, pred, arg};
+	tu_run_until(t->l, tctx_holds, &w, timeout_ms, what);
 }
 
 static bool peer_closed(struct tctx *t, void *arg)
@@ -402,7 +398,7 @@ static bool nconns_at_least(struct tctx *t, void *arg)
 static int setup(void **state)
 {
 	struct tctx *t = xcalloc(1, sizeof(*t));
-	t->nfds_before = count_fds();
+	t->nfds_before = tu_count_fds();
 	t->l = loop_new();
 	assert_non_null(t->l);
 	t->flfd = t->slfd = -1;
@@ -424,7 +420,7 @@ static int teardown(void **state)
 		close(t->slfd);
 	if (t->flfd >= 0)
 		close(t->flfd);
-	int after = count_fds();
+	int after = tu_count_fds();
 	int before = t->nfds_before;
 	free(t);
 	assert_int_equal(after, before); /* nothing leaked */
@@ -1254,7 +1250,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as sig_new() does in baton */
 	if (getenv("BATON_TEST_DEBUG"))
-		log_setup(LOG_DEBUG, LOG_COLOR_NEVER, false);
+		log_setup(LOG_DEBUG, LOG_COLOR_NEVER, false, false);
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
 		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;

@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,8 @@
 #include "net/notify.h"
 #include "proc/proc.h"
 #include "util/timeutil.h"
+
+#include "testutil.h"
 
 static int parse(const char *s, struct notify_msg *m)
 {
@@ -241,27 +242,20 @@ static void on_msg(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds,
 	}
 }
 
-static void run_until_count(struct loop *l, struct rx *rx, int want)
+struct rx_want {
+	struct rx *rx;
+	int want;
+};
+
+static bool rx_has(void *arg)
 {
-	int64_t deadline = now_ms() + 5000;
-	while (rx->count < want) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			fail_msg("timed out waiting for %d datagrams (got %d)", want, rx->count);
-		assert_true(loop_run_once(l, left) >= 0);
-	}
+	const struct rx_want *w = arg;
+	return w->rx->count >= w->want;
 }
 
-static int count_fds(void)
+static void run_until_count(struct loop *l, struct rx *rx, int want)
 {
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	tu_run_until(l, rx_has, &(struct rx_want){rx, want}, 5000, "the datagrams");
 }
 
 static pid_t send_from_child(const char *sock, const char *msg)
@@ -320,7 +314,7 @@ static void test_passed_fds_closed(void **state)
 	struct notify *n = notify_new(l, NULL, on_msg, &rx);
 	assert_non_null(n);
 	const char *name = notify_socket_path(n);
-	int before = count_fds();
+	int before = tu_count_fds();
 
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -350,11 +344,11 @@ static void test_passed_fds_closed(void **state)
 	close(s);
 	close(p[0]);
 	close(p[1]);
-	int sent = count_fds();
+	int sent = tu_count_fds();
 	assert_int_equal(sent, before);
 	run_until_count(l, &rx, 1);
 	assert_true(rx.ready);
-	assert_int_equal(count_fds(), before); /* the two passed fds were closed */
+	assert_int_equal(tu_count_fds(), before); /* the two passed fds were closed */
 
 	/* an oversized datagram is dropped */
 	char big[NOTIFY_MAX + 100];

@@ -28,7 +28,7 @@ static void test_unarmed_is_the_plain_call(void **state)
 	assert_true(fcntl(p[0], F_GETFD) & FD_CLOEXEC);
 	close(p[0]);
 	close(p[1]);
-	int fd = sys_open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int fd = sys_openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(sys_calls(SYS_CALL_PIPE2), 1);
@@ -41,7 +41,7 @@ static void test_nth_call_fails_once(void **state)
 	sys_fail_nth(SYS_CALL_OPEN, 3, EMFILE, false);
 	for (int i = 1; i <= 5; i++) {
 		errno = 0;
-		int fd = sys_open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int fd = sys_openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
 		if (i == 3) {
 			assert_int_equal(fd, -1);
 			assert_int_equal(errno, EMFILE);

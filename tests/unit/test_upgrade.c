@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "sup/upgrade.h"
+
+#include "testutil.h"
 
 static void test_round_trip(void **state)
 {
@@ -157,17 +158,6 @@ static void test_malformed(void **state)
 	free(st);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static void test_failed_exec_restores(void **state)
 {
 	(void)state;
@@ -181,14 +171,14 @@ static void test_failed_exec_restores(void **state)
 	int stored = memfd_create("stored", MFD_CLOEXEC);
 	assert_true(stored >= 3);
 	upgrade_state_store(st, stored, "counter");
-	int before = count_fds();
+	int before = tu_count_fds();
 	char *err = NULL;
 	int r = upgrade_exec("/nonexistent/baton", st, &err);
 	assert_int_equal(r, -ENOENT);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "cannot execute \"/nonexistent/baton\""));
 	free(err);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(tu_count_fds(), before);
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(stored, F_GETFD) & FD_CLOEXEC);

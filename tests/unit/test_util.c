@@ -19,8 +19,9 @@
 static int64_t dur(const char *s)
 {
 	int64_t ms = -1;
-	const char *why;
+	char *why = NULL;
 	assert_int_equal(duration_parse_ms(s, &ms, &why), 0);
+	assert_null(why);
 	return ms;
 }
 
@@ -44,9 +45,12 @@ static void test_duration_bad(void **state)
 			     "1m30", "ms", "1..5s", "10 s", "99999999999999h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms;
-		const char *why = NULL;
+		char *why = NULL;
 		assert_int_not_equal(duration_parse_ms(bad[i], &ms, &why), 0);
 		assert_non_null(why);
+		free(why);
+		/* err may be NULL */
+		assert_int_equal(duration_parse_ms(bad[i], &ms, NULL), -EINVAL);
 	}
 }
 
@@ -66,10 +70,11 @@ static void test_duration_overflow(void **state)
 			     "9223372036854775808us"};
 	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
 		int64_t ms = 42;
-		const char *why = NULL;
+		char *why = NULL;
 		assert_int_equal(duration_parse_ms(big[i], &ms, &why), -EINVAL);
 		assert_non_null(why);
 		assert_non_null(strstr(why, "too large"));
+		free(why);
 		assert_int_equal(ms, 42); /* untouched */
 	}
 	assert_int_equal(dur("876000h"), 876000LL * 3600000); /* 100 years: the limit */
