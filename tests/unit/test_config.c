@@ -460,7 +460,7 @@ static void test_air_defaults(void **state)
 	assert_int_equal(notes.n, 0);
 	assert_string_equal(cfg->root, "/srv/app");
 	assert_string_equal(cfg->build.cmd, "go build -o ./tmp/main .");
-	assert_int_equal(cfg->build.delay_ms, 1000);
+	assert_int_equal(cfg->build.delay_ms, 0); /* air's 1000 ms is not carried over */
 	assert_false(cfg->build.stop_on_error);
 	assert_string_equal(cfg->run.cmd, "./tmp/main");
 	assert_int_equal(cfg->run.ready, READY_EXEC);
