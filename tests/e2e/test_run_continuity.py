@@ -3,12 +3,14 @@ generation serving on its own; the next `baton run` with the same config adopts 
 listening sockets with pidfd_getfd, starts a fresh generation on them, drains the orphan) with
 no refused connection and nothing left over after `baton stop`. The state file that makes this
 possible is best effort: when it cannot be written, baton says so once and keeps serving."""
+import errno
 import json
 import os
 import re
 import shutil
 import signal
 import stat
+import subprocess
 
 import pytest
 
@@ -124,6 +126,59 @@ def test_unwritable_state_file_is_logged_once_and_serving_goes_on(env):
     assert len(re.findall(r"cannot write the state file", out)) == 1, out
     b.send(signal.SIGTERM)
     assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
+def test_disk_full_while_writing_the_state_file(env):
+    # .baton is a 64 KiB tmpfs that fills up while baton serves: the state file cannot be
+    # written (ENOSPC), which is logged once; reloads go on with no failed request; once there
+    # is room again the next write succeeds and says so
+    port = free_port()
+    config(env, port)
+    dot = os.path.join(str(env.tmp), ".baton")
+    os.makedirs(dot)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dot], check=True)
+    b = None
+    try:
+        b = env.baton("run")
+        b.wait_line(r"generation 1 serving", timeout=30)
+        wait_until(lambda: os.path.exists(state_path(env)), timeout=10, what="the state file")
+        fill = os.path.join(dot, "fill")
+        fd = os.open(fill, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+        finally:
+            os.close(fd)
+        with Poller(port) as poll:
+            poll.wait_more(3)
+            for i in (2, 3):
+                r = env.run([BATON, "reload"], timeout=60)
+                assert r.returncode == 0 and f"generation {i} serving" in r.stdout + r.stderr, \
+                    r.stdout + r.stderr
+                poll.wait_more(3)
+            out = b.output()
+            assert len(re.findall(r"cannot write the state file .*No space left on device",
+                                  out)) == 1, out
+            os.unlink(fill)
+            mark = b.mark()
+            r = env.run([BATON, "reload"], timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            b.wait_line(r"state file .* written again", timeout=10, start=mark)
+            poll.wait_more(3)
+        assert poll.failures == [], poll.failures[:5]
+        with open(state_path(env)) as f:
+            assert str(app_pid(port)) in f.read()
+        b.send(signal.SIGTERM)
+        assert b.wait(timeout=30) == 0, b.output()
+    finally:
+        if b is not None and b.p.poll() is None:
+            b.send(signal.SIGTERM)
+            b.wait(timeout=30)
+        subprocess.run(["umount", "-l", dot], check=False)
 
 
 def upgrade_setup(env, baton=BATON):
