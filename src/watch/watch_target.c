@@ -239,6 +239,15 @@ static void resolve(const char *abs, struct res *r)
 		struct stat st;
 		if (lstat(buf_cstr(&cur), &st) < 0) {
 			res_anchor(r, dir, comp);
+			/* the directory the name is missing from may go next (rm -rf, a release
+			 * directory swapped): look for it in its parent too, so that its removal and
+			 * return are seen even when its own watch's last events are not */
+			char *slash = strrchr(dir, '/');
+			if (slash && slash != dir && slash[1]) {
+				*slash = '\0';
+				res_anchor(r, dir, slash + 1);
+				*slash = '/';
+			}
 			free(dir);
 			break;
 		}
