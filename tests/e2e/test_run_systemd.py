@@ -517,8 +517,13 @@ def kubelet_write(d, files, n):
 
 
 def app_env_of(port):
-    with open(f"/proc/{pid_of(port)}/environ", "rb") as f:
-        return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    """The environment of the process that answered /pid, or {} when it exited in between (a
+    draining generation may answer once more before it goes): callers wait_until on it."""
+    try:
+        with open(f"/proc/{pid_of(port)}/environ", "rb") as f:
+            return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    except (ProcessLookupError, FileNotFoundError):
+        return {}
 
 
 def test_configmap_swap_reloads_in_place(env):
