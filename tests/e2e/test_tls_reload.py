@@ -89,15 +89,14 @@ BAD = [
 ]
 
 
-@pytest.mark.timeout(240)
-def test_rotation_under_https_load(env):
+def tls_app(env, extra_pairs, admin=False):
+    """Certificates made by GEN plus extra_pairs (more GEN lines), gin-multi under `baton run`
+    with an http and an https listener (and a unix admin one) and a [[tls]] group on
+    certs/tls.*, the good pair installed. Returns (gen dir, install(crt, key), http, https)."""
     gen = os.path.join(str(env.tmp), "gen")
     os.makedirs(gen)
-    # one more pair for www.example.com only: "wrong hostname" for a config asking example.com
-    script = GEN + ('\nCN=www.example.com ec other2 "-addext subjectAltName=DNS:www.example.com"'
-                    '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n')
-    r = subprocess.run(["/bin/sh", "-c", script], cwd=gen, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(["/bin/sh", "-c", GEN + extra_pairs], cwd=gen, capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     app = os.path.join(built_apps(), "gin-multi")
     tmp = str(env.tmp)
@@ -111,6 +110,7 @@ def test_rotation_under_https_load(env):
 
     install("good.crt", "good.key")
     http, https = free_port(), free_port()
+    admin_listen = '[[listen]]\nname = "admin"\naddress = "unix:admin.sock"\n' if admin else ""
     write(os.path.join(tmp, "baton.toml"), f'''
 [run]
 cmd = "{app}"
@@ -123,15 +123,21 @@ address = "127.0.0.1:{http}"
 [[listen]]
 name = "https"
 address = "127.0.0.1:{https}"
-[[listen]]
-name = "admin"
-address = "unix:admin.sock"
-[[tls]]
+{admin_listen}[[tls]]
 cert = "certs/tls.crt"
 key = "certs/tls.key"
 hostnames = ["example.com"]
 action = "signal:SIGHUP"
 ''')
+    return gen, install, http, https
+
+
+@pytest.mark.timeout(240)
+def test_rotation_under_https_load(env):
+    # one more pair for www.example.com only: "wrong hostname" for a config asking example.com
+    gen, install, http, https = tls_app(
+        env, '\nCN=www.example.com ec other2 "-addext subjectAltName=DNS:www.example.com"'
+        '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n', admin=True)
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     good, nxt = der_sha256(os.path.join(gen, "good.crt")), der_sha256(os.path.join(gen, "next.crt"))
@@ -171,41 +177,8 @@ def test_rejected_certificate_holds_every_reload_until_the_files_pass(env):
     import json
     from conftest import BATON
     from devutil import Poller
-    gen = os.path.join(str(env.tmp), "gen")
-    os.makedirs(gen)
-    script = GEN + '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n'
-    r = subprocess.run(["/bin/sh", "-c", script], cwd=gen, capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
-    app = os.path.join(built_apps(), "gin-multi")
-    tmp = str(env.tmp)
-    certs = os.path.join(tmp, "certs")
-    os.makedirs(certs)
-
-    def install(crt, key):
-        shutil.copy(os.path.join(gen, key), os.path.join(certs, "tls.key"))
-        shutil.copy(os.path.join(gen, crt), os.path.join(certs, "tls.crt"))
-
-    install("good.crt", "good.key")
-    http, https = free_port(), free_port()
-    write(os.path.join(tmp, "baton.toml"), f'''
-[run]
-cmd = "{app}"
-ready = "notify"
-stop_timeout = "10s"
-env = {{ TLS_CERT = "certs/tls.crt", TLS_KEY = "certs/tls.key", GIN_MODE = "release" }}
-[[listen]]
-name = "http"
-address = "127.0.0.1:{http}"
-[[listen]]
-name = "https"
-address = "127.0.0.1:{https}"
-[[tls]]
-cert = "certs/tls.crt"
-key = "certs/tls.key"
-hostnames = ["example.com"]
-action = "signal:SIGHUP"
-''')
+    gen, install, http, https = tls_app(
+        env, '\nCN=example.com ec next "-addext subjectAltName=DNS:example.com"\n')
 
     def status():
         st = env.run([BATON, "status", "--json"], timeout=20)
