@@ -7,9 +7,10 @@ set -euo pipefail
 build_pkgs="gcc make libc6-dev libssl-dev pkg-config"
 test_pkgs="$build_pkgs libcmocka-dev python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev vim-nox inotify-tools openssl
 	golang-go golang-github-gin-gonic-gin-dev golang-github-coreos-go-systemd-dev curl
-	groff-base man-db zsh build-essential dpkg-dev debhelper lintian"
+	groff-base man-db zsh build-essential dpkg-dev debhelper lintian
+	python3-h11 prometheus etcd-server etcd-client chromium"
 demo_pkgs="$build_pkgs golang-go golang-github-gin-gonic-gin-dev golang-github-coreos-go-systemd-dev curl"
-bench_pkgs="$test_pkgs fswatch entr nodejs npm gnuplot-nox wrk hyperfine haproxy"
+bench_pkgs="$test_pkgs fswatch entr nodejs npm gnuplot-nox wrk hyperfine haproxy nginx caddy"
 
 case "${1:-test}" in
 build) want=$build_pkgs ;;
