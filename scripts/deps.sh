@@ -8,7 +8,7 @@ build_pkgs="gcc make libc6-dev libssl-dev pkg-config"
 test_pkgs="$build_pkgs libcmocka-dev python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev vim-nox inotify-tools openssl
 	golang-go golang-github-gin-gonic-gin-dev golang-github-coreos-go-systemd-dev curl
 	groff-base man-db zsh build-essential dpkg-dev debhelper lintian
-	python3-h11 prometheus etcd-server etcd-client chromium"
+	python3-h11 python3-websocket prometheus etcd-server etcd-client chromium"
 demo_pkgs="$build_pkgs golang-go golang-github-gin-gonic-gin-dev golang-github-coreos-go-systemd-dev curl"
 bench_pkgs="$test_pkgs fswatch entr nodejs npm gnuplot-nox wrk hyperfine haproxy nginx caddy"
 
