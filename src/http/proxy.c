@@ -297,17 +297,20 @@ static bool routable(const struct proxy_backend *b, bool want_up)
 	return b->weight > 0 && !b->draining && (!want_up || b->up);
 }
 
-struct proxy_backend *px_pick(struct proxy *p)
+struct proxy_backend *px_pick(struct proxy *p, const struct proxy_backend *avoid)
 {
-	/* prefer backends that are up; with none up, the ones with a weight keep traffic */
-	bool any_up = false;
-	for (size_t i = 0; i < p->nbk; i++)
+	/* prefer backends that are up; with none up, the ones with a weight keep traffic; a retry
+	 * avoids the backend that failed when another can take it */
+	bool any_up = false, other = false;
+	for (size_t i = 0; i < p->nbk; i++) {
 		any_up |= routable(p->bk[i], true);
+		other |= p->bk[i] != avoid && routable(p->bk[i], false);
+	}
 	int total = 0;
 	struct proxy_backend *best = NULL;
 	for (size_t i = 0; i < p->nbk; i++) {
 		struct proxy_backend *b = p->bk[i];
-		if (!routable(b, any_up))
+		if (!routable(b, any_up) || (other && b == avoid))
 			continue;
 		b->cw += (int)b->weight;
 		total += (int)b->weight;

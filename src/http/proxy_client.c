@@ -243,9 +243,10 @@ static void backend_failed(struct pclient *pc)
 		b->npool = 0;
 		b->st.pooled = 0;
 		pxbuf_free(&x->bout);
-		pxbuf_put(&x->bout, x->sent.p + x->sent.off, pxbuf_pending(&x->sent));
+		if (pxbuf_pending(&x->sent))
+			pxbuf_put(&x->bout, x->sent.p + x->sent.off, pxbuf_pending(&x->sent));
 		x->wrote_any = false;
-		struct proxy_backend *nb = px_pick(pc->p);
+		struct proxy_backend *nb = px_pick(pc->p, b);
 		x->b = NULL;
 		px_backend_idle_check(b);
 		if (!nb) {
@@ -292,7 +293,7 @@ static void attach(struct pclient *pc, struct proxy_backend *b)
 
 void px_client_retry_wait(struct pclient *pc)
 {
-	struct proxy_backend *b = px_pick(pc->p);
+	struct proxy_backend *b = px_pick(pc->p, NULL);
 	if (!b)
 		return;
 	enter(pc);
@@ -356,7 +357,7 @@ static void start_request(struct pclient *pc, const struct h1_head *h)
 	write_request_head(pc, h, &x->bout);
 	pxbuf_put(&x->sent, x->bout.p, x->bout.len);
 	pxbuf_consume(&pc->in, h->head_len);
-	struct proxy_backend *b = px_pick(p);
+	struct proxy_backend *b = px_pick(p, NULL);
 	if (!b) {
 		pc->st = PC_WAIT;
 		pc->wait_until = now_ms() + p->o.connect_timeout_ms;
@@ -370,7 +371,8 @@ static void parse_head(struct pclient *pc)
 {
 	struct h1_head h;
 	size_t n = pxbuf_pending(&pc->in);
-	int r = h1_parse_request(pc->in.p + pc->in.off, n, pc->p->o.max_header_size, &h);
+	int r = n ? h1_parse_request(pc->in.p + pc->in.off, n, pc->p->o.max_header_size, &h)
+		  : H1_INCOMPLETE;
 	if (r == H1_INCOMPLETE) {
 		if (n && pc->st == PC_IDLE) {
 			pc->st = PC_HEAD;

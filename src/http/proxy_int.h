@@ -151,7 +151,8 @@ struct proxy {
 };
 
 /* proxy.c */
-struct proxy_backend *px_pick(struct proxy *p);
+/* The next backend for a request (smooth weighted round robin); avoid: one that just failed. */
+struct proxy_backend *px_pick(struct proxy *p, const struct proxy_backend *avoid);
 /* A connection to b: a pooled one that passes the check, or a new non-blocking connect (NULL
  * with errno on failure). The caller registers it (px_bconn_watch). */
 struct bconn *px_bconn_get(struct proxy_backend *b);
