@@ -615,7 +615,9 @@ static bool want_client_in(const struct pclient *pc)
 	case PC_HEAD:
 		return true;
 	case PC_XCHG:
-		return pc->x && !pc->x->req_done && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
+		/* past the request's end, bytes wait in `in` (pipelining; a close is seen early):
+		 * watching all along spares an epoll_ctl per request */
+		return pc->x && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
 	case PC_TUNNEL:
 		return pc->x && !pc->tunnel_up_eof && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
 	case PC_LIVE:
@@ -645,7 +647,7 @@ static void rewatch(struct pclient *pc)
 			bev |= EPOLLOUT;
 		if (!x->bc->connecting && pxbuf_pending(&pc->out) < PX_BUF_HIGH &&
 		    !(pc->st == PC_TUNNEL && pc->tunnel_down_eof))
-			bev |= EPOLLIN | EPOLLRDHUP;
+			bev |= EPOLLIN | EPOLLRDHUP; /* as in the pool: no epoll_ctl per request */
 		px_bconn_watch(x->bc, bev);
 	}
 }
