@@ -61,4 +61,11 @@ void ev_reset(void);
  * out; strings are escaped. */
 void ev_to_json(const struct ev *e, struct buf *out);
 
+/* Compatible additions (branch events). */
+
+/* With `[log] format = "json"` (log_json()), subscribe the JSON log: every event becomes one
+ * line of stderr, its ev_to_json() record, among the {"time","level","msg"} lines. Otherwise
+ * nothing (the text log already says what happened in words). 0 or -ENOMEM. */
+int ev_log_start(void);
+
 #endif
