@@ -125,6 +125,11 @@ struct config {
 		int64_t keep_old_ms;
 	} rollout;
 
+	/* [metrics]: baton's own HTTP listener for /metrics, the status page and /events */
+	struct {
+		char *address; /* NULL: off */
+	} metrics;
+
 	struct {
 		int color; /* enum log_color */
 		bool json;

@@ -222,9 +222,8 @@ static void on_failed(struct gens *s, int id, const char *reason, void *data)
 		snprintf(msg, sizeof(msg), "generation %d failed: %s", id, reason);
 	log_error("%s", msg);
 	if (r->reloading || r->nwaiters) { /* not a first start nor a crash restart */
+		/* the old generation keeps serving; "rolled back" is a rollout's verdict */
 		emit_reload(r, EV_RELOAD_FAILED, id, reason);
-		if (cur)
-			emit_reload(r, EV_RELOAD_ROLLED_BACK, id, reason);
 	}
 	if (r->reloading && !gen_busy(s)) {
 		sd_send("READY=1\nSTATUS=reload failed: %s", reason);
