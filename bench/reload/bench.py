@@ -275,7 +275,8 @@ class Haproxy(Mode):
         with open(cfg, "w") as f:
             f.write(f'''global
     stats socket {self.sock} mode 600 level admin
-    maxconn 4096
+    maxconn {getattr(self.a, "haproxy_maxconn", 4096)}
+    {"ulimit-n 20000" if hasattr(self.a, "haproxy_maxconn") else ""}
 
 defaults
     mode http
