@@ -441,6 +441,33 @@ static void check_run(struct loader *ld)
 	     "'run.ready': \"port\" needs a [[listen]] with 'forward' (the port the app binds)");
 }
 
+/* The HTTP front (proxy mode): keys that only mean something with a proxy listener. */
+static void check_proxy(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	bool proxied = false;
+	for (int i = 0; i < cfg->nlisten; i++)
+		proxied |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+	const struct toml_pos top = {1, 1};
+	if (cfg->run.ready == READY_HTTP && !proxied)
+		diag(ld, pos_or(find_seen(ld, "run", "ready", 0), top),
+		     "'run.ready': \"http:%s\" needs a [[listen]] with proxy = \"http\" (the probe "
+		     "goes to the generation's private socket)",
+		     cfg->run.ready_path);
+	if (cfg->health.path && !proxied)
+		diag(ld, pos_or(find_seen(ld, "health", "path", 0), top),
+		     "'health.path': health checks need a [[listen]] with proxy = \"http\"");
+	if (cfg->dev.live_reload && !proxied)
+		diag(ld, pos_or(find_seen(ld, "dev", "live_reload", 0), top),
+		     "'dev.live_reload': live reload needs a [[listen]] with proxy = \"http\" "
+		     "(baton "
+		     "adds the script to the HTML it forwards)");
+	if (cfg->health.timeout_ms > cfg->health.interval_ms)
+		diag(ld, pos_or(find_seen(ld, "health", "timeout", 0), top),
+		     "'health.timeout' (%lld ms) is longer than 'health.interval' (%lld ms)",
+		     (long long)cfg->health.timeout_ms, (long long)cfg->health.interval_ms);
+}
+
 /* Files the config names must exist (only for configs loaded from disk). */
 static void check_files(struct loader *ld)
 {
@@ -557,6 +584,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_names(&ld, "reload", cfg->nreload, reload_name);
 		check_listeners(&ld);
 		check_run(&ld);
+		check_proxy(&ld);
 	}
 	char *written = cfg->root;
 	cfg->root = config_path_resolve(cfg->dir, written);

@@ -130,7 +130,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_ADDRESS:
 	case CT_FORWARD:
 	case CT_NAME:
+	case CT_URLPATH:
 		put_quoted(&b, *(char *const *)f);
+		break;
+	case CT_PROXY:
+		buf_puts(&b,
+			 *(const enum listen_proxy *)f == LISTEN_PROXY_HTTP ? "\"http\"" : "\"\"");
 		break;
 	case CT_BOOL:
 		buf_puts(&b, *(const bool *)f ? "true" : "false");
@@ -161,7 +166,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_READY: {
 		static const char *const names[] = {"notify", "exec", "delay", "port"};
 		enum ready_kind r = *(const enum ready_kind *)f;
-		if (r == READY_DELAY) {
+		if (r == READY_HTTP) {
+			char *s =
+				xasprintf("http:%s", ((const struct config *)base)->run.ready_path);
+			put_quoted(&b, s);
+			free(s);
+		} else if (r == READY_DELAY) {
 			duration_format_ms(*(const int64_t *)((const char *)base + k->off2), d,
 					   sizeof(d));
 			buf_printf(&b, "\"delay:%s\"", d);

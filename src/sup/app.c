@@ -168,8 +168,8 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 			socklen_t len;
 			char *why = NULL;
 			if (forward_parse_target(cl->forward, &ss, &len, &why) < 0) {
-				log_error("listener \"%s\": bad forward address \"%s\": %s", cl->name,
-					  cl->forward, why);
+				log_error("listener \"%s\": bad forward address \"%s\": %s",
+					  cl->name, cl->forward, why);
 				free(why);
 				r = -EINVAL;
 				break;
@@ -210,6 +210,19 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	int nfd = h->notify_fd;
 	int r;
 	memset(a, 0, sizeof(*a));
+	/* The HTTP front (proxy mode) is configured and checked, but its data path
+	 * (http/proxy.c) is not in this build yet: say so instead of serving without it. */
+	for (int i = 0; i < cfg->nlisten; i++) {
+		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP) {
+			log_error("listener '%s': proxy = \"http\" is not available in this build "
+				  "yet; remove it to hand the socket to the app",
+				  cfg->listen[i].name);
+			listen_adopted_free(orphan_socks);
+			if (nfd >= 0)
+				close(nfd);
+			return -ENOTSUP;
+		}
+	}
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();

@@ -246,6 +246,7 @@ void gen_spawn(struct gens *s)
 		probe_arm(g);
 		break;
 	case READY_NOTIFY:
+	case READY_HTTP: /* needs a proxy listener, which app_init refuses for now */
 		break;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);
