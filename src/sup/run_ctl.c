@@ -55,9 +55,10 @@ static char *status_doc(struct run *r, bool json)
 	int nl = r->cfg->nlisten;
 	struct ctlstatus_listener *ls = xcalloc((size_t)nl + 1, sizeof(*ls));
 	for (int i = 0; i < nl; i++)
-		ls[i] = (struct ctlstatus_listener){
-			r->cfg->listen[i].name, r->app.listeners[i] ? r->app.listeners[i]->bound
-								    : r->cfg->listen[i].address};
+		ls[i] = (struct ctlstatus_listener){.name = r->cfg->listen[i].name,
+						    .address = r->app.listeners[i]
+								       ? r->app.listeners[i]->bound
+								       : r->cfg->listen[i].address};
 	struct ctlstatus st = {
 		.version = BATON_VERSION,
 		.pid = getpid(),
