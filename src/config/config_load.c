@@ -538,8 +538,15 @@ static char *abs_dir(const char *dir)
  * it holds one of them. */
 static bool looks_like_air(const struct toml_value *root)
 {
-	static const char *const top[] = {"tmp_dir", "testdata_dir", "env_files", "color",
-					  "misc",    "screen",	     "proxy"};
+	static const char *const top[] = {"tmp_dir", "testdata_dir", "env_files",
+					  "color",   "misc",	     "screen"};
+	/* [proxy] is both air's (browser live reload) and baton's (the HTTP front's limits):
+	 * air's when it holds one of air's keys */
+	static const char *const proxy[] = {"enabled", "proxy_port", "app_port"};
+	const struct toml_kv *px = toml_table_get(root, "proxy");
+	for (size_t i = 0; px && i < sizeof(proxy) / sizeof(proxy[0]); i++)
+		if (px->val.type == TOML_TABLE && toml_table_get(&px->val, proxy[i]))
+			return true;
 	static const char *const build[] = {
 		"bin",	       "full_bin",	 "entrypoint", "args_bin", "include_ext",
 		"exclude_dir", "send_interrupt", "kill_delay", "pre_cmd"};

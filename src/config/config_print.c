@@ -275,6 +275,9 @@ static void put_keys(struct buf *b, const char *table, const void *base, bool co
 			continue;
 		if (k->type == CT_FORWARD && !*(char *const *)((const char *)base + k->off))
 			continue;
+		if (k->type == CT_PROXY &&
+		    *(const enum listen_proxy *)((const char *)base + k->off) == LISTEN_PROXY_NONE)
+			continue;
 		if (comments) {
 			char *def = default_text(k), *help;
 			help = def ? xasprintf("%s; default %s", k->help, def) : xstrdup(k->help);
