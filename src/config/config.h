@@ -23,6 +23,13 @@ struct cfg_action {
 	char *cmd;  /* ACTION_EXEC (run by sh -c) */
 };
 
+/* A list of percents, e.g. [rollout] steps. */
+#define CFG_PERCENTS_MAX 16
+struct cfg_percents {
+	int v[CFG_PERCENTS_MAX];
+	int n;
+};
+
 struct cfg_listen {
 	char *name;	     /* LISTEN_FDNAMES entry; defaults to "listen<N>" */
 	char *address;	     /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
@@ -122,6 +129,21 @@ struct config {
 	struct {
 		bool live_reload; /* baton dev: reload browser pages when a generation is ready */
 	} dev;
+	/* [rollout]: canary and blue-green through the HTTP front (rollout/rollout.h) */
+	struct {
+		char *strategy; /* "immediate" | "canary" | "blue-green" */
+		struct cfg_percents steps;
+		int64_t interval_ms;
+		int min_requests;
+		double max_error_rate; /* percent */
+		double max_latency_ratio;
+		int64_t latency_floor_ms;
+		int fast_fail;
+		bool sticky;
+		char *preview_header;
+		char *on_no_traffic; /* "hold" | "promote" | "rollback" */
+		int64_t keep_old_ms;
+	} rollout;
 
 	struct {
 		int color; /* enum log_color */

@@ -35,6 +35,8 @@ enum config_type {
 	CT_NAME,      /* char *, [A-Za-z0-9._-]+ (LISTEN_FDNAMES entries, rule names) */
 	CT_PROXY,     /* enum listen_proxy from "http" ("" = none) */
 	CT_URLPATH,   /* char * or NULL, an origin-form path such as "/healthz" ("" = none) */
+	CT_PERCENTV,  /* struct cfg_percents: increasing integers in [min, max] */
+	CT_DECIMAL,   /* double within [min, max], from an integer or a float */
 };
 
 /* Which struct a key's offsets are relative to. */
