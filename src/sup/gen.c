@@ -56,6 +56,7 @@ static void free_gen(struct gen *g)
 	loop_timer_free(g->probe_timer);
 	loop_timer_free(g->timer);
 	child_free(g->child);
+	free(g->http_last);
 	free(g->fail_reason);
 	free(g);
 }

@@ -86,6 +86,15 @@ struct gen_opts {
 	/* READY_PORT: the address the app binds (forward target); ready once it accepts */
 	struct sockaddr_storage port_addr;
 	socklen_t port_addrlen;
+	/* Proxy mode (the HTTP front): called before each spawn of generation id with a copy of
+	 * the listener fds; it may put the generation's private sockets in place of some and give
+	 * the address READY_HTTP probes. 0, or -errno with *err set (freed here): the spawn fails
+	 * and is reported like any. NULL: the fds are handed over as they are. What it made is
+	 * the caller's to release once that generation is gone (cbs.exited / cbs.failed). */
+	int (*prepare)(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
+		       socklen_t *probe_len, char **err);
+	void *prepare_data;
+	const char *ready_path; /* READY_HTTP: ready once a GET of it at probe answers 2xx */
 	int stop_signal;
 	int64_t stop_timeout_ms;
 	bool restart_on_crash;
