@@ -95,6 +95,10 @@ struct gen_opts {
 		       socklen_t *probe_len, char **err);
 	void *prepare_data;
 	const char *ready_path; /* READY_HTTP: ready once a GET of it at probe answers 2xx */
+	/* Proxy mode: a generation replaced by a newer ready one is not stopped at once (its
+	 * front drains it first): it stays READY, "retiring", until gen_retire_id() or
+	 * stop_timeout, then gets stop_signal as usual. */
+	bool defer_stop;
 	int stop_signal;
 	int64_t stop_timeout_ms;
 	bool restart_on_crash;
@@ -163,6 +167,9 @@ void gen_notify(struct gens *s, pid_t pid, const struct notify_msg *m, int *fds,
 void gen_hold_previous(struct gens *s, bool on);
 int gen_previous(const struct gens *s); /* its id, 0 when none */
 int gen_retire(struct gens *s);
+/* defer_stop: stop the retiring generation id now (its front has drained it). 0, or -ESRCH
+ * when id is not retiring. */
+int gen_retire_id(struct gens *s, int id);
 int gen_revert(struct gens *s);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);

@@ -48,6 +48,7 @@ struct gen {
 	socklen_t http_len;
 	struct http_get *http_probe;
 	char *http_last;
+	bool retiring; /* defer_stop: replaced, READY until its front drained it (timer armed) */
 };
 
 struct gens {

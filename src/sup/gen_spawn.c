@@ -91,6 +91,10 @@ static void on_gen_timer(struct loop *l, void *data)
 	(void)l;
 	struct gen *g = data;
 	struct gens *s = g->set;
+	if (g->state == GEN_READY && g->retiring) { /* defer_stop: not drained in stop_timeout */
+		gen_event(g, GEN_EV_STOP, NULL);
+		return;
+	}
 	if (g->state != GEN_STARTING)
 		return;
 	int64_t now = now_ms();
