@@ -12,6 +12,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlproto.h"
 #include "ctl/ctlstatus.h"
+#include "sup/front.h"
 #include "sup/fdstore.h"
 #include "net/listen.h"
 #include "core/log.h"
@@ -59,6 +60,8 @@ static char *status_doc(struct run *r, bool json)
 						    .address = r->app.listeners[i]
 								       ? r->app.listeners[i]->bound
 								       : r->cfg->listen[i].address};
+	for (int i = 0; r->app.front && i < nl; i++)
+		front_status(r->app.front, i, &ls[i]); /* proxy listeners: connections, in flight */
 	struct ctlstatus st = {
 		.version = BATON_VERSION,
 		.pid = getpid(),

@@ -1,11 +1,9 @@
 """The HTTP front (`[[listen]] proxy = "http"`, issue 12), against the real binary and a plain
 Gin app (tests/apps/gin-shutdown: http.Server.Shutdown, no drain trick) on its private socket.
 
-What runs today: the configuration (`baton check`). The data path (http/proxy.c) is built on
-another branch: until it is merged `baton run` refuses a proxy listener with a clear line, and
-the tests that need the front skip saying so (start() below) — they run as soon as it lands.
 No test sleeps: they wait for log lines, answers and end of file, each under a deadline."""
 import http.client
+import json
 import os
 import random
 import shutil
@@ -17,12 +15,9 @@ import base64
 import pytest
 
 from conftest import BATON, wait_until
-from devutil import built_apps, free_port, get, write
+from devutil import GO_BUILD, built_apps, free_port, get, gin_project, replace_in, write
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
-
-NOT_BUILT = "is not available in this build"
-
 
 def proxy_config(env, port, extra="", stop_timeout="10s"):
     app = os.path.join(built_apps(), "gin-shutdown")
@@ -42,12 +37,8 @@ proxy = "http"
 
 
 def start(env):
-    """baton run on the config; skips while the front's data path is not in this build."""
     b = env.baton("run")
-    _, m = b.wait_line(r"generation 1 serving|" + NOT_BUILT, timeout=60)
-    if NOT_BUILT in m.group(0):
-        assert b.wait(timeout=10) != 0
-        pytest.skip("proxy mode's data path (http/proxy.c) is not in this build yet")
+    b.wait_line(r"generation 1 serving", timeout=60)
     return b
 
 
@@ -64,7 +55,7 @@ def reload(env, b, n):
     b.wait_line(rf"generation {n} serving", timeout=60, start=mark)
 
 
-# ---- configuration: runs today ----
+# ---- configuration ----
 
 def test_proxy_config_is_checked(env):
     port = free_port()
@@ -306,3 +297,74 @@ def test_websocket_closed_at_drain_deadline(env):
     st, body = get(port, "/")
     assert st == 200 and "gen=2" in body, (st, body)
     stop(b)
+
+
+# ---- baton status: connections and requests per generation ----
+
+@pytest.mark.timeout(180)
+def test_status_shows_connections_and_tunnels(env):
+    port = free_port()
+    proxy_config(env, port)
+    b = start(env)
+    ws = WebSocket(port)
+    assert ws.recv() == "gen=1"
+
+    def front():
+        r = env.run([BATON, "status", "--json"], timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout)["listeners"][0]["proxy"]
+
+    px = front()
+    assert px["connections"] >= 1, px
+    assert px["generations"] == [{"id": 1, "inflight": 0, "tunnels": 1, "up": True}], px
+    r = env.run([BATON, "status"], timeout=30)
+    assert "proxy http: " in r.stdout and "gen 1: 0 in flight, 1 tunnel" in r.stdout, r.stdout
+    ws.close()
+    wait_until(lambda: front()["generations"][0]["tunnels"] == 0, timeout=30,
+               what="the closed tunnel to leave the status")
+    stop(b)
+
+
+# ---- dev mode: the broken-build page ----
+
+@pytest.mark.timeout(300)
+def test_dev_error_page_while_build_broken(env):
+    port = free_port()
+    proj, main_go = gin_project(env.tmp, app="gin-shutdown")
+    write(os.path.join(proj, "baton.toml"),
+          f'[build]\ncmd = "{GO_BUILD}"\n\n[run]\ncmd = ".baton/bin/app"\n'
+          'ready = "http:/healthz"\nstop_timeout = "5s"\n\n'
+          f'[[listen]]\nname = "http"\naddress = "127.0.0.1:{port}"\nproxy = "http"\n\n'
+          '[watch]\ninclude_ext = ["go"]\n')
+    b = env.baton("dev", cwd=proj)
+    b.wait_line(r"ready \(generation 1,", timeout=120)
+
+    def fetch(accept):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            c.request("GET", "/", headers={"Accept": accept})
+            r = c.getresponse()
+            return r.status, r.read().decode("utf-8", "replace")
+        finally:
+            c.close()
+
+    mark = b.mark()
+    replace_in(main_go, 'const version = "gin-shutdown v1"',
+               'const version = "gin-shutdown v1" + <undefined>')
+    b.wait_line(r"build failed .*still serving generation 1", timeout=120, start=mark)
+    st, body = fetch("text/html,application/xhtml+xml")
+    assert st == 500, (st, body)
+    assert "Build failed" in body and "main.go" in body, body
+    # the compiler's "unexpected <" arrives escaped
+    assert "unexpected &lt;" in body and "unexpected <" not in body, body
+    # not a browser: still served by generation 1
+    st, body = fetch("*/*")
+    assert st == 200 and "gin-shutdown v1 gen=1" in body, (st, body)
+    mark = b.mark()
+    replace_in(main_go, 'const version = "gin-shutdown v1" + <undefined>',
+               'const version = "gin-shutdown v2"')
+    b.wait_line(r"ready \(generation 2,", timeout=120, start=mark)
+    st, body = fetch("text/html")
+    assert st == 200 and "gin-shutdown v2 gen=2" in body, (st, body)
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=30) == 0, b.output()
