@@ -368,3 +368,35 @@ def test_dev_error_page_while_build_broken(env):
     assert st == 200 and "gin-shutdown v2 gen=2" in body, (st, body)
     b.send(signal.SIGINT)
     assert b.wait(timeout=30) == 0, b.output()
+
+
+# ---- (4) health ----
+
+@pytest.mark.timeout(180)
+def test_health_failing_generation_keeps_traffic_when_alone(env):
+    port = free_port()
+    fail = os.path.join(str(env.tmp), "fail-health")
+    proxy_config(env, port, extra=f'[health]\npath = "/healthz"\ninterval = "1s"\n'
+                 f'timeout = "1s"\nrise = 2\nfall = 2\n')
+    p = os.path.join(str(env.tmp), "baton.toml")
+    with open(p) as f:
+        text = f.read()
+    write(p, text.replace('env = { GIN_MODE = "release" }',
+                          f'env = {{ GIN_MODE = "release", HEALTH_FAIL_FILE = "{fail}" }}'))
+    b = start(env)
+    mark = b.mark()
+    write(fail, "")
+    b.wait_line(r"generation 1 failed its health checks \(GET /healthz answered 503\)",
+                timeout=60, start=mark)
+    b.wait_line(r"no generation passes its health checks — generation 1 keeps its traffic",
+                timeout=60, start=mark)
+    # alone and down: it still answers (never a 503 for everything)
+    st, body = get(port, "/")
+    assert st == 200 and "gen=1" in body, (st, body)
+    r = env.run([BATON, "status", "--json"], timeout=30)
+    gens = json.loads(r.stdout)["listeners"][0]["proxy"]["generations"]
+    assert gens == [{"id": 1, "inflight": 0, "tunnels": 0, "up": False}], gens
+    mark = b.mark()
+    os.unlink(fail)
+    b.wait_line(r"generation 1 passes its health checks again", timeout=60, start=mark)
+    stop(b)
