@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "core/loop.h"
+#include "tls/tlsfront.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -22,6 +23,7 @@ static void step(struct pclient *pc);
 static void rewatch(struct pclient *pc);
 static void enter(struct pclient *pc);
 static bool leave(struct pclient *pc);
+static void client_read(struct pclient *pc);
 
 static const char *reason_of(int status)
 {
@@ -116,7 +118,7 @@ static void write_request_head(struct pclient *pc, const struct h1_head *h, stru
 		}
 		put_field(o, f);
 	}
-	const char *proto = pc->p->o.https ? "https" : "http";
+	const char *proto = pc->p->o.https || pc->p->o.tls ? "https" : "http";
 	bool v6 = strchr(pc->peer, ':') != NULL;
 	pxbuf_printf(o, "X-Forwarded-For: %.*s%s%s\r\n", (int)xff.len, xff.p ? xff.p : "",
 		     xff.len ? ", " : "", pc->peer);
@@ -613,7 +615,9 @@ static bool want_client_in(const struct pclient *pc)
 	case PC_HEAD:
 		return true;
 	case PC_XCHG:
-		return pc->x && !pc->x->req_done && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
+		/* past the request's end, bytes wait in `in` (pipelining; a close is seen early):
+		 * watching all along spares an epoll_ctl per request */
+		return pc->x && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
 	case PC_TUNNEL:
 		return pc->x && !pc->tunnel_up_eof && pxbuf_pending(&pc->x->bout) < PX_BUF_HIGH;
 	case PC_LIVE:
@@ -629,9 +633,9 @@ static void rewatch(struct pclient *pc)
 {
 	uint32_t ev = 0;
 	if (want_client_in(pc))
-		ev |= EPOLLIN | EPOLLRDHUP;
+		ev |= EPOLLIN | EPOLLRDHUP | pc->want_r;
 	if (pxbuf_pending(&pc->out))
-		ev |= EPOLLOUT;
+		ev |= (pc->want_w ? pc->want_w : EPOLLOUT);
 	if (ev != pc->events) {
 		pc->events = ev;
 		loop_mod(pc->p->loop, pc->src, ev);
@@ -643,7 +647,7 @@ static void rewatch(struct pclient *pc)
 			bev |= EPOLLOUT;
 		if (!x->bc->connecting && pxbuf_pending(&pc->out) < PX_BUF_HIGH &&
 		    !(pc->st == PC_TUNNEL && pc->tunnel_down_eof))
-			bev |= EPOLLIN | EPOLLRDHUP;
+			bev |= EPOLLIN | EPOLLRDHUP; /* as in the pool: no epoll_ctl per request */
 		px_bconn_watch(x->bc, bev);
 	}
 }
@@ -676,9 +680,18 @@ static void step(struct pclient *pc)
 		}
 		if (pc->doomed)
 			return;
-		if (pxbuf_pending(&pc->out) && flush(&pc->c, &pc->out, NULL) < 0) {
-			px_client_close(pc);
-			return;
+		if (pxbuf_pending(&pc->out)) {
+			if (flush(&pc->c, &pc->out, NULL) < 0) {
+				px_client_close(pc);
+				return;
+			}
+			pc->want_w = pxbuf_pending(&pc->out) ? pc->c.want : 0;
+		}
+		if (pc->tls_more && want_client_in(pc)) {
+			client_read(pc);
+			if (pc->doomed)
+				return;
+			continue;
 		}
 		if (pc->st == PC_CLOSING && !pxbuf_pending(&pc->out)) {
 			px_client_close(pc);
@@ -753,12 +766,22 @@ void px_bconn_event(struct bconn *bc, uint32_t events)
 	leave(pc);
 }
 
-static void client_event(struct pclient *pc, uint32_t events)
+/* Read what the client sent. Under TLS until the transport says -EAGAIN (or the buffer is
+ * full): plaintext it holds decrypted is not signalled by the socket again. */
+static void client_read(struct pclient *pc)
 {
-	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		return;
 	bool eof = false;
-	int r = read_into(&pc->c, &pc->in, &eof);
+	int r;
+	pc->tls_more = false;
+	do {
+		r = read_into(&pc->c, &pc->in, &eof);
+		if (pc->tls && r > 0 && pxbuf_pending(&pc->in) >= PX_BUF_HIGH) {
+			pc->tls_more = true;
+			break;
+		}
+	} while (pc->tls && r > 0 && !eof);
+	if (pc->tls)
+		pc->want_r = r == 0 && !eof ? pc->c.want : 0;
 	if (r < 0) {
 		px_client_close(pc);
 		return;
@@ -778,6 +801,13 @@ static void client_event(struct pclient *pc, uint32_t events)
 	}
 	if (pc->st == PC_LIVE)
 		pxbuf_free(&pc->in); /* nothing is expected from it */
+}
+
+static void client_event(struct pclient *pc, uint32_t events)
+{
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+	    (pc->want_r && (events & pc->want_r)))
+		client_read(pc);
 }
 
 static void on_client(struct loop *l, int fd, uint32_t events, void *data)
@@ -824,7 +854,17 @@ void px_client_new(struct proxy *p, int fd, const struct sockaddr_storage *ss, s
 	(void)len;
 	struct pclient *pc = xcalloc(1, sizeof(*pc));
 	pc->p = p;
-	conn_sock_init(&pc->c, fd);
+	if (p->o.tls) {
+		char *err = NULL;
+		if (tls_conn_init(&pc->c, fd, p->o.tls, &err) < 0) {
+			free(err);
+			free(pc);
+			return;
+		}
+		pc->tls = true;
+	} else {
+		conn_sock_init(&pc->c, fd);
+	}
 	if (ss->ss_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, pc->peer,
 			  sizeof(pc->peer));

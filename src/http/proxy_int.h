@@ -128,8 +128,11 @@ struct pclient {
 	int64_t wait_until; /* PC_WAIT: ms */
 	char peer[48];	    /* the client's address for X-Forwarded-For */
 	bool tunnel_up_eof, tunnel_down_eof;
-	int busy;    /* inside a handler of its own */
-	bool doomed; /* closed while busy: freed when the handler ends */
+	bool tls;
+	uint32_t want_r, want_w; /* TLS: the event a read / a write waits for (conn.h want) */
+	bool tls_more;		 /* TLS: reading stopped at a full buffer, plaintext may wait */
+	int busy;		 /* inside a handler of its own */
+	bool doomed;		 /* closed while busy: freed when the handler ends */
 };
 
 struct proxy {

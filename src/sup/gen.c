@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "net/notify.h"
+#include "obs/events.h"
 #include "sup/fdstore.h"
 #include "proc/proc.h"
 #include "sup/gen_int.h"
@@ -61,8 +62,22 @@ static void free_gen(struct gen *g)
 	free(g);
 }
 
+void gen_emit_state(const struct gen *g)
+{
+	pid_t pid = g->mainfd >= 0 ? g->mainpid : child_pid(g->child);
+	ev_emit(&(struct ev){.type = EV_GEN_STATE,
+			     .gen = (unsigned)g->id,
+			     .pid = pid > 0 ? pid : 0,
+			     .state = gen_state_name(g->state),
+			     .duration_us = -1});
+}
+
 static void remove_gen(struct gens *s, struct gen *g)
 {
+	if (g->state != GEN_EXITED) {
+		g->state = GEN_EXITED;
+		gen_emit_state(g);
+	}
 	for (size_t i = 0; i < s->ngen; i++) {
 		if (s->gen[i] == g) {
 			memmove(&s->gen[i], &s->gen[i + 1], (s->ngen - i - 1) * sizeof(*s->gen));
@@ -174,6 +189,7 @@ static void finish_gen(struct gen *g)
 	struct gens *s = g->set;
 	int id = g->id;
 	g->state = GEN_EXITED;
+	gen_emit_state(g);
 	if (g->remnant) {
 		log_info("the processes generation %d left behind are gone", id);
 		remove_gen(s, g);
@@ -216,6 +232,7 @@ static void leave_remnant(struct gens *s, struct gen *g)
 	}
 	g->remnant = true;
 	g->state = GEN_DRAINING;
+	gen_emit_state(g);
 	log_warn("generation %d's main process exited, processes of its group remain — stopping "
 		 "them",
 		 g->id);
@@ -237,6 +254,7 @@ static void ev_ready(struct gen *g)
 		return;
 	}
 	g->state = GEN_READY;
+	gen_emit_state(g);
 	g->ready_ms = now_ms();
 	gen_probe_stop(g);
 	loop_timer_disarm(g->timer);
@@ -280,6 +298,7 @@ static void ev_timeout(struct gen *g, const char *reason)
 		return;
 	}
 	g->state = GEN_FAILING;
+	gen_emit_state(g);
 	free(g->fail_reason);
 	g->fail_reason = xstrdup(reason);
 	gen_probe_stop(g);
@@ -302,6 +321,7 @@ static void ev_stop(struct gen *g)
 		return;
 	}
 	g->state = GEN_DRAINING;
+	gen_emit_state(g);
 	stop_gen(g->set, g);
 }
 
@@ -383,7 +403,10 @@ static void ev_main_exit(struct gen *g)
 	case GEN_DRAINING:
 		if (has_processes(g)) {
 			/* stopped by us: the group's deadline runs on until the group is gone */
-			g->state = GEN_DRAINING;
+			if (g->state != GEN_DRAINING) {
+				g->state = GEN_DRAINING;
+				gen_emit_state(g);
+			}
 			log_info("generation %d's main process %s; waiting for the rest of its "
 				 "process group",
 				 g->id, g->status);

@@ -85,6 +85,8 @@ enum gen_event { GEN_EV_READY, GEN_EV_TIMEOUT, GEN_EV_STOP, GEN_EV_MAIN_EXIT, GE
 void gen_event(struct gen *g, enum gen_event ev, const char *reason);
 /* Spawn the next generation (gen_spawn.c); a failure is reported from the loop. */
 void gen_spawn(struct gens *s);
+/* Say g's state on the event bus (EV_GEN_STATE, with its pid): after each change. */
+void gen_emit_state(const struct gen *g);
 /* Report a failed spawn from the loop (cbs.failed), never inside the caller; gen.c. */
 void gen_report_failed_spawn(struct gens *s, int id, const char *reason);
 /* Stop g's READY_PORT probe (gen_spawn.c). */

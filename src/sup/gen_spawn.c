@@ -296,6 +296,7 @@ void gen_spawn(struct gens *s)
 	}
 	s->gen = xgrow(s->gen, &s->capgen, s->ngen + 1, sizeof(*s->gen));
 	s->gen[s->ngen++] = g;
+	gen_emit_state(g);
 
 	g->timer = loop_timer_new(s->loop, on_gen_timer, g);
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;

@@ -22,8 +22,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "core/loop.h"
 #include "http/proxy.h"
+#include "tls/tlsfront.h"
 #include "testutil.h"
 
 /* ---- backends ---- */
@@ -85,7 +89,7 @@ static void *serve_conn(void *arg)
 	struct srv *s = sc->s;
 	int fd = sc->fd;
 	free(sc);
-	char line[8192], method[16], path[256], xff[128], body[8192];
+	char line[8192], method[16], path[256], xff[128], proto[16], body[8192];
 	for (;;) {
 		if (read_line(fd, line, sizeof(line)) < 0)
 			break;
@@ -94,6 +98,7 @@ static void *serve_conn(void *arg)
 		size_t clen = 0;
 		bool chunked = false, upgrade = false, expect = false;
 		xff[0] = 0;
+		proto[0] = 0;
 		for (;;) {
 			if (read_line(fd, line, sizeof(line)) < 0)
 				goto out;
@@ -107,6 +112,9 @@ static void *serve_conn(void *arg)
 				upgrade = true;
 			if (!strncasecmp(line, "Expect: 100-continue", 20))
 				expect = true;
+			if (!strncasecmp(line, "X-Forwarded-Proto: ", 19))
+				snprintf(proto, sizeof(proto), "%.*s",
+					 (int)strcspn(line + 19, "\r"), line + 19);
 			if (!strncasecmp(line, "X-Forwarded-For: ", 17))
 				snprintf(xff, sizeof(xff), "%.*s", (int)strcspn(line + 17, "\r"),
 					 line + 17);
@@ -138,8 +146,8 @@ static void *serve_conn(void *arg)
 			blen = clen;
 		}
 		char out[9000];
-		int n = snprintf(out, sizeof(out), "id=%d m=%s p=%s xff=%s body=%.*s", s->id,
-				 method, path, xff, (int)blen, body);
+		int n = snprintf(out, sizeof(out), "id=%d m=%s p=%s xff=%s body=%.*s proto=%s",
+				 s->id, method, path, xff, (int)blen, body, proto);
 		char head[512];
 		if (upgrade && !strcmp(path, "/ws")) {
 			static const char sw[] =
@@ -809,6 +817,154 @@ static void test_dev_error_page_and_live_reload(void **state)
 	srv_stop(&s);
 }
 
+/* ---- TLS termination ---- */
+
+static char tlsdir[] = "/tmp/baton-pxtls-XXXXXX";
+
+static const char *tpath(const char *name)
+{
+	static char bufs[4][300];
+	static int i;
+	char *p = bufs[i++ % 4];
+	snprintf(p, 300, "%s/%s", tlsdir, name);
+	return p;
+}
+
+struct tlsc {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+};
+
+static bool tls_dial(struct fx *f, struct tlsc *t)
+{
+	t->fd = dial(f);
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	t->ssl = SSL_new(t->ctx);
+	SSL_set_fd(t->ssl, t->fd);
+	SSL_set_tlsext_host_name(t->ssl, "a.test");
+	return SSL_connect(t->ssl) == 1;
+}
+
+static void tls_close(struct tlsc *t)
+{
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	close(t->fd);
+}
+
+/* One request over TLS; returns the body (static). */
+static const char *tls_get(struct tlsc *t, const char *req)
+{
+	static char buf[16384];
+	assert_true(SSL_write(t->ssl, req, (int)strlen(req)) > 0);
+	size_t n = 0;
+	for (;;) {
+		int r = SSL_read(t->ssl, buf + n, (int)(sizeof(buf) - 1 - n));
+		assert_true(r > 0);
+		n += (size_t)r;
+		buf[n] = 0;
+		char *end = strstr(buf, "\r\n\r\n");
+		const char *cl = strstr(buf, "Content-Length: ");
+		if (end && cl && n >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10))
+			return end + 4;
+	}
+}
+
+static long cert_hash(struct tlsc *t)
+{
+	X509 *x = SSL_get1_peer_certificate(t->ssl);
+	unsigned char md[32];
+	unsigned len = 0;
+	X509_digest(x, EVP_sha256(), md, &len);
+	X509_free(x);
+	long h;
+	memcpy(&h, md, sizeof(h));
+	return h;
+}
+
+struct tlsrun {
+	struct tls_front *tf;
+	atomic_int phase;
+	long before, after;
+};
+
+static void tls_client(struct fx *f, void *arg)
+{
+	struct tlsrun *tr = arg;
+	struct tlsc a, b;
+	assert_true(tls_dial(f, &a));
+	tr->before = cert_hash(&a);
+	const char *body = tls_get(&a, "GET /t HTTP/1.1\r\nHost: a.test\r\n\r\n");
+	assert_non_null(strstr(body, "p=/t "));
+	assert_non_null(strstr(body, "proto=https"));
+	atomic_store(&tr->phase, 1); /* the certificate is swapped now */
+	while (atomic_load(&tr->phase) != 2)
+		usleep(1000);
+	assert_true(tls_dial(f, &b));
+	tr->after = cert_hash(&b);
+	/* the connection made before the swap goes on, keep-alive */
+	body = tls_get(&a, "POST /u HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc");
+	assert_non_null(strstr(body, "body=abc"));
+	body = tls_get(&b, "GET /v HTTP/1.1\r\nHost: a.test\r\n\r\n");
+	assert_non_null(strstr(body, "p=/v "));
+	tls_close(&a);
+	tls_close(&b);
+	/* not TLS at all: the connection is closed, nothing reaches a backend */
+	int fd = dial(f);
+	const char plain[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	write_all(fd, plain, sizeof(plain) - 1);
+	char c;
+	assert_true(read(fd, &c, 1) <= 0);
+	close(fd);
+}
+
+static bool tls_phase1(void *arg)
+{
+	return atomic_load(&((struct tlsrun *)arg)->phase) == 1;
+}
+
+static void test_tls_termination_and_live_swap(void **state)
+{
+	(void)state;
+	if (system("command -v openssl >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(tlsdir));
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && exec >gen.log 2>&1 && set -e && "
+		 "mk() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout $1.key -out $1.crt -days 30 -subj /CN=a.test "
+		 "-addext subjectAltName=DNS:a.test; }; mk a; mk a2",
+		 tlsdir);
+	assert_int_equal(system(cmd), 0);
+	struct tlsrun tr = {0};
+	char *err = NULL;
+	assert_int_equal(tls_front_new(&tr.tf, &err), 0);
+	assert_int_equal(tls_front_set(tr.tf, "site", tpath("a.crt"), tpath("a.key"), &err), 0);
+	struct proxy_opts o = {.name = "tls", .tls = tr.tf};
+	struct fx f;
+	fx_init(&f, &o);
+	struct srv s;
+	srv_start(&s, 1);
+	struct proxy_backend *b = add(f.p, &s, 1);
+	struct client c = {.f = &f, .fn = tls_client, .arg = &tr};
+	pthread_create(&c.th, NULL, client_main, &c);
+	run_until(&f, tls_phase1, &tr, "the first TLS request");
+	assert_int_equal(tls_front_set(tr.tf, "site", tpath("a2.crt"), tpath("a2.key"), &err), 0);
+	atomic_store(&tr.phase, 2);
+	run_until(&f, client_done, &c, "the TLS client");
+	pthread_join(c.th, NULL);
+	assert_true(tr.before != tr.after);
+	assert_int_equal(atomic_load(&s.reqs), 3);
+	proxy_backend_remove(b);
+	fx_fini(&f);
+	srv_stop(&s);
+	tls_front_free(tr.tf);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tlsdir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_tunnel_survives_drain),
 		cmocka_unit_test(test_weights_and_health),
 		cmocka_unit_test(test_dev_error_page_and_live_reload),
+		cmocka_unit_test(test_tls_termination_and_live_swap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
