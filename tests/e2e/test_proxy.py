@@ -400,3 +400,47 @@ def test_health_failing_generation_keeps_traffic_when_alone(env):
     os.unlink(fail)
     b.wait_line(r"generation 1 passes its health checks again", timeout=60, start=mark)
     stop(b)
+
+
+# ---- (5) dev mode in a real browser: live reload and the error page ----
+
+@pytest.mark.timeout(400)
+def test_dev_live_reload_in_chromium(env):
+    from browser import Browser
+    port = free_port()
+    proj, main_go = gin_project(env.tmp, app="gin-shutdown")
+    write(os.path.join(proj, "baton.toml"),
+          f'[build]\ncmd = "{GO_BUILD}"\n\n[run]\ncmd = ".baton/bin/app"\n'
+          'ready = "http:/healthz"\nstop_timeout = "5s"\n\n'
+          f'[[listen]]\nname = "http"\naddress = "127.0.0.1:{port}"\nproxy = "http"\n\n'
+          '[dev]\nlive_reload = true\n\n[watch]\ninclude_ext = ["go"]\n')
+    b = env.baton("dev", cwd=proj)
+    b.wait_line(r"ready \(generation 1,", timeout=120)
+    heading = "(document.getElementById('v') || {}).textContent || ''"
+    with Browser(env=env.env) as br:
+        br.open(f"http://127.0.0.1:{port}/page")
+        br.wait_until(f"({heading}).indexOf('gin-shutdown v1 gen=1') >= 0", timeout=30)
+        # edit and save: the page shows the new text without a manual reload
+        mark = b.mark()
+        replace_in(main_go, 'const version = "gin-shutdown v1"',
+                   'const version = "gin-shutdown v2"')
+        b.wait_line(r"ready \(generation 2,", timeout=120, start=mark)
+        br.wait_until(f"({heading}).indexOf('gin-shutdown v2 gen=2') >= 0", timeout=60,
+                      what="the page reloaded by itself")
+        # a broken build: the page becomes the compiler's errors...
+        mark = b.mark()
+        replace_in(main_go, 'const version = "gin-shutdown v2"',
+                   'const version = "gin-shutdown v2" +')
+        b.wait_line(r"build failed", timeout=120, start=mark)
+        br.open(f"http://127.0.0.1:{port}/page")
+        br.wait_until("document.title.indexOf('Build failed') >= 0", timeout=30)
+        assert "main.go" in br.text("#baton-build-output")
+        # ...which reloads itself into the app once the build is fixed
+        mark = b.mark()
+        replace_in(main_go, 'const version = "gin-shutdown v2" +',
+                   'const version = "gin-shutdown v3"')
+        b.wait_line(r"ready \(generation 3,", timeout=120, start=mark)
+        br.wait_until(f"({heading}).indexOf('gin-shutdown v3 gen=3') >= 0", timeout=60,
+                      what="the error page reloaded into the fixed app")
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=30) == 0, b.output()

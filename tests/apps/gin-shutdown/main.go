@@ -5,6 +5,7 @@
 // front must hide that from clients. Tests copy this file and edit `version`.
 //
 //	GET  /         version and generation ("gin-shutdown v1 gen=3")
+//	GET  /page     the same in an HTML page (<h1 id="v">), for the browser tests
 //	POST /echo     the request body, as sent
 //	GET  /healthz  200, or 503 once the file named by HEALTH_FAIL_FILE exists
 //	GET  /slow     sleeps ?ms= (0..60000) then answers
@@ -48,6 +49,11 @@ func main() {
 	r := gin.New()
 	r.GET("/", func(c *gin.Context) {
 		c.String(http.StatusOK, version+" gen="+gen+"\n")
+	})
+	r.GET("/page", func(c *gin.Context) {
+		c.Data(http.StatusOK, "text/html; charset=utf-8",
+			[]byte("<!DOCTYPE html><html><head><title>gin-shutdown</title></head><body>"+
+				"<h1 id=\"v\">"+version+" gen="+gen+"</h1></body></html>\n"))
 	})
 	r.POST("/echo", func(c *gin.Context) {
 		body, err := io.ReadAll(c.Request.Body)
