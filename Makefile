@@ -56,6 +56,8 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libbaton.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbaton.a -lcmocka $(UNIT_LDLIBS)
 $(BUILD)/unit/test_certcheck: UNIT_LDLIBS := -lcrypto
+$(BUILD)/unit/test_tlsfront: UNIT_LDLIBS := -lssl -lcrypto
+$(BUILD)/unit/test_proxy: UNIT_LDLIBS := -lpthread -lssl -lcrypto
 
 
 $(BUILD)/helpers/%: tests/helpers/%.c

@@ -6,6 +6,7 @@
 
 #include "cmd/cli.h"
 #include "core/log.h"
+#include "obs/events.h"
 #include "util/strv.h"
 
 struct config *cmd_load_config(const char *file)
@@ -28,6 +29,8 @@ struct config *cmd_load_config(const char *file)
 	}
 	config_diags_release(&diags);
 	log_setup(LOG_INFO, (enum log_color)cfg->log.color, cfg->log.json, cfg->log.timestamps);
+	if (ev_log_start() < 0) /* [log] format = "json": events are log lines too */
+		log_warn("events will not be logged: out of memory");
 	return cfg;
 }
 

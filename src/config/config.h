@@ -11,22 +11,32 @@
 #include "util/strv.h"
 
 enum config_source { CONFIG_SRC_FILE, CONFIG_SRC_AIR, CONFIG_SRC_DEFAULT };
-enum ready_kind { READY_NOTIFY, READY_EXEC, READY_DELAY, READY_PORT };
+enum ready_kind { READY_NOTIFY, READY_EXEC, READY_DELAY, READY_PORT, READY_HTTP };
+/* [[listen]] proxy (the HTTP front): none, or baton speaks HTTP/1.1 on the listener. */
+enum listen_proxy { LISTEN_PROXY_NONE, LISTEN_PROXY_HTTP };
 enum poll_mode { POLL_AUTO, POLL_FORCE, POLL_OFF };
 enum action_kind { ACTION_RESTART, ACTION_SIGNAL, ACTION_EXEC };
 
 struct cfg_action {
 	enum action_kind kind;
-	int signal;    /* ACTION_SIGNAL */
-	char *cmd;     /* ACTION_EXEC (run by sh -c) */
+	int signal; /* ACTION_SIGNAL */
+	char *cmd;  /* ACTION_EXEC (run by sh -c) */
+};
+
+/* A list of percents, e.g. [rollout] steps. */
+#define CFG_PERCENTS_MAX 16
+struct cfg_percents {
+	int v[CFG_PERCENTS_MAX];
+	int n;
 };
 
 struct cfg_listen {
-	char *name;    /* LISTEN_FDNAMES entry; defaults to "listen<N>" */
-	char *address; /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
-	char *forward; /* NULL, or "host:port" the app binds itself (forward mode) */
-	int backlog;   /* listen(2) backlog, default 4096 */
-	int max_connections; /* forward listeners: relayed at once; 0 = 4096 */
+	char *name;	     /* LISTEN_FDNAMES entry; defaults to "listen<N>" */
+	char *address;	     /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
+	char *forward;	     /* NULL, or "host:port" the app binds itself (forward mode) */
+	int backlog;	     /* listen(2) backlog, default 4096 */
+	int max_connections; /* forward and proxy listeners: client connections at once */
+	enum listen_proxy proxy; /* the HTTP front (proxy mode): LISTEN_PROXY_HTTP */
 };
 
 struct cfg_reload {
@@ -52,8 +62,8 @@ struct config {
 	char *root; /* absolute; "root" resolved against dir */
 
 	struct {
-		char *cmd; /* NULL: no build step */
-		int64_t delay_ms; /* wait after a change before building (air's build.delay) */
+		char *cmd;	    /* NULL: no build step */
+		int64_t delay_ms;   /* wait after a change before building (air's build.delay) */
 		bool stop_on_error; /* stop the app when a build fails (off by default) */
 	} build;
 
@@ -64,12 +74,13 @@ struct config {
 		struct strv env_file;
 		enum ready_kind ready;
 		int64_t ready_delay_ms; /* READY_DELAY */
+		char *ready_path; /* READY_HTTP: "/healthz" (GET on the private socket, 2xx) */
 		int64_t ready_timeout_ms;
 		int stop_signal;
 		int64_t stop_timeout_ms;
 		bool restart_on_crash;
 		int reload_signal; /* 0: reload starts a new generation */
-		bool overlap;      /* dev: start the new app before stopping the old one */
+		bool overlap;	   /* dev: start the new app before stopping the old one */
 		int max_draining;  /* production: bound on draining generations */
 		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
 	} run;
@@ -83,12 +94,12 @@ struct config {
 		struct strv include_dir;
 		struct strv include_file;
 		struct strv exclude_dir;
-		struct strv exclude;     /* globs relative to root, "**" allowed */
+		struct strv exclude;	   /* globs relative to root, "**" allowed */
 		struct strv exclude_regex; /* POSIX ERE, matched against the relative path */
 		bool gitignore;
 		int64_t debounce_ms;
-		int64_t max_wait_ms;     /* settle window cap */
-		int64_t fast_settle_ms;  /* quiet time after completed writes; 0: off */
+		int64_t max_wait_ms;	/* settle window cap */
+		int64_t fast_settle_ms; /* quiet time after completed writes; 0: off */
 		enum poll_mode poll;
 		int64_t poll_interval_ms;
 	} watch;
@@ -101,6 +112,38 @@ struct config {
 	struct {
 		char *socket; /* relative to root unless absolute */
 	} control;
+
+	/* The HTTP front (proxy mode, issue 12): [proxy] limits, [health] checks, [dev]. */
+	struct {
+		int64_t header_timeout_ms; /* a client head not complete by then: 408 */
+		int64_t idle_timeout_ms;   /* a keep-alive client idle this long is closed */
+		int max_header_size;	   /* bytes; a bigger request head: 431 */
+	} proxy;
+	struct {
+		char *path; /* NULL: no active checks (passive ones still count) */
+		int64_t interval_ms;
+		int64_t timeout_ms;
+		int rise; /* consecutive passed checks that bring a generation up */
+		int fall; /* consecutive failed checks that take it down */
+	} health;
+	struct {
+		bool live_reload; /* baton dev: reload browser pages when a generation is ready */
+	} dev;
+	/* [rollout]: canary and blue-green through the HTTP front (rollout/rollout.h) */
+	struct {
+		char *strategy; /* "immediate" | "canary" | "blue-green" */
+		struct cfg_percents steps;
+		int64_t interval_ms;
+		int min_requests;
+		double max_error_rate; /* percent */
+		double max_latency_ratio;
+		int64_t latency_floor_ms;
+		int fast_fail;
+		bool sticky;
+		char *preview_header;
+		char *on_no_traffic; /* "hold" | "promote" | "rollback" */
+		int64_t keep_old_ms;
+	} rollout;
 
 	struct {
 		int color; /* enum log_color */

@@ -130,7 +130,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_ADDRESS:
 	case CT_FORWARD:
 	case CT_NAME:
+	case CT_URLPATH:
 		put_quoted(&b, *(char *const *)f);
+		break;
+	case CT_PROXY:
+		buf_puts(&b,
+			 *(const enum listen_proxy *)f == LISTEN_PROXY_HTTP ? "\"http\"" : "\"\"");
 		break;
 	case CT_BOOL:
 		buf_puts(&b, *(const bool *)f ? "true" : "false");
@@ -161,7 +166,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_READY: {
 		static const char *const names[] = {"notify", "exec", "delay", "port"};
 		enum ready_kind r = *(const enum ready_kind *)f;
-		if (r == READY_DELAY) {
+		if (r == READY_HTTP) {
+			char *s =
+				xasprintf("http:%s", ((const struct config *)base)->run.ready_path);
+			put_quoted(&b, s);
+			free(s);
+		} else if (r == READY_DELAY) {
 			duration_format_ms(*(const int64_t *)((const char *)base + k->off2), d,
 					   sizeof(d));
 			buf_printf(&b, "\"delay:%s\"", d);
@@ -191,6 +201,28 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_LOGFORMAT:
 		buf_puts(&b, *(const bool *)f ? "\"json\"" : "\"text\"");
 		break;
+	case CT_PERCENTV: {
+		const struct cfg_percents *p = (const struct cfg_percents *)f;
+		buf_putc(&b, '[');
+		for (int i = 0; i < p->n; i++)
+			buf_printf(&b, "%s%d", i ? ", " : "", p->v[i]);
+		buf_putc(&b, ']');
+		break;
+	}
+	case CT_DECIMAL: {
+		/* shortest form that reads back the same, always with a '.' (a TOML float) */
+		double x = *(const double *)f;
+		char s[40];
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(s, sizeof(s), "%.*g", prec, x);
+			if (strtod(s, NULL) == x)
+				break;
+		}
+		buf_puts(&b, s);
+		if (!strpbrk(s, ".eEn"))
+			buf_puts(&b, ".0");
+		break;
+	}
 	}
 	return buf_detach(&b);
 }
@@ -228,7 +260,16 @@ static char *default_text(const struct config_key *k)
 	switch (k->type) {
 	case CT_BOOL:
 	case CT_INT:
+	case CT_DECIMAL:
 		return xstrdup(k->def);
+	case CT_PERCENTV: {
+		struct buf b = BUF_INIT;
+		buf_putc(&b, '[');
+		for (const char *s = k->def; *s; s++)
+			buf_puts(&b, *s == ',' ? ", " : (char[]){*s, 0});
+		buf_putc(&b, ']');
+		return buf_detach(&b);
+	}
 	case CT_DURATION: {
 		struct buf b = BUF_INIT;
 		int64_t ms;
@@ -264,6 +305,9 @@ static void put_keys(struct buf *b, const char *table, const void *base, bool co
 		if ((!table) != (!k->table) || (table && strcmp(table, k->table) != 0))
 			continue;
 		if (k->type == CT_FORWARD && !*(char *const *)((const char *)base + k->off))
+			continue;
+		if (k->type == CT_PROXY &&
+		    *(const enum listen_proxy *)((const char *)base + k->off) == LISTEN_PROXY_NONE)
 			continue;
 		if (comments) {
 			char *def = default_text(k), *help;

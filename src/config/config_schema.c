@@ -46,8 +46,9 @@ const struct config_key config_keys[] = {
 	 "files of KEY=VALUE lines loaded into the app's environment before each start"},
 	{"run", "ready", CT_READY, CS_ROOT, R(run.ready), R(run.ready_delay_ms), "notify", 0, 0, 0,
 	 "when a new generation counts as serving: \"notify\" (it sends READY=1 on NOTIFY_SOCKET), "
-	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running) or "
-	 "\"port\" (it accepts on its forward port)"},
+	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running), "
+	 "\"port\" (it accepts on its forward port) or \"http:/healthz\" (a GET of that path on "
+	 "its private socket answers 2xx; needs a [[listen]] with proxy = \"http\")"},
 	{"run", "ready_timeout", CT_DURATION, CS_ROOT, R(run.ready_timeout_ms), 0, "30s", 1, DAY, 0,
 	 "a generation not ready by then is killed; the previous one keeps serving"},
 	{"run", "stop_signal", CT_SIGNAL, CS_ROOT, R(run.stop_signal), 0, "SIGTERM", 0, 0, 0,
@@ -81,6 +82,32 @@ const struct config_key config_keys[] = {
 	 0,
 	 "forward listeners: connections relayed at once; at the cap accepting pauses (new ones "
 	 "wait in the backlog, none is refused); 0 = 4096"},
+
+	/* The HTTP front (proxy mode, issue 12): [[listen]] proxy, [proxy], [health], [dev]. */
+	{"listen", "proxy", CT_PROXY, CS_LISTEN, L(proxy), 0, "", 0, 0, 0,
+	 "\"http\": baton accepts on address and speaks HTTP/1.1 to clients; each generation gets "
+	 "a private socket of its own (same fd, same LISTEN_FDNAMES name; with forward, a loopback "
+	 "PORT of its own) and client connections outlive generations; \"\" = hand the socket over"},
+	{"proxy", "header_timeout", CT_DURATION, CS_ROOT, R(proxy.header_timeout_ms), 0, "10s", 1,
+	 DAY, 0, "a client whose request head is not complete by then gets 408 and is closed"},
+	{"proxy", "idle_timeout", CT_DURATION, CS_ROOT, R(proxy.idle_timeout_ms), 0, "60s", 1, DAY,
+	 0, "a keep-alive client connection idle this long is closed"},
+	{"proxy", "max_header_size", CT_INT, CS_ROOT, R(proxy.max_header_size), 0, "65536", 1024,
+	 1048576, 0, "bytes; a request head bigger than this gets 431"},
+	{"health", "path", CT_URLPATH, CS_ROOT, R(health.path), 0, "", 0, 0, 0,
+	 "if set (e.g. \"/healthz\"), serving generations are checked with a GET of this path "
+	 "(2xx passes); \"\" = only passive checks (5 consecutive 5xx or connect errors)"},
+	{"health", "interval", CT_DURATION, CS_ROOT, R(health.interval_ms), 0, "2s", 10, DAY, 0,
+	 "time between two checks of a generation"},
+	{"health", "timeout", CT_DURATION, CS_ROOT, R(health.timeout_ms), 0, "1s", 1, DAY, 0,
+	 "a check not answered by then failed (at most interval)"},
+	{"health", "rise", CT_INT, CS_ROOT, R(health.rise), 0, "2", 1, 1000, 0,
+	 "consecutive passed checks that bring a down generation up"},
+	{"health", "fall", CT_INT, CS_ROOT, R(health.fall), 0, "3", 1, 1000, 0,
+	 "consecutive failed checks that take a generation down (no traffic while another is up)"},
+	{"dev", "live_reload", CT_BOOL, CS_ROOT, R(dev.live_reload), 0, "false", 0, 0, 0,
+	 "baton dev with proxy = \"http\": HTML pages reload themselves when a new generation is "
+	 "ready"},
 
 	{"watch", "paths", CT_STRV, CS_ROOT, R(watch.paths), 0, ".", 0, 0, 0,
 	 "dev: directories (or files) watched, relative to root"},
@@ -138,6 +165,36 @@ const struct config_key config_keys[] = {
 	{"control", "socket", CT_STR, CS_ROOT, R(control.socket), 0, ".baton/baton.sock", 0, 0,
 	 CK_NONEMPTY, "control socket for reload/status/stop (mode 0600, same-uid peers only)"},
 
+	/* [rollout] */
+	{"rollout", "strategy", CT_STR, CS_ROOT, R(rollout.strategy), 0, "immediate", 0, 0, 0,
+	 "\"immediate\": a new generation takes every request once ready; \"canary\": it gets "
+	 "'steps' of them, each analysed, and is promoted or rolled back; \"blue-green\": all at once, "
+	 "the old one kept warm 'keep_old' for 'baton rollback' (needs a [[listen]] with proxy)"},
+	{"rollout", "steps", CT_PERCENTV, CS_ROOT, R(rollout.steps), 0, "10,50,100", 1, 100, 0,
+	 "canary: percent of requests to the new generation, step by step (increasing)"},
+	{"rollout", "interval", CT_DURATION, CS_ROOT, R(rollout.interval_ms), 0, "60s", 1, DAY, 0,
+	 "canary: how long each step holds; its requests are analysed when it ends"},
+	{"rollout", "min_requests", CT_INT, CS_ROOT, R(rollout.min_requests), 0, "100", 0, 100000000,
+	 0, "fewer requests to the new generation in a step: the step is extended, never failed"},
+	{"rollout", "max_error_rate", CT_DECIMAL, CS_ROOT, R(rollout.max_error_rate), 0, "1.0", 0,
+	 100, 0, "percent of the new generation's requests that may be 5xx or failed in a step"},
+	{"rollout", "max_latency_ratio", CT_DECIMAL, CS_ROOT, R(rollout.max_latency_ratio), 0, "1.5",
+	 1, 1000, 0, "the new generation's p99 may be at most this times the old one's ..."},
+	{"rollout", "latency_floor", CT_DURATION, CS_ROOT, R(rollout.latency_floor_ms), 0, "50ms", 0,
+	 DAY, 0, "... checked only when the new p99 is above this"},
+	{"rollout", "fast_fail", CT_INT, CS_ROOT, R(rollout.fast_fail), 0, "5", 0, 1000000, 0,
+	 "this many consecutive 5xx or failed requests from the new generation roll back at once "
+	 "(0: off)"},
+	{"rollout", "sticky", CT_BOOL, CS_ROOT, R(rollout.sticky), 0, "true", 0, 0, 0,
+	 "a client keeps the generation it first got for the whole rollout (cookie baton_gen, "
+	 "else its connection)"},
+	{"rollout", "preview_header", CT_OPTSTR, CS_ROOT, R(rollout.preview_header), 0,
+	 "X-Baton-Preview", 0, 0, 0, "a request with this header always goes to the new generation"},
+	{"rollout", "on_no_traffic", CT_STR, CS_ROOT, R(rollout.on_no_traffic), 0, "hold", 0, 0, 0,
+	 "after 10 minutes without enough requests to judge: \"hold\", \"promote\" or "
+	 "\"rollback\""},
+	{"rollout", "keep_old", CT_DURATION, CS_ROOT, R(rollout.keep_old_ms), 0, "30s", 0, DAY, 0,
+	 "blue-green: how long the old generation stays warm for 'baton rollback'"},
 	{"log", "color", CT_COLOR, CS_ROOT, R(log.color), 0, "auto", 0, 0, 0,
 	 "\"auto\" (a terminal, and NO_COLOR unset), \"always\" or \"never\""},
 	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
@@ -157,6 +214,10 @@ const struct config_table config_tables[] = {
 	{"reload", CS_RELOAD, "production: files whose change triggers a reload"},
 	{"tls", CS_TLS, "certificates validated before any reload they cause"},
 	{"control", CS_ROOT, "the control socket"},
+	{"proxy", CS_ROOT, "the HTTP front's limits (listeners with proxy = \"http\")"},
+	{"health", CS_ROOT, "health checks of serving generations (proxy mode)"},
+	{"dev", CS_ROOT, "dev mode in the browser (proxy mode)"},
+	{"rollout", CS_ROOT, "progressive delivery: canary and blue-green with automatic rollback"},
 	{"log", CS_ROOT, "baton's own output"},
 };
 const size_t config_ntables = sizeof(config_tables) / sizeof(config_tables[0]);
@@ -206,7 +267,7 @@ const char *config_type_expect(enum config_type t)
 	case CT_ENV:
 		return "a table such as { KEY = \"value\" }";
 	case CT_READY:
-		return "\"notify\", \"exec\", \"port\" or \"delay:DURATION\"";
+		return "\"notify\", \"exec\", \"port\", \"delay:DURATION\" or \"http:/PATH\"";
 	case CT_ACTION:
 		return "\"restart\", \"signal:SIGNAME\" or \"exec:COMMAND\"";
 	case CT_POLL:
@@ -221,6 +282,14 @@ const char *config_type_expect(enum config_type t)
 		return "\"text\" or \"json\"";
 	case CT_NAME:
 		return "a name string";
+	case CT_PROXY:
+		return "\"http\" or \"\"";
+	case CT_URLPATH:
+		return "a path such as \"/healthz\"";
+	case CT_PERCENTV:
+		return "an array of increasing percents such as [10, 50, 100]";
+	case CT_DECIMAL:
+		return "a number";
 	}
 	return "a value";
 }
@@ -347,7 +416,16 @@ static int set_ready(const struct config_key *k, char *base, const char *s, char
 		*kind = READY_EXEC;
 	else if (strcmp(s, "port") == 0)
 		*kind = READY_PORT;
-	else if (strncmp(s, "delay:", 6) == 0) {
+	else if (strncmp(s, "http:", 5) == 0) {
+		const char *why = config_urlpath_check(s + 5);
+		if (why)
+			return errf(err, k, "invalid value \"%.64s\": %s", s, why);
+		/* CT_READY is a [run] key: its path lives in the root struct */
+		set_str(&((struct config *)base)->run.ready_path, s + 5);
+		*kind = READY_HTTP;
+		*delay = 0;
+		return 0;
+	} else if (strncmp(s, "delay:", 6) == 0) {
 		int64_t ms;
 		char *why = NULL;
 		if (duration_parse_ms(s + 6, &ms, &why) < 0) {
@@ -388,6 +466,18 @@ static int set_poll(const struct config_key *k, char *base, const char *s, char 
 	*mode = POLL_FORCE;
 	*interval = ms;
 	return 0;
+}
+
+const char *config_urlpath_check(const char *p)
+{
+	if (p[0] != '/')
+		return "the path must start with '/' (such as \"/healthz\")";
+	if (strlen(p) > 1024)
+		return "the path is longer than 1024 bytes";
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '#')
+			return "the path must not hold spaces, control characters or '#'";
+	return NULL;
 }
 
 /* An address listen_addr_parse() refused, saying why (freed here). */
@@ -487,12 +577,37 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 				    s);
 		set_str((char **)field, s);
 		return 0;
+	case CT_PROXY:
+		if (!*s)
+			*(enum listen_proxy *)field = LISTEN_PROXY_NONE;
+		else if (strcmp(s, "http") == 0)
+			*(enum listen_proxy *)field = LISTEN_PROXY_HTTP;
+		else if (strcmp(s, "https") == 0)
+			return errf(err, k,
+				    "\"https\" is not available yet: terminate TLS in front of "
+				    "baton and use \"http\"");
+		else
+			return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+				    config_type_expect(k->type));
+		return 0;
+	case CT_URLPATH:
+		if (!*s) {
+			set_str((char **)field, NULL);
+			return 0;
+		}
+		why = config_urlpath_check(s);
+		if (why)
+			return errf(err, k, "invalid path \"%.64s\": %s", s, why);
+		set_str((char **)field, s);
+		return 0;
 	case CT_BOOL:
 	case CT_INT:
 	case CT_STRV:
 	case CT_EXTV:
 	case CT_REGEXV:
 	case CT_ENV:
+	case CT_PERCENTV:
+	case CT_DECIMAL:
 		break;
 	}
 	assert(!"not a string type");
@@ -502,6 +617,33 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 static bool has_nul(const struct toml_value *v)
 {
 	return strlen(v->u.str.ptr) != v->u.str.len;
+}
+
+static int store_percents(const struct config_key *k, struct cfg_percents *out,
+			  const struct toml_value *v, char **err, struct toml_pos *errpos)
+{
+	if (v->type != TOML_ARRAY)
+		return type_err(err, k, v);
+	if (v->u.arr.n < 1 || v->u.arr.n > CFG_PERCENTS_MAX)
+		return errf(err, k, "expected 1 to %d steps, got %zu", CFG_PERCENTS_MAX,
+			    (size_t)v->u.arr.n);
+	struct cfg_percents p = {.n = 0};
+	for (size_t i = 0; i < v->u.arr.n; i++) {
+		const struct toml_value *it = &v->u.arr.items[i];
+		*errpos = it->pos;
+		if (it->type != TOML_INTEGER)
+			return errf(err, k, "expected integers, got %s in the array",
+				    value_kind(it));
+		if (it->u.i < k->min || it->u.i > k->max)
+			return errf(err, k, "%lld is out of range (%lld..%lld)", (long long)it->u.i,
+				    k->min, k->max);
+		if (p.n && it->u.i <= p.v[p.n - 1])
+			return errf(err, k, "%lld after %d: steps must increase",
+				    (long long)it->u.i, p.v[p.n - 1]);
+		p.v[p.n++] = (int)it->u.i;
+	}
+	*out = p;
+	return 0;
 }
 
 /* Check one item of a string list; returns 0 or -EINVAL with *err. */
@@ -644,6 +786,21 @@ int config_key_store(const struct config_key *k, void *base, const struct toml_v
 		return store_list(k, b, v, err, errpos);
 	case CT_ENV:
 		return store_env(k, b, v, err, errpos);
+	case CT_PERCENTV:
+		return store_percents(k, (struct cfg_percents *)field, v, err, errpos);
+	case CT_DECIMAL: {
+		double d;
+		if (v->type == TOML_INTEGER)
+			d = (double)v->u.i;
+		else if (v->type == TOML_FLOAT)
+			d = v->u.f;
+		else
+			return type_err(err, k, v);
+		if (!(d >= (double)k->min && d <= (double)k->max))
+			return errf(err, k, "%g is out of range (%lld..%lld)", d, k->min, k->max);
+		*(double *)field = d;
+		return 0;
+	}
 	default:
 		break;
 	}
@@ -683,6 +840,19 @@ void config_scope_defaults(enum config_scope scope, void *base)
 		}
 		case CT_ENV:
 			break;
+		case CT_PERCENTV: {
+			struct cfg_percents *p = (struct cfg_percents *)(b + k->off);
+			p->n = 0;
+			for (const char *s = k->def; *s && p->n < CFG_PERCENTS_MAX;) {
+				p->v[p->n++] = atoi(s);
+				s += strcspn(s, ",");
+				s += *s == ',';
+			}
+			break;
+		}
+		case CT_DECIMAL:
+			*(double *)(b + k->off) = strtod(k->def, NULL);
+			break;
 		default:
 			if (set_string(k, b, k->def, &err) < 0) {
 				/* a broken default is a bug in the table above */
@@ -708,6 +878,7 @@ void config_scope_release(enum config_scope scope, void *base)
 		case CT_ADDRESS:
 		case CT_FORWARD:
 		case CT_NAME:
+		case CT_URLPATH:
 			free(*(char **)field);
 			*(char **)field = NULL;
 			break;
@@ -720,6 +891,10 @@ void config_scope_release(enum config_scope scope, void *base)
 		case CT_ACTION:
 			free(((struct cfg_action *)field)->cmd);
 			((struct cfg_action *)field)->cmd = NULL;
+			break;
+		case CT_READY:
+			free(((struct config *)base)->run.ready_path);
+			((struct config *)base)->run.ready_path = NULL;
 			break;
 		default:
 			break;

@@ -16,6 +16,7 @@
 #include "core/loop.h"
 #include "util/buf.h"
 #include "util/fileio.h"
+#include "util/json.h"
 #include "util/timeutil.h"
 
 /* Process-wide logging settings: written once by log_setup() before the loop starts, read-only
@@ -33,6 +34,11 @@ void log_setup(enum log_level min, enum log_color color, bool json, bool timesta
 	log_cfg.color = color;
 	log_cfg.json = json;
 	log_cfg.timestamps = timestamps;
+}
+
+bool log_json(void)
+{
+	return log_cfg.json;
 }
 
 bool log_use_color(int fd)
@@ -53,21 +59,6 @@ bool log_use_color(int fd)
 const char *log_c(const char *ansi)
 {
 	return log_use_color(2) ? ansi : "";
-}
-
-static void json_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_puts(b, "\\n");
-		else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
 }
 
 /* "2026-12-04T10:31:02.123Z ": UTC, milliseconds (log.timestamps) */
@@ -98,10 +89,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (log_cfg.json) {
-		buf_printf(&b, "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"msg\":\"",
-			   (long long)ts.tv_sec, ts.tv_nsec / 1000000, names[lvl]);
-		json_escape(&b, msg);
-		buf_puts(&b, "\"}\n");
+		buf_puts(&b, "{\"time\":");
+		json_time(&b, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		buf_printf(&b, ",\"level\":\"%s\",\"msg\":", names[lvl]);
+		json_str(&b, msg);
+		buf_puts(&b, "}\n");
 	} else {
 		bool col = log_use_color(2);
 		if (log_cfg.timestamps)

@@ -13,8 +13,11 @@ enum log_color { LOG_COLOR_AUTO, LOG_COLOR_ALWAYS, LOG_COLOR_NEVER };
 
 /* Configure once at start (defaults: info, auto colour, text, no timestamps). timestamps: text
  * lines start with the UTC time, "2026-12-04T10:31:02.123Z baton: ..." (JSON lines always
- * carry "ts"). */
+ * carry it: {"time":"2026-12-04T10:31:02.123Z","level":"info","msg":"..."}). */
 void log_setup(enum log_level min, enum log_color color, bool json, bool timestamps);
+/* Whether lines are JSON objects ([log] format = "json"); obs then logs every event as its
+ * JSON record (obs/events.h, ev_log_start). */
+bool log_json(void);
 /* True when colour escapes should be written to fd (honours NO_COLOR and isatty). */
 bool log_use_color(int fd);
 

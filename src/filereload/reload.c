@@ -17,6 +17,7 @@
 #include "filereload/reload_tls.h"
 #include "util/buf.h"
 #include "util/escape.h"
+#include "obs/events.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -51,7 +52,8 @@ struct group {
 	struct child *check;
 	struct buf check_out;
 	bool check_timed_out;
-	bool again; /* another change arrived while busy */
+	bool again;	   /* another change arrived while busy */
+	int64_t not_after; /* [[tls]]: of the certificate being tried (0: unknown) */
 };
 
 struct reloader {
@@ -69,6 +71,7 @@ struct reloader {
 	int signals[8];
 	int nsignals;
 	struct strv execs;
+	struct strv exec_groups; /* the name of the group that asked for execs.v[i] */
 	struct buf why;
 	/* held while a [[tls]] group is rejected, asked for once none is (reloader_hold_restart) */
 	bool held_restart;
@@ -151,6 +154,26 @@ static void release_held(struct reloader *r)
 	r->held_sigs = 0;
 }
 
+/* A group's decision on the event bus: "applied", "rejected" (a check caught bad input) or
+ * "failed" (its action could not be carried out). */
+static void emit_group(const char *name, const char *result, const char *reason)
+{
+	ev_emit(&(struct ev){.type = EV_FILE_GROUP,
+			     .group = name,
+			     .result = result,
+			     .reason = reason,
+			     .duration_us = -1});
+}
+
+static void emit_cert(const struct group *g)
+{
+	if (g->tls && g->not_after)
+		ev_emit(&(struct ev){.type = EV_TLS_CERT,
+				     .group = g->name,
+				     .not_after = g->not_after,
+				     .duration_us = -1});
+}
+
 static void flush_actions(struct reloader *r)
 {
 	if (any_busy(r))
@@ -187,15 +210,17 @@ static void flush_actions(struct reloader *r)
 		};
 		struct child *c = NULL;
 		char *err = NULL;
-		if (child_spawn(r->loop, &spec, &c, &err) < 0)
+		if (child_spawn(r->loop, &spec, &c, &err) < 0) {
 			log_error("reload action \"exec:%s\": %s", r->execs.v[i], err);
-		else
+			emit_group(r->exec_groups.v[i], "failed", err);
+		} else
 			child_free(c); /* runs on its own; the reaper collects it */
 		free(err);
 	}
 	r->want_restart = false;
 	r->nsignals = 0;
 	strv_release(&r->execs);
+	strv_release(&r->exec_groups);
 	buf_reset(&r->why);
 }
 
@@ -210,6 +235,8 @@ static void accept_group(struct group *g)
 		 g->action->kind == ACTION_RESTART  ? "starting a new generation"
 		 : g->action->kind == ACTION_SIGNAL ? "signalling the app"
 						    : "running its action");
+	emit_group(g->name, "applied", NULL);
+	emit_cert(g);
 	char *what = xasprintf("%s \"%s\"", g->kind, g->name);
 	why_add(r, what);
 	free(what);
@@ -226,8 +253,10 @@ static void accept_group(struct group *g)
 		break;
 	}
 	case ACTION_EXEC:
-		if (!strv_contains(&r->execs, g->action->cmd))
+		if (!strv_contains(&r->execs, g->action->cmd)) {
 			strv_push(&r->execs, g->action->cmd);
+			strv_push(&r->exec_groups, g->name);
+		}
 		break;
 	}
 }
@@ -237,6 +266,7 @@ static void reject_group(struct group *g, char *reason)
 	bool same = g->error && strcmp(g->error, reason) == 0;
 	free(g->error);
 	g->error = reason;
+	emit_group(g->name, "rejected", reason);
 	if (!same)
 		log_error("%s \"%s\" rejected: %s — the app keeps the previous version", g->kind,
 			  g->name, reason);
@@ -415,6 +445,7 @@ static void attempt(struct group *g)
 		}
 		free(v.message);
 		g->mismatch_since = 0;
+		g->not_after = v.not_after;
 		if (v.warning)
 			log_warn("tls \"%s\": %s", g->name, v.warning);
 	}
@@ -464,6 +495,8 @@ static void group_init(struct reloader *r, struct group *g)
 			g->good = 0;
 		} else {
 			free(v.message);
+			g->not_after = v.not_after;
+			emit_cert(g); /* the certificate in use from the start */
 		}
 		g->warning = v.warning;
 	}
@@ -573,6 +606,7 @@ void reloader_free(struct reloader *r)
 	}
 	free(r->g);
 	strv_release(&r->execs);
+	strv_release(&r->exec_groups);
 	buf_release(&r->why);
 	free(r);
 }

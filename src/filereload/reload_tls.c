@@ -24,5 +24,6 @@ void reload_tls_validate(const struct config *cfg, const struct cfg_tls *t,
 	else
 		v->message = xstrdup(res.msg ? res.msg : "invalid certificate");
 	v->warning = res.warning ? xstrdup(res.warning) : NULL;
+	v->not_after = res.have_leaf ? (int64_t)res.not_after : 0;
 	certcheck_result_release(&res);
 }

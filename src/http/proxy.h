@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 struct loop;
+struct tls_front;
 struct proxy;
 struct proxy_backend;
 
@@ -33,9 +34,13 @@ struct proxy_opts {
 	int64_t idle_timeout_ms;    /* a keep-alive client idle this long is closed (60 s) */
 	size_t max_header_size;	    /* a bigger request head: 431 (64 KiB) */
 	size_t max_connections;	    /* client connections at once; at the cap accepting pauses */
-	int64_t connect_timeout_ms; /* no backend able to take a request by then: 503 (ready_timeout) */
+	int64_t connect_timeout_ms; /* no backend able to take a request by then: 503
+				       (ready_timeout) */
 	int64_t pool_idle_ms;	    /* a pooled backend connection idle longer is closed (2 s) */
 	bool https;		    /* X-Forwarded-Proto: https (TLS is below, in struct conn) */
+	/* TLS termination (tls/tlsfront.h): clients speak TLS; the set must outlive the proxy.
+	 * Implies https. NULL: plain HTTP. */
+	struct tls_front *tls;
 };
 
 /* 0 or -errno with *err set (caller frees). Defaults apply to zero fields. */
@@ -62,12 +67,12 @@ void proxy_backend_drain(struct proxy_backend *b, void (*cb)(void *arg), void *a
 void proxy_backend_remove(struct proxy_backend *b);
 
 struct proxy_backend_stats {
-	uint64_t requests;	 /* requests routed to it */
-	uint64_t by_class[6];	 /* [1..5]: responses 1xx..5xx; [0]: failed (no response) */
-	uint64_t retries;	 /* requests sent again on a fresh connection */
-	uint64_t inflight;	 /* requests now */
-	uint64_t tunnels;	 /* open Upgrade / CONNECT tunnels */
-	uint64_t pooled;	 /* idle pooled connections */
+	uint64_t requests;    /* requests routed to it */
+	uint64_t by_class[6]; /* [1..5]: responses 1xx..5xx; [0]: failed (no response) */
+	uint64_t retries;     /* requests sent again on a fresh connection */
+	uint64_t inflight;    /* requests now */
+	uint64_t tunnels;     /* open Upgrade / CONNECT tunnels */
+	uint64_t pooled;      /* idle pooled connections */
 	unsigned weight;
 	bool up;
 };

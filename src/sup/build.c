@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "obs/events.h"
 #include "proc/child.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
@@ -31,6 +32,27 @@ struct build {
 };
 
 static int spawn(struct build *b);
+
+/* The end of a build on the event bus; a failure carries the first lines of its output (at
+ * most 5 lines, 1 KiB: what a person reads first is the first compiler error). */
+static void emit_done(bool ok, const char *status, int64_t took_ms, const char *out)
+{
+	struct buf why = BUF_INIT;
+	if (!ok) {
+		buf_puts(&why, status);
+		int lines = 0;
+		for (const char *p = out ? out : ""; *p && lines < 5 && why.len < 1024; lines++) {
+			size_t n = strcspn(p, "\n");
+			buf_putc(&why, '\n');
+			buf_append(&why, p, n > 1024 ? 1024 : n);
+			p += n + (p[n] == '\n');
+		}
+	}
+	ev_emit(&(struct ev){.type = ok ? EV_BUILD_SUCCEEDED : EV_BUILD_FAILED,
+			     .reason = ok ? NULL : buf_cstr(&why),
+			     .duration_us = took_ms * 1000});
+	buf_release(&why);
+}
 static void on_delay(struct loop *l, void *data);
 
 static void on_line(struct child *c, int stream, const char *line, size_t len, void *data)
@@ -69,6 +91,7 @@ static void on_exit_cb(struct child *c, const struct child_exit *st, void *data)
 	b->last_out = b->out;
 	b->out = (struct buf)BUF_INIT;
 	bool ok = st->code == 0 && st->signal == 0;
+	emit_done(ok, sb, now_ms() - b->started_ms, buf_cstr(&b->last_out));
 	if (b->cbs.done)
 		b->cbs.done(b, ok, sb, now_ms() - b->started_ms, b->data);
 }
@@ -91,8 +114,10 @@ static int spawn(struct build *b)
 	char *err = NULL;
 	b->started_ms = now_ms();
 	buf_reset(&b->out);
+	ev_emit(&(struct ev){.type = EV_BUILD_STARTED, .duration_us = -1});
 	int r = child_spawn(b->loop, &spec, &b->child, &err);
 	if (r < 0) {
+		emit_done(false, err, 0, NULL);
 		b->child = NULL;
 		buf_release(&b->last_out);
 		buf_puts(&b->last_out, err);

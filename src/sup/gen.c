@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "net/notify.h"
+#include "obs/events.h"
 #include "sup/fdstore.h"
 #include "proc/proc.h"
 #include "sup/gen_int.h"
@@ -56,12 +57,27 @@ static void free_gen(struct gen *g)
 	loop_timer_free(g->probe_timer);
 	loop_timer_free(g->timer);
 	child_free(g->child);
+	free(g->http_last);
 	free(g->fail_reason);
 	free(g);
 }
 
+void gen_emit_state(const struct gen *g)
+{
+	pid_t pid = g->mainfd >= 0 ? g->mainpid : child_pid(g->child);
+	ev_emit(&(struct ev){.type = EV_GEN_STATE,
+			     .gen = (unsigned)g->id,
+			     .pid = pid > 0 ? pid : 0,
+			     .state = gen_state_name(g->state),
+			     .duration_us = -1});
+}
+
 static void remove_gen(struct gens *s, struct gen *g)
 {
+	if (g->state != GEN_EXITED) {
+		g->state = GEN_EXITED;
+		gen_emit_state(g);
+	}
 	for (size_t i = 0; i < s->ngen; i++) {
 		if (s->gen[i] == g) {
 			memmove(&s->gen[i], &s->gen[i + 1], (s->ngen - i - 1) * sizeof(*s->gen));
@@ -173,6 +189,7 @@ static void finish_gen(struct gen *g)
 	struct gens *s = g->set;
 	int id = g->id;
 	g->state = GEN_EXITED;
+	gen_emit_state(g);
 	if (g->remnant) {
 		log_info("the processes generation %d left behind are gone", id);
 		remove_gen(s, g);
@@ -215,6 +232,7 @@ static void leave_remnant(struct gens *s, struct gen *g)
 	}
 	g->remnant = true;
 	g->state = GEN_DRAINING;
+	gen_emit_state(g);
 	log_warn("generation %d's main process exited, processes of its group remain — stopping "
 		 "them",
 		 g->id);
@@ -236,14 +254,28 @@ static void ev_ready(struct gen *g)
 		return;
 	}
 	g->state = GEN_READY;
+	gen_emit_state(g);
 	g->ready_ms = now_ms();
 	gen_probe_stop(g);
 	loop_timer_disarm(g->timer);
 	int prev = s->current;
 	s->current = g->id;
 	struct gen *old = prev ? find_gen(s, prev) : NULL;
-	if (old && old->state == GEN_READY)
+	if (s->hold && old && old->state == GEN_READY) {
+		struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+		if (base && base->state == GEN_READY) {
+			/* a new candidate replaces an unfinished one; the baseline stays */
+			gen_event(old, GEN_EV_STOP, NULL);
+			prev = base->id;
+		} else {
+			s->previous = prev;
+		}
+	} else if (old && old->state == GEN_READY && s->o.defer_stop) {
+		old->retiring = true; /* gen_retire_id() when drained, or at stop_timeout */
+		loop_timer_arm_in(old->timer, s->o.stop_timeout_ms);
+	} else if (old && old->state == GEN_READY) {
 		gen_event(old, GEN_EV_STOP, NULL);
+	}
 	enforce_max_draining(s);
 	if (s->cbs.ready)
 		s->cbs.ready(s, g->id, prev, g->ready_ms - g->started_ms, s->data);
@@ -266,6 +298,7 @@ static void ev_timeout(struct gen *g, const char *reason)
 		return;
 	}
 	g->state = GEN_FAILING;
+	gen_emit_state(g);
 	free(g->fail_reason);
 	g->fail_reason = xstrdup(reason);
 	gen_probe_stop(g);
@@ -288,6 +321,7 @@ static void ev_stop(struct gen *g)
 		return;
 	}
 	g->state = GEN_DRAINING;
+	gen_emit_state(g);
 	stop_gen(g->set, g);
 }
 
@@ -313,6 +347,28 @@ static void main_exit_starting(struct gens *s, struct gen *g)
 static void main_exit_ready(struct gens *s, struct gen *g)
 {
 	int id = g->id;
+	if (id == s->previous) {
+		/* the held one of a rollout: nothing to go back to; the policy hears of it */
+		s->previous = 0;
+		char status[sizeof(g->status)];
+		memcpy(status, g->status, sizeof(status));
+		leave_remnant(s, g);
+		if (!s->stopping && s->cbs.crashed)
+			s->cbs.crashed(s, id, status, s->data);
+		return;
+	}
+	struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+	if (base && base->state == GEN_READY) {
+		/* a rollout's candidate crashed: the previous one serves again */
+		s->current = base->id;
+		s->previous = 0;
+		char status[sizeof(g->status)];
+		memcpy(status, g->status, sizeof(status));
+		leave_remnant(s, g);
+		if (!s->stopping && s->cbs.crashed)
+			s->cbs.crashed(s, id, status, s->data);
+		return;
+	}
 	s->current = 0;
 	int64_t up = now_ms() - g->ready_ms;
 	char sb[sizeof(g->status)];
@@ -334,6 +390,8 @@ static void ev_main_exit(struct gen *g)
 	gen_forget_mainpid(g);
 	gen_probe_stop(g);
 	loop_timer_disarm(g->timer);
+	if (g->state == GEN_READY && g->retiring)
+		g->state = GEN_DRAINING; /* replaced already: its exit is a drain */
 	switch (g->state) {
 	case GEN_STARTING:
 		main_exit_starting(s, g);
@@ -345,7 +403,10 @@ static void ev_main_exit(struct gen *g)
 	case GEN_DRAINING:
 		if (has_processes(g)) {
 			/* stopped by us: the group's deadline runs on until the group is gone */
-			g->state = GEN_DRAINING;
+			if (g->state != GEN_DRAINING) {
+				g->state = GEN_DRAINING;
+				gen_emit_state(g);
+			}
 			log_info("generation %d's main process %s; waiting for the rest of its "
 				 "process group",
 				 g->id, g->status);
@@ -459,6 +520,51 @@ void gen_kill(struct gens *s)
 {
 	for (size_t i = 0; i < s->ngen; i++)
 		child_signal(s->gen[i]->child, SIGKILL, true);
+}
+
+void gen_hold_previous(struct gens *s, bool on)
+{
+	s->hold = on;
+}
+
+int gen_previous(const struct gens *s)
+{
+	return s->previous;
+}
+
+int gen_retire(struct gens *s)
+{
+	struct gen *g = s->previous ? find_gen(s, s->previous) : NULL;
+	s->previous = 0;
+	if (!g || g->state != GEN_READY)
+		return -ESRCH;
+	gen_event(g, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
+}
+
+int gen_retire_id(struct gens *s, int id)
+{
+	struct gen *g = find_gen(s, id);
+	if (!g || g->state != GEN_READY || !g->retiring)
+		return -ESRCH;
+	gen_event(g, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
+}
+
+int gen_revert(struct gens *s)
+{
+	struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+	struct gen *cur = s->current ? find_gen(s, s->current) : NULL;
+	if (!base || base->state != GEN_READY)
+		return -ESRCH;
+	s->previous = 0;
+	s->current = base->id;
+	if (cur && cur->state == GEN_READY)
+		gen_event(cur, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
 }
 
 int gen_signal_serving(struct gens *s, int sig)

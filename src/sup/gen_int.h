@@ -10,6 +10,8 @@
 
 #include "sup/gen.h"
 
+struct http_get;
+
 struct child;
 struct fdstore;
 struct loop_src;
@@ -40,6 +42,13 @@ struct gen {
 	int probe_fd;
 	struct loop_src *probe_src;
 	struct loop_timer *probe_timer;
+	/* READY_HTTP probe (proxy mode): its address from gen_opts.prepare, the GET in progress
+	 * and how the last one went (for the timeout message) */
+	struct sockaddr_storage http_addr;
+	socklen_t http_len;
+	struct http_get *http_probe;
+	char *http_last;
+	bool retiring; /* defer_stop: replaced, READY until its front drained it (timer armed) */
 };
 
 struct gens {
@@ -50,7 +59,11 @@ struct gens {
 	struct gen **gen; /* live generations, oldest first */
 	size_t ngen, capgen;
 	int last_id;
-	int current;	 /* id of the serving generation */
+	int current; /* id of the serving generation */
+	/* Rollouts (gen_hold_previous): the generation current took over from, kept READY (0:
+	 * none) until gen_retire() or gen_revert(). */
+	bool hold;
+	int previous;
 	bool pending;	 /* a replace arrived while one was in progress */
 	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
 	bool stopping;
@@ -72,6 +85,8 @@ enum gen_event { GEN_EV_READY, GEN_EV_TIMEOUT, GEN_EV_STOP, GEN_EV_MAIN_EXIT, GE
 void gen_event(struct gen *g, enum gen_event ev, const char *reason);
 /* Spawn the next generation (gen_spawn.c); a failure is reported from the loop. */
 void gen_spawn(struct gens *s);
+/* Say g's state on the event bus (EV_GEN_STATE, with its pid): after each change. */
+void gen_emit_state(const struct gen *g);
 /* Report a failed spawn from the loop (cbs.failed), never inside the caller; gen.c. */
 void gen_report_failed_spawn(struct gens *s, int id, const char *reason);
 /* Stop g's READY_PORT probe (gen_spawn.c). */

@@ -17,11 +17,23 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "net/notify.h"
+#include "obs/events.h"
 #include "sup/gen.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "sup/upgrade.h"
 #include "util/xalloc.h"
+
+/* A reload's outcome on the event bus; duration: from the request to now (the cut-over). */
+static void emit_reload(const struct run *r, enum ev_type t, int id, const char *reason)
+{
+	ev_emit(&(struct ev){.type = t,
+			     .gen = id > 0 ? (unsigned)id : 0,
+			     .reason = reason,
+			     .duration_us = r->reload_started_ms
+						    ? (now_ms() - r->reload_started_ms) * 1000
+						    : -1});
+}
 
 static void sd_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sd_send(const char *fmt, ...)
@@ -84,6 +96,7 @@ static bool reload_held(struct run *r, const char *who,
 	snprintf(msg, sizeof(msg), "%s — reload held, generation %d keeps serving", why, cur);
 	free(why);
 	log_error("reload (%s): %s", who, msg);
+	ev_emit(&(struct ev){.type = EV_RELOAD_FAILED, .reason = msg, .duration_us = 0});
 	reloader_hold_restart(r->reloader);
 	record_result(r, false, msg);
 	if (done)
@@ -101,6 +114,7 @@ void run_request_reload(struct run *r, const char *who,
 			done(false, "baton is stopping", data);
 		return;
 	}
+	ev_emit(&(struct ev){.type = EV_RELOAD_REQUESTED, .reason = who, .duration_us = -1});
 	if (reload_held(r, who, done, data))
 		return;
 	if (cfg->run.reload_signal) {
@@ -114,6 +128,10 @@ void run_request_reload(struct run *r, const char *who,
 			snprintf(msg, sizeof(msg), "sent %s to generation %d",
 				 signame_str(cfg->run.reload_signal), gen_serving(r->app.gens));
 		log_info("reload (%s): %s", who, msg);
+		ev_emit(&(struct ev){.type = e == 0 ? EV_RELOAD_SUCCEEDED : EV_RELOAD_FAILED,
+				     .gen = e == 0 ? (unsigned)gen_serving(r->app.gens) : 0,
+				     .reason = e == 0 ? NULL : msg,
+				     .duration_us = 0});
 		if (done)
 			done(e == 0, msg, data);
 		return;
@@ -178,8 +196,10 @@ static void on_ready(struct gens *s, int id, int prev, int64_t took, void *data)
 	} else if (r->reloading) {
 		sd_send("READY=1\nSTATUS=serving generation %d", id);
 	}
-	if (r->reloading || r->nwaiters)
+	if (r->reloading || r->nwaiters) {
 		record_result(r, true, msg);
+		emit_reload(r, EV_RELOAD_SUCCEEDED, id, NULL);
+	}
 	r->reloading = false;
 	r->reload_started_ms = 0;
 	if (!r->orphans_draining)
@@ -201,6 +221,11 @@ static void on_failed(struct gens *s, int id, const char *reason, void *data)
 	else
 		snprintf(msg, sizeof(msg), "generation %d failed: %s", id, reason);
 	log_error("%s", msg);
+	if (r->reloading || r->nwaiters) { /* not a first start nor a crash restart */
+		emit_reload(r, EV_RELOAD_FAILED, id, reason);
+		if (cur)
+			emit_reload(r, EV_RELOAD_ROLLED_BACK, id, reason);
+	}
 	if (r->reloading && !gen_busy(s)) {
 		sd_send("READY=1\nSTATUS=reload failed: %s", reason);
 		r->reloading = false;
@@ -219,6 +244,11 @@ static void on_crashed(struct gens *s, int id, const char *status, void *data)
 		  r->cfg->run.restart_on_crash ? ""
 					       : " — not restarting (restart_on_crash = false)");
 	sd_send("STATUS=generation %d %s; restarting", id, status);
+	if (r->cfg->run.restart_on_crash)
+		ev_emit(&(struct ev){.type = EV_CRASH_RESTART,
+				     .gen = (unsigned)id,
+				     .reason = status,
+				     .duration_us = -1});
 	char *held = r->cfg->run.restart_on_crash ? reloader_hold_reason(r->reloader) : NULL;
 	if (held) /* holding it would leave nothing serving: restart, and say so */
 		log_warn("%s — restarting generation %d on it anyway: nothing else can serve", held,

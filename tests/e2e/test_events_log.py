@@ -1,0 +1,86 @@
+"""[log] format = "json": every line baton writes is one JSON object — its messages as
+{"time","level","msg"}, its events (obs/events.h) as their records — so a log shipper reads
+reloads, generation states and file-group decisions without parsing sentences."""
+import json
+import os
+import signal
+
+from devutil import write
+from test_reload import SIGECHO, stop
+
+
+def records(b, start=0):
+    """baton's lines from index start, parsed; the app's own lines (sigecho) are skipped."""
+    out = []
+    for line in b.output().splitlines()[start:]:
+        if line.startswith("sigecho"):
+            continue
+        rec = json.loads(line)  # every other line is one JSON object
+        assert isinstance(rec, dict), line
+        assert rec["time"].endswith("Z"), line
+        assert ("level" in rec and "msg" in rec) or "event" in rec, line
+        out.append(rec)
+    return out
+
+
+def events(b, start=0):
+    return [r for r in records(b, start) if "event" in r]
+
+
+def test_json_log_carries_reload_and_generation_events(env):
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "config.txt"), "good\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[log]
+format = "json"
+
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+
+[[reload]]
+name = "config"
+paths = ["config.txt"]
+check = "grep -q good config.txt || {{ echo 'config.txt: expected good' >&2; exit 3; }}"
+action = "signal:SIGUSR2"
+''')
+    b = env.baton("run")
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"ready"', timeout=20)
+
+    # a reload: requested, the new generation starts and is ready, the cut-over, the old drains
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"exited"', timeout=20,
+                start=mark)
+    evs = events(b, mark)
+    kinds = [(e["event"], e.get("generation"), e.get("state")) for e in evs]
+    assert kinds[:6] == [
+        ("reload_requested", None, None),
+        ("gen_state", 2, "starting"),
+        ("gen_state", 2, "ready"),
+        ("gen_state", 1, "draining"),
+        ("reload_succeeded", 2, None),
+        ("gen_state", 1, "exited"),
+    ], kinds
+    assert evs[0]["reason"]  # who asked (the signal)
+    assert evs[4]["duration_ms"] >= 0
+    assert all(e["pid"] > 0 for e in evs if e["event"] == "gen_state")
+    # the messages are JSON too, with their level
+    msgs = [r for r in records(b, mark) if "msg" in r]
+    assert any(r["level"] == "info" and "generation 2 serving" in r["msg"] for r in msgs), msgs
+
+    # a file group: a bad edit is rejected (with the check's output), a good one applied
+    mark = b.mark()
+    write(os.path.join(tmp, "config.txt"), "bad\n")
+    b.wait_line(r'"event":"file_group","group":"config","result":"rejected"', timeout=20,
+                start=mark)
+    rej = [e for e in events(b, mark) if e["event"] == "file_group"][0]
+    assert "expected good" in rej["reason"], rej
+    mark = b.mark()
+    write(os.path.join(tmp, "config.txt"), "good again\n")
+    b.wait_line(r'"event":"file_group","group":"config","result":"applied"', timeout=20,
+                start=mark)
+    b.wait_line(r"sigecho gen=2 got SIGUSR2", timeout=20, start=mark)
+    stop(b)
+    records(b)  # the whole output, to the last line, is JSON (or the app's own lines)
