@@ -64,6 +64,11 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
+# h1dump runs baton's HTTP parser for the differential test (tests/e2e/test_h1_diff.py)
+$(BUILD)/helpers/h1dump: tests/helpers/h1dump.c $(BUILD)/libbaton.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libbaton.a
+
 unit: $(UNIT_BIN)
 helpers: $(HELPER_BIN)
 

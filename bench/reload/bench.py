@@ -35,7 +35,7 @@ from docsection import replace_section  # noqa: E402
 
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
-MODES = ["direct", "baton", "baton-drain", "naive", "haproxy"]
+MODES = ["direct", "baton", "baton-drain", "baton-proxy", "naive", "haproxy", "nginx", "caddy"]
 START_TIMEOUT = 30.0
 
 
@@ -182,6 +182,9 @@ class Baton(Mode):
     def app(self):
         return self.a.app
 
+    def listen_extra(self):
+        return ""
+
     def setup(self):
         self.port = free_port()
         self.sock = os.path.join(self.dir, "baton.sock")
@@ -195,7 +198,7 @@ stop_timeout = "10s"
 [[listen]]
 name = "http"
 address = "127.0.0.1:{self.port}"
-[control]
+{self.listen_extra()}[control]
 socket = "{self.sock}"
 ''')
         self.supervisor = self.procs.start([self.a.baton, "run", "-c", cfg], self.logp("baton"),
@@ -272,7 +275,8 @@ class Haproxy(Mode):
         with open(cfg, "w") as f:
             f.write(f'''global
     stats socket {self.sock} mode 600 level admin
-    maxconn 4096
+    maxconn {getattr(self.a, "haproxy_maxconn", 4096)}
+    {"ulimit-n 20000" if hasattr(self.a, "haproxy_maxconn") else ""}
 
 defaults
     mode http
@@ -355,8 +359,176 @@ backend be
         return {"drain_wait_ms": round(statistics.median(w) * 1000, 1)} if w else {}
 
 
+def established(port):
+    """TCP connections established to the app's port (server side, IPv4 or IPv6 sockets: Go
+    listens on both), from /proc/net/tcp and tcp6."""
+    n = 0
+    want = f":{port:04X}"
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                for line in f.readlines()[1:]:
+                    v = line.split()
+                    if v[1].endswith(want) and v[3] == "01":
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+class BlueGreen(Mode):
+    """A front (nginx, Caddy) in front of two app instances on their own ports. Per reload: a
+    new instance in the idle slot, the front's configuration switched to it by the front's own
+    reload, then the old instance stopped once no connection to it is left (at most 2 s)."""
+
+    def start_app(self, slot):
+        self.apps[slot] = self.procs.start([self.a.app], self.logp("app-" + slot), cwd=self.dir,
+                                           env=app_env(self.slots[slot]))
+        wait_answers(self.slots[slot], what=f"app in slot {slot}")
+
+    def setup(self):
+        self.port = free_port()
+        self.slots = {"a": free_port(), "b": free_port()}
+        self.apps = {}
+        self.live = "a"
+        self.switches = 0
+        self.drain_waits = []
+        self.start_app("a")
+        self.start_front(self.slots["a"])
+        wait_answers(self.port, what=self.name)
+        return self.port
+
+    def reload(self, i):
+        old, new = self.live, "b" if self.live == "a" else "a"
+        self.start_app(new)
+        self.switch(self.slots[new])
+        self.live = new
+        t0 = mono()
+        while established(self.slots[old]) > 0 and mono() - t0 < 2.0:
+            time.sleep(0.005)
+        self.drain_waits.append(mono() - t0)
+        self.procs.stop(self.apps.pop(old))
+        self.switches += 1
+
+    def check(self, done):
+        return f"{self.switches} upstream switches"
+
+    def extra(self):
+        w = self.drain_waits
+        return {"drain_wait_ms": round(statistics.median(w) * 1000, 1)} if w else {}
+
+
+class Nginx(BlueGreen):
+    """nginx 1.22 as an operator configures it for this: upstream keep-alive, HTTP/1.1 to the
+    app, no access log (HAProxy logs nothing either); a switch rewrites the upstream's port and
+    runs `nginx -s reload` (new workers, the old ones finish their requests and exit)."""
+    name = "nginx"
+
+    def conf(self, upstream):
+        return f'''worker_processes 2;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/nginx-error.log warn;
+daemon off;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/tmp;
+    proxy_temp_path {self.dir}/tmp;
+    upstream be {{
+        server 127.0.0.1:{upstream};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location / {{
+            proxy_pass http://be;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502;
+        }}
+    }}
+}}
+'''
+
+    def write(self, upstream):
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.cfg = os.path.join(self.dir, "nginx.conf")
+        tmp = self.cfg + ".new"
+        with open(tmp, "w") as f:
+            f.write(self.conf(upstream))
+        os.replace(tmp, self.cfg)
+
+    def start_front(self, upstream):
+        self.write(upstream)
+        self.supervisor = self.procs.start([self.a.nginx, "-p", self.dir, "-c", self.cfg],
+                                           self.logp("nginx"), cwd=self.dir, env=app_env())
+
+    def switch(self, upstream):
+        self.write(upstream)
+        r = subprocess.run([self.a.nginx, "-p", self.dir, "-c", self.cfg, "-s", "reload"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise Abort(f"nginx -s reload: {r.stderr.strip()}")
+
+
+class Caddy(BlueGreen):
+    """Caddy 2.6 with a reverse_proxy route; a switch POSTs the new configuration to the admin
+    API (/load on a unix socket: what `caddy reload` does), which Caddy applies gracefully."""
+    name = "caddy"
+
+    def conf(self, upstream):
+        return json.dumps({
+            "admin": {"listen": f"unix/{self.sock}"},
+            "logging": {"logs": {"default": {"level": "ERROR"}}},
+            "apps": {"http": {"servers": {"s": {
+                "listen": [f"127.0.0.1:{self.port}"],
+                "automatic_https": {"disable": True},
+                "routes": [{"handle": [{"handler": "reverse_proxy",
+                                        "upstreams": [{"dial": f"127.0.0.1:{upstream}"}]}]}],
+            }}}},
+        })
+
+    def start_front(self, upstream):
+        self.sock = os.path.join(self.dir, "caddy-admin.sock")
+        cfg = os.path.join(self.dir, "caddy.json")
+        with open(cfg, "w") as f:
+            f.write(self.conf(upstream))
+        env = app_env()
+        env["HOME"] = self.dir  # Caddy's data and config directories
+        env["XDG_DATA_HOME"] = os.path.join(self.dir, "data")
+        env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        self.supervisor = self.procs.start([self.a.caddy, "run", "--config", cfg],
+                                           self.logp("caddy"), cwd=self.dir, env=env)
+
+    def switch(self, upstream):
+        body = self.conf(upstream).encode()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.sock)
+            s.sendall(b"POST /load HTTP/1.1\r\nHost: \r\nContent-Type: "
+                      b"application/json\r\nConnection: close\r\nContent-Length: " +
+                      str(len(body)).encode() + b"\r\n\r\n" + body)
+            out = b""
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                out += c
+        if not out.startswith(b"HTTP/1.1 200"):
+            raise Abort(f"caddy /load: {out[:300]!r}")
+
+
+class BatonProxy(Baton):
+    """`baton run` with `[[listen]] proxy = "http"`: baton owns the client connections and
+    routes each request to the serving generation's private socket; a reload is a SIGHUP."""
+    name = "baton-proxy"
+
+    def listen_extra(self):
+        return 'proxy = "http"\n'
+
+
 MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-drain": BatonDrain, "naive": Naive,
-                "haproxy": Haproxy}
+                "haproxy": Haproxy, "nginx": Nginx, "caddy": Caddy, "baton-proxy": BatonProxy}
 
 
 # ---------------------------------------------------------------- wrk
@@ -603,6 +775,8 @@ def main():
                     help="re-render the table (and the doc section) from --json")
     ap.add_argument("--wrk", default="wrk")
     ap.add_argument("--haproxy", default="haproxy")
+    ap.add_argument("--nginx", default="/usr/sbin/nginx")
+    ap.add_argument("--caddy", default="caddy")
     ap.add_argument("--modes")
     ap.add_argument("--reloads", type=int, default=20)
     ap.add_argument("--duration", type=int, default=20)
@@ -643,12 +817,20 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     where = machine()
     rounds = []
+    skipped = {}
     try:
         for r in range(a.rounds):
             rr = []
             # every other round in reverse order, so a drifting machine load evens out
             for m in (modes if r % 2 == 0 else modes[::-1]):
-                rr.append(run_mode(a, m, os.path.join(a.work, f"round{r + 1}")))
+                try:
+                    rr.append(run_mode(a, m, os.path.join(a.work, f"round{r + 1}")))
+                except Abort as e:
+                    if str(e).startswith("signal"):
+                        raise
+                    # one front that cannot run (not installed, refused) leaves its row out
+                    log(f"{m}: skipped: {e}")
+                    skipped.setdefault(m, str(e))
             rounds.append(rr)
     except Abort as e:
         log(f"aborted: {e}")

@@ -69,11 +69,14 @@ trap 'exit 130' INT TERM
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "run.sh: installing ${missing[*]}" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 # baton: build it, then run a private copy (other work in the tree may rebuild build/baton)
 make -C "$repo" -s build/baton WERROR=1 >&2
@@ -87,7 +90,8 @@ drain_app=""
 
 /usr/bin/python3 "$repo/bench/reload/bench.py" --baton "$work/bin/baton" \
 	--app "$work/bin/gin-hello" ${drain_app:+--app-drain "$drain_app"} --naive "$repo/bench/reload/naive.sh" --work "$work" \
-	--wrk "$(command -v wrk)" --haproxy "$haproxy" --command "$cmdline" \
+	--wrk "$(command -v wrk)" --haproxy "$haproxy" \
+	--nginx "$nginx" --caddy "$(command -v caddy)" --command "$cmdline" \
 	--json "$repo/bench/reload/last-run.json" --notes "$repo/bench/reload/notes.md" \
 	${doc:+--doc "$doc"} "${pass[@]}" &
 driver=$!

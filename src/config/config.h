@@ -11,7 +11,9 @@
 #include "util/strv.h"
 
 enum config_source { CONFIG_SRC_FILE, CONFIG_SRC_AIR, CONFIG_SRC_DEFAULT };
-enum ready_kind { READY_NOTIFY, READY_EXEC, READY_DELAY, READY_PORT };
+enum ready_kind { READY_NOTIFY, READY_EXEC, READY_DELAY, READY_PORT, READY_HTTP };
+/* [[listen]] proxy (the HTTP front): none, or baton speaks HTTP/1.1 on the listener. */
+enum listen_proxy { LISTEN_PROXY_NONE, LISTEN_PROXY_HTTP };
 enum poll_mode { POLL_AUTO, POLL_FORCE, POLL_OFF };
 enum action_kind { ACTION_RESTART, ACTION_SIGNAL, ACTION_EXEC };
 
@@ -33,7 +35,8 @@ struct cfg_listen {
 	char *address;	     /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
 	char *forward;	     /* NULL, or "host:port" the app binds itself (forward mode) */
 	int backlog;	     /* listen(2) backlog, default 4096 */
-	int max_connections; /* forward listeners: relayed at once; 0 = 4096 */
+	int max_connections; /* forward and proxy listeners: client connections at once */
+	enum listen_proxy proxy; /* the HTTP front (proxy mode): LISTEN_PROXY_HTTP */
 };
 
 struct cfg_reload {
@@ -71,6 +74,7 @@ struct config {
 		struct strv env_file;
 		enum ready_kind ready;
 		int64_t ready_delay_ms; /* READY_DELAY */
+		char *ready_path; /* READY_HTTP: "/healthz" (GET on the private socket, 2xx) */
 		int64_t ready_timeout_ms;
 		int stop_signal;
 		int64_t stop_timeout_ms;
@@ -109,6 +113,22 @@ struct config {
 		char *socket; /* relative to root unless absolute */
 	} control;
 
+	/* The HTTP front (proxy mode, issue 12): [proxy] limits, [health] checks, [dev]. */
+	struct {
+		int64_t header_timeout_ms; /* a client head not complete by then: 408 */
+		int64_t idle_timeout_ms;   /* a keep-alive client idle this long is closed */
+		int max_header_size;	   /* bytes; a bigger request head: 431 */
+	} proxy;
+	struct {
+		char *path; /* NULL: no active checks (passive ones still count) */
+		int64_t interval_ms;
+		int64_t timeout_ms;
+		int rise; /* consecutive passed checks that bring a generation up */
+		int fall; /* consecutive failed checks that take it down */
+	} health;
+	struct {
+		bool live_reload; /* baton dev: reload browser pages when a generation is ready */
+	} dev;
 	/* [rollout]: canary and blue-green through the HTTP front (rollout/rollout.h) */
 	struct {
 		char *strategy; /* "immediate" | "canary" | "blue-green" */

@@ -34,6 +34,8 @@ enum config_type {
 	CT_COLOR,     /* int (enum log_color) from "auto" | "always" | "never" */
 	CT_LOGFORMAT, /* bool json from "text" | "json" */
 	CT_NAME,      /* char *, [A-Za-z0-9._-]+ (LISTEN_FDNAMES entries, rule names) */
+	CT_PROXY,     /* enum listen_proxy from "http" ("" = none) */
+	CT_URLPATH,   /* char * or NULL, an origin-form path such as "/healthz" ("" = none) */
 	CT_PERCENTV,  /* struct cfg_percents: increasing integers in [min, max] */
 	CT_DECIMAL,   /* double within [min, max], from an integer or a float */
 };
@@ -74,6 +76,8 @@ const struct config_table *config_table_find(const char *name);
  * fresh message in *err and where it applies in *errpos (an array item, say). */
 int config_key_store(const struct config_key *k, void *base, const struct toml_value *v, char **err,
 		     struct toml_pos *errpos);
+/* NULL when p is a usable origin-form path ("/healthz"), else why not (static). */
+const char *config_urlpath_check(const char *p);
 /* Apply every default of one scope to base (which must be zeroed or already defaulted). */
 void config_scope_defaults(enum config_scope scope, void *base);
 /* Free what the keys of one scope own in base. */

@@ -459,6 +459,33 @@ static void check_run(struct loader *ld)
 	     "'run.ready': \"port\" needs a [[listen]] with 'forward' (the port the app binds)");
 }
 
+/* The HTTP front (proxy mode): keys that only mean something with a proxy listener. */
+static void check_proxy(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	bool proxied = false;
+	for (int i = 0; i < cfg->nlisten; i++)
+		proxied |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+	const struct toml_pos top = {1, 1};
+	if (cfg->run.ready == READY_HTTP && !proxied)
+		diag(ld, pos_or(find_seen(ld, "run", "ready", 0), top),
+		     "'run.ready': \"http:%s\" needs a [[listen]] with proxy = \"http\" (the probe "
+		     "goes to the generation's private socket)",
+		     cfg->run.ready_path);
+	if (cfg->health.path && !proxied)
+		diag(ld, pos_or(find_seen(ld, "health", "path", 0), top),
+		     "'health.path': health checks need a [[listen]] with proxy = \"http\"");
+	if (cfg->dev.live_reload && !proxied)
+		diag(ld, pos_or(find_seen(ld, "dev", "live_reload", 0), top),
+		     "'dev.live_reload': live reload needs a [[listen]] with proxy = \"http\" "
+		     "(baton "
+		     "adds the script to the HTML it forwards)");
+	if (cfg->health.timeout_ms > cfg->health.interval_ms)
+		diag(ld, pos_or(find_seen(ld, "health", "timeout", 0), top),
+		     "'health.timeout' (%lld ms) is longer than 'health.interval' (%lld ms)",
+		     (long long)cfg->health.timeout_ms, (long long)cfg->health.interval_ms);
+}
+
 /* Files the config names must exist (only for configs loaded from disk). */
 static void check_files(struct loader *ld)
 {
@@ -529,8 +556,15 @@ static char *abs_dir(const char *dir)
  * it holds one of them. */
 static bool looks_like_air(const struct toml_value *root)
 {
-	static const char *const top[] = {"tmp_dir", "testdata_dir", "env_files", "color",
-					  "misc",    "screen",	     "proxy"};
+	static const char *const top[] = {"tmp_dir", "testdata_dir", "env_files",
+					  "color",   "misc",	     "screen"};
+	/* [proxy] is both air's (browser live reload) and baton's (the HTTP front's limits):
+	 * air's when it holds one of air's keys */
+	static const char *const proxy[] = {"enabled", "proxy_port", "app_port"};
+	const struct toml_kv *px = toml_table_get(root, "proxy");
+	for (size_t i = 0; px && i < sizeof(proxy) / sizeof(proxy[0]); i++)
+		if (px->val.type == TOML_TABLE && toml_table_get(&px->val, proxy[i]))
+			return true;
 	static const char *const build[] = {
 		"bin",	       "full_bin",	 "entrypoint", "args_bin", "include_ext",
 		"exclude_dir", "send_interrupt", "kill_delay", "pre_cmd"};
@@ -575,6 +609,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_names(&ld, "reload", cfg->nreload, reload_name);
 		check_listeners(&ld);
 		check_run(&ld);
+		check_proxy(&ld);
 		check_rollout(&ld);
 	}
 	char *written = cfg->root;

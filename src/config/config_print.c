@@ -131,7 +131,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_OPTADDRESS:
 	case CT_FORWARD:
 	case CT_NAME:
+	case CT_URLPATH:
 		put_quoted(&b, *(char *const *)f);
+		break;
+	case CT_PROXY:
+		buf_puts(&b,
+			 *(const enum listen_proxy *)f == LISTEN_PROXY_HTTP ? "\"http\"" : "\"\"");
 		break;
 	case CT_BOOL:
 		buf_puts(&b, *(const bool *)f ? "true" : "false");
@@ -162,7 +167,12 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_READY: {
 		static const char *const names[] = {"notify", "exec", "delay", "port"};
 		enum ready_kind r = *(const enum ready_kind *)f;
-		if (r == READY_DELAY) {
+		if (r == READY_HTTP) {
+			char *s =
+				xasprintf("http:%s", ((const struct config *)base)->run.ready_path);
+			put_quoted(&b, s);
+			free(s);
+		} else if (r == READY_DELAY) {
 			duration_format_ms(*(const int64_t *)((const char *)base + k->off2), d,
 					   sizeof(d));
 			buf_printf(&b, "\"delay:%s\"", d);
@@ -296,6 +306,9 @@ static void put_keys(struct buf *b, const char *table, const void *base, bool co
 		if ((!table) != (!k->table) || (table && strcmp(table, k->table) != 0))
 			continue;
 		if (k->type == CT_FORWARD && !*(char *const *)((const char *)base + k->off))
+			continue;
+		if (k->type == CT_PROXY &&
+		    *(const enum listen_proxy *)((const char *)base + k->off) == LISTEN_PROXY_NONE)
 			continue;
 		if (comments) {
 			char *def = default_text(k), *help;

@@ -46,8 +46,9 @@ const struct config_key config_keys[] = {
 	 "files of KEY=VALUE lines loaded into the app's environment before each start"},
 	{"run", "ready", CT_READY, CS_ROOT, R(run.ready), R(run.ready_delay_ms), "notify", 0, 0, 0,
 	 "when a new generation counts as serving: \"notify\" (it sends READY=1 on NOTIFY_SOCKET), "
-	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running) or "
-	 "\"port\" (it accepts on its forward port)"},
+	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running), "
+	 "\"port\" (it accepts on its forward port) or \"http:/healthz\" (a GET of that path on "
+	 "its private socket answers 2xx; needs a [[listen]] with proxy = \"http\")"},
 	{"run", "ready_timeout", CT_DURATION, CS_ROOT, R(run.ready_timeout_ms), 0, "30s", 1, DAY, 0,
 	 "a generation not ready by then is killed; the previous one keeps serving"},
 	{"run", "stop_signal", CT_SIGNAL, CS_ROOT, R(run.stop_signal), 0, "SIGTERM", 0, 0, 0,
@@ -81,6 +82,32 @@ const struct config_key config_keys[] = {
 	 0,
 	 "forward listeners: connections relayed at once; at the cap accepting pauses (new ones "
 	 "wait in the backlog, none is refused); 0 = 4096"},
+
+	/* The HTTP front (proxy mode, issue 12): [[listen]] proxy, [proxy], [health], [dev]. */
+	{"listen", "proxy", CT_PROXY, CS_LISTEN, L(proxy), 0, "", 0, 0, 0,
+	 "\"http\": baton accepts on address and speaks HTTP/1.1 to clients; each generation gets "
+	 "a private socket of its own (same fd, same LISTEN_FDNAMES name; with forward, a loopback "
+	 "PORT of its own) and client connections outlive generations; \"\" = hand the socket over"},
+	{"proxy", "header_timeout", CT_DURATION, CS_ROOT, R(proxy.header_timeout_ms), 0, "10s", 1,
+	 DAY, 0, "a client whose request head is not complete by then gets 408 and is closed"},
+	{"proxy", "idle_timeout", CT_DURATION, CS_ROOT, R(proxy.idle_timeout_ms), 0, "60s", 1, DAY,
+	 0, "a keep-alive client connection idle this long is closed"},
+	{"proxy", "max_header_size", CT_INT, CS_ROOT, R(proxy.max_header_size), 0, "65536", 1024,
+	 1048576, 0, "bytes; a request head bigger than this gets 431"},
+	{"health", "path", CT_URLPATH, CS_ROOT, R(health.path), 0, "", 0, 0, 0,
+	 "if set (e.g. \"/healthz\"), serving generations are checked with a GET of this path "
+	 "(2xx passes); \"\" = only passive checks (5 consecutive 5xx or connect errors)"},
+	{"health", "interval", CT_DURATION, CS_ROOT, R(health.interval_ms), 0, "2s", 10, DAY, 0,
+	 "time between two checks of a generation"},
+	{"health", "timeout", CT_DURATION, CS_ROOT, R(health.timeout_ms), 0, "1s", 1, DAY, 0,
+	 "a check not answered by then failed (at most interval)"},
+	{"health", "rise", CT_INT, CS_ROOT, R(health.rise), 0, "2", 1, 1000, 0,
+	 "consecutive passed checks that bring a down generation up"},
+	{"health", "fall", CT_INT, CS_ROOT, R(health.fall), 0, "3", 1, 1000, 0,
+	 "consecutive failed checks that take a generation down (no traffic while another is up)"},
+	{"dev", "live_reload", CT_BOOL, CS_ROOT, R(dev.live_reload), 0, "false", 0, 0, 0,
+	 "baton dev with proxy = \"http\": HTML pages reload themselves when a new generation is "
+	 "ready"},
 
 	{"watch", "paths", CT_STRV, CS_ROOT, R(watch.paths), 0, ".", 0, 0, 0,
 	 "dev: directories (or files) watched, relative to root"},
@@ -191,6 +218,9 @@ const struct config_table config_tables[] = {
 	{"reload", CS_RELOAD, "production: files whose change triggers a reload"},
 	{"tls", CS_TLS, "certificates validated before any reload they cause"},
 	{"control", CS_ROOT, "the control socket"},
+	{"proxy", CS_ROOT, "the HTTP front's limits (listeners with proxy = \"http\")"},
+	{"health", CS_ROOT, "health checks of serving generations (proxy mode)"},
+	{"dev", CS_ROOT, "dev mode in the browser (proxy mode)"},
 	{"rollout", CS_ROOT, "progressive delivery: canary and blue-green with automatic rollback"},
 	{"metrics", CS_ROOT, "observability: Prometheus metrics, a live status page, events"},
 	{"log", CS_ROOT, "baton's own output"},
@@ -242,7 +272,7 @@ const char *config_type_expect(enum config_type t)
 	case CT_ENV:
 		return "a table such as { KEY = \"value\" }";
 	case CT_READY:
-		return "\"notify\", \"exec\", \"port\" or \"delay:DURATION\"";
+		return "\"notify\", \"exec\", \"port\", \"delay:DURATION\" or \"http:/PATH\"";
 	case CT_ACTION:
 		return "\"restart\", \"signal:SIGNAME\" or \"exec:COMMAND\"";
 	case CT_POLL:
@@ -258,6 +288,10 @@ const char *config_type_expect(enum config_type t)
 		return "\"text\" or \"json\"";
 	case CT_NAME:
 		return "a name string";
+	case CT_PROXY:
+		return "\"http\" or \"\"";
+	case CT_URLPATH:
+		return "a path such as \"/healthz\"";
 	case CT_PERCENTV:
 		return "an array of increasing percents such as [10, 50, 100]";
 	case CT_DECIMAL:
@@ -388,7 +422,16 @@ static int set_ready(const struct config_key *k, char *base, const char *s, char
 		*kind = READY_EXEC;
 	else if (strcmp(s, "port") == 0)
 		*kind = READY_PORT;
-	else if (strncmp(s, "delay:", 6) == 0) {
+	else if (strncmp(s, "http:", 5) == 0) {
+		const char *why = config_urlpath_check(s + 5);
+		if (why)
+			return errf(err, k, "invalid value \"%.64s\": %s", s, why);
+		/* CT_READY is a [run] key: its path lives in the root struct */
+		set_str(&((struct config *)base)->run.ready_path, s + 5);
+		*kind = READY_HTTP;
+		*delay = 0;
+		return 0;
+	} else if (strncmp(s, "delay:", 6) == 0) {
 		int64_t ms;
 		char *why = NULL;
 		if (duration_parse_ms(s + 6, &ms, &why) < 0) {
@@ -429,6 +472,18 @@ static int set_poll(const struct config_key *k, char *base, const char *s, char 
 	*mode = POLL_FORCE;
 	*interval = ms;
 	return 0;
+}
+
+const char *config_urlpath_check(const char *p)
+{
+	if (p[0] != '/')
+		return "the path must start with '/' (such as \"/healthz\")";
+	if (strlen(p) > 1024)
+		return "the path is longer than 1024 bytes";
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '#')
+			return "the path must not hold spaces, control characters or '#'";
+	return NULL;
 }
 
 /* An address listen_addr_parse() refused, saying why (freed here). */
@@ -532,6 +587,29 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 				    "invalid name \"%.64s\": use letters, digits, '.', '_' and '-' "
 				    "(at most 255)",
 				    s);
+		set_str((char **)field, s);
+		return 0;
+	case CT_PROXY:
+		if (!*s)
+			*(enum listen_proxy *)field = LISTEN_PROXY_NONE;
+		else if (strcmp(s, "http") == 0)
+			*(enum listen_proxy *)field = LISTEN_PROXY_HTTP;
+		else if (strcmp(s, "https") == 0)
+			return errf(err, k,
+				    "\"https\" is not available yet: terminate TLS in front of "
+				    "baton and use \"http\"");
+		else
+			return errf(err, k, "invalid value \"%.64s\": expected %s", s,
+				    config_type_expect(k->type));
+		return 0;
+	case CT_URLPATH:
+		if (!*s) {
+			set_str((char **)field, NULL);
+			return 0;
+		}
+		why = config_urlpath_check(s);
+		if (why)
+			return errf(err, k, "invalid path \"%.64s\": %s", s, why);
 		set_str((char **)field, s);
 		return 0;
 	case CT_BOOL:
@@ -813,6 +891,7 @@ void config_scope_release(enum config_scope scope, void *base)
 		case CT_OPTADDRESS:
 		case CT_FORWARD:
 		case CT_NAME:
+		case CT_URLPATH:
 			free(*(char **)field);
 			*(char **)field = NULL;
 			break;
@@ -825,6 +904,10 @@ void config_scope_release(enum config_scope scope, void *base)
 		case CT_ACTION:
 			free(((struct cfg_action *)field)->cmd);
 			((struct cfg_action *)field)->cmd = NULL;
+			break;
+		case CT_READY:
+			free(((struct config *)base)->run.ready_path);
+			((struct config *)base)->run.ready_path = NULL;
 			break;
 		default:
 			break;

@@ -101,6 +101,20 @@ static void json_reload(struct buf *b, const struct ctlstatus_reload *r)
 	buf_printf(b, ", \"ago_ms\": %lld}", (long long)r->ago_ms);
 }
 
+/* A proxy listener's front: client connections, and per generation its requests in flight. */
+static void json_proxy(struct buf *b, const struct ctlstatus_listener *l)
+{
+	buf_printf(b, ", \"proxy\": {\"connections\": %llu, \"generations\": [",
+		   (unsigned long long)l->connections);
+	for (int i = 0; i < l->nbackends; i++) {
+		const struct ctlstatus_backend *be = &l->backends[i];
+		buf_printf(b, "%s{\"id\": %d, \"inflight\": %llu, \"tunnels\": %llu, \"up\": %s}",
+			   i ? ", " : "", be->id, (unsigned long long)be->inflight,
+			   (unsigned long long)be->tunnels, be->up ? "true" : "false");
+	}
+	buf_puts(b, "]}");
+}
+
 char *ctlstatus_json(const struct ctlstatus *st)
 {
 	struct buf b = BUF_INIT;
@@ -134,6 +148,8 @@ char *ctlstatus_json(const struct ctlstatus *st)
 		json_str(&b, l->name);
 		buf_puts(&b, ", \"address\": ");
 		json_str(&b, l->address);
+		if (l->proxy)
+			json_proxy(&b, l);
 		buf_putc(&b, '}');
 	}
 	buf_puts(&b, st->nlisteners ? "\n  ],\n" : "],\n");
@@ -290,6 +306,24 @@ static void text_table(struct buf *b, const struct ctlstatus *st)
 	free(rows);
 }
 
+/* "proxy http: 12 connections · gen 4: 0 in flight, 1 tunnel · gen 5 (down): 2 in flight" */
+static void text_proxy(struct buf *b, const struct ctlstatus_listener *l)
+{
+	buf_puts(b, "proxy ");
+	text_str(b, l->name);
+	buf_printf(b, ": %llu connection%s", (unsigned long long)l->connections,
+		   l->connections == 1 ? "" : "s");
+	for (int i = 0; i < l->nbackends; i++) {
+		const struct ctlstatus_backend *be = &l->backends[i];
+		buf_printf(b, " · gen %d%s: %llu in flight", be->id, be->up ? "" : " (down)",
+			   (unsigned long long)be->inflight);
+		if (be->tunnels)
+			buf_printf(b, ", %llu tunnel%s", (unsigned long long)be->tunnels,
+				   be->tunnels == 1 ? "" : "s");
+	}
+	buf_putc(b, '\n');
+}
+
 char *ctlstatus_text(const struct ctlstatus *st)
 {
 	struct buf b = BUF_INIT;
@@ -317,7 +351,11 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		buf_putc(&b, ' ');
 		text_str(&b, st->listeners[i].address);
 	}
-	buf_puts(&b, "\n\n");
+	buf_putc(&b, '\n');
+	for (int i = 0; i < st->nlisteners; i++)
+		if (st->listeners[i].proxy)
+			text_proxy(&b, &st->listeners[i]);
+	buf_putc(&b, '\n');
 
 	if (st->ngens)
 		text_table(&b, st);

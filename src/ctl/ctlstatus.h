@@ -8,6 +8,9 @@
  *    "generations": [{"id": 4, "pid": 901, "state": "ready", "age_ms": 4000,
  *                     "ready_ms": 120 | null}, ...],                       oldest first
  *    "listeners": [{"name": "http", "address": ":8080"}, ...],
+ *       a proxy listener adds "proxy": {"connections": 12, "generations": [{"id": 5,
+ *       "inflight": 2, "tunnels": 0, "up": true}, ...]}   (open client connections; requests in
+ *       flight and open Upgrade/CONNECT tunnels per generation behind the front)
  *    "last_reload": null | {"ok": true, "reason": "..." | null, "duration_ms": 120,
  *                           "at": "2024-05-01T12:00:00.000Z" | null, "ago_ms": 1000},
  *    "fd_store": {"count": 1, "max": 64, "names": ["counter"]}}     only when not empty
@@ -29,9 +32,22 @@ struct ctlstatus_gen {
 	int64_t ready_ms;  /* spawn to ready; -1 while not ready */
 };
 
+/* A generation behind a proxy listener (the HTTP front, issue 12). */
+struct ctlstatus_backend {
+	int id;		   /* generation */
+	uint64_t inflight; /* requests now */
+	uint64_t tunnels;  /* open Upgrade / CONNECT tunnels */
+	bool up;	   /* health: false = no traffic while another is up */
+};
+
 struct ctlstatus_listener {
 	const char *name;
 	const char *address; /* as configured: ":8080", "unix:/run/app.sock" */
+	/* proxy = "http" listeners only (the HTTP front) */
+	bool proxy;
+	uint64_t connections; /* open client connections */
+	const struct ctlstatus_backend *backends;
+	int nbackends;
 };
 
 struct ctlstatus_reload {

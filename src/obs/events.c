@@ -21,6 +21,7 @@ static const char *const ev_names[EV_TYPE_COUNT] = {
 	[EV_FILE_GROUP] = "file_group",
 	[EV_TLS_CERT] = "tls_cert",
 	[EV_ROLLOUT_STEP] = "rollout_step",
+	[EV_STATS] = "stats",
 };
 
 const char *ev_type_name(enum ev_type t)
@@ -140,8 +141,14 @@ void ev_to_json(const struct ev *e, struct buf *out)
 		buf_printf(out, ",\"not_after\":%lld,\"not_after_time\":", (long long)e->not_after);
 		json_time(out, e->not_after * 1000000);
 	}
-	if (e->type == EV_ROLLOUT_STEP)
+	if (e->type == EV_ROLLOUT_STEP || e->type == EV_STATS)
 		buf_printf(out, ",\"weight\":%d", e->weight);
+	if (e->type == EV_STATS) {
+		buf_printf(out, ",\"rps\":%.2f,\"errors\":%.4f", e->rps, e->errors);
+		if (e->p99_us >= 0)
+			buf_printf(out, ",\"p99_ms\":%lld.%03lld", (long long)(e->p99_us / 1000),
+				   (long long)(e->p99_us % 1000));
+	}
 	put_str(out, "reason", e->reason);
 	buf_putc(out, '}');
 }

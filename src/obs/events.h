@@ -28,6 +28,7 @@ enum ev_type {
 	EV_FILE_GROUP,	     /* group, result "applied" | "rejected" | "failed", reason */
 	EV_TLS_CERT,	     /* group, not_after (unix seconds) of the certificate now in use */
 	EV_ROLLOUT_STEP,     /* gen, weight (percent), reason */
+	EV_STATS, /* gen, weight; rps, errors, p99_us over the last interval (the front, obs/reqstats) */
 	EV_TYPE_COUNT
 };
 
@@ -43,6 +44,12 @@ struct ev {
 	int64_t duration_us; /* -1 when none */
 	int64_t not_after;   /* EV_TLS_CERT */
 	int weight;	     /* EV_ROLLOUT_STEP */
+	/* EV_STATS (added by branch events): requests per second answered by gen, the share of
+	 * them that failed (5xx or no response, 0..1), the 99th percentile of their duration (-1:
+	 * no request). */
+	double rps;
+	double errors;
+	int64_t p99_us;
 };
 
 /* "reload_requested", "reload_succeeded", ... (the "event" field of the JSON form). */

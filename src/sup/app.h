@@ -22,6 +22,7 @@ struct notify;
 struct listener;
 struct listen_adopted;
 struct forward;
+struct front;
 struct reload_cbs;
 struct app;
 
@@ -49,6 +50,7 @@ struct app {
 	int nhandoff;
 	struct notify *notify;
 	struct gens *gens;
+	struct front *front; /* the HTTP front (proxy listeners), NULL without (sup/front.h) */
 	struct strv env;       /* the app's environment (without BATON_GENERATION), at start-up */
 	struct strv spawn_env; /* the same with env_file read again before the latest spawn */
 	struct strv args;      /* run.args + ARGS after -- */

@@ -1,4 +1,6 @@
 #include "sup/dev.h"
+#include "sup/devpage.h"
+#include "sup/front.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -148,6 +150,12 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 		free(d->last_fail);
 		d->last_fail = xstrdup(out);
 		d->build_failed = true;
+		if (d->app.front) { /* browsers get the errors; other requests go on as before */
+			char *page = devpage_build_error(out, status, gen_serving(d->app.gens),
+							 front_live_reload(d->app.front));
+			front_set_error_page(d->app.front, page);
+			free(page);
+		}
 		int cur = gen_serving(d->app.gens);
 		char tail[128];
 		if (cur)
@@ -166,6 +174,8 @@ static void build_done(struct build *b, bool ok, const char *status, int64_t too
 	if (d->build_failed)
 		say("build fixed");
 	d->build_failed = false;
+	if (d->app.front)
+		front_set_error_page(d->app.front, NULL);
 	free(d->last_fail);
 	d->last_fail = NULL;
 	d->built_ms = took;

@@ -57,6 +57,7 @@ static void free_gen(struct gen *g)
 	loop_timer_free(g->probe_timer);
 	loop_timer_free(g->timer);
 	child_free(g->child);
+	free(g->http_last);
 	free(g->fail_reason);
 	free(g);
 }
@@ -269,6 +270,9 @@ static void ev_ready(struct gen *g)
 		} else {
 			s->previous = prev;
 		}
+	} else if (old && old->state == GEN_READY && s->o.defer_stop) {
+		old->retiring = true; /* gen_retire_id() when drained, or at stop_timeout */
+		loop_timer_arm_in(old->timer, s->o.stop_timeout_ms);
 	} else if (old && old->state == GEN_READY) {
 		gen_event(old, GEN_EV_STOP, NULL);
 	}
@@ -386,6 +390,8 @@ static void ev_main_exit(struct gen *g)
 	gen_forget_mainpid(g);
 	gen_probe_stop(g);
 	loop_timer_disarm(g->timer);
+	if (g->state == GEN_READY && g->retiring)
+		g->state = GEN_DRAINING; /* replaced already: its exit is a drain */
 	switch (g->state) {
 	case GEN_STARTING:
 		main_exit_starting(s, g);
@@ -531,6 +537,16 @@ int gen_retire(struct gens *s)
 	struct gen *g = s->previous ? find_gen(s, s->previous) : NULL;
 	s->previous = 0;
 	if (!g || g->state != GEN_READY)
+		return -ESRCH;
+	gen_event(g, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
+}
+
+int gen_retire_id(struct gens *s, int id)
+{
+	struct gen *g = find_gen(s, id);
+	if (!g || g->state != GEN_READY || !g->retiring)
 		return -ESRCH;
 	gen_event(g, GEN_EV_STOP, NULL);
 	enforce_max_draining(s);

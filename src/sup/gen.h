@@ -86,6 +86,19 @@ struct gen_opts {
 	/* READY_PORT: the address the app binds (forward target); ready once it accepts */
 	struct sockaddr_storage port_addr;
 	socklen_t port_addrlen;
+	/* Proxy mode (the HTTP front): called before each spawn of generation id with a copy of
+	 * the listener fds; it may put the generation's private sockets in place of some and give
+	 * the address READY_HTTP probes. 0, or -errno with *err set (freed here): the spawn fails
+	 * and is reported like any. NULL: the fds are handed over as they are. What it made is
+	 * the caller's to release once that generation is gone (cbs.exited / cbs.failed). */
+	int (*prepare)(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
+		       socklen_t *probe_len, char **err);
+	void *prepare_data;
+	const char *ready_path; /* READY_HTTP: ready once a GET of it at probe answers 2xx */
+	/* Proxy mode: a generation replaced by a newer ready one is not stopped at once (its
+	 * front drains it first): it stays READY, "retiring", until gen_retire_id() or
+	 * stop_timeout, then gets stop_signal as usual. */
+	bool defer_stop;
 	int stop_signal;
 	int64_t stop_timeout_ms;
 	bool restart_on_crash;
@@ -154,6 +167,9 @@ void gen_notify(struct gens *s, pid_t pid, const struct notify_msg *m, int *fds,
 void gen_hold_previous(struct gens *s, bool on);
 int gen_previous(const struct gens *s); /* its id, 0 when none */
 int gen_retire(struct gens *s);
+/* defer_stop: stop the retiring generation id now (its front has drained it). 0, or -ESRCH
+ * when id is not retiring. */
+int gen_retire_id(struct gens *s, int id);
 int gen_revert(struct gens *s);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);

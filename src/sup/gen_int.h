@@ -10,6 +10,8 @@
 
 #include "sup/gen.h"
 
+struct http_get;
+
 struct child;
 struct fdstore;
 struct loop_src;
@@ -40,6 +42,13 @@ struct gen {
 	int probe_fd;
 	struct loop_src *probe_src;
 	struct loop_timer *probe_timer;
+	/* READY_HTTP probe (proxy mode): its address from gen_opts.prepare, the GET in progress
+	 * and how the last one went (for the timeout message) */
+	struct sockaddr_storage http_addr;
+	socklen_t http_len;
+	struct http_get *http_probe;
+	char *http_last;
+	bool retiring; /* defer_stop: replaced, READY until its front drained it (timer armed) */
 };
 
 struct gens {

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "http/client.h"
 #include "proc/child.h"
 #include "proc/env.h"
 #include "sup/fdstore.h"
@@ -36,6 +37,8 @@ void gen_probe_stop(struct gen *g)
 	}
 	if (g->probe_timer)
 		loop_timer_disarm(g->probe_timer);
+	http_get_cancel(g->http_probe);
+	g->http_probe = NULL;
 }
 
 /* ---- what the child, the timers and the probe say ---- */
@@ -88,6 +91,10 @@ static void on_gen_timer(struct loop *l, void *data)
 	(void)l;
 	struct gen *g = data;
 	struct gens *s = g->set;
+	if (g->state == GEN_READY && g->retiring) { /* defer_stop: not drained in stop_timeout */
+		gen_event(g, GEN_EV_STOP, NULL);
+		return;
+	}
 	if (g->state != GEN_STARTING)
 		return;
 	int64_t now = now_ms();
@@ -100,10 +107,16 @@ static void on_gen_timer(struct loop *l, void *data)
 	if (now >= g->ready_deadline) {
 		char b[32];
 		duration_format_ms(s->o.ready_timeout_ms, b, sizeof(b));
+		char *http = s->o.ready == READY_HTTP
+				     ? xasprintf("\"http:%s\": %s", s->o.ready_path,
+						 g->http_last ? g->http_last : "no answer")
+				     : NULL;
 		char *reason = xasprintf("not ready within %s (ready = %s)", b,
 					 s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
 					 : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
+					 : http			    ? http
 								    : "\"delay\"");
+		free(http);
 		gen_event(g, GEN_EV_TIMEOUT, reason);
 		free(reason);
 		return;
@@ -161,8 +174,45 @@ static void probe_try(struct loop *l, void *data)
 	}
 }
 
+/* READY_HTTP: a GET of ready_path at the generation's private socket; 2xx is ready, anything
+ * else is tried again after PROBE_INTERVAL_MS (the app may not accept yet). */
+static void on_http_probe(void *arg, int status, const char *why)
+{
+	struct gen *g = arg;
+	g->http_probe = NULL;
+	if (g->state != GEN_STARTING)
+		return;
+	if (status >= 200 && status < 300) {
+		gen_event(g, GEN_EV_READY, NULL);
+		return;
+	}
+	free(g->http_last);
+	g->http_last = status ? xasprintf("the last GET answered %d", status)
+			      : xasprintf("the last GET failed: %s", why ? why : "?");
+	loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+}
+
+static void http_probe_try(struct loop *l, void *data)
+{
+	struct gen *g = data;
+	struct gens *s = g->set;
+	if (g->state != GEN_STARTING || g->http_probe)
+		return;
+	int64_t left = g->ready_deadline - now_ms();
+	g->http_probe =
+		http_get_start(l, (struct sockaddr *)&g->http_addr, g->http_len, s->o.ready_path,
+			       NULL, left > 1 ? left : 1, on_http_probe, g);
+	if (!g->http_probe)
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+}
+
 static void probe_arm(struct gen *g)
 {
+	if (g->set->o.ready == READY_HTTP) {
+		g->probe_timer = loop_timer_new(g->set->loop, http_probe_try, g);
+		loop_timer_arm_in(g->probe_timer, 0);
+		return;
+	}
 	g->probe_timer = loop_timer_new(g->set->loop, probe_try, g);
 	loop_timer_arm_in(g->probe_timer, 0);
 }
@@ -197,6 +247,20 @@ void gen_spawn(struct gens *s)
 	for (size_t i = 0; i < nstored; i++) {
 		fds[s->o.nfds + (int)i] = fdstore_fd(s->store, i);
 		names[s->o.nfds + (int)i] = fdstore_name(s->store, i);
+	}
+	if (s->o.prepare) {
+		char *perr = NULL;
+		int pr = s->o.prepare(s->o.prepare_data, g->id, fds, s->o.nfds, &g->http_addr,
+				      &g->http_len, &perr);
+		if (pr < 0) {
+			strv_release(&env);
+			free(fds);
+			free(names);
+			gen_report_failed_spawn(s, g->id, perr ? perr : strerror(-pr));
+			free(perr);
+			free(g);
+			return;
+		}
 	}
 
 	struct child_spec spec = {
@@ -244,6 +308,7 @@ void gen_spawn(struct gens *s)
 		loop_timer_arm_at(g->timer, g->started_ms + s->o.ready_delay_ms);
 		return;
 	case READY_PORT:
+	case READY_HTTP:
 		probe_arm(g);
 		break;
 	case READY_NOTIFY:

@@ -12,6 +12,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlproto.h"
 #include "ctl/ctlstatus.h"
+#include "sup/front.h"
 #include "sup/fdstore.h"
 #include "net/listen.h"
 #include "core/log.h"
@@ -55,9 +56,12 @@ static char *status_doc(struct run *r, bool json)
 	int nl = r->cfg->nlisten;
 	struct ctlstatus_listener *ls = xcalloc((size_t)nl + 1, sizeof(*ls));
 	for (int i = 0; i < nl; i++)
-		ls[i] = (struct ctlstatus_listener){
-			r->cfg->listen[i].name, r->app.listeners[i] ? r->app.listeners[i]->bound
-								    : r->cfg->listen[i].address};
+		ls[i] = (struct ctlstatus_listener){.name = r->cfg->listen[i].name,
+						    .address = r->app.listeners[i]
+								       ? r->app.listeners[i]->bound
+								       : r->cfg->listen[i].address};
+	for (int i = 0; r->app.front && i < nl; i++)
+		front_status(r->app.front, i, &ls[i]); /* proxy listeners: connections, in flight */
 	struct ctlstatus st = {
 		.version = BATON_VERSION,
 		.pid = getpid(),

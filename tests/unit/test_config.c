@@ -882,6 +882,77 @@ static void test_find_go_main(void **state)
 }
 
 /* docs/config.md lists every schema key in its table's section, with the schema's default. */
+/* The HTTP front's keys: [[listen]] proxy, ready = "http:", [proxy], [health], [dev]. */
+static void test_proxy_keys(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(MIN_RUN);
+	assert_int_equal(cfg->proxy.header_timeout_ms, 10000);
+	assert_int_equal(cfg->proxy.idle_timeout_ms, 60000);
+	assert_int_equal(cfg->proxy.max_header_size, 65536);
+	assert_null(cfg->health.path);
+	assert_int_equal(cfg->health.interval_ms, 2000);
+	assert_int_equal(cfg->health.timeout_ms, 1000);
+	assert_int_equal(cfg->health.rise, 2);
+	assert_int_equal(cfg->health.fall, 3);
+	assert_false(cfg->dev.live_reload);
+	config_free(cfg);
+
+	cfg = load_ok(MIN_RUN "ready = \"http:/healthz?x=1\"\n"
+			      "[[listen]]\naddress = \":1\"\nproxy = \"http\"\n"
+			      "[[listen]]\naddress = \":2\"\n"
+			      "[proxy]\nheader_timeout = \"250ms\"\nidle_timeout = \"5s\"\n"
+			      "max_header_size = 4096\n"
+			      "[health]\npath = \"/up\"\ninterval = \"1s\"\ntimeout = \"1s\"\n"
+			      "rise = 1\nfall = 5\n[dev]\nlive_reload = true\n");
+	assert_int_equal(cfg->run.ready, READY_HTTP);
+	assert_string_equal(cfg->run.ready_path, "/healthz?x=1");
+	assert_int_equal(cfg->listen[0].proxy, LISTEN_PROXY_HTTP);
+	assert_int_equal(cfg->listen[1].proxy, LISTEN_PROXY_NONE);
+	assert_int_equal(cfg->proxy.header_timeout_ms, 250);
+	assert_int_equal(cfg->proxy.idle_timeout_ms, 5000);
+	assert_int_equal(cfg->proxy.max_header_size, 4096);
+	assert_string_equal(cfg->health.path, "/up");
+	assert_int_equal(cfg->health.interval_ms, 1000);
+	assert_int_equal(cfg->health.rise, 1);
+	assert_int_equal(cfg->health.fall, 5);
+	assert_true(cfg->dev.live_reload);
+	round_trip(cfg);
+	config_free(cfg);
+
+	/* a later ready replaces the path: nothing leaks (ASan) */
+	cfg = load_ok(MIN_RUN
+		      "ready = \"http:/a\"\n[[listen]]\naddress = \":1\"\nproxy = \"http\"\n");
+	config_free(cfg);
+
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\n", 5, 9,
+		  "'listen.proxy': \"https\" is not available yet");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"tcp\"\n", 5, 9,
+		  "'listen.proxy': invalid value \"tcp\": expected \"http\" or \"\"");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = true\n", 5, 9,
+		  "'listen.proxy': expected \"http\" or \"\", got boolean");
+	one_error(MIN_RUN "ready = \"http:healthz\"\n", 3, 9,
+		  "'run.ready': invalid value \"http:healthz\": the path must start with '/'");
+	one_error(MIN_RUN "ready = \"http:/a b\"\n", 3, 9, "must not hold spaces");
+	one_error(MIN_RUN "ready = \"http:/healthz\"\n", 3, 9,
+		  "'run.ready': \"http:/healthz\" needs a [[listen]] with proxy = \"http\"");
+	one_error(MIN_RUN
+		  "[[listen]]\naddress = \":1\"\nproxy = \"http\"\n[health]\npath = \"up\"\n",
+		  7, 8, "'health.path': invalid path \"up\"");
+	one_error(MIN_RUN "[health]\npath = \"/up\"\n", 4, 8,
+		  "'health.path': health checks need a [[listen]] with proxy = \"http\"");
+	one_error(MIN_RUN "[dev]\nlive_reload = true\n", 4, 15,
+		  "'dev.live_reload': live reload needs a [[listen]] with proxy = \"http\"");
+	one_error(MIN_RUN "[health]\ntimeout = \"3s\"\n", 4, 11,
+		  "'health.timeout' (3000 ms) is longer than 'health.interval' (2000 ms)");
+	one_error(MIN_RUN "[health]\nrise = 0\n", 4, 8,
+		  "'health.rise': 0 is out of range (1..1000)");
+	one_error(MIN_RUN "[proxy]\nmax_header_size = 100\n", 4, 19,
+		  "'proxy.max_header_size': 100 is out of range (1024..1048576)");
+	one_error(MIN_RUN "[proxy]\nheader_timeout = \"0s\"\n", 4, 18,
+		  "'proxy.header_timeout': must be at least 1ms");
+}
+
 static void test_docs_match_schema(void **state)
 {
 	(void)state;
@@ -943,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_proxy_keys),
 		cmocka_unit_test(test_error_kinds),
 		cmocka_unit_test(test_error_listeners),
 		cmocka_unit_test(test_error_tls),

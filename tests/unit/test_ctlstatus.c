@@ -209,8 +209,8 @@ static const struct ctlstatus_gen gens[] = {
 	{6, 990, "starting", 200, -1},
 };
 static const struct ctlstatus_listener listeners[] = {
-	{"http", ":8080"},
-	{"https", "[::1]:8443"},
+	{.name = "http", .address = ":8080"},
+	{.name = "https", .address = "[::1]:8443"},
 };
 
 static struct ctlstatus sample(void)
@@ -318,7 +318,7 @@ static void test_json_escaping(void **state)
 	};
 	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
 		struct ctlstatus_gen g = {1, 2, nasty[i], 3, 4};
-		struct ctlstatus_listener l = {nasty[i], nasty[i]};
+		struct ctlstatus_listener l = {.name = nasty[i], .address = nasty[i]};
 		struct ctlstatus st = {.version = nasty[i],
 				       .gens = &g,
 				       .ngens = 1,
@@ -390,6 +390,43 @@ static void test_fd_store(void **state)
 	free(t);
 }
 
+/* A proxy listener: client connections, requests in flight and tunnels per generation. */
+static void test_proxy_listener(void **state)
+{
+	(void)state;
+	static const struct ctlstatus_backend be[] = {{4, 0, 1, true}, {5, 2, 0, false}};
+	struct ctlstatus_listener ls[] = {
+		{.name = "web",
+		 .address = ":80",
+		 .proxy = true,
+		 .connections = 12,
+		 .backends = be,
+		 .nbackends = 2},
+		{.name = "idle", .address = ":81", .proxy = true, .connections = 1},
+		{.name = "plain", .address = ":82"},
+	};
+	struct ctlstatus st = {.version = "0.1.0", .pid = 1, .listeners = ls, .nlisteners = 3};
+	char *j = ctlstatus_json(&st);
+	assert_true(json_valid(j));
+	assert_non_null(strstr(j,
+			       "    {\"name\": \"web\", \"address\": \":80\", \"proxy\": "
+			       "{\"connections\": 12, \"generations\": [{\"id\": 4, \"inflight\": "
+			       "0, \"tunnels\": 1, \"up\": true}, {\"id\": 5, \"inflight\": 2, "
+			       "\"tunnels\": 0, \"up\": false}]}},\n"));
+	assert_non_null(strstr(j, "{\"name\": \"idle\", \"address\": \":81\", \"proxy\": "
+				  "{\"connections\": 1, \"generations\": []}},\n"));
+	assert_non_null(strstr(j, "{\"name\": \"plain\", \"address\": \":82\"}\n"));
+	free(j);
+	char *t = ctlstatus_text(&st);
+	assert_non_null(strstr(t,
+			       "listeners: web :80, idle :81, plain :82\n"
+			       "proxy web: 12 connections · gen 4: 0 in flight, 1 tunnel · gen 5 "
+			       "(down): 2 in flight\n"
+			       "proxy idle: 1 connection\n"
+			       "\n"));
+	free(t);
+}
+
 static void test_text_exact(void **state)
 {
 	(void)state;
@@ -450,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_text_exact),
+		cmocka_unit_test(test_proxy_listener),
 		cmocka_unit_test(test_fd_store),
 	};
 	/* clang-format on */

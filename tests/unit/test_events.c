@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "obs/events.h"
+#include "obs/evstate.h"
 #include "util/buf.h"
 #include "util/json.h"
 
@@ -248,6 +249,88 @@ static void test_text_log_has_no_events(void **state)
 	free(out);
 }
 
+
+/* ---- evstate: the snapshot a client gets on connect ---- */
+
+struct snap {
+	char lines[64][512];
+	int n;
+};
+
+static void on_snap(void *arg, const struct ev *e)
+{
+	struct snap *sn = arg;
+	char s[512];
+	json_of(e, s, sizeof(s));
+	/* drop the time: {"time":"...", */
+	const char *p = strstr(s, "\"event\"");
+	snprintf(sn->lines[sn->n++], sizeof(sn->lines[0]), "%s", p ? p : s);
+}
+
+static void emit_state(unsigned gen, int pid, const char *state)
+{
+	ev_emit(&(struct ev){.type = EV_GEN_STATE, .gen = gen, .pid = pid, .state = state,
+			     .duration_us = -1});
+}
+
+static void test_evstate_snapshot(void **state)
+{
+	(void)state;
+	struct evstate *st = evstate_new();
+	assert_non_null(st);
+	struct snap sn = {0};
+	evstate_snapshot(st, on_snap, &sn);
+	assert_int_equal(sn.n, 0); /* nothing happened yet */
+
+	emit_state(1, 10, "starting");
+	emit_state(1, 10, "ready");
+	char group[32] = "web";
+	ev_emit(&(struct ev){.type = EV_TLS_CERT, .group = group, .not_after = 1800000000,
+			     .duration_us = -1});
+	strcpy(group, "XXX"); /* the state keeps its own copy */
+	ev_emit(&(struct ev){.type = EV_RELOAD_REQUESTED, .reason = "SIGHUP", .duration_us = -1});
+	emit_state(2, 20, "starting");
+	emit_state(2, 20, "ready");
+	emit_state(1, 10, "draining");
+	ev_emit(&(struct ev){.type = EV_RELOAD_SUCCEEDED, .gen = 2, .duration_us = 5000});
+	ev_emit(&(struct ev){.type = EV_STATS, .gen = 2, .weight = 100, .rps = 3, .p99_us = 1500,
+			     .duration_us = -1});
+	ev_emit(&(struct ev){.type = EV_STATS, .gen = 9, .rps = 1, .duration_us = -1}); /* unknown */
+	emit_state(1, 10, "exited");
+
+	evstate_snapshot(st, on_snap, &sn);
+	assert_int_equal(sn.n, 4);
+	assert_string_equal(sn.lines[0], "\"event\":\"tls_cert\",\"group\":\"web\","
+					 "\"not_after\":1800000000,"
+					 "\"not_after_time\":\"2027-01-15T08:00:00.000Z\"}");
+	assert_string_equal(sn.lines[1],
+			    "\"event\":\"reload_succeeded\",\"generation\":2,\"duration_ms\":5.000}");
+	assert_string_equal(sn.lines[2], "\"event\":\"gen_state\",\"generation\":2,\"pid\":20,"
+					 "\"state\":\"ready\"}");
+	assert_string_equal(sn.lines[3], "\"event\":\"stats\",\"generation\":2,\"weight\":100,"
+					 "\"rps\":3.00,\"errors\":0.0000,\"p99_ms\":1.500}");
+	evstate_free(st);
+	/* unsubscribed: emitting is harmless */
+	emit_state(3, 30, "starting");
+}
+
+static void test_evstate_keeps_the_last_reloads(void **state)
+{
+	(void)state;
+	struct evstate *st = evstate_new();
+	for (unsigned i = 1; i <= EVSTATE_RELOADS + 3; i++)
+		ev_emit(&(struct ev){.type = i % 2 ? EV_RELOAD_FAILED : EV_RELOAD_SUCCEEDED,
+				     .gen = i,
+				     .reason = i % 2 ? "exited with 1" : NULL,
+				     .duration_us = 1000});
+	struct snap sn = {0};
+	evstate_snapshot(st, on_snap, &sn);
+	assert_int_equal(sn.n, EVSTATE_RELOADS);
+	assert_non_null(strstr(sn.lines[0], "\"generation\":4,")); /* oldest kept first */
+	assert_non_null(strstr(sn.lines[EVSTATE_RELOADS - 1], "\"generation\":13,"));
+	evstate_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +341,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_to_json_escaping, teardown),
 		cmocka_unit_test_teardown(test_json_log, teardown),
 		cmocka_unit_test_teardown(test_text_log_has_no_events, teardown),
+		cmocka_unit_test_teardown(test_evstate_snapshot, teardown),
+		cmocka_unit_test_teardown(test_evstate_keeps_the_last_reloads, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

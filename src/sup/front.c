@@ -1,0 +1,369 @@
+/* The HTTP front in the supervisor (front.h). */
+#include "sup/front.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "ctl/ctl.h"
+#include "ctl/ctlstatus.h"
+#include "http/proxy.h"
+#include "sup/health_check.h"
+#include "sup/privsock.h"
+#include "util/xalloc.h"
+
+/* One generation behind the front: per proxy listener, its private socket and backend. */
+struct fgen {
+	struct front *f;
+	int id;
+	struct privsock *ps;	   /* [nlisten] */
+	struct proxy_backend **be; /* [nlisten]; NULL for other listeners */
+	int draining;		   /* backends not drained yet, after the replace */
+};
+
+struct front {
+	struct loop *loop;
+	const struct config *cfg;
+	int n;
+	int *slots;
+	struct proxy **px; /* [n]; NULL: not a proxy listener */
+	char *dir;	   /* private sockets live here (the control socket's directory) */
+	struct fgen **g;
+	size_t ng, capg;
+	struct gens *gens;
+	struct health_checker *hc;
+	struct gen_cbs policy;
+	void *policy_data;
+	struct ctlstatus_backend **status; /* [n]: front_status() storage per listener */
+	bool all_down_said;
+};
+
+static struct fgen *fgen_find(struct front *f, int id)
+{
+	for (size_t i = 0; i < f->ng; i++)
+		if (f->g[i]->id == id)
+			return f->g[i];
+	return NULL;
+}
+
+static void fgen_free(struct front *f, struct fgen *g)
+{
+	for (int i = 0; i < f->n; i++) {
+		if (g->be[i])
+			proxy_backend_remove(g->be[i]);
+		privsock_close(&g->ps[i]);
+	}
+	free(g->ps);
+	free(g->be);
+	free(g);
+}
+
+/* mkdir -p dir, new directories 0700 (as the control socket's). */
+static void make_dir(const char *dir)
+{
+	char *p = xstrdup(dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		mkdir(p, 0700);
+		*s = '/';
+	}
+	mkdir(p, 0700);
+	free(p);
+}
+
+static void on_observe(void *arg, struct proxy_backend *b, unsigned id, int status, int64_t dur_us)
+{
+	(void)b;
+	(void)dur_us;
+	struct front *f = arg;
+	if (f->hc)
+		health_checker_observe(f->hc, id, status);
+}
+
+static void on_health(void *arg, unsigned id, bool up, const char *why)
+{
+	struct front *f = arg;
+	struct fgen *g = fgen_find(f, (int)id);
+	if (!g)
+		return;
+	for (int i = 0; i < f->n; i++)
+		if (g->be[i])
+			proxy_backend_set_up(g->be[i], up);
+	if (up) {
+		log_info("generation %u passes its health checks again — it gets traffic", id);
+		f->all_down_said = false;
+		return;
+	}
+	log_warn("generation %u failed its health checks (%s)", id, why ? why : "?");
+	if (health_checker_all_down(f->hc) && !f->all_down_said) {
+		f->all_down_said = true;
+		log_warn("no generation passes its health checks — generation %u keeps its traffic",
+			 id);
+	}
+}
+
+struct front *front_new(struct loop *l, const struct config *cfg, const int *listen_fds,
+			const int *slots, char **err)
+{
+	bool any = false;
+	for (int i = 0; i < cfg->nlisten; i++)
+		any |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+	if (!any) {
+		errno = 0;
+		return NULL;
+	}
+	struct front *f = xcalloc(1, sizeof(*f));
+	f->loop = l;
+	f->cfg = cfg;
+	f->n = cfg->nlisten;
+	f->slots = xcalloc((size_t)f->n + 1, sizeof(int));
+	memcpy(f->slots, slots, (size_t)f->n * sizeof(int));
+	f->px = xcalloc((size_t)f->n + 1, sizeof(*f->px));
+	f->status = xcalloc((size_t)f->n + 1, sizeof(*f->status));
+	char *sock = ctl_socket_path(cfg->root, cfg->control.socket);
+	char *slash = strrchr(sock, '/');
+	f->dir = slash && slash != sock ? xstrndup(sock, (size_t)(slash - sock)) : xstrdup("/");
+	free(sock);
+	make_dir(f->dir);
+	for (int i = 0; i < f->n; i++) {
+		const struct cfg_listen *cl = &cfg->listen[i];
+		if (cl->proxy != LISTEN_PROXY_HTTP)
+			continue;
+		struct proxy_opts po = {
+			.name = cl->name,
+			.header_timeout_ms = cfg->proxy.header_timeout_ms,
+			.idle_timeout_ms = cfg->proxy.idle_timeout_ms,
+			.max_header_size = (size_t)cfg->proxy.max_header_size,
+			.max_connections =
+				cl->max_connections > 0 ? (size_t)cl->max_connections : 4096,
+			.connect_timeout_ms = cfg->run.ready_timeout_ms,
+		};
+		int r = proxy_new(l, listen_fds[i], &po, &f->px[i], err);
+		if (r < 0) {
+			front_free(f);
+			errno = -r;
+			return NULL;
+		}
+		proxy_set_observer(f->px[i], on_observe, f);
+		proxy_set_live_reload(f->px[i], cfg->dev.live_reload);
+	}
+	const struct health_opts ho = {.rise = cfg->health.rise, .fall = cfg->health.fall};
+	f->hc = health_checker_new(l, cfg->health.path, cfg->health.interval_ms,
+				   cfg->health.timeout_ms, &ho, on_health, f);
+	return f;
+}
+
+void front_free(struct front *f)
+{
+	if (!f)
+		return;
+	health_checker_free(f->hc);
+	for (size_t i = 0; i < f->ng; i++)
+		fgen_free(f, f->g[i]);
+	free(f->g);
+	for (int i = 0; i < f->n; i++)
+		proxy_free(f->px[i]);
+	free(f->px);
+	for (int i = 0; f->status && i < f->n; i++)
+		free(f->status[i]);
+	free(f->status);
+	free(f->slots);
+	free(f->dir);
+	free(f);
+}
+
+/* gen_opts.prepare */
+static int front_prepare(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
+			 socklen_t *probe_len, char **err)
+{
+	struct front *f = data;
+	struct fgen *g = xcalloc(1, sizeof(*g));
+	g->f = f;
+	g->id = id;
+	g->ps = xcalloc((size_t)f->n + 1, sizeof(*g->ps));
+	g->be = xcalloc((size_t)f->n + 1, sizeof(*g->be));
+	for (int i = 0; i < f->n; i++)
+		g->ps[i].fd = -1;
+	bool have_probe = false;
+	for (int i = 0; i < f->n; i++) {
+		if (!f->px[i] || f->slots[i] < 0 || f->slots[i] >= nfds)
+			continue;
+		const struct cfg_listen *cl = &f->cfg->listen[i];
+		int r = privsock_open(&g->ps[i], f->dir, (unsigned)id, i, cl->name, cl->backlog,
+				      err);
+		if (r < 0) {
+			fgen_free(f, g);
+			return r;
+		}
+		fds[f->slots[i]] = g->ps[i].fd;
+		g->be[i] = proxy_backend_add(f->px[i], (unsigned)id,
+					     (struct sockaddr *)&g->ps[i].addr, g->ps[i].addrlen);
+		if (!have_probe) {
+			memcpy(probe, &g->ps[i].addr, g->ps[i].addrlen);
+			*probe_len = g->ps[i].addrlen;
+			have_probe = true;
+		}
+	}
+	f->g = xgrow(f->g, &f->capg, f->ng + 1, sizeof(*f->g));
+	f->g[f->ng++] = g;
+	return 0;
+}
+
+static void gone(struct front *f, int id)
+{
+	for (size_t i = 0; i < f->ng; i++) {
+		if (f->g[i]->id != id)
+			continue;
+		if (f->hc)
+			health_checker_remove(f->hc, (unsigned)id);
+		fgen_free(f, f->g[i]);
+		f->g[i] = f->g[--f->ng];
+		return;
+	}
+}
+
+static void on_drained(void *arg)
+{
+	struct fgen *g = arg;
+	if (--g->draining > 0)
+		return;
+	struct front *f = g->f;
+	if (f->gens)
+		gen_retire_id(f->gens, g->id); /* -ESRCH: stopped or gone already */
+}
+
+static void w_ready(struct gens *s, int id, int prev, int64_t took, void *data)
+{
+	struct front *f = data;
+	struct fgen *g = fgen_find(f, id);
+	for (int i = 0; g && i < f->n; i++)
+		if (g->be[i])
+			proxy_backend_set_weight(g->be[i], 1);
+	for (int i = 0; g && f->hc && i < f->n; i++) {
+		if (g->be[i]) { /* checked through its first private socket */
+			health_checker_add(f->hc, (unsigned)id, (struct sockaddr *)&g->ps[i].addr,
+					   g->ps[i].addrlen);
+			break;
+		}
+	}
+	struct fgen *old = prev ? fgen_find(f, prev) : NULL;
+	if (old) {
+		if (f->hc)
+			health_checker_remove(f->hc, (unsigned)prev);
+		old->draining = 1; /* held until every backend is asked */
+		for (int i = 0; i < f->n; i++) {
+			if (old->be[i]) {
+				old->draining++;
+				proxy_backend_drain(old->be[i], on_drained, old);
+			}
+		}
+		on_drained(old);
+	}
+	for (int i = 0; i < f->n; i++)
+		if (f->px[i] && f->cfg->dev.live_reload)
+			proxy_live_reload(f->px[i]);
+	if (f->policy.ready)
+		f->policy.ready(s, id, prev, took, f->policy_data);
+}
+
+static void w_failed(struct gens *s, int id, const char *reason, void *data)
+{
+	struct front *f = data;
+	gone(f, id);
+	if (f->policy.failed)
+		f->policy.failed(s, id, reason, f->policy_data);
+}
+
+static void w_crashed(struct gens *s, int id, const char *status, void *data)
+{
+	struct front *f = data;
+	gone(f, id);
+	if (f->policy.crashed)
+		f->policy.crashed(s, id, status, f->policy_data);
+}
+
+static void w_exited(struct gens *s, int id, const char *status, void *data)
+{
+	struct front *f = data;
+	gone(f, id);
+	if (f->policy.exited)
+		f->policy.exited(s, id, status, f->policy_data);
+}
+
+static void w_stopped(struct gens *s, void *data)
+{
+	struct front *f = data;
+	if (f->policy.stopped)
+		f->policy.stopped(s, f->policy_data);
+}
+
+static void w_output(struct gens *s, int id, int stream, const char *line, size_t len, void *data)
+{
+	struct front *f = data;
+	if (f->policy.output)
+		f->policy.output(s, id, stream, line, len, f->policy_data);
+}
+
+void front_gen_opts(struct front *f, struct gen_opts *o, const struct gen_cbs *policy_cbs,
+		    void *policy_data, struct gen_cbs *cbs_out)
+{
+	o->prepare = front_prepare;
+	o->prepare_data = f;
+	o->defer_stop = true;
+	o->ready_path = f->cfg->run.ready_path;
+	f->policy = *policy_cbs;
+	f->policy_data = policy_data;
+	*cbs_out = (struct gen_cbs){
+		.ready = w_ready,
+		.failed = w_failed,
+		.crashed = w_crashed,
+		.exited = w_exited,
+		.stopped = w_stopped,
+		.output = policy_cbs->output ? w_output : NULL,
+	};
+}
+
+void front_set_gens(struct front *f, struct gens *s)
+{
+	f->gens = s;
+}
+
+void front_set_error_page(struct front *f, const char *html)
+{
+	for (int i = 0; i < f->n; i++)
+		if (f->px[i])
+			proxy_set_error_page(f->px[i], html);
+}
+
+bool front_live_reload(const struct front *f)
+{
+	return f->cfg->dev.live_reload;
+}
+
+void front_status(struct front *f, int i, struct ctlstatus_listener *out)
+{
+	if (i < 0 || i >= f->n || !f->px[i])
+		return;
+	out->proxy = true;
+	out->connections = proxy_nconns(f->px[i]);
+	free(f->status[i]);
+	struct ctlstatus_backend *v = f->status[i] = xcalloc(f->ng + 1, sizeof(*v));
+	int n = 0;
+	for (size_t k = 0; k < f->ng; k++) {
+		struct proxy_backend *b = f->g[k]->be[i];
+		if (!b)
+			continue;
+		struct proxy_backend_stats st;
+		proxy_backend_get_stats(b, &st);
+		v[n++] = (struct ctlstatus_backend){.id = f->g[k]->id,
+						    .inflight = st.inflight,
+						    .tunnels = st.tunnels,
+						    .up = st.up};
+	}
+	out->backends = v;
+	out->nbackends = n;
+}

@@ -1,0 +1,46 @@
+/* The HTTP front in the supervisor (proxy mode, `[[listen]] proxy = "http"`): one proxy (the
+ * data path, http/proxy.h) per proxy listener, and the wiring of generations to it.
+ *   spawn (gen_opts.prepare): a private socket per proxy listener (sup/privsock) in the
+ *           public one's fd slot; a backend for it, weight 0; the probe address for READY_HTTP.
+ *   ready:  the new backends get the traffic; the replaced generation's are drained, and once
+ *           nothing is in flight on them it is stopped (gen_retire_id; gen_opts.defer_stop
+ *           bounds the wait by stop_timeout). Health checks follow the serving generation.
+ *   gone:   its backends removed, its private sockets closed and unlinked.
+ * The policy's gen callbacks are wrapped (front_cbs): the front acts first, then the policy
+ * hears of it as before.
+ *
+ * Ownership: the front borrows the loop, the config and the listening fds (the app's); it
+ * owns the proxies, backends, private sockets and the health checker. */
+#ifndef BATON_FRONT_H
+#define BATON_FRONT_H
+
+#include <stdbool.h>
+
+#include "sup/gen.h"
+
+struct loop;
+struct front;
+struct ctlstatus_listener;
+
+/* NULL when no listener has proxy (then nothing changes); else the front, or NULL with *err
+ * set and errno. listen_fds[i]: listener i's public fd; slots[i]: its index among the fds
+ * handed to generations (-1: not handed over). */
+struct front *front_new(struct loop *l, const struct config *cfg, const int *listen_fds,
+			const int *slots, char **err);
+void front_free(struct front *f);
+
+/* Fill o (prepare, defer_stop, ready_path) and wrap the policy's callbacks: gen_new() gets
+ * *cbs_out and f as data. Call front_set_gens() with the set gen_new() made. */
+void front_gen_opts(struct front *f, struct gen_opts *o, const struct gen_cbs *policy_cbs,
+		    void *policy_data, struct gen_cbs *cbs_out);
+void front_set_gens(struct front *f, struct gens *s);
+
+/* Dev mode: the broken-build page (NULL: the build is fine again) and live reload. */
+void front_set_error_page(struct front *f, const char *html);
+bool front_live_reload(const struct front *f);
+
+/* `baton status`: listener i's fields (connections, backends); backends point into storage the
+ * front keeps until the next call. */
+void front_status(struct front *f, int i, struct ctlstatus_listener *out);
+
+#endif

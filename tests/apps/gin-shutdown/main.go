@@ -1,0 +1,121 @@
+// gin-shutdown: a plain Gin app with the graceful shutdown every tutorial shows and nothing
+// more: it serves on the socket baton hands it (LISTEN_FDS, the first one) or binds :$PORT, and
+// on SIGTERM calls http.Server.Shutdown, which closes idle keep-alive connections at once. It
+// has no drain trick (no "Connection: close" while draining): behind `proxy = "http"` the
+// front must hide that from clients. Tests copy this file and edit `version`.
+//
+//	GET  /         version and generation ("gin-shutdown v1 gen=3")
+//	GET  /page     the same in an HTML page (<h1 id="v">), for the browser tests
+//	POST /echo     the request body, as sent
+//	GET  /healthz  200, or 503 once the file named by HEALTH_FAIL_FILE exists
+//	GET  /slow     sleeps ?ms= (0..60000) then answers
+//	GET  /ws       WebSocket echo (golang.org/x/net/websocket); the first message back is
+//	               "gen=N", then every message is echoed
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/activation"
+	"github.com/gin-gonic/gin"
+	"golang.org/x/net/websocket"
+)
+
+const version = "gin-shutdown v1"
+
+func listener() (net.Listener, error) {
+	ls, err := activation.Listeners()
+	if err == nil && len(ls) > 0 && ls[0] != nil {
+		return ls[0], nil
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	return net.Listen("tcp", "127.0.0.1:"+port)
+}
+
+func main() {
+	gin.SetMode(gin.ReleaseMode)
+	gen := os.Getenv("BATON_GENERATION")
+	r := gin.New()
+	r.GET("/", func(c *gin.Context) {
+		c.String(http.StatusOK, version+" gen="+gen+"\n")
+	})
+	r.GET("/page", func(c *gin.Context) {
+		c.Data(http.StatusOK, "text/html; charset=utf-8",
+			[]byte("<!DOCTYPE html><html><head><title>gin-shutdown</title></head><body>"+
+				"<h1 id=\"v\">"+version+" gen="+gen+"</h1></body></html>\n"))
+	})
+	r.POST("/echo", func(c *gin.Context) {
+		body, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			c.String(http.StatusBadRequest, "read: %v\n", err)
+			return
+		}
+		c.Header("X-Gen", gen)
+		c.Data(http.StatusOK, "application/octet-stream", body)
+	})
+	r.GET("/healthz", func(c *gin.Context) {
+		if f := os.Getenv("HEALTH_FAIL_FILE"); f != "" {
+			if _, err := os.Stat(f); err == nil {
+				c.String(http.StatusServiceUnavailable, "failing gen="+gen+"\n")
+				return
+			}
+		}
+		c.String(http.StatusOK, "ok gen="+gen+"\n")
+	})
+	r.GET("/slow", func(c *gin.Context) {
+		ms, err := strconv.Atoi(c.DefaultQuery("ms", "1000"))
+		if err != nil || ms < 0 || ms > 60000 {
+			c.String(http.StatusBadRequest, "ms must be 0..60000\n")
+			return
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		c.String(http.StatusOK, "slept %d ms gen=%s\n", ms, gen)
+	})
+	ws := websocket.Handler(func(conn *websocket.Conn) {
+		if err := websocket.Message.Send(conn, "gen="+gen); err != nil {
+			return
+		}
+		for {
+			var msg string
+			if err := websocket.Message.Receive(conn, &msg); err != nil {
+				return
+			}
+			if err := websocket.Message.Send(conn, msg); err != nil {
+				return
+			}
+		}
+	})
+	r.GET("/ws", func(c *gin.Context) { ws.ServeHTTP(c.Writer, c.Request) })
+
+	ln, err := listener()
+	if err != nil {
+		os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: r}
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		os.Stderr.WriteString("gin-shutdown: shutdown: " + err.Error() + "\n")
+	}
+}
