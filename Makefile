@@ -52,6 +52,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# the status page is embedded into page.o (.incbin)
+$(BUILD)/src/obs/page.o: src/obs/status.html
+
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libbaton.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbaton.a -lcmocka $(UNIT_LDLIBS)

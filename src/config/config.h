@@ -130,6 +130,11 @@ struct config {
 		bool json;
 		bool timestamps;
 	} log;
+
+	/* [status]: the live status page and its event stream (obs/page.h; branch events) */
+	struct {
+		char *listen; /* NULL: off; else an address as [[listen]] takes */
+	} status;
 };
 
 /* One config problem: "file:line:col: message". */

@@ -174,6 +174,10 @@ const struct config_key config_keys[] = {
 	 "\"text\" or \"json\" (one object per line)"},
 	{"log", "timestamps", CT_BOOL, CS_ROOT, R(log.timestamps), 0, "false", 0, 0, 0,
 	 "prefix baton's text lines with the UTC time"},
+	/* [status]: the live status page (branch events) */
+	{"status", "listen", CT_OPTSTR, CS_ROOT, R(status.listen), 0, NULL, 0, 0, 0,
+	 "serve the live status page (/) and its event stream (/events) here, e.g. "
+	 "\"127.0.0.1:9181\" or \"unix:status.sock\" (unset: off)"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -189,6 +193,7 @@ const struct config_table config_tables[] = {
 	{"control", CS_ROOT, "the control socket"},
 	{"rollout", CS_ROOT, "progressive delivery: canary and blue-green with automatic rollback"},
 	{"log", CS_ROOT, "baton's own output"},
+	{"status", CS_ROOT, "the live status page: generations, reloads, builds, certificates"},
 };
 const size_t config_ntables = sizeof(config_tables) / sizeof(config_tables[0]);
 

@@ -19,6 +19,7 @@
 #include "net/notify.h"
 #include "obs/events.h"
 #include "sup/gen.h"
+#include "sup/status.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "sup/upgrade.h"
@@ -391,6 +392,9 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
+	/* before the reloader: the page's state sees the certificates in use */
+	if (status_start(r->app.loop, cfg, &r->status) < 0)
+		goto out;
 	if (reloader_needed(cfg)) {
 		char *err = NULL;
 		r->reloader =
@@ -419,6 +423,7 @@ int run_main(const struct config *cfg, char **extra_args)
 	rc = e < 0 ? 1 : e;
 out:
 	answer_waiters(r, 1 << 30, false, "baton is stopping");
+	status_stop(r->status);
 	run_ctl_free(r->ctl);
 	reloader_free(r->reloader);
 	run_state_fini(r); /* before app_fini: the orphans' pidfds are on the loop */
