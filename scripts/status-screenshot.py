@@ -53,8 +53,8 @@ cert = "site.crt"
 key = "site.key"
 action = "signal:SIGUSR1"
 
-[status]
-listen = "127.0.0.1:{port}"
+[metrics]
+address = "127.0.0.1:{port}"
 ''')
     log = os.path.join(tmp, "baton.log")
     with open(log, "w") as lf:

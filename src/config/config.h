@@ -125,16 +125,16 @@ struct config {
 		int64_t keep_old_ms;
 	} rollout;
 
+	/* [metrics]: baton's own HTTP listener for /metrics, the status page and /events */
+	struct {
+		char *address; /* NULL: off */
+	} metrics;
+
 	struct {
 		int color; /* enum log_color */
 		bool json;
 		bool timestamps;
 	} log;
-
-	/* [status]: the live status page and its event stream (obs/page.h; branch events) */
-	struct {
-		char *listen; /* NULL: off; else an address as [[listen]] takes */
-	} status;
 };
 
 /* One config problem: "file:line:col: message". */

@@ -29,6 +29,7 @@ enum config_type {
 	CT_ACTION,    /* struct cfg_action */
 	CT_POLL,      /* enum poll_mode at off, poll_interval_ms at off2 */
 	CT_ADDRESS,   /* char *, a listen address (listen_addr_parse) */
+	CT_OPTADDRESS, /* char * or NULL (""), a listen address */
 	CT_FORWARD,   /* char * or NULL, a TCP "host:port" with a non-zero port */
 	CT_COLOR,     /* int (enum log_color) from "auto" | "always" | "never" */
 	CT_LOGFORMAT, /* bool json from "text" | "json" */

@@ -128,6 +128,7 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_STR:
 	case CT_OPTSTR:
 	case CT_ADDRESS:
+	case CT_OPTADDRESS:
 	case CT_FORWARD:
 	case CT_NAME:
 		put_quoted(&b, *(char *const *)f);

@@ -168,16 +168,16 @@ const struct config_key config_keys[] = {
 	 "\"rollback\""},
 	{"rollout", "keep_old", CT_DURATION, CS_ROOT, R(rollout.keep_old_ms), 0, "30s", 0, DAY, 0,
 	 "blue-green: how long the old generation stays warm for 'baton rollback'"},
+	/* [metrics] */
+	{"metrics", "address", CT_OPTADDRESS, CS_ROOT, R(metrics.address), 0, "", 0, 0, 0,
+	 "serve /metrics (Prometheus), the status page / and its event stream /events on this "
+	 "address, such as \"127.0.0.1:9180\" or \"unix:.baton/metrics.sock\"; \"\": off"},
 	{"log", "color", CT_COLOR, CS_ROOT, R(log.color), 0, "auto", 0, 0, 0,
 	 "\"auto\" (a terminal, and NO_COLOR unset), \"always\" or \"never\""},
 	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
 	 "\"text\" or \"json\" (one object per line)"},
 	{"log", "timestamps", CT_BOOL, CS_ROOT, R(log.timestamps), 0, "false", 0, 0, 0,
 	 "prefix baton's text lines with the UTC time"},
-	/* [status]: the live status page (branch events) */
-	{"status", "listen", CT_OPTSTR, CS_ROOT, R(status.listen), 0, NULL, 0, 0, 0,
-	 "serve the live status page (/) and its event stream (/events) here, e.g. "
-	 "\"127.0.0.1:9181\" or \"unix:status.sock\" (unset: off)"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -192,8 +192,8 @@ const struct config_table config_tables[] = {
 	{"tls", CS_TLS, "certificates validated before any reload they cause"},
 	{"control", CS_ROOT, "the control socket"},
 	{"rollout", CS_ROOT, "progressive delivery: canary and blue-green with automatic rollback"},
+	{"metrics", CS_ROOT, "observability: Prometheus metrics, a live status page, events"},
 	{"log", CS_ROOT, "baton's own output"},
-	{"status", CS_ROOT, "the live status page: generations, reloads, builds, certificates"},
 };
 const size_t config_ntables = sizeof(config_tables) / sizeof(config_tables[0]);
 
@@ -248,6 +248,7 @@ const char *config_type_expect(enum config_type t)
 	case CT_POLL:
 		return "\"auto\", \"off\" or a duration string";
 	case CT_ADDRESS:
+	case CT_OPTADDRESS:
 		return "an address string such as \":8080\"";
 	case CT_FORWARD:
 		return "an address string such as \"127.0.0.1:8081\"";
@@ -483,6 +484,12 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 	}
 	case CT_POLL:
 		return set_poll(k, base, s, err);
+	case CT_OPTADDRESS:
+		if (!*s) {
+			set_str((char **)field, NULL);
+			return 0;
+		}
+		/* fall through */
 	case CT_ADDRESS:
 		if (listen_addr_parse(s, &la, &aerr) < 0)
 			return bad_address(err, k, s, aerr);
@@ -803,6 +810,7 @@ void config_scope_release(enum config_scope scope, void *base)
 		case CT_STR:
 		case CT_OPTSTR:
 		case CT_ADDRESS:
+		case CT_OPTADDRESS:
 		case CT_FORWARD:
 		case CT_NAME:
 			free(*(char **)field);

@@ -87,7 +87,7 @@ static bool flush(struct httpd_conn *c)
 	if (c->out_off == c->out.len) {
 		buf_reset(&c->out);
 		c->out_off = 0;
-		if (c->close_after && !c->stream) { /* a stream ends with its client */
+		if (c->close_after && !c->stream) {
 			conn_close(c);
 			return false;
 		}

@@ -251,6 +251,7 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	}
 	if (nfd >= 0)
 		close(nfd);
+	app_obs_start(a);
 	return 0;
 fail_errno:
 	r = -errno;
@@ -332,6 +333,7 @@ void app_fini(struct app *a)
 		child_kill_orphans(a->reaper, SIGKILL);
 		child_reap(a->reaper);
 	}
+	app_obs_stop(a);
 	gen_free(a->gens);
 	notify_free(a->notify);
 	if (a->cfg) {

@@ -56,6 +56,8 @@ struct app {
 	int interrupts; /* SIGINT/SIGTERM received */
 	const struct app_policy *policy;
 	void *owner;
+	struct httpd *obs; /* [metrics] address: /metrics and the status page (app_obs.c) */
+	struct page *page; /* the status page and /events on obs (obs/page.h) */
 };
 
 /* Set up everything but the generations; errors are logged. Returns 0 or -errno. extra_args are the
@@ -86,6 +88,10 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 extern const struct reload_cbs app_reload_cbs;
 /* The app is ready: connections waiting in forwarders retry at once. */
 void app_kick_forwards(struct app *a);
+/* Observability (app_obs.c): start baton's own HTTP listener when [metrics] address is set
+ * (a failure is logged, never fatal); stop it. */
+void app_obs_start(struct app *a);
+void app_obs_stop(struct app *a);
 /* Kill orphans left behind and free everything. */
 void app_fini(struct app *a);
 /* One line describing the listeners: ":8080 (http), unix:/x.sock (admin) → 127.0.0.1:8081". */

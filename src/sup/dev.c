@@ -17,7 +17,6 @@
 #include "core/loop.h"
 #include "filereload/reload.h"
 #include "sup/gen.h"
-#include "sup/status.h"
 #include "watch/watch.h"
 #include "watch/watch_hub.h"
 #include "util/buf.h"
@@ -32,7 +31,6 @@ struct dev {
 	struct watch_hub *hub; /* one inotify instance for the tree's watch and the reloader's */
 	struct watch *watch;
 	struct build *build;
-	struct status_srv *status; /* [status] listen */
 	struct reloader *reloader;
 	struct loop_src *stdin_src;
 	struct buf stdin_buf;
@@ -389,9 +387,6 @@ int dev_main(const struct config *cfg, char **extra_args)
 			build_new(d->app.loop, cfg->build.cmd, cfg->root,
 				  (const char *const *)d->app.env.v, d->app.reaper,
 				  &(struct build_cbs){.done = build_done, .output = build_line}, d);
-	/* before the reloader: the page's state sees the certificates in use */
-	if (status_start(d->app.loop, cfg, &d->status) < 0)
-		goto out;
 	if (reloader_needed(cfg)) {
 		err = NULL;
 		d->reloader =
@@ -408,7 +403,6 @@ int dev_main(const struct config *cfg, char **extra_args)
 	int r = loop_run(d->app.loop);
 	rc = r < 0 ? 1 : r;
 out:
-	status_stop(d->status);
 	/* the reloader's few watches first: the tree's watch, last on the hub, then closes the
 	 * instance instead of removing its watches one by one */
 	reloader_free(d->reloader);

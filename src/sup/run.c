@@ -19,7 +19,6 @@
 #include "net/notify.h"
 #include "obs/events.h"
 #include "sup/gen.h"
-#include "sup/status.h"
 #include "util/signame.h"
 #include "util/timeutil.h"
 #include "sup/upgrade.h"
@@ -223,9 +222,8 @@ static void on_failed(struct gens *s, int id, const char *reason, void *data)
 		snprintf(msg, sizeof(msg), "generation %d failed: %s", id, reason);
 	log_error("%s", msg);
 	if (r->reloading || r->nwaiters) { /* not a first start nor a crash restart */
+		/* the old generation keeps serving; "rolled back" is a rollout's verdict */
 		emit_reload(r, EV_RELOAD_FAILED, id, reason);
-		if (cur)
-			emit_reload(r, EV_RELOAD_ROLLED_BACK, id, reason);
 	}
 	if (r->reloading && !gen_busy(s)) {
 		sd_send("READY=1\nSTATUS=reload failed: %s", reason);
@@ -392,9 +390,6 @@ int run_main(const struct config *cfg, char **extra_args)
 	r->ctl = run_ctl_new(r);
 	if (!r->ctl)
 		goto out;
-	/* before the reloader: the page's state sees the certificates in use */
-	if (status_start(r->app.loop, cfg, &r->status) < 0)
-		goto out;
 	if (reloader_needed(cfg)) {
 		char *err = NULL;
 		r->reloader =
@@ -423,7 +418,6 @@ int run_main(const struct config *cfg, char **extra_args)
 	rc = e < 0 ? 1 : e;
 out:
 	answer_waiters(r, 1 << 30, false, "baton is stopping");
-	status_stop(r->status);
 	run_ctl_free(r->ctl);
 	reloader_free(r->reloader);
 	run_state_fini(r); /* before app_fini: the orphans' pidfds are on the loop */

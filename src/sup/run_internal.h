@@ -30,7 +30,6 @@ struct run {
 	bool reloading;	  /* a reload is in progress (for RELOADING=1 / READY=1 pairing) */
 	int64_t reload_started_ms;
 	int64_t started_ms;
-	struct status_srv *status; /* [status] listen */
 	/* last reload result, for status */
 	bool last_ok;
 	bool have_last;
