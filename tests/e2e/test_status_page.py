@@ -1,5 +1,6 @@
 """The live status page (on the [metrics] address): /events streams a snapshot of the current
-state, then every event in order; the page, in headless Chromium, follows a reload without being reloaded."""
+state, then every event in order; the page, in headless Chromium, follows a reload without
+being reloaded."""
 import os
 import re
 import signal
