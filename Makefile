@@ -52,6 +52,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# the status page is embedded into page.o (.incbin)
+$(BUILD)/src/obs/page.o: src/obs/status.html
+
+# docs/status-page.png, from a live run in headless Chromium (never written by the tests)
+.PHONY: screenshot
+screenshot: $(BUILD)/baton helpers
+	BATON_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/status-screenshot.py docs/status-page.png
+
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libbaton.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbaton.a -lcmocka $(UNIT_LDLIBS)

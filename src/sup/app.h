@@ -59,6 +59,7 @@ struct app {
 	const struct app_policy *policy;
 	void *owner;
 	struct httpd *obs; /* [metrics] address: /metrics and the status page (app_obs.c) */
+	struct page *page; /* the status page and /events on obs (obs/page.h) */
 };
 
 /* Set up everything but the generations; errors are logged. Returns 0 or -errno. extra_args are the

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "obs/httpd.h"
 #include "obs/metrics.h"
+#include "obs/page.h"
 #include "sup/gen.h"
 
 #define OBS_MAX_GENS 64
@@ -45,6 +46,9 @@ void app_obs_start(struct app *a)
 	}
 	metrics_init(state, a);
 	metrics_route(a->obs);
+	int r = page_new(a->loop, a->obs, &a->page); /* "/" and "/events" */
+	if (r < 0)
+		log_error("status page: %s — /metrics is served without it", strerror(-r));
 	log_info("metrics on http://%s/metrics", httpd_bound(a->obs));
 }
 
@@ -52,7 +56,9 @@ void app_obs_stop(struct app *a)
 {
 	if (!a->obs)
 		return;
-	httpd_free(a->obs);
+	httpd_free(a->obs); /* ends the event streams, then the page they point at */
 	a->obs = NULL;
+	page_free(a->page);
+	a->page = NULL;
 	metrics_reset();
 }

@@ -249,7 +249,6 @@ static void test_text_log_has_no_events(void **state)
 	free(out);
 }
 
-
 /* ---- evstate: the snapshot a client gets on connect ---- */
 
 struct snap {
@@ -269,8 +268,8 @@ static void on_snap(void *arg, const struct ev *e)
 
 static void emit_state(unsigned gen, int pid, const char *state)
 {
-	ev_emit(&(struct ev){.type = EV_GEN_STATE, .gen = gen, .pid = pid, .state = state,
-			     .duration_us = -1});
+	ev_emit(&(struct ev){
+		.type = EV_GEN_STATE, .gen = gen, .pid = pid, .state = state, .duration_us = -1});
 }
 
 static void test_evstate_snapshot(void **state)
@@ -285,17 +284,22 @@ static void test_evstate_snapshot(void **state)
 	emit_state(1, 10, "starting");
 	emit_state(1, 10, "ready");
 	char group[32] = "web";
-	ev_emit(&(struct ev){.type = EV_TLS_CERT, .group = group, .not_after = 1800000000,
-			     .duration_us = -1});
+	ev_emit(&(struct ev){
+		.type = EV_TLS_CERT, .group = group, .not_after = 1800000000, .duration_us = -1});
 	strcpy(group, "XXX"); /* the state keeps its own copy */
 	ev_emit(&(struct ev){.type = EV_RELOAD_REQUESTED, .reason = "SIGHUP", .duration_us = -1});
 	emit_state(2, 20, "starting");
 	emit_state(2, 20, "ready");
 	emit_state(1, 10, "draining");
 	ev_emit(&(struct ev){.type = EV_RELOAD_SUCCEEDED, .gen = 2, .duration_us = 5000});
-	ev_emit(&(struct ev){.type = EV_STATS, .gen = 2, .weight = 100, .rps = 3, .p99_us = 1500,
+	ev_emit(&(struct ev){.type = EV_STATS,
+			     .gen = 2,
+			     .weight = 100,
+			     .rps = 3,
+			     .p99_us = 1500,
 			     .duration_us = -1});
-	ev_emit(&(struct ev){.type = EV_STATS, .gen = 9, .rps = 1, .duration_us = -1}); /* unknown */
+	ev_emit(&(struct ev){
+		.type = EV_STATS, .gen = 9, .rps = 1, .duration_us = -1}); /* unknown */
 	emit_state(1, 10, "exited");
 
 	evstate_snapshot(st, on_snap, &sn);
@@ -303,8 +307,9 @@ static void test_evstate_snapshot(void **state)
 	assert_string_equal(sn.lines[0], "\"event\":\"tls_cert\",\"group\":\"web\","
 					 "\"not_after\":1800000000,"
 					 "\"not_after_time\":\"2027-01-15T08:00:00.000Z\"}");
-	assert_string_equal(sn.lines[1],
-			    "\"event\":\"reload_succeeded\",\"generation\":2,\"duration_ms\":5.000}");
+	assert_string_equal(
+		sn.lines[1],
+		"\"event\":\"reload_succeeded\",\"generation\":2,\"duration_ms\":5.000}");
 	assert_string_equal(sn.lines[2], "\"event\":\"gen_state\",\"generation\":2,\"pid\":20,"
 					 "\"state\":\"ready\"}");
 	assert_string_equal(sn.lines[3], "\"event\":\"stats\",\"generation\":2,\"weight\":100,"
