@@ -1,0 +1,317 @@
+"""[[source]] with a real etcd (Debian's etcd-server 3.4, started per test on free loopback
+ports with a temporary data directory): the key's value is in its file before generation 1,
+good values are applied once, bad ones rejected with the last good kept, bursts settle into one
+apply, an etcd outage and a compacted history are ridden out. The app is the sigecho helper,
+started through a shell that first prints the file it finds."""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import urllib.request
+
+import pytest
+
+from conftest import BATON, BUILD, wait_until
+from devutil import free_port, write
+
+SIGECHO = os.path.join(BUILD, "helpers", "sigecho")
+ETCD = shutil.which("etcd")
+
+pytestmark = pytest.mark.skipif(ETCD is None, reason="etcd (Debian's etcd-server) is not "
+                                "installed: apt-get install etcd-server")
+
+
+class Etcd:
+    """One etcd member on loopback ports; stop() and start() keep its data and ports."""
+
+    def __init__(self, env):
+        self.env = env
+        self.dir = os.path.join(str(env.tmp), "etcd-data")
+        self.port = free_port()
+        self.peer = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        self.proc = self.env.start([
+            ETCD, "--name", "t", "--data-dir", self.dir,
+            "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+            "--listen-peer-urls", f"http://127.0.0.1:{self.peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer}",
+            "--initial-cluster", f"t=http://127.0.0.1:{self.peer}",
+            "--log-level", "warn"])
+        wait_until(self.healthy, timeout=30, what="etcd to answer /health")
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                return json.loads(r.read()).get("health") == "true"
+        except Exception:
+            return False
+
+    def stop(self):
+        self.proc.send(signal.SIGTERM)
+        self.proc.wait(timeout=20)
+
+    def call(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def put(self, key, value):
+        r = self.call("/v3/kv/put", {"key": b64(key), "value": b64(value)})
+        return int(r["header"]["revision"])
+
+    def delete(self, key):
+        return int(self.call("/v3/kv/deleterange", {"key": b64(key)})["header"]["revision"])
+
+    def txn(self, puts, deletes):
+        ops = [{"request_put": {"key": b64(k), "value": b64(v)}} for k, v in puts]
+        ops += [{"request_delete_range": {"key": b64(k)}} for k in deletes]
+        return int(self.call("/v3/kv/txn", {"success": ops})["header"]["revision"])
+
+    def compact(self, rev):
+        self.call("/v3/kv/compaction", {"revision": str(rev), "physical": True})
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+@pytest.fixture
+def etcd(env):
+    e = Etcd(env)
+    e.start()
+    return e
+
+
+def config(env, etcd_urls, source, debounce="50ms"):
+    tmp = str(env.tmp)
+    # the app prints what it finds in its config file at start, then reports signals
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "echo \\"app sees: $(cat config/app.conf 2>&1)\\"; exec {SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+
+[watch]
+debounce = "{debounce}"
+
+[[source]]
+name = "appconf"
+etcd = {json.dumps(etcd_urls)}
+{source}
+''')
+
+
+KEY_SOURCE = '''key = "/myapp/app.conf"
+file = "config/app.conf"
+check = "grep -q good \\"$BATON_FILE\\" || { echo 'app.conf: expected good' >&2; exit 3; }"
+action = "signal:SIGHUP"
+'''
+
+
+def content(env, rel="config/app.conf"):
+    with open(os.path.join(str(env.tmp), rel)) as f:
+        return f.read()
+
+
+def status(env):
+    st = json.loads(env.run([BATON, "status", "--json"]).stdout)
+    return {g["name"]: g for g in st.get("reload_groups", [])}
+
+
+def stop(b):
+    b.send(signal.SIGTERM)
+    assert b.wait(timeout=20) == 0, b.output()
+
+
+def test_value_in_place_before_gen1_good_applied_once_bad_rejected(env, etcd):
+    etcd.put("/myapp/app.conf", "good 1")
+    config(env, [etcd.url], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r"app sees: good 1$", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+
+    mark = b.mark()
+    etcd.put("/myapp/app.conf", "good 2")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good 2"
+
+    mark = b.mark()
+    etcd.put("/myapp/app.conf", "bad 3")
+    b.wait_line(r'source "appconf": value at revision \d+ rejected: check .* exited with '
+                r'status 3', timeout=20, start=mark)
+    b.wait_line(r"app.conf: expected good", timeout=5, start=mark)
+    assert content(env) == "good 2"
+    g = status(env)["appconf"]
+    assert g["kind"] == "source" and g["ok"] is False
+    assert "exited with status 3" in g["error"]
+    # no staged copy is left next to the file
+    assert os.listdir(os.path.join(str(env.tmp), "config")) == ["app.conf"]
+
+    # back to the value in place: nothing to do; then a new good value: one more SIGHUP
+    etcd.put("/myapp/app.conf", "good 2")
+    b.wait_line(r'source "appconf" is back to the value in place', timeout=20, start=mark)
+    etcd.put("/myapp/app.conf", "good 4")
+    b.wait_line(r"revision \d+ in place", timeout=20, start=mark)
+    wait_until(lambda: b.count(r"got SIGHUP") == 2, timeout=20, what="the second SIGHUP")
+    assert content(env) == "good 4"
+    assert status(env)["appconf"]["ok"] is True
+    stop(b)
+    assert b.count(r"got SIGHUP") == 2
+
+
+def test_burst_of_puts_applies_once_with_the_last_value(env, etcd):
+    etcd.put("/myapp/app.conf", "good 0")
+    config(env, [etcd.url], KEY_SOURCE, debounce="1s")
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    mark = b.mark()
+    last = 0
+    for i in range(1, 21):
+        last = etcd.put("/myapp/app.conf", f"good {i}")
+    _, m = b.wait_line(r'source "appconf": revision (\d+) in place', timeout=20, start=mark)
+    assert int(m.group(1)) == last
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good 20"
+    # a later change is the next apply: nothing else was queued by the burst
+    mark2 = b.mark()
+    rev = etcd.put("/myapp/app.conf", "good 21")
+    b.wait_line(rf'source "appconf": revision {rev} in place', timeout=20, start=mark2)
+    b.wait_line(r"got SIGHUP", timeout=20, start=mark2)
+    assert b.count(r"in place", start=mark) == 2
+    assert b.count(r"got SIGHUP", start=mark) == 2
+    stop(b)
+
+
+def test_etcd_down_then_back_keeps_serving_and_applies_the_next_change(env, etcd):
+    etcd.put("/myapp/app.conf", "good 1")
+    config(env, [etcd.url], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    mark = b.mark()
+    etcd.stop()
+    # baton notices, keeps the app, and retries with backoff
+    b.wait_line(r'source "appconf": .* — retrying; "config/app.conf" keeps its value',
+                timeout=20, start=mark)
+    i, _ = b.wait_line(r"retrying in \d+ ms", timeout=20, start=mark)
+    b.wait_line(r"retrying in \d+ ms", timeout=20, start=i + 1)
+    g = status(env)["appconf"]
+    assert g["warning"] and "etcd" in g["warning"]
+    assert b.p.poll() is None and b.count(r"sigecho gen=1 stopping") == 0
+    etcd.start()
+    b.wait_line(r'source "appconf": watching', timeout=60, start=mark)
+    mark = b.mark()
+    etcd.put("/myapp/app.conf", "good 2")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good 2"
+    stop(b)
+
+
+def test_frozen_baton_converges_after_restart_and_compaction(env, etcd):
+    etcd.put("/myapp/app.conf", "good 1")
+    config(env, [etcd.url], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    mark = b.mark()
+    b.send(signal.SIGSTOP)
+    try:
+        etcd.stop()
+        etcd.start()
+        etcd.put("/myapp/app.conf", "good 2")
+        rev = etcd.put("/myapp/app.conf", "good 3")
+        etcd.compact(rev)
+    finally:
+        b.send(signal.SIGCONT)
+    b.wait_line(r"was compacted .* reading the whole key again", timeout=30, start=mark)
+    b.wait_line(rf'source "appconf": revision {rev} in place', timeout=30, start=mark)
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good 3"
+    # converged once: the next change is the second apply, not a third
+    mark2 = b.mark()
+    rev = etcd.put("/myapp/app.conf", "good 4")
+    b.wait_line(rf'source "appconf": revision {rev} in place', timeout=20, start=mark2)
+    b.wait_line(r"got SIGHUP", timeout=20, start=mark2)
+    assert b.count(r"got SIGHUP", start=mark) == 2
+    stop(b)
+
+
+def test_prefix_directory_swapped_as_a_whole(env, etcd):
+    etcd.put("/myapp/conf.d/a.conf", "good a1")
+    etcd.put("/myapp/conf.d/b.conf", "good b1")
+    config(env, [etcd.url], '''prefix = "/myapp/conf.d/"
+file = "conf.d"
+check = "test -d \\"$BATON_FILE\\" && cat \\"$BATON_FILE\\"/* | grep -qv bad"
+action = "signal:SIGHUP"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    d = os.path.join(str(env.tmp), "conf.d")
+
+    def view():
+        return {n: open(os.path.join(d, n)).read() for n in os.listdir(d)
+                if not n.startswith(".")}
+
+    assert view() == {"a.conf": "good a1", "b.conf": "good b1"}
+    v1 = os.readlink(os.path.join(d, "..data"))
+    assert os.readlink(os.path.join(d, "a.conf")) == "..data/a.conf"
+
+    # one revision changing a, adding c and deleting b: one swap, one SIGHUP
+    mark = b.mark()
+    rev = etcd.txn([("/myapp/conf.d/a.conf", "good a2"), ("/myapp/conf.d/c.conf", "good c1")],
+                   ["/myapp/conf.d/b.conf"])
+    b.wait_line(rf'source "appconf": revision {rev} in place', timeout=20, start=mark)
+    b.wait_line(r"got SIGHUP", timeout=20, start=mark)
+    assert view() == {"a.conf": "good a2", "c.conf": "good c1"}
+    v2 = os.readlink(os.path.join(d, "..data"))
+    assert v2 != v1 and not os.path.exists(os.path.join(d, v1))
+    assert sorted(os.listdir(os.path.join(d, v2))) == ["a.conf", "c.conf"]
+
+    # a rejected set leaves the whole directory as it was
+    mark = b.mark()
+    etcd.put("/myapp/conf.d/a.conf", "bad")
+    b.wait_line(r"rejected: check", timeout=20, start=mark)
+    assert view() == {"a.conf": "good a2", "c.conf": "good c1"}
+    assert os.readlink(os.path.join(d, "..data")) == v2
+    assert [n for n in os.listdir(d) if n.startswith("..v")] == [v2]
+    stop(b)
+    assert b.count(r"got SIGHUP") == 1
+
+
+def test_unreachable_etcd_with_a_file_from_an_earlier_run_starts_with_it(env):
+    dead = f"http://127.0.0.1:{free_port()}"
+    write(os.path.join(str(env.tmp), "config", "app.conf"), "good old")
+    config(env, [dead], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r'source "appconf": .* — starting with "config/app.conf" from an earlier run',
+                timeout=30)
+    b.wait_line(r"app sees: good old$", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    stop(b)
+
+
+def test_unreachable_etcd_and_no_file_fails_after_initial_timeout(env):
+    dead = f"http://127.0.0.1:{free_port()}"
+    config(env, [dead], KEY_SOURCE + 'initial_timeout = "1s"\n')
+    b = env.baton("run")
+    b.wait_line(r'source "appconf": no value in place after 1s \(etcd "http://127\.0\.0\.1:'
+                r'\d+": .*\) and no file .* — not starting the app', timeout=30)
+    assert b.wait(timeout=20) == 1
+    assert b.count(r"^app sees:") == 0
+
+
+def test_https_endpoint_is_rejected_clearly(env):
+    config(env, ["https://127.0.0.1:2379"], KEY_SOURCE)
+    r = env.run([BATON, "check"])
+    assert r.returncode != 0
+    assert "TLS to etcd is not supported yet" in r.stdout + r.stderr
