@@ -84,9 +84,8 @@ static void test_stream_any_split(void **state)
 static void test_stream_garbage(void **state)
 {
 	(void)state;
-	const char *cases[] = {"x", "{]", "{\"result\":1}", "{\"result\":{\"events\":[{\"kv\":"
-					       "{\"key\":\"!!\"}}]}}",
-			       "[1]"};
+	static const char bad_key[] = "{\"result\":{\"events\":[{\"kv\":{\"key\":\"!!\"}}]}}";
+	const char *cases[] = {"x", "{]", "{\"result\":1}", bad_key, "[1]"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct etcd_stream st;
 		etcd_stream_init(&st);
