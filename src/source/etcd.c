@@ -35,8 +35,8 @@ struct etcd {
 	struct source *src;
 	const char *key; /* key or prefix */
 	bool prefix;
-	size_t ep;	  /* endpoint in use */
-	size_t fails;	  /* failures in this round of endpoints */
+	size_t ep;    /* endpoint in use */
+	size_t fails; /* failures in this round of endpoints */
 	int64_t backoff_ms;
 	struct loop_timer *retry;
 	struct etcd_http *req;
@@ -359,8 +359,7 @@ static void connect_next(struct etcd *e)
 	}
 }
 
-static void *etcd_start(struct loop *l, const struct cfg_source *cfg, struct source *s,
-			char **err)
+static void *etcd_start(struct loop *l, const struct cfg_source *cfg, struct source *s, char **err)
 {
 	for (size_t i = 0; i < cfg->etcd.n; i++) {
 		const char *why = etcd_http_endpoint_check(cfg->etcd.v[i]);

@@ -166,7 +166,8 @@ static void on_readable(struct etcd_http *h)
 			if (h->have_head && h->body.framing == H1_BODY_EOF)
 				finish(h, 0, NULL);
 			else
-				finish(h, -ECONNRESET, "the connection closed before the answer ended");
+				finish(h, -ECONNRESET,
+				       "the connection closed before the answer ended");
 			return;
 		}
 		buf_append(&h->in, tmp, (size_t)n);
@@ -272,7 +273,13 @@ struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, const cha
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* a watch stream is quiet for as long as nothing changes: keepalive probes find a peer
+	 * that vanished (a host down, a dropped NAT entry) in about a minute, not two hours */
+	int idle = 30, intvl = 10, cnt = 3;
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	struct etcd_http *h = xcalloc(1, sizeof(*h));
 	h->loop = l;
 	h->cbs = *cbs;

@@ -33,11 +33,11 @@ struct etcd_range {
 
 /* One message of the watch stream (/v3/watch): {"result": WatchResponse} or {"error": ...}. */
 enum etcd_watch_kind {
-	ETCD_WATCH_CREATED,  /* the watch is set up */
-	ETCD_WATCH_EVENTS,   /* changes (possibly none: a progress notification) */
+	ETCD_WATCH_CREATED,   /* the watch is set up */
+	ETCD_WATCH_EVENTS,    /* changes (possibly none: a progress notification) */
 	ETCD_WATCH_COMPACTED, /* canceled: start revision compacted (compact_revision) */
-	ETCD_WATCH_CANCELED, /* canceled for another reason (reason), e.g. no leader */
-	ETCD_WATCH_ERROR,    /* the gateway's {"error": {...}} (reason) */
+	ETCD_WATCH_CANCELED,  /* canceled for another reason (reason), e.g. no leader */
+	ETCD_WATCH_ERROR,     /* the gateway's {"error": {...}} (reason) */
 };
 
 struct etcd_watch_msg {

@@ -30,7 +30,7 @@ struct source {
 	struct source_snap want;
 	bool have_want;
 	int64_t revision;
-	struct loop_timer *settle; /* debounce, then check timeout */
+	struct loop_timer *settle;  /* debounce, then check timeout */
 	struct loop_timer *initial; /* initial_timeout */
 	/* the check of a staged copy */
 	struct child *check;
@@ -215,7 +215,7 @@ static void commit(struct source *s)
 	const struct cfg_action *a = &s->cfg->action;
 	log_info("source \"%s\": revision %lld in place in \"%s\"%s", s->cfg->name,
 		 (long long)s->revision, s->cfg->file,
-		 !started			? ""
+		 !started		     ? ""
 		 : a->kind == ACTION_RESTART ? " — starting a new generation"
 		 : a->kind == ACTION_SIGNAL  ? " — signalling the app"
 					     : " — running its action");
@@ -248,11 +248,17 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 	loop_timer_disarm(s->settle);
 	bool ok = st->code == 0 && st->signal == 0 && !s->check_timed_out;
 	if (s->again) {
-		/* a newer value arrived meanwhile: this one is moot */
-		source_fs_discard(s->dir, s->staged);
-		free(s->staged);
-		s->staged = NULL;
+		/* a newer value arrived meanwhile: a good one still goes in place (the app may be
+		 * waiting for its first config), a bad one is moot; then the newer one */
 		s->again = false;
+		if (ok) {
+			commit(s);
+		} else {
+			source_fs_discard(s->dir, s->staged);
+			free(s->staged);
+			s->staged = NULL;
+		}
+		buf_reset(&s->check_out);
 		try_apply(s);
 		return;
 	}
@@ -330,9 +336,10 @@ static void try_apply(struct source *s)
 	memset(&s->want, 0, sizeof(s->want));
 	if (!s->dir && !s->trying.present) {
 		if (!s->absent_said)
-			log_warn("source \"%s\": key \"%s\" does not exist (revision %lld) — \"%s\" "
-				 "stays as it is",
-				 s->cfg->name, s->cfg->key, (long long)s->revision, s->cfg->file);
+			log_warn(
+				"source \"%s\": key \"%s\" does not exist (revision %lld) — \"%s\" "
+				"stays as it is",
+				s->cfg->name, s->cfg->key, (long long)s->revision, s->cfg->file);
 		s->absent_said = true;
 		return;
 	}
@@ -432,9 +439,9 @@ void source_set_state(struct source *s, bool up, const char *why)
 
 /* ---- the set ---- */
 
-struct source_set *source_set_new(struct loop *l, const struct config *cfg,
-				  const char *const *env, struct child_reaper *reaper,
-				  const struct reload_cbs *cbs, void *data, char **err)
+struct source_set *source_set_new(struct loop *l, const struct config *cfg, const char *const *env,
+				  struct child_reaper *reaper, const struct reload_cbs *cbs,
+				  void *data, char **err)
 {
 	*err = NULL;
 	if (cfg->nsources == 0)

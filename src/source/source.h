@@ -43,9 +43,9 @@ struct source_info {
 
 /* NULL when cfg has no [[source]] (not an error: *err stays NULL), or on failure with a fresh
  * message in *err. */
-struct source_set *source_set_new(struct loop *l, const struct config *cfg,
-				  const char *const *env, struct child_reaper *reaper,
-				  const struct reload_cbs *cbs, void *data, char **err);
+struct source_set *source_set_new(struct loop *l, const struct config *cfg, const char *const *env,
+				  struct child_reaper *reaper, const struct reload_cbs *cbs,
+				  void *data, char **err);
 /* Connect every source; ready(ok, why, data) is called once (from the loop) when every source
  * has its file in place (ok), or one of them has none after its initial_timeout (!ok, why says
  * which and why). Until then actions are not run (there is no app yet). */

@@ -188,7 +188,8 @@ static int parse_string(struct parser *p, char **out, size_t *outlen)
 			}
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
 				unsigned lo;
-				if (p->len - p->i < 2 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u') {
+				if (p->len - p->i < 2 || p->s[p->i] != '\\' ||
+				    p->s[p->i + 1] != 'u') {
 					fail(p, "high surrogate without its low half");
 					goto bad;
 				}

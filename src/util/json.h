@@ -22,11 +22,11 @@ enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSO
 
 struct json {
 	enum json_type type;
-	bool b;		    /* JSON_BOOL */
-	char *s;	    /* STRING: decoded, NUL-terminated (may hold NULs: use len); NUMBER: text */
-	size_t len;	    /* of s */
-	char *key;	    /* a member of an object: its decoded name, NUL-terminated */
-	size_t keylen;	    /* of key */
+	bool b;	       /* JSON_BOOL */
+	char *s;       /* STRING: decoded, NUL-terminated (may hold NULs: use len); NUMBER: text */
+	size_t len;    /* of s */
+	char *key;     /* a member of an object: its decoded name, NUL-terminated */
+	size_t keylen; /* of key */
 	struct json *items; /* ARRAY / OBJECT members, in document order */
 	size_t n;
 };

@@ -315,3 +315,29 @@ def test_https_endpoint_is_rejected_clearly(env):
     r = env.run([BATON, "check"])
     assert r.returncode != 0
     assert "TLS to etcd is not supported yet" in r.stdout + r.stderr
+
+
+def test_etcd_auth_token_and_a_wrong_password(env, etcd):
+    etcd.call("/v3/auth/role/add", {"name": "root"})
+    etcd.call("/v3/auth/user/add", {"name": "root", "password": "s3cret"})
+    etcd.call("/v3/auth/user/grant", {"user": "root", "role": "root"})
+    etcd.call("/v3/auth/enable", {})
+    token = etcd.call("/v3/auth/authenticate", {"name": "root", "password": "s3cret"})["token"]
+    req = urllib.request.Request(
+        etcd.url + "/v3/kv/put",
+        data=json.dumps({"key": b64("/myapp/app.conf"), "value": b64("good secret")}).encode(),
+        headers={"Authorization": token})
+    urllib.request.urlopen(req, timeout=10).read()
+
+    config(env, [etcd.url], KEY_SOURCE + 'username = "root"\npassword = "wrong"\n'
+           'initial_timeout = "2s"\n')
+    b = env.baton("run")
+    b.wait_line(r'source "appconf": no value in place after 2s \(.*authentication failed',
+                timeout=30)
+    assert b.wait(timeout=20) == 1
+
+    config(env, [etcd.url], KEY_SOURCE + 'username = "root"\npassword = "s3cret"\n')
+    b = env.baton("run")
+    b.wait_line(r"app sees: good secret$", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    stop(b)

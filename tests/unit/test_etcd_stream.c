@@ -25,8 +25,9 @@ static const char events[] =
 static const char compacted[] =
 	"{\"result\":{\"header\":{\"raft_term\":\"2\"},\"canceled\":true,\"compact_revision\":"
 	"\"3\"}}\n";
-static const char error[] = "{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver:"
-			    " no leader\",\"http_status\":\"Service Unavailable\"}}";
+static const char error[] =
+	"{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver:"
+	" no leader\",\"http_status\":\"Service Unavailable\"}}";
 
 struct seen {
 	int n;

@@ -34,7 +34,8 @@ static void bad(const char *s, size_t len)
 static void test_values(void **state)
 {
 	(void)state;
-	struct json *j = ok(" {\"a\": [1, -2.5e3, true, false, null, \"x\"], \"b\": {}, \"a\": 0} ");
+	struct json *j =
+		ok(" {\"a\": [1, -2.5e3, true, false, null, \"x\"], \"b\": {}, \"a\": 0} ");
 	assert_int_equal(j->type, JSON_OBJECT);
 	assert_int_equal(j->n, 3);
 	const struct json *a = json_get(j, "a");
@@ -67,9 +68,30 @@ static void test_rejects(void **state)
 {
 	(void)state;
 	const char *cases[] = {
-		"", " ", "{", "[1,]", "{\"a\"}", "{\"a\":1,}", "01", "1.", "-", "1e", "tru",
-		"\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\t\"",
-		"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "{} {}", "[1] x", "{1:2}", "nul",
+		"",
+		" ",
+		"{",
+		"[1,]",
+		"{\"a\"}",
+		"{\"a\":1,}",
+		"01",
+		"1.",
+		"-",
+		"1e",
+		"tru",
+		"\"abc",
+		"\"\\x\"",
+		"\"\\ud800\"",
+		"\"\\udc00\"",
+		"\"\\ud800\\u0041\"",
+		"\"\t\"",
+		"\"\xff\"",
+		"\"\xc0\xaf\"",
+		"\"\xed\xa0\x80\"",
+		"{} {}",
+		"[1] x",
+		"{1:2}",
+		"nul",
 		"\"\\u12\"",
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -120,7 +142,8 @@ static void test_base64(void **state)
 		assert_string_equal(buf_cstr(&b), plain[i]);
 		buf_release(&b);
 	}
-	const char *badb[] = {"Zg=", "Zh==", "Z===", "Zm9=", "Zg==Zg==", "Zm 9", "====", "Zm9v!A=="};
+	const char *badb[] = {
+		"Zg=", "Zh==", "Z===", "Zm9=", "Zg==Zg==", "Zm 9", "====", "Zm9v!A=="};
 	for (size_t i = 0; i < sizeof(badb) / sizeof(badb[0]); i++) {
 		struct buf b = BUF_INIT;
 		if (base64_decode(&b, badb[i], strlen(badb[i])) == 0)
