@@ -1,6 +1,7 @@
-/* libFuzzer target for the etcd watch-stream decoder: the input is fed whole, then cut in two at
- * a point taken from its first byte; both runs must agree on the messages decoded (count, kinds,
- * revisions, events) and on whether the stream is bad. Messages are checked for sane fields. */
+/* libFuzzer target for the etcd watch-stream decoder (and the range, auth and error answers): the
+ * input is fed whole, then cut in two at a point taken from its first byte; both runs must agree on
+ * the messages decoded (count, kinds, revisions, events) and on whether the stream is bad. Messages
+ * are checked for sane fields. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data + 1;
 	size_t n = size - 1;
 	size_t cut = n ? data[0] % (n + 1) : 0;
+	/* the whole answers go through the same JSON: none may crash or leak either */
+	struct etcd_range r;
+	char *err = NULL;
+	if (etcd_range_parse(p, n, &r, &err) == 0)
+		etcd_range_release(&r);
+	free(err);
+	err = NULL;
+	free(etcd_auth_parse(p, n, &err));
+	free(err);
+	free(etcd_error_parse(p, n));
 	struct tally a = {0}, b = {0};
 	int ra = run(p, n, n, &a);
 	int rb = run(p, n, cut, &b);

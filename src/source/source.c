@@ -32,6 +32,7 @@ struct source {
 	int64_t revision;
 	struct loop_timer *settle;  /* debounce, then check timeout */
 	struct loop_timer *initial; /* initial_timeout */
+	int64_t burst_start;	    /* the first change the settle timer waits for */
 	/* the check of a staged copy */
 	struct child *check;
 	char *staged;
@@ -411,10 +412,19 @@ void source_deliver(struct source *s, const struct source_entry *e, size_t n, in
 		return;
 	}
 	/* before generation 1 nothing waits for a quiet time: the app needs its config */
-	if (!s->initial_done)
+	if (!s->initial_done) {
 		try_apply(s);
-	else
-		loop_timer_arm_in(s->settle, s->set->cfg->watch.debounce_ms);
+		return;
+	}
+	/* a quiet time after the last change, but never later than [watch] max_wait after the
+	 * first one of the burst: a key rewritten without pause still gets applied */
+	int64_t now = now_ms(), at = now + s->set->cfg->watch.debounce_ms;
+	if (!loop_timer_armed(s->settle))
+		s->burst_start = now;
+	int64_t cap = s->set->cfg->watch.max_wait_ms;
+	if (cap > 0 && at > s->burst_start + cap)
+		at = s->burst_start + cap;
+	loop_timer_arm_at(s->settle, at);
 }
 
 void source_set_state(struct source *s, bool up, const char *why)

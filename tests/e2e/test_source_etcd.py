@@ -89,7 +89,7 @@ def etcd(env):
     return e
 
 
-def config(env, etcd_urls, source, debounce="50ms"):
+def config(env, etcd_urls, source, debounce="50ms", max_wait="1s"):
     tmp = str(env.tmp)
     # the app prints what it finds in its config file at start, then reports signals
     write(os.path.join(tmp, "baton.toml"), f'''
@@ -100,6 +100,7 @@ stop_timeout = "2s"
 
 [watch]
 debounce = "{debounce}"
+max_wait = "{max_wait}"
 
 [[source]]
 name = "appconf"
@@ -169,7 +170,8 @@ def test_value_in_place_before_gen1_good_applied_once_bad_rejected(env, etcd):
 
 def test_burst_of_puts_applies_once_with_the_last_value(env, etcd):
     etcd.put("/myapp/app.conf", "good 0")
-    config(env, [etcd.url], KEY_SOURCE, debounce="1s")
+    # the burst settles within the quiet time however slow this machine is
+    config(env, [etcd.url], KEY_SOURCE, debounce="1s", max_wait="60s")
     b = env.baton("run")
     b.wait_line(r"generation 1 serving", timeout=30)
     b.wait_line(r'source "appconf": watching', timeout=30)
@@ -341,3 +343,102 @@ def test_etcd_auth_token_and_a_wrong_password(env, etcd):
     b.wait_line(r"app sees: good secret$", timeout=30)
     b.wait_line(r'source "appconf": watching', timeout=30)
     stop(b)
+
+
+class FakeEtcd:
+    """A fake etcd gateway on a loopback port, answering from a script: bad answers on purpose.
+    Runs in a thread of the test process (nothing to leave behind)."""
+
+    def __init__(self, answers):
+        import socket
+        import threading
+        self.answers = answers  # path -> list of raw responses (the last one repeats)
+        self.seen = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        import socket
+        while not self.stop_ev.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with c:
+                c.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                    while len(body) < n:
+                        body += c.recv(4096)
+                    path = head.split(b" ")[1].decode()
+                    self.seen.append(path)
+                    script = self.answers[path]
+                    k = sum(1 for p in self.seen if p == path) - 1
+                    c.sendall(script[min(k, len(script) - 1)])
+                except (OSError, AttributeError):
+                    pass
+
+    def close(self):
+        self.stop_ev.set()
+        self.t.join(timeout=5)
+        self.sock.close()
+
+
+def chunked(*parts):
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for p in parts:
+        out += b"%x\r\n%s\r\n" % (len(p), p)
+    return out
+
+
+def test_garbage_from_the_gateway_is_survived(env):
+    value = b64("good fake")
+    rng = json.dumps({"header": {"revision": "5"},
+                      "kvs": [{"key": b64("/myapp/app.conf"), "value": value,
+                               "mod_revision": "5"}]}).encode()
+    fake = FakeEtcd({
+        "/v3/kv/range": [b"this is not HTTP\r\n\r\n",
+                         b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(rng), rng)],
+        "/v3/watch": [
+            # created, then bytes that are no JSON object: the stream is dropped
+            chunked(b'{"result":{"header":{"revision":"5"},"created":true}}\n', b"xx{{"),
+            # chunk framing that lies about its size
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            # then a well-formed stream with an event, split inside a key
+            chunked(b'{"result":{"header":{"revision":"6"},"created":true}}\n{"result":'
+                    b'{"header":{"revision":"7"},"events":[{"kv":{"key":"' +
+                    b64("/myapp/app.conf").encode()[:5],
+                    b64("/myapp/app.conf").encode()[5:] + b'","mod_revision":"7","value":"' +
+                    b64("good event").encode() + b'"}}]}}\n'),
+        ],
+    })
+    try:
+        config(env, [fake.url], KEY_SOURCE)
+        b = env.baton("run")
+        b.wait_line(r"not an HTTP/1.1 answer — retrying in \d+ ms", timeout=30)
+        b.wait_line(r"app sees: good fake$", timeout=30)
+        b.wait_line(r"generation 1 serving", timeout=30)
+        b.wait_line(r"bad watch message|unexpected byte", timeout=30)
+        b.wait_line(r"bad HTTP framing", timeout=30)
+        b.wait_line(r'source "appconf": revision 7 in place', timeout=30)
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20)
+        assert content(env) == "good event"
+        # every reconnect resumed after the last revision seen: no range after the first one
+        assert fake.seen.count("/v3/kv/range") == 2
+        stop(b)
+    finally:
+        fake.close()
