@@ -117,6 +117,17 @@ static void initial_done(struct source *s)
 	check_ready(s->set);
 }
 
+/* No fresh value can go in place now (why): before generation 1, a file from an earlier run
+ * is used, and that is said; without one, the source waits for initial_timeout. */
+static void initial_fallback(struct source *s, const char *why)
+{
+	if (s->initial_done || !s->had_file)
+		return;
+	log_warn("source \"%s\": %s — starting with \"%s\" from an earlier run", s->cfg->name, why,
+		 s->cfg->file);
+	initial_done(s);
+}
+
 static void initial_expired(struct loop *l, void *data)
 {
 	(void)l;
@@ -192,6 +203,7 @@ static void reject(struct source *s, char *reason)
 	free(s->error);
 	s->error = reason;
 	report(s, "rejected", reason);
+	initial_fallback(s, "its value was rejected");
 }
 
 static void commit(struct source *s)
@@ -342,6 +354,7 @@ static void try_apply(struct source *s)
 				"stays as it is",
 				s->cfg->name, s->cfg->key, (long long)s->revision, s->cfg->file);
 		s->absent_said = true;
+		initial_fallback(s, "the key does not exist");
 		return;
 	}
 	s->absent_said = false;
@@ -440,11 +453,8 @@ void source_set_state(struct source *s, bool up, const char *why)
 	else if (!up && was)
 		log_warn("source \"%s\": %s — retrying; \"%s\" keeps its value", s->cfg->name,
 			 s->down_reason, s->cfg->file);
-	if (!up && !s->initial_done && s->had_file) {
-		log_warn("source \"%s\": %s — starting with \"%s\" from an earlier run",
-			 s->cfg->name, s->down_reason, s->cfg->file);
-		initial_done(s);
-	}
+	if (!up)
+		initial_fallback(s, s->down_reason);
 }
 
 /* ---- the set ---- */

@@ -442,3 +442,26 @@ def test_garbage_from_the_gateway_is_survived(env):
         stop(b)
     finally:
         fake.close()
+
+
+def test_rejected_or_missing_value_at_start_falls_back_to_the_earlier_file(env, etcd):
+    write(os.path.join(str(env.tmp), "config", "app.conf"), "good old")
+    etcd.put("/myapp/app.conf", "bad new")
+    config(env, [etcd.url], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r'source "appconf": its value was rejected — starting with "config/app.conf" '
+                r'from an earlier run', timeout=30)
+    b.wait_line(r"app sees: good old$", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=30)
+    stop(b)
+
+    etcd.delete("/myapp/app.conf")
+    b = env.baton("run")
+    b.wait_line(r'source "appconf": the key does not exist — starting with "config/app.conf" '
+                r'from an earlier run', timeout=30)
+    b.wait_line(r"app sees: good old$", timeout=30)
+    mark = b.mark()
+    etcd.put("/myapp/app.conf", "good new")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good new"
+    stop(b)
