@@ -3,6 +3,7 @@
  * listener...), and collect every problem as "file:line:col: message". */
 #include "config/config_impl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -388,6 +389,36 @@ static char **source_name(struct config *cfg, int i)
 	return &cfg->sources[i].name;
 }
 
+/* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT". */
+static bool source_endpoint_ok(const char *e)
+{
+	if (strncmp(e, "http://", 7) != 0)
+		return false;
+	const char *h = e + 7, *colon;
+	char host[64];
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - h - 1) >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, (size_t)(rb - h - 1));
+		host[rb - h - 1] = 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(h, ':');
+		if (!colon || (size_t)(colon - h) >= sizeof(host))
+			return false;
+		memcpy(host, h, (size_t)(colon - h));
+		host[colon - h] = 0;
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port <= 0 || port > 65535)
+		return false;
+	unsigned char a[16];
+	return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1 ||
+	       (h[0] == '[' && inet_pton(AF_INET6, host, a) == 1);
+}
+
 /* [[source]]: key or prefix, endpoints baton can reach, credentials in pairs. */
 static void check_sources(struct loader *ld)
 {
@@ -413,10 +444,11 @@ static void check_sources(struct loader *ld)
 				     "'source.etcd': \"%s\": TLS to etcd is not supported yet — use "
 				     "an http:// endpoint (a local etcd gateway or proxy)",
 				     e);
-			else if (strncmp(e, "http://", 7) != 0 || !e[7] || strchr(e + 7, '/'))
+			else if (!source_endpoint_ok(e))
 				diag(ld, ep,
 				     "'source.etcd': \"%s\" is not an endpoint like "
-				     "\"http://127.0.0.1:2379\"",
+				     "\"http://127.0.0.1:2379\" (an IP address or localhost, and a "
+				     "port: baton does no name lookups)",
 				     e);
 		}
 	}

@@ -954,18 +954,24 @@ static void test_source(void **state)
 	assert_null(cfg->sources[0].prefix);
 	round_trip(cfg);
 	config_free(cfg);
-	one_error(MIN_RUN "[[source]]\netcd = \"http://h:1\"\nfile = \"f\"\n", 3, 1,
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nfile = \"f\"\n", 3, 1,
 		  "needs exactly one of 'key' and 'prefix'");
-	one_error(MIN_RUN "[[source]]\netcd = \"http://h:1\"\nkey = \"/k\"\nprefix = \"/p/\"\n"
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nprefix = \"/p/\"\n"
 			  "file = \"f\"\n",
 		  3, 1, "needs exactly one of 'key' and 'prefix'");
-	one_error(MIN_RUN "[[source]]\netcd = \"http://h:1\"\nprefix = \"/p\"\nfile = \"f\"\n", 5,
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nprefix = \"/p\"\nfile = \"f\"\n", 5,
 		  10, "must end with '/'");
 	one_error(MIN_RUN "[[source]]\netcd = \"https://h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4,
 		  8, "TLS to etcd is not supported yet");
 	one_error(MIN_RUN "[[source]]\netcd = \"h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4, 8,
 		  "is not an endpoint like");
-	one_error(MIN_RUN "[[source]]\netcd = \"http://h:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+	one_error(MIN_RUN "[[source]]\netcd = [\"http://127.0.0.1:2379\", \"http://etcd-0:2379\"]\n"
+			  "key = \"/k\"\nfile = \"f\"\n",
+		  4, 8, "baton does no name lookups");
+	struct config *ok = load_ok(MIN_RUN "[[source]]\netcd = [\"http://[::1]:2379\", "
+					    "\"http://localhost:2379\"]\nkey = \"/k\"\nfile = \"f\"\n");
+	config_free(ok);
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
 			  "username = \"u\"\n",
 		  3, 1, "'username' and 'password' go together");
 	one_error(MIN_RUN "[[source]]\nkey = \"/k\"\nfile = \"f\"\n", 3, 1,
