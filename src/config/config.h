@@ -58,6 +58,9 @@ struct cfg_source {
 	struct cfg_action action;
 	char *username; /* etcd auth (with password), or NULL */
 	char *password;
+	char *ca;	/* https:// endpoints: CA bundle (NULL: the system's), relative to root */
+	char *cert;	/* client certificate (with cert_key), or NULL */
+	char *cert_key;
 	int64_t initial_timeout_ms;
 };
 

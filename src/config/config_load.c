@@ -389,12 +389,13 @@ static char **source_name(struct config *cfg, int i)
 	return &cfg->sources[i].name;
 }
 
-/* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT". */
+/* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT" (or https://). */
 static bool source_endpoint_ok(const char *e)
 {
-	if (strncmp(e, "http://", 7) != 0)
+	bool tls = strncmp(e, "https://", 8) == 0;
+	if (!tls && strncmp(e, "http://", 7) != 0)
 		return false;
-	const char *h = e + 7, *colon;
+	const char *h = e + (tls ? 8 : 7), *colon;
 	char host[64];
 	if (*h == '[') {
 		const char *rb = strchr(h, ']');
@@ -436,15 +437,20 @@ static void check_sources(struct loader *ld)
 		if (!s->username != !s->password)
 			diag(ld, at, "[[source]] '%s': 'username' and 'password' go together",
 			     s->name);
+		if (!s->cert != !s->cert_key)
+			diag(ld, at, "[[source]] '%s': 'cert' and 'cert_key' go together", s->name);
+		bool https = false;
+		for (size_t j = 0; j < s->etcd.n; j++)
+			https |= strncmp(s->etcd.v[j], "https://", 8) == 0;
+		if (!https && (s->ca || s->cert))
+			diag(ld, at,
+			     "[[source]] '%s': 'ca' and 'cert' are for https:// endpoints, and it "
+			     "has none",
+			     s->name);
 		for (size_t j = 0; j < s->etcd.n; j++) {
 			const char *e = s->etcd.v[j];
 			struct toml_pos ep = pos_or(find_seen(ld, "source", "etcd", i), at);
-			if (strncmp(e, "https://", 8) == 0)
-				diag(ld, ep,
-				     "'source.etcd': \"%s\": TLS to etcd is not supported yet — use "
-				     "an http:// endpoint (a local etcd gateway or proxy)",
-				     e);
-			else if (!source_endpoint_ok(e))
+			if (!source_endpoint_ok(e))
 				diag(ld, ep,
 				     "'source.etcd': \"%s\" is not an endpoint like "
 				     "\"http://127.0.0.1:2379\" (an IP address or localhost, and a "

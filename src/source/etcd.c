@@ -12,6 +12,7 @@
 #include "source/etcd_http.h"
 #include "source/etcd_proto.h"
 #include "source/etcd_stream.h"
+#include "source/etcd_tls.h"
 #include "source/source_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -50,6 +51,7 @@ struct etcd {
 	bool need_range;
 	struct kv *view;
 	size_t nview;
+	struct etcd_tls_ctx *tls; /* for https:// endpoints, or NULL */
 };
 
 static void connect_next(struct etcd *e);
@@ -348,7 +350,7 @@ static void connect_next(struct etcd *e)
 	if (e->token && e->phase != P_AUTH)
 		buf_printf(&hdr, "Authorization: %s\r\n", e->token);
 	char *err = NULL;
-	e->req = etcd_http_post(e->loop, endpoint(e), path, buf_cstr(&hdr), buf_cstr(&body),
+	e->req = etcd_http_post(e->loop, endpoint(e), e->tls, path, buf_cstr(&hdr), buf_cstr(&body),
 				body.len, timeout, &cbs, e, &err);
 	buf_release(&body);
 	buf_release(&hdr);
@@ -359,16 +361,36 @@ static void connect_next(struct etcd *e)
 	}
 }
 
-static void *etcd_start(struct loop *l, const struct cfg_source *cfg, struct source *s, char **err)
+static char *rooted(const char *root, const char *p)
 {
+	return !p ? NULL : p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", root, p);
+}
+
+static void *etcd_start(struct loop *l, const struct cfg_source *cfg, const char *root,
+			struct source *s, char **err)
+{
+	bool https = false;
 	for (size_t i = 0; i < cfg->etcd.n; i++) {
 		const char *why = etcd_http_endpoint_check(cfg->etcd.v[i]);
 		if (why) {
 			*err = xasprintf("endpoint \"%s\": %s", cfg->etcd.v[i], why);
 			return NULL;
 		}
+		https |= strncmp(cfg->etcd.v[i], "https://", 8) == 0;
+	}
+	struct etcd_tls_ctx *tls = NULL;
+	if (https) {
+		char *ca = rooted(root, cfg->ca), *cert = rooted(root, cfg->cert),
+		     *key = rooted(root, cfg->cert_key);
+		tls = etcd_tls_ctx_new(ca, cert, key, err);
+		free(ca);
+		free(cert);
+		free(key);
+		if (!tls)
+			return NULL;
 	}
 	struct etcd *e = xcalloc(1, sizeof(*e));
+	e->tls = tls;
 	e->loop = l;
 	e->cfg = cfg;
 	e->src = s;
@@ -391,6 +413,7 @@ static void etcd_stop(void *impl)
 	buf_release(&e->body);
 	view_clear(e);
 	free(e->token);
+	etcd_tls_ctx_free(e->tls);
 	free(e);
 }
 

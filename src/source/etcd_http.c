@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,6 +14,7 @@
 #include "core/loop.h"
 #include "http/h1.h"
 #include "net/conn.h"
+#include "source/etcd_tls.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -35,14 +37,20 @@ struct etcd_http {
 	int status;
 	struct h1_body body;
 	bool done;
+	struct etcd_tls_ctx *tls; /* https: the context; NULL for http */
+	char host[64];		  /* the endpoint's host, for TLS verification */
+	bool handshaking;
 	int early_err; /* connect(2) failed at once: reported from the loop */
 };
 
-static int parse_endpoint(const char *ep, struct sockaddr_storage *ss, socklen_t *sl)
+/* "http://HOST:PORT" or "https://HOST:PORT": the address, whether it is TLS, the host. */
+static int parse_endpoint(const char *ep, struct sockaddr_storage *ss, socklen_t *sl, bool *tls,
+			  char *hostout, size_t hostlen)
 {
-	if (strncmp(ep, "http://", 7) != 0)
+	*tls = strncmp(ep, "https://", 8) == 0;
+	if (!*tls && strncmp(ep, "http://", 7) != 0)
 		return -EINVAL;
-	const char *h = ep + 7;
+	const char *h = ep + (*tls ? 8 : 7);
 	const char *colon;
 	char host[64];
 	if (*h == '[') {
@@ -63,6 +71,8 @@ static int parse_endpoint(const char *ep, struct sockaddr_storage *ss, socklen_t
 	long port = strtol(colon + 1, &end, 10);
 	if (end == colon + 1 || *end || port <= 0 || port > 65535)
 		return -EINVAL;
+	if (hostout)
+		snprintf(hostout, hostlen, "%s", host);
 	if (strcmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");
 	memset(ss, 0, sizeof(*ss));
@@ -86,11 +96,10 @@ const char *etcd_http_endpoint_check(const char *endpoint)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (strncmp(endpoint, "https://", 8) == 0)
-		return "TLS to etcd is not supported yet";
-	if (parse_endpoint(endpoint, &ss, &sl) < 0)
-		return "not \"http://IP:PORT\" (an IP address or localhost: baton does no name "
-		       "lookups)";
+	bool tls;
+	if (parse_endpoint(endpoint, &ss, &sl, &tls, NULL, 0) < 0)
+		return "not \"http://IP:PORT\" or \"https://IP:PORT\" (an IP address or localhost: "
+		       "baton does no name lookups)";
 	return NULL;
 }
 
@@ -215,6 +224,32 @@ static void on_writable(struct etcd_http *h)
 			return;
 		}
 		h->connected = true;
+		if (h->tls) {
+			char *err = NULL;
+			if (etcd_tls_conn_init(&h->conn, h->tls, h->host, &err) < 0) {
+				finish(h, -EPROTO, err);
+				free(err);
+				return;
+			}
+			h->handshaking = true;
+		} else if (h->timeout_ms < 0) {
+			loop_timer_disarm(h->timer);
+		}
+	}
+	if (h->handshaking) {
+		bool want_write = false;
+		char *err = NULL;
+		int rc = etcd_tls_handshake(&h->conn, &want_write, &err);
+		if (rc == -EAGAIN) {
+			loop_mod(h->loop, h->src, want_write ? EPOLLOUT : EPOLLIN);
+			return;
+		}
+		if (rc < 0) {
+			finish(h, rc, err);
+			free(err);
+			return;
+		}
+		h->handshaking = false;
 		if (h->timeout_ms < 0)
 			loop_timer_disarm(h->timer);
 	}
@@ -236,7 +271,7 @@ static void on_event(struct loop *l, int fd, uint32_t events, void *data)
 	(void)l;
 	(void)fd;
 	struct etcd_http *h = data;
-	if (events & EPOLLOUT) {
+	if ((events & EPOLLOUT) || h->handshaking) {
 		on_writable(h);
 		return;
 	}
@@ -255,15 +290,21 @@ static void on_timeout(struct loop *l, void *data)
 	finish(h, -ETIMEDOUT, h->connected ? "no answer in time" : "connection timed out");
 }
 
-struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, const char *path,
-				 const char *headers, const char *body, size_t len,
-				 int64_t timeout_ms, const struct etcd_http_cbs *cbs, void *data,
-				 char **err)
+struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct etcd_tls_ctx *tls,
+				 const char *path, const char *headers, const char *body,
+				 size_t len, int64_t timeout_ms, const struct etcd_http_cbs *cbs,
+				 void *data, char **err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (parse_endpoint(endpoint, &ss, &sl) < 0) {
+	bool is_tls;
+	char host[64];
+	if (parse_endpoint(endpoint, &ss, &sl, &is_tls, host, sizeof(host)) < 0) {
 		*err = xasprintf("bad endpoint \"%s\"", endpoint);
+		return NULL;
+	}
+	if (is_tls && !tls) {
+		*err = xasprintf("endpoint \"%s\": no TLS context", endpoint);
 		return NULL;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -285,11 +326,13 @@ struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, const cha
 	h->cbs = *cbs;
 	h->data = data;
 	h->timeout_ms = timeout_ms;
+	h->tls = is_tls ? tls : NULL;
+	snprintf(h->host, sizeof(h->host), "%s", host);
 	conn_sock_init(&h->conn, fd);
 	buf_printf(&h->out,
 		   "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
 		   "Content-Length: %zu\r\n%s\r\n",
-		   path, endpoint + 7, len, headers ? headers : "");
+		   path, endpoint + (is_tls ? 8 : 7), len, headers ? headers : "");
 	buf_append(&h->out, body, len);
 	h->timer = loop_timer_new(l, on_timeout, h);
 	loop_timer_arm_in(h->timer, timeout_ms < 0 ? CONNECT_TIMEOUT_MS : timeout_ms);

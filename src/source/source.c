@@ -503,7 +503,7 @@ void source_set_start(struct source_set *set, void (*ready)(bool ok, const char 
 		uint64_t h;
 		s->had_file = source_fs_in_place(s->target, s->dir, &h) == 0;
 		char *err = NULL;
-		s->impl = s->kind->start(set->loop, s->cfg, s, &err);
+		s->impl = s->kind->start(set->loop, s->cfg, set->cfg->root, s, &err);
 		if (!s->impl) {
 			free(set->ready_why);
 			set->ready_why = xasprintf("source \"%s\": %s", s->cfg->name, err);

@@ -23,8 +23,10 @@ struct source_entry {
 
 struct source_kind {
 	const char *name; /* "etcd" */
-	/* Start watching (never blocks); NULL with a fresh message in *err. */
-	void *(*start)(struct loop *l, const struct cfg_source *cfg, struct source *s, char **err);
+	/* Start watching (never blocks); relative paths in cfg are relative to root. NULL with a
+	 * fresh message in *err. */
+	void *(*start)(struct loop *l, const struct cfg_source *cfg, const char *root,
+		       struct source *s, char **err);
 	void (*stop)(void *impl);
 };
 

@@ -945,6 +945,7 @@ static void test_docs_match_schema(void **state)
 static void test_source(void **state)
 {
 	(void)state;
+	struct config *ok;
 	struct config *cfg = load_ok(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:2379\"\n"
 					     "key = \"/a/b\"\nfile = \"c/b.json\"\n");
 	assert_int_equal(cfg->nsources, 1);
@@ -962,13 +963,23 @@ static void test_source(void **state)
 	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nprefix = \"/p\"\nfile = \"f\"\n", 5,
 		  10, "must end with '/'");
 	one_error(MIN_RUN "[[source]]\netcd = \"https://h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4,
-		  8, "TLS to etcd is not supported yet");
+		  8, "baton does no name lookups");
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			  "ca = \"ca.pem\"\n",
+		  3, 1, "'ca' and 'cert' are for https:// endpoints");
+	one_error(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			  "cert = \"c.pem\"\n",
+		  3, 1, "'cert' and 'cert_key' go together");
+	ok = load_ok(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			     "ca = \"ca.pem\"\ncert = \"c.pem\"\ncert_key = \"k.pem\"\n");
+	assert_string_equal(ok->sources[0].cert_key, "k.pem");
+	config_free(ok);
 	one_error(MIN_RUN "[[source]]\netcd = \"h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4, 8,
 		  "is not an endpoint like");
 	one_error(MIN_RUN "[[source]]\netcd = [\"http://127.0.0.1:2379\", \"http://etcd-0:2379\"]\n"
 			  "key = \"/k\"\nfile = \"f\"\n",
 		  4, 8, "baton does no name lookups");
-	struct config *ok = load_ok(MIN_RUN "[[source]]\netcd = [\"http://[::1]:2379\", "
+	ok = load_ok(MIN_RUN "[[source]]\netcd = [\"http://[::1]:2379\", "
 					    "\"http://localhost:2379\"]\nkey = \"/k\"\nfile = \"f\"\n");
 	config_free(ok);
 	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
