@@ -56,6 +56,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libbaton.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbaton.a -lcmocka $(UNIT_LDLIBS)
 $(BUILD)/unit/test_certcheck: UNIT_LDLIBS := -lcrypto
+$(BUILD)/unit/test_tlsfront: UNIT_LDLIBS := -lssl -lcrypto
 
 
 $(BUILD)/helpers/%: tests/helpers/%.c

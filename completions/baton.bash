@@ -49,7 +49,7 @@ _baton()
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		dev | run | reload | status | stop | upgrade | check | watch | init)
+		dev | run | reload | status | stop | upgrade | promote | abort | rollback | check | watch | init)
 			cmd=${COMP_WORDS[i]}
 			break
 			;;
@@ -60,7 +60,7 @@ _baton()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '-h --help -V --version' -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W 'dev run reload status stop upgrade check watch init help version' \
+			COMPREPLY=($(compgen -W 'dev run reload status stop upgrade promote abort rollback check watch init help version' \
 				-- "$cur"))
 		fi
 		return 0
@@ -80,7 +80,7 @@ _baton()
 		return 0
 		;;
 	-s | --socket)
-		[[ $cmd == reload || $cmd == status || $cmd == stop || $cmd == upgrade ]] && _baton_sockets "$cur"
+		[[ $cmd == reload || $cmd == status || $cmd == stop || $cmd == upgrade || $cmd == promote || $cmd == abort || $cmd == rollback ]] && _baton_sockets "$cur"
 		return 0
 		;;
 	-t | --timeout | --debounce | --fast-settle)
@@ -95,7 +95,7 @@ _baton()
 	local opts
 	case $cmd in
 	dev | run) opts='-c --config -h --help --' ;;
-	reload | stop | upgrade) opts='-c --config -s --socket -t --timeout -h --help' ;;
+	reload | stop | upgrade | promote | abort | rollback) opts='-c --config -s --socket -t --timeout -h --help' ;;
 	status) opts='-c --config -s --socket --json -t --timeout -h --help' ;;
 	check) opts='-c --config --print -h --help' ;;
 	watch) opts='-c --config --debounce --fast-settle --poll -h --help' ;;

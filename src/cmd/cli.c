@@ -16,13 +16,21 @@ struct command {
 
 static const struct command commands[] = {
 	{"dev", cmd_dev, "[-c FILE] [-- ARGS...]", "watch, build, restart (the dev loop)"},
-	{"run", cmd_run, "[-c FILE] [-- ARGS...]", "supervise with zero-downtime reloads (production)"},
-	{"reload", cmd_reload, "[-c FILE | -s SOCKET]", "ask a running baton to reload; waits for the result"},
-	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]", "generations, pids, states, listeners"},
+	{"run", cmd_run, "[-c FILE] [-- ARGS...]",
+	 "supervise with zero-downtime reloads (production)"},
+	{"reload", cmd_reload, "[-c FILE | -s SOCKET]",
+	 "ask a running baton to reload; waits for the result"},
+	{"status", cmd_status, "[-c FILE | -s SOCKET] [--json]",
+	 "generations, pids, states, listeners"},
 	{"stop", cmd_stop, "[-c FILE | -s SOCKET]", "graceful stop of a running baton"},
 	{"upgrade", cmd_upgrade, "[-c FILE | -s SOCKET]", "re-execute a running baton in place"},
+	{"promote", cmd_promote, "[-c FILE | -s SOCKET]", "a running rollout skips to 100 %"},
+	{"abort", cmd_abort, "[-c FILE | -s SOCKET]", "a running rollout rolls back now"},
+	{"rollback", cmd_rollback, "[-c FILE | -s SOCKET]",
+	 "blue-green: back to the old generation"},
 	{"check", cmd_check, "[-c FILE] [--print]", "validate the config; exit 0 valid, 1 not"},
-	{"watch", cmd_watch, "[-c FILE] [PATH...]", "print the change batches the watcher would act on"},
+	{"watch", cmd_watch, "[-c FILE] [PATH...]",
+	 "print the change batches the watcher would act on"},
 	{"init", cmd_init, "[--force]", "write a commented baton.toml for this project"},
 };
 
@@ -34,13 +42,14 @@ static void usage(FILE *f)
 		BATON_VERSION);
 	fprintf(f, "usage: baton <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-7s %-32s %s\n", commands[i].name, commands[i].synopsis,
+		fprintf(f, "  %-8s %-31s %s\n", commands[i].name, commands[i].synopsis,
 			commands[i].summary);
-	fprintf(f, "\noptions:\n"
-		   "  -h, --help     show this help (baton <command> --help for a command)\n"
-		   "  -V, --version  print the version\n\n"
-		   "Config: -c FILE, else ./baton.toml, else ./.air.toml, else zero-config defaults\n"
-		   "for a Go main package. Exit codes: 0 success, 1 failure, 2 usage error.\n");
+	fprintf(f,
+		"\noptions:\n"
+		"  -h, --help     show this help (baton <command> --help for a command)\n"
+		"  -V, --version  print the version\n\n"
+		"Config: -c FILE, else ./baton.toml, else ./.air.toml, else zero-config defaults\n"
+		"for a Go main package. Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -12,5 +12,8 @@ int cmd_reload(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 #endif

@@ -1,8 +1,8 @@
-/* baton reload|status|stop|upgrade: ask a running `baton run` over its control socket (ctlproto.h).
- * The socket is -s SOCKET, else [control] socket of the config found as `baton check` finds it.
- * Blocking I/O bounded by one poll() deadline per command (-t/--timeout).
- * Exit codes: 0 done (reload: the new generation serves), 1 failed (reload: rolled back) or no
- * baton to talk to, 2 usage error. */
+/* baton reload|status|stop|upgrade|promote|abort|rollback: ask a running `baton run` over its
+ * control socket (ctlproto.h). The socket is -s SOCKET, else [control] socket of the config found
+ * as `baton check` finds it. Blocking I/O bounded by one poll() deadline per command
+ * (-t/--timeout). Exit codes: 0 done (reload: the new generation serves), 1 failed (reload: rolled
+ * back) or no baton to talk to, 2 usage error. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -60,6 +60,20 @@ static void help(const char *name)
 		       "listening sockets, the control socket and the running generations are\n"
 		       "kept. Exit 0 with the new version, 1 when the exec failed (the reason is\n"
 		       "printed) and the old baton keeps running. SIGUSR2 does the same.\n\n");
+	else if (strcmp(name, "promote") == 0)
+		printf("usage: baton promote [-c FILE | -s SOCKET] [-t DURATION]\n\n"
+		       "A running rollout ([rollout] canary or blue-green) skips its remaining\n"
+		       "steps: the new generation gets all requests and the old one drains.\n"
+		       "Exit 1 when no rollout runs.\n\n");
+	else if (strcmp(name, "abort") == 0)
+		printf("usage: baton abort [-c FILE | -s SOCKET] [-t DURATION]\n\n"
+		       "A running rollout rolls back now: the old generation gets all requests\n"
+		       "and the new one drains ('baton reload' waiting on it exits 1).\n"
+		       "Exit 1 when no rollout runs.\n\n");
+	else if (strcmp(name, "rollback") == 0)
+		printf("usage: baton rollback [-c FILE | -s SOCKET] [-t DURATION]\n\n"
+		       "Blue-green, within keep_old after a switch: send all requests back to\n"
+		       "the old generation, still running, at once. Exit 1 otherwise.\n\n");
 	else
 		printf("usage: baton stop [-c FILE | -s SOCKET] [-t DURATION]\n\n"
 		       "Gracefully stop a running baton: every generation gets its stop\n"
@@ -388,4 +402,19 @@ int cmd_stop(int argc, char **argv)
 int cmd_upgrade(int argc, char **argv)
 {
 	return ctl_command(argc, argv, CTL_UPGRADE);
+}
+
+int cmd_promote(int argc, char **argv)
+{
+	return ctl_command(argc, argv, CTL_PROMOTE);
+}
+
+int cmd_abort(int argc, char **argv)
+{
+	return ctl_command(argc, argv, CTL_ABORT);
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	return ctl_command(argc, argv, CTL_ROLLBACK);
 }

@@ -17,15 +17,22 @@ enum action_kind { ACTION_RESTART, ACTION_SIGNAL, ACTION_EXEC };
 
 struct cfg_action {
 	enum action_kind kind;
-	int signal;    /* ACTION_SIGNAL */
-	char *cmd;     /* ACTION_EXEC (run by sh -c) */
+	int signal; /* ACTION_SIGNAL */
+	char *cmd;  /* ACTION_EXEC (run by sh -c) */
+};
+
+/* A list of percents, e.g. [rollout] steps. */
+#define CFG_PERCENTS_MAX 16
+struct cfg_percents {
+	int v[CFG_PERCENTS_MAX];
+	int n;
 };
 
 struct cfg_listen {
-	char *name;    /* LISTEN_FDNAMES entry; defaults to "listen<N>" */
-	char *address; /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
-	char *forward; /* NULL, or "host:port" the app binds itself (forward mode) */
-	int backlog;   /* listen(2) backlog, default 4096 */
+	char *name;	     /* LISTEN_FDNAMES entry; defaults to "listen<N>" */
+	char *address;	     /* as written: ":8080", "[::1]:8080", "unix:/p", "unix:@abstract" */
+	char *forward;	     /* NULL, or "host:port" the app binds itself (forward mode) */
+	int backlog;	     /* listen(2) backlog, default 4096 */
 	int max_connections; /* forward listeners: relayed at once; 0 = 4096 */
 };
 
@@ -71,8 +78,8 @@ struct config {
 	char *root; /* absolute; "root" resolved against dir */
 
 	struct {
-		char *cmd; /* NULL: no build step */
-		int64_t delay_ms; /* wait after a change before building (air's build.delay) */
+		char *cmd;	    /* NULL: no build step */
+		int64_t delay_ms;   /* wait after a change before building (air's build.delay) */
 		bool stop_on_error; /* stop the app when a build fails (off by default) */
 	} build;
 
@@ -88,7 +95,7 @@ struct config {
 		int64_t stop_timeout_ms;
 		bool restart_on_crash;
 		int reload_signal; /* 0: reload starts a new generation */
-		bool overlap;      /* dev: start the new app before stopping the old one */
+		bool overlap;	   /* dev: start the new app before stopping the old one */
 		int max_draining;  /* production: bound on draining generations */
 		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
 	} run;
@@ -102,12 +109,12 @@ struct config {
 		struct strv include_dir;
 		struct strv include_file;
 		struct strv exclude_dir;
-		struct strv exclude;     /* globs relative to root, "**" allowed */
+		struct strv exclude;	   /* globs relative to root, "**" allowed */
 		struct strv exclude_regex; /* POSIX ERE, matched against the relative path */
 		bool gitignore;
 		int64_t debounce_ms;
-		int64_t max_wait_ms;     /* settle window cap */
-		int64_t fast_settle_ms;  /* quiet time after completed writes; 0: off */
+		int64_t max_wait_ms;	/* settle window cap */
+		int64_t fast_settle_ms; /* quiet time after completed writes; 0: off */
 		enum poll_mode poll;
 		int64_t poll_interval_ms;
 	} watch;
@@ -123,6 +130,22 @@ struct config {
 	struct {
 		char *socket; /* relative to root unless absolute */
 	} control;
+
+	/* [rollout]: canary and blue-green through the HTTP front (rollout/rollout.h) */
+	struct {
+		char *strategy; /* "immediate" | "canary" | "blue-green" */
+		struct cfg_percents steps;
+		int64_t interval_ms;
+		int min_requests;
+		double max_error_rate; /* percent */
+		double max_latency_ratio;
+		int64_t latency_floor_ms;
+		int fast_fail;
+		bool sticky;
+		char *preview_header;
+		char *on_no_traffic; /* "hold" | "promote" | "rollback" */
+		int64_t keep_old_ms;
+	} rollout;
 
 	struct {
 		int color; /* enum log_color */

@@ -33,6 +33,8 @@ enum config_type {
 	CT_COLOR,     /* int (enum log_color) from "auto" | "always" | "never" */
 	CT_LOGFORMAT, /* bool json from "text" | "json" */
 	CT_NAME,      /* char *, [A-Za-z0-9._-]+ (LISTEN_FDNAMES entries, rule names) */
+	CT_PERCENTV,  /* struct cfg_percents: increasing integers in [min, max] */
+	CT_DECIMAL,   /* double within [min, max], from an integer or a float */
 };
 
 /* Which struct a key's offsets are relative to. */

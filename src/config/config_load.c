@@ -513,6 +513,24 @@ static void check_listeners(struct loader *ld)
 	free(fwd);
 }
 
+static void check_rollout(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	const char *s = cfg->rollout.strategy;
+	if (strcmp(s, "immediate") && strcmp(s, "canary") && strcmp(s, "blue-green"))
+		diag(ld, pos_or(find_seen(ld, "rollout", "strategy", 0), (struct toml_pos){1, 1}),
+		     "'rollout.strategy': invalid value \"%.64s\": expected \"immediate\", "
+		     "\"canary\" or \"blue-green\"",
+		     s);
+	s = cfg->rollout.on_no_traffic;
+	if (strcmp(s, "hold") && strcmp(s, "promote") && strcmp(s, "rollback"))
+		diag(ld,
+		     pos_or(find_seen(ld, "rollout", "on_no_traffic", 0), (struct toml_pos){1, 1}),
+		     "'rollout.on_no_traffic': invalid value \"%.64s\": expected \"hold\", "
+		     "\"promote\" or \"rollback\"",
+		     s);
+}
+
 static void check_run(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
@@ -647,6 +665,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_names(&ld, "reload", cfg->nreload, reload_name);
 		check_listeners(&ld);
 		check_run(&ld);
+		check_rollout(&ld);
 	}
 	char *written = cfg->root;
 	cfg->root = config_path_resolve(cfg->dir, written);

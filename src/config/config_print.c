@@ -191,6 +191,28 @@ char *config_key_format(const struct config_key *k, const void *base)
 	case CT_LOGFORMAT:
 		buf_puts(&b, *(const bool *)f ? "\"json\"" : "\"text\"");
 		break;
+	case CT_PERCENTV: {
+		const struct cfg_percents *p = (const struct cfg_percents *)f;
+		buf_putc(&b, '[');
+		for (int i = 0; i < p->n; i++)
+			buf_printf(&b, "%s%d", i ? ", " : "", p->v[i]);
+		buf_putc(&b, ']');
+		break;
+	}
+	case CT_DECIMAL: {
+		/* shortest form that reads back the same, always with a '.' (a TOML float) */
+		double x = *(const double *)f;
+		char s[40];
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(s, sizeof(s), "%.*g", prec, x);
+			if (strtod(s, NULL) == x)
+				break;
+		}
+		buf_puts(&b, s);
+		if (!strpbrk(s, ".eEn"))
+			buf_puts(&b, ".0");
+		break;
+	}
 	}
 	return buf_detach(&b);
 }
@@ -228,7 +250,16 @@ static char *default_text(const struct config_key *k)
 	switch (k->type) {
 	case CT_BOOL:
 	case CT_INT:
+	case CT_DECIMAL:
 		return xstrdup(k->def);
+	case CT_PERCENTV: {
+		struct buf b = BUF_INIT;
+		buf_putc(&b, '[');
+		for (const char *s = k->def; *s; s++)
+			buf_puts(&b, *s == ',' ? ", " : (char[]){*s, 0});
+		buf_putc(&b, ']');
+		return buf_detach(&b);
+	}
 	case CT_DURATION: {
 		struct buf b = BUF_INIT;
 		int64_t ms;

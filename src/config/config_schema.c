@@ -169,6 +169,36 @@ const struct config_key config_keys[] = {
 	{"control", "socket", CT_STR, CS_ROOT, R(control.socket), 0, ".baton/baton.sock", 0, 0,
 	 CK_NONEMPTY, "control socket for reload/status/stop (mode 0600, same-uid peers only)"},
 
+	/* [rollout] */
+	{"rollout", "strategy", CT_STR, CS_ROOT, R(rollout.strategy), 0, "immediate", 0, 0, 0,
+	 "\"immediate\": a new generation takes every request once ready; \"canary\": it gets "
+	 "'steps' of them, each analysed, and is promoted or rolled back; \"blue-green\": all at once, "
+	 "the old one kept warm 'keep_old' for 'baton rollback' (needs a [[listen]] with proxy)"},
+	{"rollout", "steps", CT_PERCENTV, CS_ROOT, R(rollout.steps), 0, "10,50,100", 1, 100, 0,
+	 "canary: percent of requests to the new generation, step by step (increasing)"},
+	{"rollout", "interval", CT_DURATION, CS_ROOT, R(rollout.interval_ms), 0, "60s", 1, DAY, 0,
+	 "canary: how long each step holds; its requests are analysed when it ends"},
+	{"rollout", "min_requests", CT_INT, CS_ROOT, R(rollout.min_requests), 0, "100", 0, 100000000,
+	 0, "fewer requests to the new generation in a step: the step is extended, never failed"},
+	{"rollout", "max_error_rate", CT_DECIMAL, CS_ROOT, R(rollout.max_error_rate), 0, "1.0", 0,
+	 100, 0, "percent of the new generation's requests that may be 5xx or failed in a step"},
+	{"rollout", "max_latency_ratio", CT_DECIMAL, CS_ROOT, R(rollout.max_latency_ratio), 0, "1.5",
+	 1, 1000, 0, "the new generation's p99 may be at most this times the old one's ..."},
+	{"rollout", "latency_floor", CT_DURATION, CS_ROOT, R(rollout.latency_floor_ms), 0, "50ms", 0,
+	 DAY, 0, "... checked only when the new p99 is above this"},
+	{"rollout", "fast_fail", CT_INT, CS_ROOT, R(rollout.fast_fail), 0, "5", 0, 1000000, 0,
+	 "this many consecutive 5xx or failed requests from the new generation roll back at once "
+	 "(0: off)"},
+	{"rollout", "sticky", CT_BOOL, CS_ROOT, R(rollout.sticky), 0, "true", 0, 0, 0,
+	 "a client keeps the generation it first got for the whole rollout (cookie baton_gen, "
+	 "else its connection)"},
+	{"rollout", "preview_header", CT_OPTSTR, CS_ROOT, R(rollout.preview_header), 0,
+	 "X-Baton-Preview", 0, 0, 0, "a request with this header always goes to the new generation"},
+	{"rollout", "on_no_traffic", CT_STR, CS_ROOT, R(rollout.on_no_traffic), 0, "hold", 0, 0, 0,
+	 "after 10 minutes without enough requests to judge: \"hold\", \"promote\" or "
+	 "\"rollback\""},
+	{"rollout", "keep_old", CT_DURATION, CS_ROOT, R(rollout.keep_old_ms), 0, "30s", 0, DAY, 0,
+	 "blue-green: how long the old generation stays warm for 'baton rollback'"},
 	{"log", "color", CT_COLOR, CS_ROOT, R(log.color), 0, "auto", 0, 0, 0,
 	 "\"auto\" (a terminal, and NO_COLOR unset), \"always\" or \"never\""},
 	{"log", "format", CT_LOGFORMAT, CS_ROOT, R(log.json), 0, "text", 0, 0, 0,
@@ -189,6 +219,7 @@ const struct config_table config_tables[] = {
 	{"tls", CS_TLS, "certificates validated before any reload they cause"},
 	{"source", CS_SOURCE, "config sources: etcd keys kept in files through check-then-apply"},
 	{"control", CS_ROOT, "the control socket"},
+	{"rollout", CS_ROOT, "progressive delivery: canary and blue-green with automatic rollback"},
 	{"log", CS_ROOT, "baton's own output"},
 };
 const size_t config_ntables = sizeof(config_tables) / sizeof(config_tables[0]);
@@ -253,6 +284,10 @@ const char *config_type_expect(enum config_type t)
 		return "\"text\" or \"json\"";
 	case CT_NAME:
 		return "a name string";
+	case CT_PERCENTV:
+		return "an array of increasing percents such as [10, 50, 100]";
+	case CT_DECIMAL:
+		return "a number";
 	}
 	return "a value";
 }
@@ -525,6 +560,8 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 	case CT_EXTV:
 	case CT_REGEXV:
 	case CT_ENV:
+	case CT_PERCENTV:
+	case CT_DECIMAL:
 		break;
 	}
 	assert(!"not a string type");
@@ -534,6 +571,33 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 static bool has_nul(const struct toml_value *v)
 {
 	return strlen(v->u.str.ptr) != v->u.str.len;
+}
+
+static int store_percents(const struct config_key *k, struct cfg_percents *out,
+			  const struct toml_value *v, char **err, struct toml_pos *errpos)
+{
+	if (v->type != TOML_ARRAY)
+		return type_err(err, k, v);
+	if (v->u.arr.n < 1 || v->u.arr.n > CFG_PERCENTS_MAX)
+		return errf(err, k, "expected 1 to %d steps, got %zu", CFG_PERCENTS_MAX,
+			    (size_t)v->u.arr.n);
+	struct cfg_percents p = {.n = 0};
+	for (size_t i = 0; i < v->u.arr.n; i++) {
+		const struct toml_value *it = &v->u.arr.items[i];
+		*errpos = it->pos;
+		if (it->type != TOML_INTEGER)
+			return errf(err, k, "expected integers, got %s in the array",
+				    value_kind(it));
+		if (it->u.i < k->min || it->u.i > k->max)
+			return errf(err, k, "%lld is out of range (%lld..%lld)", (long long)it->u.i,
+				    k->min, k->max);
+		if (p.n && it->u.i <= p.v[p.n - 1])
+			return errf(err, k, "%lld after %d: steps must increase",
+				    (long long)it->u.i, p.v[p.n - 1]);
+		p.v[p.n++] = (int)it->u.i;
+	}
+	*out = p;
+	return 0;
 }
 
 /* Check one item of a string list; returns 0 or -EINVAL with *err. */
@@ -676,6 +740,21 @@ int config_key_store(const struct config_key *k, void *base, const struct toml_v
 		return store_list(k, b, v, err, errpos);
 	case CT_ENV:
 		return store_env(k, b, v, err, errpos);
+	case CT_PERCENTV:
+		return store_percents(k, (struct cfg_percents *)field, v, err, errpos);
+	case CT_DECIMAL: {
+		double d;
+		if (v->type == TOML_INTEGER)
+			d = (double)v->u.i;
+		else if (v->type == TOML_FLOAT)
+			d = v->u.f;
+		else
+			return type_err(err, k, v);
+		if (!(d >= (double)k->min && d <= (double)k->max))
+			return errf(err, k, "%g is out of range (%lld..%lld)", d, k->min, k->max);
+		*(double *)field = d;
+		return 0;
+	}
 	default:
 		break;
 	}
@@ -714,6 +793,19 @@ void config_scope_defaults(enum config_scope scope, void *base)
 			break;
 		}
 		case CT_ENV:
+			break;
+		case CT_PERCENTV: {
+			struct cfg_percents *p = (struct cfg_percents *)(b + k->off);
+			p->n = 0;
+			for (const char *s = k->def; *s && p->n < CFG_PERCENTS_MAX;) {
+				p->v[p->n++] = atoi(s);
+				s += strcspn(s, ",");
+				s += *s == ',';
+			}
+			break;
+		}
+		case CT_DECIMAL:
+			*(double *)(b + k->off) = strtod(k->def, NULL);
 			break;
 		default:
 			if (set_string(k, b, k->def, &err) < 0) {

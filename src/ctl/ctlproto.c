@@ -14,8 +14,9 @@
 #define BODY_SLACK 32
 
 static const char *const verb_names[] = {
-	[CTL_HELLO] = "hello", [CTL_RELOAD] = "reload",	  [CTL_STATUS] = "status",
-	[CTL_STOP] = "stop",   [CTL_UPGRADE] = "upgrade",
+	[CTL_HELLO] = "hello", [CTL_RELOAD] = "reload",	    [CTL_STATUS] = "status",
+	[CTL_STOP] = "stop",   [CTL_UPGRADE] = "upgrade",   [CTL_PROMOTE] = "promote",
+	[CTL_ABORT] = "abort", [CTL_ROLLBACK] = "rollback",
 };
 
 const char *ctlproto_verb_name(enum ctl_verb v)
@@ -167,9 +168,13 @@ static int parse_request(const char *line, size_t len, struct ctl_request *req, 
 	}
 
 	memset(req, 0, sizeof(*req));
-	if (word_is(w[0], wl[0], "reload") || word_is(w[0], wl[0], "stop") ||
-	    word_is(w[0], wl[0], "upgrade")) {
-		req->verb = wl[0] == 4 ? CTL_STOP : wl[0] == 7 ? CTL_UPGRADE : CTL_RELOAD;
+	static const enum ctl_verb bare[] = {CTL_RELOAD,  CTL_STOP,  CTL_UPGRADE,
+					     CTL_PROMOTE, CTL_ABORT, CTL_ROLLBACK};
+	req->verb = 0;
+	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++)
+		if (word_is(w[0], wl[0], verb_names[bare[i]]))
+			req->verb = bare[i];
+	if (req->verb) {
 		if (nw > 1) {
 			snprintf(why, whylen, "'%s' takes no argument",
 				 ctlproto_verb_name(req->verb));
@@ -218,8 +223,8 @@ static int parse_request(const char *line, size_t len, struct ctl_request *req, 
 	}
 	quote_word(q, sizeof(q), w[0], wl[0]);
 	snprintf(why, whylen,
-		 "unknown command %s (expected reload, status, status json, stop, upgrade or hello "
-		 "VERSION)",
+		 "unknown command %s (expected reload, status [json], stop, upgrade, promote, "
+		 "abort, rollback or hello VERSION)",
 		 q);
 	return -EINVAL;
 }
@@ -528,7 +533,10 @@ void ctlproto_encode_request(struct buf *out, const struct ctl_request *req)
 		buf_puts(out, "stop\n");
 		break;
 	case CTL_UPGRADE:
-		buf_puts(out, "upgrade\n");
+	case CTL_PROMOTE:
+	case CTL_ABORT:
+	case CTL_ROLLBACK:
+		buf_printf(out, "%s\n", verb_names[req->verb]);
 		break;
 	case CTL_RELOAD:
 	default:

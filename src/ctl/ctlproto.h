@@ -14,6 +14,9 @@
  *     stop            graceful stop of baton and every generation
  *     upgrade         re-execute baton's binary in place (same pid, generations kept); answered
  *                     by the new image (ok) or, when the exec failed, by the old one (error)
+ *     promote         a running rollout skips its remaining steps (rollout.h); ok or error
+ *     abort           a running rollout rolls back now; ok or error
+ *     rollback        blue-green, within keep_old: traffic back to the old generation; ok/error
  *     hello VERSION   optional handshake; VERSION is the client's protocol version
  *                     (the server answers "ok protocol CTLPROTO_VERSION")
  *
@@ -47,7 +50,16 @@
 #define CTLPROTO_WORD_MAX 32	     /* the hello VERSION word */
 #define CTLPROTO_WHY_MAX 160	     /* decoder error reasons, NUL included */
 
-enum ctl_verb { CTL_HELLO = 1, CTL_RELOAD, CTL_STATUS, CTL_STOP, CTL_UPGRADE };
+enum ctl_verb {
+	CTL_HELLO = 1,
+	CTL_RELOAD,
+	CTL_STATUS,
+	CTL_STOP,
+	CTL_UPGRADE,
+	CTL_PROMOTE,
+	CTL_ABORT,
+	CTL_ROLLBACK
+};
 
 struct ctl_request {
 	enum ctl_verb verb;

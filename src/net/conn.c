@@ -61,4 +61,5 @@ void conn_sock_init(struct conn *c, int fd)
 	c->ops = &sock_ops;
 	c->fd = fd;
 	c->ctx = NULL;
+	c->want = 0;
 }

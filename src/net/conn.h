@@ -4,8 +4,8 @@
  * socket transport, the only one today.
  *
  * Readiness stays the socket's: callers register c->fd on the loop and wait for EPOLLIN /
- * EPOLLOUT when an op says -EAGAIN (a transport that needs the other direction to make progress
- * must say so there, e.g. TLS renegotiation, when one is added).
+ * EPOLLOUT when an op says -EAGAIN; a transport that needs the other direction to make progress
+ * (TLS: tls/tlsfront.h) says so in c->want.
  *
  * Ownership: a struct conn owns its fd from conn_*_init() on; conn_close() closes it (and frees
  * the transport's state), leaving fd -1. The struct itself is the caller's (embedded). */
@@ -36,6 +36,9 @@ struct conn {
 	const struct conn_ops *ops;
 	int fd;	   /* the socket, for readiness and socket options; -1 once closed */
 	void *ctx; /* the transport's own state; NULL for a plain socket */
+	/* After an op returned -EAGAIN: the epoll event (EPOLLIN / EPOLLOUT) the transport waits
+	 * for, when not the op's own direction (a TLS read that must write first); else 0. */
+	unsigned want;
 };
 
 /* The plain socket transport on fd (a connected stream socket, non-blocking). */

@@ -242,8 +242,18 @@ static void ev_ready(struct gen *g)
 	int prev = s->current;
 	s->current = g->id;
 	struct gen *old = prev ? find_gen(s, prev) : NULL;
-	if (old && old->state == GEN_READY)
+	if (s->hold && old && old->state == GEN_READY) {
+		struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+		if (base && base->state == GEN_READY) {
+			/* a new candidate replaces an unfinished one; the baseline stays */
+			gen_event(old, GEN_EV_STOP, NULL);
+			prev = base->id;
+		} else {
+			s->previous = prev;
+		}
+	} else if (old && old->state == GEN_READY) {
 		gen_event(old, GEN_EV_STOP, NULL);
+	}
 	enforce_max_draining(s);
 	if (s->cbs.ready)
 		s->cbs.ready(s, g->id, prev, g->ready_ms - g->started_ms, s->data);
@@ -313,6 +323,28 @@ static void main_exit_starting(struct gens *s, struct gen *g)
 static void main_exit_ready(struct gens *s, struct gen *g)
 {
 	int id = g->id;
+	if (id == s->previous) {
+		/* the held one of a rollout: nothing to go back to; the policy hears of it */
+		s->previous = 0;
+		char status[sizeof(g->status)];
+		memcpy(status, g->status, sizeof(status));
+		leave_remnant(s, g);
+		if (!s->stopping && s->cbs.crashed)
+			s->cbs.crashed(s, id, status, s->data);
+		return;
+	}
+	struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+	if (base && base->state == GEN_READY) {
+		/* a rollout's candidate crashed: the previous one serves again */
+		s->current = base->id;
+		s->previous = 0;
+		char status[sizeof(g->status)];
+		memcpy(status, g->status, sizeof(status));
+		leave_remnant(s, g);
+		if (!s->stopping && s->cbs.crashed)
+			s->cbs.crashed(s, id, status, s->data);
+		return;
+	}
 	s->current = 0;
 	int64_t up = now_ms() - g->ready_ms;
 	char sb[sizeof(g->status)];
@@ -459,6 +491,41 @@ void gen_kill(struct gens *s)
 {
 	for (size_t i = 0; i < s->ngen; i++)
 		child_signal(s->gen[i]->child, SIGKILL, true);
+}
+
+void gen_hold_previous(struct gens *s, bool on)
+{
+	s->hold = on;
+}
+
+int gen_previous(const struct gens *s)
+{
+	return s->previous;
+}
+
+int gen_retire(struct gens *s)
+{
+	struct gen *g = s->previous ? find_gen(s, s->previous) : NULL;
+	s->previous = 0;
+	if (!g || g->state != GEN_READY)
+		return -ESRCH;
+	gen_event(g, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
+}
+
+int gen_revert(struct gens *s)
+{
+	struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
+	struct gen *cur = s->current ? find_gen(s, s->current) : NULL;
+	if (!base || base->state != GEN_READY)
+		return -ESRCH;
+	s->previous = 0;
+	s->current = base->id;
+	if (cur && cur->state == GEN_READY)
+		gen_event(cur, GEN_EV_STOP, NULL);
+	enforce_max_draining(s);
+	return 0;
 }
 
 int gen_signal_serving(struct gens *s, int sig)

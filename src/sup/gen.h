@@ -143,6 +143,18 @@ void gen_kill(struct gens *s);
  * EXTEND_TIMEOUT_USEC moves the ready deadline to at most started + 10 x ready_timeout.
  * FDSTORE=1 keeps the fds (the caller's slots of kept fds are set to -1; it closes the rest). */
 void gen_notify(struct gens *s, pid_t pid, const struct notify_msg *m, int *fds, size_t nfds);
+/* Rollouts. With hold on, a generation that becomes ready takes over as the serving one but
+ * the one it took over from stays READY as the "previous" (the baseline a canary is compared
+ * with, the warm one of blue-green) instead of draining; a newer one ready while a previous is
+ * held replaces the current candidate (which drains) and keeps that previous. gen_retire()
+ * drains the previous (promote); gen_revert() makes the previous the serving one again and
+ * drains the candidate (rollback). Both -ESRCH when no previous is held. The previous exiting
+ * on its own is reported as crashed (no restart: the candidate serves); the candidate exiting
+ * on its own is reported as crashed and the previous serves again. Callbacks as above. */
+void gen_hold_previous(struct gens *s, bool on);
+int gen_previous(const struct gens *s); /* its id, 0 when none */
+int gen_retire(struct gens *s);
+int gen_revert(struct gens *s);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);
 

@@ -50,7 +50,11 @@ struct gens {
 	struct gen **gen; /* live generations, oldest first */
 	size_t ngen, capgen;
 	int last_id;
-	int current;	 /* id of the serving generation */
+	int current; /* id of the serving generation */
+	/* Rollouts (gen_hold_previous): the generation current took over from, kept READY (0:
+	 * none) until gen_retire() or gen_revert(). */
+	bool hold;
+	int previous;
 	bool pending;	 /* a replace arrived while one was in progress */
 	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
 	bool stopping;

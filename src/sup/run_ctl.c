@@ -155,6 +155,12 @@ static void on_request(struct ctl_client *c, const struct ctl_request *req, void
 	case CTL_UPGRADE:
 		run_upgrade(r, c, "baton upgrade");
 		break;
+	case CTL_PROMOTE:
+	case CTL_ABORT:
+	case CTL_ROLLBACK:
+		/* [rollout] strategy = "immediate": a new generation takes every request at once */
+		ctl_reply(c, false, "no rollout is running");
+		break;
 	default:
 		ctl_reply(c, false, "unsupported request");
 		break;

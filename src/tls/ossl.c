@@ -1,10 +1,10 @@
-/* Loading libcrypto on demand (see ossl.h): dlopen() on the first certificate check, dlsym()
- * of every function in OSSL_FUNCS (ossl_sym.h) into its typed pointer. As systemd does for its
- * optional libraries: the handle is kept for the life of the process (RTLD_NODELETE, never
- * dlclose'd), and a library that cannot be opened or lacks a function is an error message
- * for the caller, never a crash. baton is single-threaded: no locking. */
+/* Loading libcrypto and libssl on demand (see ossl.h): dlopen() on first use, dlsym() of every
+ * function in OSSL_FUNCS (ossl_sym.h) or OSSL_SSL_FUNCS (ossl_ssl_sym.h) into its typed pointer.
+ * As systemd does for its optional libraries: a handle is kept for the life of the process
+ * (RTLD_NODELETE, never dlclose'd), and a library that cannot be opened or lacks a function is
+ * an error message for the caller, never a crash. baton is single-threaded: no locking. */
 #define OSSL_NO_REDIRECT
-#include "tls/ossl_sym.h"
+#include "tls/ossl_ssl_sym.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -13,55 +13,78 @@
 
 #define OSSL_DEFINE(f) __typeof__(f) *ossl_##f;
 OSSL_FUNCS(OSSL_DEFINE)
+OSSL_SSL_FUNCS(OSSL_DEFINE)
 #undef OSSL_DEFINE
 
-static const char *soname = OSSL_SONAME;
-static void *handle; /* non-NULL once every pointer is resolved */
+/* One library's table: names and the addresses of their pointers (dlsym's void * is stored
+ * through them: the one place the types are asserted; every call goes through the pointer's
+ * declared type, OpenSSL's prototype). */
+struct sym {
+	const char *name;
+	void **slot;
+};
+#define OSSL_SYM(f) {#f, (void **)&ossl_##f},
+static const struct sym crypto_syms[] = {OSSL_FUNCS(OSSL_SYM)};
+static const struct sym ssl_syms[] = {OSSL_SSL_FUNCS(OSSL_SYM)};
+#undef OSSL_SYM
+
+struct lib {
+	const char *soname;
+	const char *what; /* for messages */
+	const struct sym *syms;
+	size_t nsyms;
+	void *handle; /* non-NULL once every pointer is resolved */
+};
+static struct lib crypto = {OSSL_SONAME, "certificate checks need OpenSSL's libcrypto", crypto_syms,
+			    sizeof(crypto_syms) / sizeof(crypto_syms[0]), NULL};
+static struct lib ssl = {OSSL_SSL_SONAME, "TLS termination needs OpenSSL's libssl", ssl_syms,
+			 sizeof(ssl_syms) / sizeof(ssl_syms[0]), NULL};
 
 void ossl_set_soname(const char *name)
 {
-	if (!handle)
-		soname = name ? name : OSSL_SONAME;
+	if (!crypto.handle)
+		crypto.soname = name ? name : OSSL_SONAME;
 }
 
-static char *load_error(const char *why)
+static char *load_error(const struct lib *l, const char *why)
 {
-	return xasprintf("certificate checks need OpenSSL's libcrypto (%s, Debian package "
-			 "libssl3): %s",
-			 soname, why);
+	return xasprintf("%s (%s, Debian package libssl3): %s", l->what, l->soname, why);
+}
+
+static int load(struct lib *l, char **err)
+{
+	if (l->handle)
+		return 0;
+	dlerror();
+	void *h = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!h) {
+		const char *e = dlerror();
+		*err = load_error(l, e ? e : "dlopen failed");
+		return -1;
+	}
+	for (size_t i = 0; i < l->nsyms; i++) {
+		if (!(*l->syms[i].slot = dlsym(h, l->syms[i].name))) {
+			const char *e = dlerror();
+			char *why = e ? xstrdup(e)
+				      : xasprintf("%s: undefined symbol: %s", l->soname,
+						  l->syms[i].name);
+			*err = load_error(l, why);
+			free(why);
+			for (size_t j = 0; j < l->nsyms; j++)
+				*l->syms[j].slot = NULL;
+			return -1; /* h stays open (RTLD_NODELETE): the next call tries again */
+		}
+	}
+	l->handle = h;
+	return 0;
 }
 
 int ossl_load(char **err)
 {
-	if (handle)
-		return 0;
-	dlerror();
-	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	if (!h) {
-		const char *e = dlerror();
-		*err = load_error(e ? e : "dlopen failed");
-		return -1;
-	}
-	/* the cast from dlsym's void * is the one place the types are asserted; every call goes
-	 * through the pointer's declared type (OpenSSL's prototype) */
-#define OSSL_RESOLVE(f)                                                                            \
-	if (!(ossl_##f = (__typeof__(ossl_##f))dlsym(h, #f))) {                                    \
-		missing = #f;                                                                      \
-		goto fail;                                                                         \
-	}
-	const char *missing = NULL;
-	OSSL_FUNCS(OSSL_RESOLVE)
-#undef OSSL_RESOLVE
-	handle = h;
-	return 0;
+	return load(&crypto, err);
+}
 
-fail:;
-	const char *e = dlerror();
-	char *why = e ? xstrdup(e) : xasprintf("%s: undefined symbol: %s", soname, missing);
-	*err = load_error(why);
-	free(why);
-#define OSSL_CLEAR(f) ossl_##f = NULL;
-	OSSL_FUNCS(OSSL_CLEAR)
-#undef OSSL_CLEAR
-	return -1; /* h stays open (RTLD_NODELETE makes dlclose moot): the next call tries again */
+int ossl_load_ssl(char **err)
+{
+	return ossl_load(err) < 0 ? -1 : load(&ssl, err);
 }

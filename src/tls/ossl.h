@@ -7,6 +7,7 @@
 #define BATON_OSSL_H
 
 #define OSSL_SONAME "libcrypto.so.3" /* OpenSSL 3; Debian package libssl3 */
+#define OSSL_SSL_SONAME "libssl.so.3"
 
 /* Load libcrypto and resolve every function certcheck uses. Returns 0, at once when already
  * loaded; or -1 with *err set to a fresh message (the caller frees it), e.g. "certificate
@@ -14,6 +15,8 @@
  * cannot open shared object file: No such file or directory". A failure is not remembered:
  * the next call tries again (the package may have been installed since). */
 int ossl_load(char **err);
+/* The same for libssl (and libcrypto first), for TLS termination (tlsfront.h). */
+int ossl_load_ssl(char **err);
 
 /* Tests only: the library name ossl_load() opens (NULL: OSSL_SONAME). No effect once a load
  * succeeded. */

@@ -48,6 +48,8 @@
 	X(CRYPTO_free) \
 	X(EC_curve_nid2nist) \
 	X(ERR_clear_error) \
+	X(ERR_error_string_n) \
+	X(ERR_get_error) \
 	X(EVP_DigestFinal_ex) \
 	X(EVP_DigestInit_ex) \
 	X(EVP_DigestUpdate) \
@@ -94,6 +96,7 @@
 	X(X509_STORE_new) \
 	X(X509_VERIFY_PARAM_set_flags) \
 	X(X509_VERIFY_PARAM_set_time) \
+	X(X509_check_host) \
 	X(X509_cmp) \
 	X(X509_digest) \
 	X(X509_free) \
@@ -131,6 +134,8 @@ OSSL_FUNCS(OSSL_DECLARE)
 #define CRYPTO_free (*ossl_CRYPTO_free)
 #define EC_curve_nid2nist (*ossl_EC_curve_nid2nist)
 #define ERR_clear_error (*ossl_ERR_clear_error)
+#define ERR_error_string_n (*ossl_ERR_error_string_n)
+#define ERR_get_error (*ossl_ERR_get_error)
 #define EVP_DigestFinal_ex (*ossl_EVP_DigestFinal_ex)
 #define EVP_DigestInit_ex (*ossl_EVP_DigestInit_ex)
 #define EVP_DigestUpdate (*ossl_EVP_DigestUpdate)
@@ -177,6 +182,7 @@ OSSL_FUNCS(OSSL_DECLARE)
 #define X509_STORE_new (*ossl_X509_STORE_new)
 #define X509_VERIFY_PARAM_set_flags (*ossl_X509_VERIFY_PARAM_set_flags)
 #define X509_VERIFY_PARAM_set_time (*ossl_X509_VERIFY_PARAM_set_time)
+#define X509_check_host (*ossl_X509_check_host)
 #define X509_cmp (*ossl_X509_cmp)
 #define X509_digest (*ossl_X509_digest)
 #define X509_free (*ossl_X509_free)

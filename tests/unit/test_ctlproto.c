@@ -43,6 +43,15 @@ static void test_parse_valid(void **state)
 	assert_int_equal(parse("upgrade", &r, why), 0);
 	assert_int_equal(r.verb, CTL_UPGRADE);
 	assert_int_equal(parse("upgrade now", &r, why), -EINVAL);
+	assert_int_equal(parse("promote", &r, why), 0);
+	assert_int_equal(r.verb, CTL_PROMOTE);
+	assert_int_equal(parse("abort", &r, why), 0);
+	assert_int_equal(r.verb, CTL_ABORT);
+	assert_int_equal(parse("rollback", &r, why), 0);
+	assert_int_equal(r.verb, CTL_ROLLBACK);
+	assert_int_equal(parse("rollback 3", &r, why), -EINVAL);
+	assert_int_equal(parse("abor", &r, why), -EINVAL);
+	assert_int_equal(parse("rollbacks", &r, why), -EINVAL);
 	assert_int_equal(parse("status", &r, why), 0);
 	assert_int_equal(r.verb, CTL_STATUS);
 	assert_false(r.json);
@@ -418,9 +427,12 @@ static void test_encode_request(void **state)
 		{.verb = CTL_STATUS, .json = true},
 		{.verb = CTL_HELLO, .version = "1"},
 		{.verb = CTL_UPGRADE},
+		{.verb = CTL_PROMOTE},
+		{.verb = CTL_ABORT},
+		{.verb = CTL_ROLLBACK},
 	};
-	const char *want[] = {"reload\n",      "stop\n",    "status\n",
-			      "status json\n", "hello 1\n", "upgrade\n"};
+	const char *want[] = {"reload\n",  "stop\n",	"status\n", "status json\n", "hello 1\n",
+			      "upgrade\n", "promote\n", "abort\n",  "rollback\n"};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		struct buf b = BUF_INIT;
 		ctlproto_encode_request(&b, &reqs[i]);

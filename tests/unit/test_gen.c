@@ -463,6 +463,61 @@ static void test_spawn_failure_and_stop_deferred(void **state)
 	fx_fini(&f);
 }
 
+/* Rollouts: the previous generation stays ready until retired (promote) or reverted to. */
+static void test_hold_retire_revert(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, "idle", NULL, READY_NOTIFY, NULL);
+	gen_hold_previous(f.s, true);
+	assert_int_equal(gen_retire(f.s), -ESRCH);
+	assert_int_equal(gen_revert(f.s), -ESRCH);
+	assert_int_equal(replace(&f), 0);
+	notify_ready(&f, 1);
+	assert_int_equal(gen_previous(f.s), 0);
+	assert_int_equal(replace(&f), 0);
+	notify_ready(&f, 2);
+	assert_ev(&f, 1, "ready 2 1");
+	assert_int_equal(gen_serving(f.s), 2);
+	assert_int_equal(gen_previous(f.s), 1);
+	assert_int_equal(state_of(&f, 1), GEN_READY);
+	/* promote: 1 drains */
+	assert_int_equal(gen_retire(f.s), 0);
+	assert_int_equal(gen_previous(f.s), 0);
+	assert_int_equal(state_of(&f, 1), GEN_DRAINING);
+	wait_events(&f, 3);
+	assert_ev(&f, 2, "exited 1");
+	/* roll back: 3 drains, 2 serves again */
+	assert_int_equal(replace(&f), 0);
+	notify_ready(&f, 3);
+	assert_int_equal(gen_previous(f.s), 2);
+	assert_int_equal(gen_revert(f.s), 0);
+	assert_int_equal(gen_serving(f.s), 2);
+	assert_int_equal(gen_previous(f.s), 0);
+	assert_int_equal(state_of(&f, 3), GEN_DRAINING);
+	wait_events(&f, 5);
+	assert_ev(&f, 4, "exited 3");
+	/* a new candidate replaces an unfinished one, the baseline stays */
+	assert_int_equal(replace(&f), 0);
+	notify_ready(&f, 4);
+	assert_int_equal(replace(&f), 0);
+	notify_ready(&f, 5);
+	assert_ev(&f, 6, "ready 5 2");
+	assert_int_equal(gen_previous(f.s), 2);
+	assert_int_equal(state_of(&f, 4), GEN_DRAINING);
+	assert_int_equal(state_of(&f, 2), GEN_READY);
+	wait_events(&f, 8);
+	/* the candidate crashes: the previous serves again, nothing restarts */
+	assert_int_equal(kill(pid_of(&f, 5), SIGKILL), 0);
+	wait_events(&f, 9);
+	assert_true(strv_contains(&f.r.ev, "crashed 5: killed by SIGKILL"));
+	assert_int_equal(gen_serving(f.s), 2);
+	assert_int_equal(gen_previous(f.s), 0);
+	assert_false(gen_busy(f.s));
+	stop_and_wait(&f, 11);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	char exe[PATH_MAX];
@@ -483,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_stop_with_draining_and_max_draining),
 		cmocka_unit_test(test_no_overlap_replace),
 		cmocka_unit_test(test_spawn_failure_and_stop_deferred),
+		cmocka_unit_test(test_hold_retire_revert),
 	};
 	return cmocka_run_group_tests_name("gen", tests, NULL, NULL);
 }
