@@ -89,7 +89,7 @@ static void fail(struct etcd *e, const char *what)
 	e->ep = (e->ep + 1) % n;
 	if (was_watching)
 		e->fails = 0;
-	if (++e->fails < n && !was_watching) {
+	if (++e->fails < n) {
 		log_debug("source \"%s\": %s — trying the next endpoint", e->cfg->name, why);
 		free(why);
 		connect_next(e);

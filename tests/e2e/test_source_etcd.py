@@ -142,11 +142,14 @@ def stop(b):
 
 def test_value_in_place_before_gen1_good_applied_once_bad_rejected(env, etcd):
     etcd.put("/myapp/app.conf", "good 1")
-    config(env, [etcd.url], KEY_SOURCE)
+    # endpoints are tried in turn: a dead first one costs no backoff and no "down"
+    dead = f"http://127.0.0.1:{free_port()}"
+    config(env, [dead, etcd.url], KEY_SOURCE)
     b = env.baton("run")
     b.wait_line(r"app sees: good 1$", timeout=30)
     b.wait_line(r"generation 1 serving", timeout=30)
     b.wait_line(r'source "appconf": watching', timeout=30)
+    assert b.count(r"retrying") == 0
 
     mark = b.mark()
     etcd.put("/myapp/app.conf", "good 2")
