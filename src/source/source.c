@@ -93,7 +93,7 @@ static void ready_fire(struct loop *l, void *data)
 	if (set->ready_called || !set->ready)
 		return;
 	set->ready_called = true;
-	set->started = set->ready_ok;
+	set->started = set->started || set->ready_ok;
 	set->ready(set->ready_ok, set->ready_why, set->ready_data);
 }
 
@@ -493,9 +493,10 @@ struct source_set *source_set_new(struct loop *l, const struct config *cfg, cons
 	return set;
 }
 
-void source_set_start(struct source_set *set, void (*ready)(bool ok, const char *why, void *data),
-		      void *data)
+void source_set_start(struct source_set *set, bool serving,
+		      void (*ready)(bool ok, const char *why, void *data), void *data)
 {
+	set->started = serving;
 	set->ready = ready;
 	set->ready_data = data;
 	for (int i = 0; i < set->n; i++) {

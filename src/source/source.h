@@ -48,9 +48,10 @@ struct source_set *source_set_new(struct loop *l, const struct config *cfg, cons
 				  void *data, char **err);
 /* Connect every source; ready(ok, why, data) is called once (from the loop) when every source
  * has its file in place (ok), or one of them has none after its initial_timeout (!ok, why says
- * which and why). Until then actions are not run (there is no app yet). */
-void source_set_start(struct source_set *s, void (*ready)(bool ok, const char *why, void *data),
-		      void *data);
+ * which and why). Until then actions are not run (there is no app yet), unless serving says an
+ * app already runs (baton re-executed itself by `baton upgrade`). */
+void source_set_start(struct source_set *s, bool serving,
+		      void (*ready)(bool ok, const char *why, void *data), void *data);
 void source_set_free(struct source_set *s);
 
 int source_set_count(const struct source_set *s);

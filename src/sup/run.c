@@ -411,7 +411,7 @@ int run_main(const struct config *cfg, char **extra_args)
 		goto out;
 	}
 	if (r->sources)
-		source_set_start(r->sources, sources_ready, r);
+		source_set_start(r->sources, gen_serving(r->app.gens) > 0, sources_ready, r);
 	else
 		first_generation(r);
 	int e = loop_run(r->app.loop);

@@ -529,3 +529,22 @@ def test_tls_to_etcd_with_a_client_certificate_and_a_wrong_ca(env):
     b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
     assert content(env) == "good tls 2"
     stop(b)
+
+
+def test_after_baton_upgrade_the_source_acts_on_the_serving_app(env, etcd):
+    etcd.put("/myapp/app.conf", "good 1")
+    config(env, [etcd.url], KEY_SOURCE)
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r'source "appconf": watching', timeout=30)
+    mark = b.mark()
+    r = env.run([BATON, "upgrade"], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    b.wait_line(r'source "appconf": watching', timeout=30, start=mark)
+    # the new image reads and watches again, and acts on the generation it inherited
+    mark = b.mark()
+    etcd.put("/myapp/app.conf", "good 2")
+    b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20, start=mark)
+    assert content(env) == "good 2"
+    assert b.count(r"^app sees:") == 1  # still generation 1
+    stop(b)
