@@ -15,11 +15,13 @@
 #include "source/etcd_tls.h"
 #include "source/source_int.h"
 #include "util/buf.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define REQUEST_TIMEOUT_MS 10000
+#define STABLE_MS 10000 /* a watch up this long resets the backoff */
 #define BODY_MAX (64u << 20)
 
 enum phase { P_IDLE, P_AUTH, P_RANGE, P_WATCH };
@@ -45,6 +47,7 @@ struct etcd {
 	struct buf body; /* range / auth answer */
 	struct etcd_stream stream;
 	bool watching; /* the watch was created */
+	int64_t watch_since;
 	bool changed;  /* events applied since the last delivery */
 	char *token;
 	int64_t rev; /* last revision seen; the watch starts after it */
@@ -83,6 +86,10 @@ static void retry_timer(struct loop *l, void *data)
 static void fail(struct etcd *e, const char *what)
 {
 	bool was_watching = e->watching;
+	/* the backoff starts over only after a watch that lasted: one canceled as soon as it is
+	 * created (a member without a leader) must not make baton retry four times a second */
+	if (was_watching && now_ms() - e->watch_since >= STABLE_MS)
+		e->backoff_ms = BACKOFF_MIN_MS;
 	drop_req(e);
 	char *why = xasprintf("etcd \"%s\": %s", endpoint(e), what);
 	size_t n = e->cfg->etcd.n;
@@ -190,8 +197,8 @@ static int on_watch_msg(const struct etcd_watch_msg *m, void *data)
 	switch (m->kind) {
 	case ETCD_WATCH_CREATED:
 		e->watching = true;
+		e->watch_since = now_ms();
 		e->fails = 0;
-		e->backoff_ms = BACKOFF_MIN_MS;
 		source_set_state(e->src, true, NULL);
 		return 0;
 	case ETCD_WATCH_EVENTS:

@@ -548,3 +548,32 @@ def test_after_baton_upgrade_the_source_acts_on_the_serving_app(env, etcd):
     assert content(env) == "good 2"
     assert b.count(r"^app sees:") == 1  # still generation 1
     stop(b)
+
+
+def test_a_watch_canceled_at_once_backs_off(env):
+    rng = json.dumps({"header": {"revision": "5"},
+                      "kvs": [{"key": b64("/myapp/app.conf"), "value": b64("good 1"),
+                               "mod_revision": "5"}]}).encode()
+    fake = FakeEtcd({
+        "/v3/kv/range": [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(rng), rng)],
+        # a member without a leader: created, then canceled (Grpc-Metadata-hasleader)
+        "/v3/watch": [chunked(b'{"result":{"header":{"revision":"5"},"created":true}}\n',
+                              b'{"result":{"header":{"revision":"5"},"canceled":true,'
+                              b'"cancel_reason":"etcdserver: no leader"}}\n', b"")],
+    })
+    try:
+        config(env, [fake.url], KEY_SOURCE)
+        b = env.baton("run")
+        b.wait_line(r"generation 1 serving", timeout=30)
+        waits = []
+        i = 0
+        for _ in range(4):
+            i, m = b.wait_line(r"watch ended: etcdserver: no leader — retrying in (\d+) ms",
+                               timeout=30, start=i)
+            waits.append(int(m.group(1)))
+            i += 1
+        assert waits == [250, 500, 1000, 2000], waits
+        assert b.count(r'source "appconf": revision 5 in place') == 1
+        stop(b)
+    finally:
+        fake.close()
