@@ -196,6 +196,18 @@ static int on_watch_msg(const struct etcd_watch_msg *m, void *data)
 	struct etcd *e = data;
 	switch (m->kind) {
 	case ETCD_WATCH_CREATED:
+		if (m->revision > 0 && m->revision < e->rev) {
+			/* the store went back (restored from a backup, or a new cluster at the same
+			 * address): a watch from our revision would wait for changes long made */
+			log_warn("source \"%s\": etcd is at revision %lld, behind the %lld baton saw — "
+				 "reading the whole %s again",
+				 e->cfg->name, (long long)m->revision, (long long)e->rev,
+				 e->prefix ? "prefix" : "key");
+			e->need_range = true;
+			drop_req(e);
+			connect_next(e);
+			return 1;
+		}
 		e->watching = true;
 		e->watch_since = now_ms();
 		e->fails = 0;

@@ -577,3 +577,32 @@ def test_a_watch_canceled_at_once_backs_off(env):
         stop(b)
     finally:
         fake.close()
+
+
+def test_an_etcd_whose_revision_went_back_is_read_again(env):
+    def rng(rev, value):
+        body = json.dumps({"header": {"revision": str(rev)},
+                           "kvs": [{"key": b64("/myapp/app.conf"), "value": b64(value),
+                                    "mod_revision": str(rev)}]}).encode()
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    fake = FakeEtcd({
+        # first a store at revision 50; then, restored from an older backup, at revision 3
+        "/v3/kv/range": [rng(50, "good 50"), rng(3, "good restored")],
+        "/v3/watch": [
+            chunked(b'{"result":{"header":{"revision":"50"},"created":true}}\n', b""),
+            chunked(b'{"result":{"header":{"revision":"3"},"created":true}}\n'),
+        ],
+    })
+    try:
+        config(env, [fake.url], KEY_SOURCE)
+        b = env.baton("run")
+        b.wait_line(r"app sees: good 50$", timeout=30)
+        b.wait_line(r"etcd is at revision 3, behind the 50 baton saw — reading the whole key "
+                    r"again", timeout=30)
+        b.wait_line(r'source "appconf": revision 3 in place', timeout=30)
+        b.wait_line(r"sigecho gen=1 got SIGHUP", timeout=20)
+        assert content(env) == "good restored"
+        stop(b)
+    finally:
+        fake.close()
