@@ -48,7 +48,7 @@ struct etcd {
 	struct etcd_stream stream;
 	bool watching; /* the watch was created */
 	int64_t watch_since;
-	bool changed;  /* events applied since the last delivery */
+	bool changed; /* events applied since the last delivery */
 	char *token;
 	int64_t rev; /* last revision seen; the watch starts after it */
 	bool need_range;
@@ -199,7 +199,8 @@ static int on_watch_msg(const struct etcd_watch_msg *m, void *data)
 		if (m->revision > 0 && m->revision < e->rev) {
 			/* the store went back (restored from a backup, or a new cluster at the same
 			 * address): a watch from our revision would wait for changes long made */
-			log_warn("source \"%s\": etcd is at revision %lld, behind the %lld baton saw — "
+			log_warn("source \"%s\": etcd is at revision %lld, behind the %lld baton "
+				 "saw — "
 				 "reading the whole %s again",
 				 e->cfg->name, (long long)m->revision, (long long)e->rev,
 				 e->prefix ? "prefix" : "key");
