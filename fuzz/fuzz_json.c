@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "util/json.h"
+#include "util/json_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util/base64.h"
-#include "util/json.h"
+#include "util/json_parse.h"
 #include "util/xalloc.h"
 
 /* The key just past every key starting with key: the last byte below 0xff incremented, the rest
@@ -52,7 +52,7 @@ void etcd_watch_body(struct buf *out, const char *key, bool prefix, int64_t star
 		   (long long)start_rev);
 }
 
-static void json_str(struct buf *out, const char *s)
+static void put_json_str(struct buf *out, const char *s)
 {
 	buf_putc(out, '"');
 	for (; *s; s++) {
@@ -70,9 +70,9 @@ static void json_str(struct buf *out, const char *s)
 void etcd_auth_body(struct buf *out, const char *user, const char *password)
 {
 	buf_puts(out, "{\"name\":");
-	json_str(out, user);
+	put_json_str(out, user);
 	buf_puts(out, ",\"password\":");
-	json_str(out, password);
+	put_json_str(out, password);
 	buf_putc(out, '}');
 }
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "util/base64.h"
-#include "util/json.h"
+#include "util/json_parse.h"
 
 static struct json *ok(const char *s)
 {

@@ -8,8 +8,8 @@
  *
  * Ownership: json_parse() returns a tree the caller frees with json_free(); every string in it
  * belongs to the tree. */
-#ifndef BATON_UTIL_JSON_H
-#define BATON_UTIL_JSON_H
+#ifndef BATON_UTIL_JSON_PARSE_H
+#define BATON_UTIL_JSON_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "util/json.h"
+#include "util/json_parse.h"
 
 #include <errno.h>
 #include <limits.h>
