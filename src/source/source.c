@@ -74,14 +74,17 @@ static void try_apply(struct source *s);
 
 /* ---- reporting ---- */
 
-/* One place for every outcome: the log line is written by the caller; here the status fields.
- * Events (obs/events.h EV_FILE_GROUP with group = the source name) join here once the event bus
- * is merged. */
+/* One place for every outcome: "applied", "rejected" or "failed" (reason NULL when applied).
+ * The log line is the caller's; status reads the fields. Hook for the event bus (obs/events.h,
+ * branch events, not in main yet): once it is, this becomes
+ *	ev_emit(&(struct ev){.type = EV_FILE_GROUP, .group = s->cfg->name, .result = result,
+ *			     .reason = reason, .duration_us = -1});
+ * so baton_file_reloads_total{group,result} and the event stream count sources too. */
 static void report(struct source *s, const char *result, const char *reason)
 {
+	(void)s;
 	(void)result;
 	(void)reason;
-	(void)s;
 }
 
 /* ---- start-up ---- */
