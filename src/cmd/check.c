@@ -58,6 +58,8 @@ static void summary(const struct config *cfg, const char *name)
 		printf(", %d reload %s", cfg->nreload, plural(cfg->nreload, "rule", "rules"));
 	if (cfg->ntls)
 		printf(", %d %s", cfg->ntls, plural(cfg->ntls, "certificate", "certificates"));
+	if (cfg->nsources)
+		printf(", %d config %s", cfg->nsources, plural(cfg->nsources, "source", "sources"));
 	printf("\n");
 }
 

@@ -55,6 +55,25 @@ struct cfg_tls {
 	struct cfg_action action;
 };
 
+/* [[source]] (config sources: etcd): one key, or every key under a prefix, kept in a file or a
+ * directory through the same check-then-apply pipeline as [[reload]]. */
+struct cfg_source {
+	char *name;
+	struct strv etcd; /* endpoints "http://host:port", tried in turn */
+	char *key;	  /* exactly one of key / prefix */
+	char *prefix;
+	char *file; /* relative to root unless absolute; a directory with prefix */
+	char *check;
+	int64_t check_timeout_ms;
+	struct cfg_action action;
+	char *username; /* etcd auth (with password), or NULL */
+	char *password;
+	char *ca;	/* https:// endpoints: CA bundle (NULL: the system's), relative to root */
+	char *cert;	/* client certificate (with cert_key), or NULL */
+	char *cert_key;
+	int64_t initial_timeout_ms;
+};
+
 struct config {
 	enum config_source source;
 	char *path; /* the file loaded (absolute), NULL for zero-config */
@@ -108,6 +127,9 @@ struct config {
 	int nreload;
 	struct cfg_tls *tls;
 	int ntls;
+	/* [[source]] (config sources) */
+	struct cfg_source *sources;
+	int nsources;
 
 	struct {
 		char *socket; /* relative to root unless absolute */

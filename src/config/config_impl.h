@@ -41,7 +41,7 @@ enum config_type {
 };
 
 /* Which struct a key's offsets are relative to. */
-enum config_scope { CS_ROOT, CS_LISTEN, CS_RELOAD, CS_TLS };
+enum config_scope { CS_ROOT, CS_LISTEN, CS_RELOAD, CS_TLS, CS_SOURCE };
 
 #define CK_REQUIRED 1u	  /* must be present */
 #define CK_NONEMPTY 2u	  /* "" or [] is an error */

@@ -3,6 +3,7 @@
  * listener...), and collect every problem as "file:line:col: message". */
 #include "config/config_impl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +33,8 @@ struct loader {
 	struct config *cfg;
 	struct seen *seen;
 	size_t nseen, capseen;
-	struct toml_pos *elem_pos[3]; /* table positions of listen, reload, tls elements */
-	size_t elem_cap[3];
+	struct toml_pos *elem_pos[4]; /* table positions of listen, reload, tls, source elements */
+	size_t elem_cap[4];
 	struct toml_pos table_pos[16]; /* positions of [build], [run], ... by config_tables index */
 };
 
@@ -232,6 +233,13 @@ static void *add_elem(struct config *cfg, enum config_scope scope, int *n)
 		memset(e, 0, sizeof(*cfg->reload));
 		*n = cfg->nreload++;
 		break;
+	case CS_SOURCE:
+		cfg->sources = xrealloc(cfg->sources,
+					(size_t)(cfg->nsources + 1) * sizeof(*cfg->sources));
+		e = &cfg->sources[cfg->nsources];
+		memset(e, 0, sizeof(*cfg->sources));
+		*n = cfg->nsources++;
+		break;
 	default:
 		cfg->tls = xrealloc(cfg->tls, (size_t)(cfg->ntls + 1) * sizeof(*cfg->tls));
 		e = &cfg->tls[cfg->ntls];
@@ -252,7 +260,7 @@ static void walk_array(struct loader *ld, const struct config_table *tab, const 
 		     tab->name);
 		return;
 	}
-	int slot = tab->scope == CS_LISTEN ? 0 : tab->scope == CS_RELOAD ? 1 : 2;
+	int slot = tab->scope == CS_LISTEN ? 0 : tab->scope == CS_RELOAD ? 1 : tab->scope == CS_TLS ? 2 : 3;
 	for (size_t i = 0; i < v->u.arr.n; i++) {
 		const struct toml_value *el = &v->u.arr.items[i];
 		if (el->type != TOML_TABLE) {
@@ -315,7 +323,7 @@ static struct toml_pos pos_or(const struct seen *s, struct toml_pos dflt)
 
 static void check_required(struct loader *ld, enum config_scope scope, int n)
 {
-	int slot = scope == CS_LISTEN ? 0 : scope == CS_RELOAD ? 1 : 2;
+	int slot = scope == CS_LISTEN ? 0 : scope == CS_RELOAD ? 1 : scope == CS_TLS ? 2 : 3;
 	for (size_t i = 0; i < config_nkeys; i++) {
 		const struct config_key *k = &config_keys[i];
 		if (k->scope != scope || !(k->flags & CK_REQUIRED))
@@ -345,7 +353,7 @@ static void check_required(struct loader *ld, enum config_scope scope, int n)
 static void check_names(struct loader *ld, const char *table, int n,
 			char **(*name_at)(struct config *, int))
 {
-	int slot = strcmp(table, "listen") == 0 ? 0 : 1;
+	int slot = strcmp(table, "listen") == 0 ? 0 : strcmp(table, "source") == 0 ? 3 : 1;
 	for (int i = 0; i < n; i++) {
 		char **name = name_at(ld->cfg, i);
 		if (!*name)
@@ -360,7 +368,7 @@ static void check_names(struct loader *ld, const char *table, int n,
 				pos_or(find_seen(ld, table, "name", i), ld->elem_pos[slot][i]);
 			diag(ld, pos_or(sj, ld->elem_pos[slot][j]),
 			     "duplicate %s name '%s' (also used on line %u)",
-			     slot == 0 ? "listener" : "reload rule", *name_at(ld->cfg, j), pi.line);
+			     slot == 0 ? "listener" : slot == 3 ? "source" : "reload rule", *name_at(ld->cfg, j), pi.line);
 			break;
 		}
 	}
@@ -374,6 +382,82 @@ static char **listen_name(struct config *cfg, int i)
 static char **reload_name(struct config *cfg, int i)
 {
 	return &cfg->reload[i].name;
+}
+
+static char **source_name(struct config *cfg, int i)
+{
+	return &cfg->sources[i].name;
+}
+
+/* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT" (or https://). */
+static bool source_endpoint_ok(const char *e)
+{
+	bool tls = strncmp(e, "https://", 8) == 0;
+	if (!tls && strncmp(e, "http://", 7) != 0)
+		return false;
+	const char *h = e + (tls ? 8 : 7), *colon;
+	char host[64];
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - h - 1) >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, (size_t)(rb - h - 1));
+		host[rb - h - 1] = 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(h, ':');
+		if (!colon || (size_t)(colon - h) >= sizeof(host))
+			return false;
+		memcpy(host, h, (size_t)(colon - h));
+		host[colon - h] = 0;
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port <= 0 || port > 65535)
+		return false;
+	unsigned char a[16];
+	return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1 ||
+	       (h[0] == '[' && inet_pton(AF_INET6, host, a) == 1);
+}
+
+/* [[source]]: key or prefix, endpoints baton can reach, credentials in pairs. */
+static void check_sources(struct loader *ld)
+{
+	for (int i = 0; i < ld->cfg->nsources; i++) {
+		const struct cfg_source *s = &ld->cfg->sources[i];
+		struct toml_pos at = ld->elem_pos[3][i];
+		if (!s->key == !s->prefix)
+			diag(ld, at, "[[source]] '%s' needs exactly one of 'key' and 'prefix'",
+			     s->name);
+		if (s->prefix && s->prefix[strlen(s->prefix) - 1] != '/')
+			diag(ld, pos_or(find_seen(ld, "source", "prefix", i), at),
+			     "'source.prefix': \"%s\" must end with '/' (every key under it "
+			     "becomes a file named after the rest of the key)",
+			     s->prefix);
+		if (!s->username != !s->password)
+			diag(ld, at, "[[source]] '%s': 'username' and 'password' go together",
+			     s->name);
+		if (!s->cert != !s->cert_key)
+			diag(ld, at, "[[source]] '%s': 'cert' and 'cert_key' go together", s->name);
+		bool https = false;
+		for (size_t j = 0; j < s->etcd.n; j++)
+			https |= strncmp(s->etcd.v[j], "https://", 8) == 0;
+		if (!https && (s->ca || s->cert))
+			diag(ld, at,
+			     "[[source]] '%s': 'ca' and 'cert' are for https:// endpoints, and it "
+			     "has none",
+			     s->name);
+		for (size_t j = 0; j < s->etcd.n; j++) {
+			const char *e = s->etcd.v[j];
+			struct toml_pos ep = pos_or(find_seen(ld, "source", "etcd", i), at);
+			if (!source_endpoint_ok(e))
+				diag(ld, ep,
+				     "'source.etcd': \"%s\" is not an endpoint like "
+				     "\"http://127.0.0.1:2379\" (an IP address or localhost, and a "
+				     "port: baton does no name lookups)",
+				     e);
+		}
+	}
 }
 
 static void check_listeners(struct loader *ld)
@@ -536,6 +620,9 @@ void config_free(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->reload);
 	free(cfg->tls);
+	for (int i = 0; i < cfg->nsources; i++)
+		config_scope_release(CS_SOURCE, &cfg->sources[i]);
+	free(cfg->sources);
 	config_scope_release(CS_ROOT, cfg);
 	free(cfg->path);
 	free(cfg->dir);
@@ -605,6 +692,9 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_required(&ld, CS_LISTEN, cfg->nlisten);
 		check_required(&ld, CS_RELOAD, cfg->nreload);
 		check_required(&ld, CS_TLS, cfg->ntls);
+		check_required(&ld, CS_SOURCE, cfg->nsources);
+		check_names(&ld, "source", cfg->nsources, source_name);
+		check_sources(&ld);
 		check_names(&ld, "listen", cfg->nlisten, listen_name);
 		check_names(&ld, "reload", cfg->nreload, reload_name);
 		check_listeners(&ld);
@@ -619,7 +709,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_files(&ld);
 	toml_free(root);
 	free(ld.seen);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(ld.elem_pos[i]);
 	if (diags->n > first) {
 		struct config_diags mine = {diags->v + first, diags->n - first, 0};

@@ -327,6 +327,7 @@ static void put_array(struct buf *b, const struct config_table *t, const struct 
 {
 	int n = t->scope == CS_LISTEN	? cfg->nlisten
 		: t->scope == CS_RELOAD ? cfg->nreload
+		: t->scope == CS_SOURCE ? cfg->nsources
 					: cfg->ntls;
 	put_comment(b, "", t->help);
 	if (n == 0) {
@@ -348,6 +349,7 @@ static void put_array(struct buf *b, const struct config_table *t, const struct 
 	for (int i = 0; i < n; i++) {
 		const void *e = t->scope == CS_LISTEN	? (const void *)&cfg->listen[i]
 				: t->scope == CS_RELOAD ? (const void *)&cfg->reload[i]
+				: t->scope == CS_SOURCE ? (const void *)&cfg->sources[i]
 							: (const void *)&cfg->tls[i];
 		buf_printf(b, "[[%s]]\n", t->name);
 		put_keys(b, t->name, e, i == 0);

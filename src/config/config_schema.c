@@ -21,6 +21,7 @@
 #define L(f) offsetof(struct cfg_listen, f)
 #define RL(f) offsetof(struct cfg_reload, f)
 #define T(f) offsetof(struct cfg_tls, f)
+#define SRC(f) offsetof(struct cfg_source, f)
 #define DAY (24LL * 3600 * 1000)
 
 /* clang-format off */
@@ -162,6 +163,36 @@ const struct config_key config_keys[] = {
 	 "\"restart\", \"signal:SIGHUP\" (apps that reload certificates themselves) or "
 	 "\"exec:CMD\""},
 
+	/* [[source]]: config sources (etcd) */
+	{"source", "name", CT_NAME, CS_SOURCE, SRC(name), 0, NULL, 0, 0, 0,
+	 "shown in logs, `baton status` and events (default \"source1\", ... by position)"},
+	{"source", "etcd", CT_STRV, CS_SOURCE, SRC(etcd), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "etcd endpoints (\"http://127.0.0.1:2379\", \"https://10.0.0.1:2379\"), tried in turn"},
+	{"source", "key", CT_OPTSTR, CS_SOURCE, SRC(key), 0, NULL, 0, 0, 0,
+	 "one etcd key, written to file (give key or prefix)"},
+	{"source", "prefix", CT_OPTSTR, CS_SOURCE, SRC(prefix), 0, NULL, 0, 0, 0,
+	 "every key under this prefix, one file each in the directory file (swapped as a whole)"},
+	{"source", "file", CT_STR, CS_SOURCE, SRC(file), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
+	 "where the value is kept, relative to root (a directory with prefix)"},
+	{"source", "check", CT_OPTSTR, CS_SOURCE, SRC(check), 0, NULL, 0, 0, 0,
+	 "optional command (sh -c) run on the staged copy ($BATON_FILE); non-zero rejects it"},
+	{"source", "check_timeout", CT_DURATION, CS_SOURCE, SRC(check_timeout_ms), 0, "30s", 1, DAY,
+	 0, "a check still running after this is killed and the value rejected"},
+	{"source", "action", CT_ACTION, CS_SOURCE, SRC(action), 0, "restart", 0, 0, 0,
+	 "once a new value is in place: \"restart\", \"signal:SIGHUP\" or \"exec:CMD\""},
+	{"source", "username", CT_OPTSTR, CS_SOURCE, SRC(username), 0, NULL, 0, 0, 0,
+	 "etcd user (auth enabled), with password"},
+	{"source", "password", CT_OPTSTR, CS_SOURCE, SRC(password), 0, NULL, 0, 0, 0,
+	 "the etcd user's password"},
+	{"source", "ca", CT_OPTSTR, CS_SOURCE, SRC(ca), 0, NULL, 0, 0, 0,
+	 "https:// endpoints: the CA bundle to verify etcd against (default: the system's)"},
+	{"source", "cert", CT_OPTSTR, CS_SOURCE, SRC(cert), 0, NULL, 0, 0, 0,
+	 "https:// endpoints: client certificate (PEM) for etcd's --client-cert-auth"},
+	{"source", "cert_key", CT_OPTSTR, CS_SOURCE, SRC(cert_key), 0, NULL, 0, 0, 0,
+	 "the client certificate's private key (PEM, unencrypted)"},
+	{"source", "initial_timeout", CT_DURATION, CS_SOURCE, SRC(initial_timeout_ms), 0, "30s", 1,
+	 DAY, 0, "at start with no file in place: how long to wait for etcd before failing"},
+
 	{"control", "socket", CT_STR, CS_ROOT, R(control.socket), 0, ".baton/baton.sock", 0, 0,
 	 CK_NONEMPTY, "control socket for reload/status/stop (mode 0600, same-uid peers only)"},
 
@@ -217,6 +248,7 @@ const struct config_table config_tables[] = {
 	{"watch", CS_ROOT, "dev mode: what triggers a rebuild"},
 	{"reload", CS_RELOAD, "production: files whose change triggers a reload"},
 	{"tls", CS_TLS, "certificates validated before any reload they cause"},
+	{"source", CS_SOURCE, "config sources: etcd keys kept in files through check-then-apply"},
 	{"control", CS_ROOT, "the control socket"},
 	{"proxy", CS_ROOT, "the HTTP front's limits (listeners with proxy = \"http\")"},
 	{"health", CS_ROOT, "health checks of serving generations (proxy mode)"},

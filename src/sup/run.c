@@ -11,6 +11,7 @@
 #include "sup/adopt.h"
 #include "sup/app.h"
 #include "filereload/reload.h"
+#include "source/source.h"
 #include "sup/run_internal.h"
 #include "proc/child.h"
 #include "ctl/ctl.h"
@@ -355,6 +356,31 @@ static void start_first(void *data)
 	run_state_save(r);
 }
 
+static void first_generation(struct run *r)
+{
+	if (gen_serving(r->app.gens)) {
+		/* re-exec'd in place: the generations serve on */
+	} else if (r->orphans && has_forward(r->cfg)) {
+		/* the orphan holds the forward target's port the app binds: it goes first, the
+		 * forwarders hold connections until the new generation is ready */
+		drain_orphans(r, start_first);
+	} else {
+		gen_replace(r->app.gens);
+	}
+	run_state_save(r);
+}
+
+static void sources_ready(bool ok, const char *why, void *data)
+{
+	struct run *r = data;
+	if (!ok) {
+		log_error("%s", why);
+		loop_exit(r->app.loop, 1);
+		return;
+	}
+	first_generation(r);
+}
+
 int run_main(const struct config *cfg, char **extra_args)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
@@ -404,22 +430,26 @@ int run_main(const struct config *cfg, char **extra_args)
 	char *ls = app_listeners_str(&r->app);
 	log_info("running \"%s\"%s%s", cfg->run.cmd, *ls ? " · listening on " : "", ls);
 	free(ls);
-	if (gen_serving(r->app.gens)) {
-		/* re-exec'd in place: the generations serve on */
-	} else if (r->orphans && has_forward(cfg)) {
-		/* the orphan holds the forward target's port the app binds: it goes first, the
-		 * forwarders hold connections until the new generation is ready */
-		drain_orphans(r, start_first);
-	} else {
-		gen_replace(r->app.gens);
+	/* [[source]]: their files are in place before generation 1 starts */
+	char *serr = NULL;
+	r->sources = source_set_new(r->app.loop, cfg, (const char *const *)r->app.env.v,
+				    r->app.reaper, &app_reload_cbs, &r->app, &serr);
+	if (serr) {
+		log_error("%s", serr);
+		free(serr);
+		goto out;
 	}
-	run_state_save(r);
+	if (r->sources)
+		source_set_start(r->sources, gen_serving(r->app.gens) > 0, sources_ready, r);
+	else
+		first_generation(r);
 	int e = loop_run(r->app.loop);
 	rc = e < 0 ? 1 : e;
 out:
 	answer_waiters(r, 1 << 30, false, "baton is stopping");
 	run_ctl_free(r->ctl);
 	reloader_free(r->reloader);
+	source_set_free(r->sources);
 	run_state_fini(r); /* before app_fini: the orphans' pidfds are on the loop */
 	if (r->preflight)
 		child_free(r->preflight);

@@ -17,6 +17,7 @@
 #include "net/listen.h"
 #include "core/log.h"
 #include "filereload/reload.h"
+#include "source/source.h"
 #include "sup/run_internal.h"
 #include "sup/gen.h"
 #include "sup/upgrade.h"
@@ -100,6 +101,25 @@ static char *status_doc(struct run *r, bool json)
 			.attempt_ago_ms = rg.last_attempt_ms ? now - rg.last_attempt_ms : -1,
 			.applied = rg.applied,
 		};
+	}
+	/* [[source]]: shown with the groups, as kind "source" */
+	int nsrc = source_set_count(r->sources);
+	if (nsrc) {
+		grs = xrealloc(grs, (size_t)(ngr + nsrc + 1) * sizeof(*grs));
+		for (int i = 0; i < nsrc; i++) {
+			struct source_info si;
+			source_set_info(r->sources, i, &si);
+			grs[ngr++] = (struct ctlstatus_group){
+				.name = si.name,
+				.kind = "source",
+				.ok = si.ok,
+				.error = si.error,
+				.warning = si.up ? NULL : si.down_reason ? si.down_reason
+									 : "connecting",
+				.attempt_ago_ms = -1,
+				.applied = si.applied,
+			};
+		}
 	}
 	st.groups = grs;
 	st.ngroups = ngr;

@@ -13,6 +13,7 @@ struct run_ctl;
 struct child;
 struct ctl_client;
 struct upgrade_state;
+struct source_set;
 
 /* A reload requester waiting for the generation that covers its request. */
 struct waiter {
@@ -40,6 +41,7 @@ struct run {
 	int exit_code;
 	struct run_ctl *ctl;
 	struct reloader *reloader;
+	struct source_set *sources; /* [[source]] (config sources), or NULL */
 	/* the state file (run_state.c) and the generations adopted from a killed baton */
 	char *state_path;
 	bool state_written; /* ours now: removed at a clean exit */

@@ -965,6 +965,8 @@ static void test_docs_match_schema(void **state)
 	struct cfg_listen l = {0};
 	struct cfg_reload r = {0};
 	struct cfg_tls t = {0};
+	struct cfg_source so = {0};
+	config_scope_defaults(CS_SOURCE, &so);
 	config_scope_defaults(CS_LISTEN, &l);
 	config_scope_defaults(CS_RELOAD, &r);
 	config_scope_defaults(CS_TLS, &t);
@@ -987,6 +989,7 @@ static void test_docs_match_schema(void **state)
 			const void *base = k->scope == CS_LISTEN   ? (const void *)&l
 					   : k->scope == CS_RELOAD ? (const void *)&r
 					   : k->scope == CS_TLS	   ? (const void *)&t
+					   : k->scope == CS_SOURCE ? (const void *)&so
 								   : (const void *)cfg;
 			char *v = config_key_format(k, base);
 			char *want = xasprintf("`%s`", v);
@@ -1003,9 +1006,58 @@ static void test_docs_match_schema(void **state)
 	config_scope_release(CS_LISTEN, &l);
 	config_scope_release(CS_RELOAD, &r);
 	config_scope_release(CS_TLS, &t);
+	config_scope_release(CS_SOURCE, &so);
 	config_free(cfg);
 	free(doc);
 	free(path);
+}
+
+/* [[source]] (config sources): defaults, and the checks across its keys. */
+static void test_source(void **state)
+{
+	(void)state;
+	struct config *ok;
+	struct config *cfg = load_ok(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:2379\"\n"
+					     "key = \"/a/b\"\nfile = \"c/b.json\"\n");
+	assert_int_equal(cfg->nsources, 1);
+	assert_string_equal(cfg->sources[0].name, "source1");
+	assert_int_equal(cfg->sources[0].initial_timeout_ms, 30000);
+	assert_int_equal(cfg->sources[0].action.kind, ACTION_RESTART);
+	assert_null(cfg->sources[0].prefix);
+	round_trip(cfg);
+	config_free(cfg);
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nfile = \"f\"\n", 3, 1,
+		  "needs exactly one of 'key' and 'prefix'");
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nprefix = \"/p/\"\n"
+			  "file = \"f\"\n",
+		  3, 1, "needs exactly one of 'key' and 'prefix'");
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nprefix = \"/p\"\nfile = \"f\"\n", 5,
+		  10, "must end with '/'");
+	one_error(MIN_RUN "[[source]]\netcd = \"https://h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4,
+		  8, "baton does no name lookups");
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			  "ca = \"ca.pem\"\n",
+		  3, 1, "'ca' and 'cert' are for https:// endpoints");
+	one_error(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			  "cert = \"c.pem\"\n",
+		  3, 1, "'cert' and 'cert_key' go together");
+	ok = load_ok(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			     "ca = \"ca.pem\"\ncert = \"c.pem\"\ncert_key = \"k.pem\"\n");
+	assert_string_equal(ok->sources[0].cert_key, "k.pem");
+	config_free(ok);
+	one_error(MIN_RUN "[[source]]\netcd = \"h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4, 8,
+		  "is not an endpoint like");
+	one_error(MIN_RUN "[[source]]\netcd = [\"http://127.0.0.1:2379\", \"http://etcd-0:2379\"]\n"
+			  "key = \"/k\"\nfile = \"f\"\n",
+		  4, 8, "baton does no name lookups");
+	ok = load_ok(MIN_RUN "[[source]]\netcd = [\"http://[::1]:2379\", "
+					    "\"http://localhost:2379\"]\nkey = \"/k\"\nfile = \"f\"\n");
+	config_free(ok);
+	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+			  "username = \"u\"\n",
+		  3, 1, "'username' and 'password' go together");
+	one_error(MIN_RUN "[[source]]\nkey = \"/k\"\nfile = \"f\"\n", 3, 1,
+		  "[[source]] is missing required key 'etcd'");
 }
 
 int main(void)
@@ -1029,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_find_go_main),
 		cmocka_unit_test(test_docs_match_schema),
+		cmocka_unit_test(test_source),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
