@@ -1,4 +1,3 @@
-#include "obs/events.h"
 #include "source/source.h"
 
 #include <errno.h>
@@ -9,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "obs/events.h"
 #include "proc/child.h"
 #include "source/source_fs.h"
 #include "source/source_int.h"
