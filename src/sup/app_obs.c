@@ -11,9 +11,11 @@
 #include "obs/httpd.h"
 #include "obs/metrics.h"
 #include "obs/page.h"
+#include "sup/front.h"
 #include "sup/gen.h"
 
 #define OBS_MAX_GENS 64
+#define OBS_MAX_LISTENERS 64
 
 static void state(void *arg, struct metrics_state *out)
 {
@@ -31,6 +33,12 @@ static void state(void *arg, struct metrics_state *out)
 					     .weight = -1};
 	out->gens = mg;
 	out->ngens = (size_t)n;
+	static struct metrics_listener ls[OBS_MAX_LISTENERS];
+	if (a->front && a->cfg->nlisten <= OBS_MAX_LISTENERS) {
+		front_metrics(a->front, ls, &out->nlisteners, mg, (size_t)n,
+			      &out->upstream_retries);
+		out->listeners = ls;
+	}
 }
 
 void app_obs_start(struct app *a)

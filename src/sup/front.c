@@ -10,6 +10,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlstatus.h"
 #include "http/proxy.h"
+#include "obs/metrics.h"
 #include "sup/health_check.h"
 #include "sup/privsock.h"
 #include "util/xalloc.h"
@@ -77,9 +78,11 @@ static void make_dir(const char *dir)
 
 static void on_observe(void *arg, struct proxy_backend *b, unsigned id, int status, int64_t dur_us)
 {
-	(void)b;
-	(void)dur_us;
 	struct front *f = arg;
+	struct fgen *g = fgen_find(f, (int)id);
+	for (int i = 0; g && i < f->n; i++)
+		if (g->be[i] == b)
+			metrics_http_observe(f->cfg->listen[i].name, id, status, dur_us);
 	if (f->hc)
 		health_checker_observe(f->hc, id, status);
 }
@@ -342,6 +345,42 @@ void front_set_error_page(struct front *f, const char *html)
 bool front_live_reload(const struct front *f)
 {
 	return f->cfg->dev.live_reload;
+}
+
+void front_metrics(struct front *f, struct metrics_listener *ls, size_t *nls,
+		   struct metrics_gen *gens, size_t ngens, uint64_t *retries)
+{
+	*nls = 0;
+	*retries = 0;
+	for (int i = 0; i < f->n; i++) {
+		if (!f->px[i])
+			continue;
+		ls[*nls].name = f->cfg->listen[i].name;
+		ls[*nls].open_connections = proxy_nconns(f->px[i]);
+		(*nls)++;
+	}
+	for (size_t k = 0; k < f->ng; k++) {
+		struct fgen *g = f->g[k];
+		unsigned weight = 0;
+		for (int i = 0; i < f->n; i++) {
+			if (!g->be[i])
+				continue;
+			struct proxy_backend_stats st;
+			proxy_backend_get_stats(g->be[i], &st);
+			*retries += st.retries;
+			weight = st.weight;
+		}
+		for (size_t j = 0; j < ngens; j++)
+			if (gens[j].id == g->id)
+				gens[j].weight = (int)weight;
+	}
+	/* weights as percent of the live generations' total */
+	unsigned total = 0;
+	for (size_t j = 0; j < ngens; j++)
+		total += gens[j].weight > 0 ? (unsigned)gens[j].weight : 0;
+	for (size_t j = 0; j < ngens; j++)
+		if (gens[j].weight >= 0)
+			gens[j].weight = total ? (int)(100 * (unsigned)gens[j].weight / total) : 0;
 }
 
 void front_status(struct front *f, int i, struct ctlstatus_listener *out)

@@ -16,11 +16,16 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "sup/gen.h"
 
 struct loop;
 struct front;
 struct ctlstatus_listener;
+struct metrics_listener;
+struct metrics_gen;
 
 /* NULL when no listener has proxy (then nothing changes); else the front, or NULL with *err
  * set and errno. listen_fds[i]: listener i's public fd; slots[i]: its index among the fds
@@ -42,5 +47,11 @@ bool front_live_reload(const struct front *f);
 /* `baton status`: listener i's fields (connections, backends); backends point into storage the
  * front keeps until the next call. */
 void front_status(struct front *f, int i, struct ctlstatus_listener *out);
+
+/* Metrics at a scrape: the proxy listeners (ls has room for every listener) and their open
+ * connections, the upstream retries, and each listed generation's weight (percent of new
+ * requests; generations not behind the front keep theirs). */
+void front_metrics(struct front *f, struct metrics_listener *ls, size_t *nls,
+		   struct metrics_gen *gens, size_t ngens, uint64_t *retries);
 
 #endif

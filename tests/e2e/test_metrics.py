@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -113,3 +114,64 @@ def test_alert_rules_in_the_docs_are_valid(tmp_path):
                        timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS: 2 rules found" in r.stdout, r.stdout
+
+
+FD3_APP = r'''
+import http.server, os, socket, socketserver
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        code = 503 if self.path == "/fail" else 200
+        b = b"ok\n"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+srv = S(("", 0), H, bind_and_activate=False)
+srv.socket.close()
+srv.socket = socket.socket(fileno=3)
+srv.serve_forever()
+'''
+
+
+def test_front_requests_are_counted_by_generation_and_class(env, tmp_path):
+    tmp = str(tmp_path)
+    port, mport = free_port(), free_port()
+    write(os.path.join(tmp, "app.py"), FD3_APP)
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "python3 app.py"
+ready = "http:/"
+stop_timeout = "5s"
+[[listen]]
+name = "web"
+address = "127.0.0.1:{port}"
+proxy = "http"
+[metrics]
+address = "127.0.0.1:{mport}"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    for path in ("/", "/", "/fail"):
+        try:
+            fetch(f"http://127.0.0.1:{port}{path}")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503
+    _, _, body = fetch(f"http://127.0.0.1:{mport}/metrics")
+    lines = set(body.splitlines())
+    # the readiness probe went to the private socket, not through the front
+    assert 'baton_http_requests_total{listener="web",generation="1",code="2xx"} 2' in lines, body
+    assert 'baton_http_requests_total{listener="web",generation="1",code="5xx"} 1' in lines, body
+    assert ('baton_http_request_duration_seconds_count{listener="web",generation="1"} 3'
+            in lines), body
+    assert 'baton_generation_weight{generation="1"} 100' in lines, body
+    assert "baton_upstream_retries_total 0" in lines, body
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                          text=True, timeout=30)
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr
+    b.send(15)
+    assert b.wait(30) == 0
