@@ -522,6 +522,14 @@ static void check_rollout(struct loader *ld)
 		     "'rollout.strategy': invalid value \"%.64s\": expected \"immediate\", "
 		     "\"canary\" or \"blue-green\"",
 		     s);
+	bool front = false;
+	for (int i = 0; i < cfg->nlisten; i++)
+		front |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+	if (strcmp(s, "immediate") && !front)
+		diag(ld, pos_or(find_seen(ld, "rollout", "strategy", 0), (struct toml_pos){1, 1}),
+		     "'rollout.strategy': \"%.64s\" needs a [[listen]] with proxy = \"http\" (baton "
+		     "must see every request to weigh and judge them)",
+		     s);
 	s = cfg->rollout.on_no_traffic;
 	if (strcmp(s, "hold") && strcmp(s, "promote") && strcmp(s, "rollback"))
 		diag(ld,

@@ -322,6 +322,22 @@ struct proxy_backend *px_pick(struct proxy *p, const struct proxy_backend *avoid
 	return best;
 }
 
+struct proxy_backend *px_backend_by_id(struct proxy *p, unsigned id)
+{
+	for (size_t i = 0; i < p->nbk; i++)
+		if (p->bk[i]->id == id && !p->bk[i]->draining)
+			return p->bk[i];
+	return NULL;
+}
+
+void proxy_set_router(struct proxy *p, proxy_router_fn fn, void *arg, const char *preview_header)
+{
+	p->router = fn;
+	p->router_arg = arg;
+	free(p->preview_header);
+	p->preview_header = preview_header ? xstrdup(preview_header) : NULL;
+}
+
 struct proxy_backend *proxy_backend_add(struct proxy *p, unsigned id, const struct sockaddr *addr,
 					socklen_t len)
 {
@@ -470,6 +486,7 @@ void proxy_free(struct proxy *p)
 	loop_del(p->loop, p->lsrc);
 	loop_timer_free(p->sweep);
 	free(p->error_page);
+	free(p->preview_header);
 	free(p->name);
 	free(p);
 }

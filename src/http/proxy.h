@@ -86,6 +86,14 @@ typedef void (*proxy_observer_fn)(void *arg, struct proxy_backend *b, unsigned i
 				  int64_t dur_us);
 void proxy_set_observer(struct proxy *p, proxy_observer_fn fn, void *arg);
 
+/* Rollouts: while a router is set, each request asks it which backend (by id) should take
+ * it: sticky is the generation the client is pinned to (its baton_gen cookie, else the one its
+ * connection last used; 0: none), preview whether it carries preview_header. The router answers
+ * an id, or 0 to route by weight. Responses then carry Set-Cookie: baton_gen=<id> when the
+ * client's cookie named another generation. NULL: no router (weights only, no cookie). */
+typedef unsigned (*proxy_router_fn)(void *arg, unsigned sticky, bool preview);
+void proxy_set_router(struct proxy *p, proxy_router_fn fn, void *arg, const char *preview_header);
+
 /* Dev mode. While html is set (not NULL; copied), a request that accepts text/html (and is
  * not for the reserved path) is answered 500 with it instead of being routed: the build is
  * broken. Other requests keep going to the backends. */

@@ -110,6 +110,7 @@ struct xchg {
 	bool inject;	 /* live reload: append the script */
 	bool rechunk;	 /* inject into a chunked body: re-frame it */
 	int64_t start_us;
+	bool set_cookie; /* the response carries Set-Cookie: baton_gen */
 };
 
 struct pclient {
@@ -129,6 +130,8 @@ struct pclient {
 	char peer[48];	    /* the client's address for X-Forwarded-For */
 	bool tunnel_up_eof, tunnel_down_eof;
 	bool tls;
+	unsigned last_gen;   /* the backend its last request went to (connection stickiness) */
+	unsigned cookie_gen; /* the current request's baton_gen cookie, 0: none */
 	uint32_t want_r, want_w; /* TLS: the event a read / a write waits for (conn.h want) */
 	bool tls_more;		 /* TLS: reading stopped at a full buffer, plaintext may wait */
 	int busy;		 /* inside a handler of its own */
@@ -150,12 +153,17 @@ struct proxy {
 	void *obs_arg;
 	char *error_page;
 	bool live;
+	proxy_router_fn router;
+	void *router_arg;
+	char *preview_header;
 	struct loop_timer *sweep; /* closes stale pooled connections */
 };
 
 /* proxy.c */
 /* The next backend for a request (smooth weighted round robin); avoid: one that just failed. */
 struct proxy_backend *px_pick(struct proxy *p, const struct proxy_backend *avoid);
+/* The backend with this id when it can take requests (weight ignored), else NULL. */
+struct proxy_backend *px_backend_by_id(struct proxy *p, unsigned id);
 /* A connection to b: a pooled one that passes the check, or a new non-blocking connect (NULL
  * with errno on failure). The caller registers it (px_bconn_watch). */
 struct bconn *px_bconn_get(struct proxy_backend *b);

@@ -2,6 +2,7 @@
 #include "sup/front.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "obs/metrics.h"
 #include "sup/health_check.h"
 #include "sup/privsock.h"
+#include "sup/rollout_run.h"
 #include "util/xalloc.h"
 
 /* One generation behind the front: per proxy listener, its private socket and backend. */
@@ -39,6 +41,10 @@ struct front {
 	void *policy_data;
 	struct ctlstatus_backend **status; /* [n]: front_status() storage per listener */
 	bool all_down_said;
+	/* [rollout] canary / blue-green (NULL: immediate) */
+	struct rollout_run *ro;
+	int ro_cur, ro_prev; /* the rollout's candidate and baseline */
+	int64_t ro_took;     /* the candidate's spawn-to-ready, for the policy at the end */
 };
 
 static struct fgen *fgen_find(struct front *f, int id)
@@ -83,6 +89,8 @@ static void on_observe(void *arg, struct proxy_backend *b, unsigned id, int stat
 	for (int i = 0; g && i < f->n; i++)
 		if (g->be[i] == b)
 			metrics_http_observe(f->cfg->listen[i].name, id, status, dur_us);
+	if (f->ro)
+		rollout_run_observe(f->ro, (int)id, status, dur_us);
 	if (f->hc)
 		health_checker_observe(f->hc, id, status);
 }
@@ -108,6 +116,10 @@ static void on_health(void *arg, unsigned id, bool up, const char *why)
 			 id);
 	}
 }
+
+static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct);
+static void ro_ended(void *arg, int prev, int cur, bool promoted, const char *reason);
+static unsigned ro_route(void *arg, unsigned sticky, bool preview);
 
 struct front *front_new(struct loop *l, const struct config *cfg, const int *listen_fds,
 			const int *slots, char **err)
@@ -157,6 +169,15 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	const struct health_opts ho = {.rise = cfg->health.rise, .fall = cfg->health.fall};
 	f->hc = health_checker_new(l, cfg->health.path, cfg->health.interval_ms,
 				   cfg->health.timeout_ms, &ho, on_health, f);
+	struct rollout_cfg rc;
+	rollout_cfg_from_config(cfg, &rc);
+	if (rc.strategy != ROLLOUT_IMMEDIATE) {
+		static const struct rollout_run_hooks hooks = {ro_weights, ro_ended};
+		f->ro = rollout_run_new(l, &rc, &hooks, f);
+		for (int i = 0; i < f->n; i++)
+			if (f->px[i])
+				proxy_set_router(f->px[i], ro_route, f, cfg->rollout.preview_header);
+	}
 	return f;
 }
 
@@ -165,6 +186,7 @@ void front_free(struct front *f)
 	if (!f)
 		return;
 	health_checker_free(f->hc);
+	rollout_run_free(f->ro);
 	for (size_t i = 0; i < f->ng; i++)
 		fgen_free(f, f->g[i]);
 	free(f->g);
@@ -239,13 +261,34 @@ static void on_drained(void *arg)
 		gen_retire_id(f->gens, g->id); /* -ESRCH: stopped or gone already */
 }
 
-static void w_ready(struct gens *s, int id, int prev, int64_t took, void *data)
+static void set_weight(struct front *f, int id, unsigned w)
 {
-	struct front *f = data;
 	struct fgen *g = fgen_find(f, id);
 	for (int i = 0; g && i < f->n; i++)
 		if (g->be[i])
-			proxy_backend_set_weight(g->be[i], 1);
+			proxy_backend_set_weight(g->be[i], w);
+}
+
+/* No new requests to old; once nothing is in flight on it, the set stops it. */
+static void drain_gen(struct front *f, struct fgen *old)
+{
+	if (!old || old->draining)
+		return;
+	if (f->hc)
+		health_checker_remove(f->hc, (unsigned)old->id);
+	old->draining = 1; /* held until every backend is asked */
+	for (int i = 0; i < f->n; i++) {
+		if (old->be[i]) {
+			old->draining++;
+			proxy_backend_drain(old->be[i], on_drained, old);
+		}
+	}
+	on_drained(old);
+}
+
+static void check_gen(struct front *f, int id)
+{
+	struct fgen *g = fgen_find(f, id);
 	for (int i = 0; g && f->hc && i < f->n; i++) {
 		if (g->be[i]) { /* checked through its first private socket */
 			health_checker_add(f->hc, (unsigned)id, (struct sockaddr *)&g->ps[i].addr,
@@ -253,19 +296,97 @@ static void w_ready(struct gens *s, int id, int prev, int64_t took, void *data)
 			break;
 		}
 	}
-	struct fgen *old = prev ? fgen_find(f, prev) : NULL;
-	if (old) {
-		if (f->hc)
-			health_checker_remove(f->hc, (unsigned)prev);
-		old->draining = 1; /* held until every backend is asked */
-		for (int i = 0; i < f->n; i++) {
-			if (old->be[i]) {
-				old->draining++;
-				proxy_backend_drain(old->be[i], on_drained, old);
-			}
-		}
-		on_drained(old);
+}
+
+/* ---- rollouts ---- */
+
+static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct)
+{
+	struct front *f = arg;
+	set_weight(f, prev, (unsigned)prev_pct);
+	set_weight(f, cur, (unsigned)cur_pct);
+}
+
+static unsigned ro_route(void *arg, unsigned sticky, bool preview)
+{
+	struct front *f = arg;
+	int id = rollout_run_route(f->ro, f->cfg->rollout.sticky ? (int)sticky : 0, preview);
+	return id > 0 ? (unsigned)id : 0;
+}
+
+static void ro_ended(void *arg, int prev, int cur, bool promoted, const char *reason)
+{
+	struct front *f = arg;
+	struct gens *s = f->gens;
+	f->ro_cur = f->ro_prev = 0;
+	if (promoted) {
+		if (gen_previous(s) == prev)
+			gen_retire(s); /* retiring: stopped once drained */
+		drain_gen(f, fgen_find(f, prev));
+		if (f->policy.ready)
+			f->policy.ready(s, cur, prev, f->ro_took, f->policy_data);
+		return;
 	}
+	if (gen_previous(s) == prev)
+		gen_revert(s);
+	set_weight(f, prev, 1);
+	check_gen(f, prev);
+	drain_gen(f, fgen_find(f, cur));
+	if (f->policy.rolled_back)
+		f->policy.rolled_back(s, cur, prev, reason, f->policy_data);
+}
+
+int front_rollout(struct front *f, int verb, char **msg)
+{
+	if (!f || !f->ro || !rollout_run_active(f->ro)) {
+		*msg = xstrdup("no rollout is running");
+		return -ESRCH;
+	}
+	int cur = f->ro_cur, prev = f->ro_prev;
+	int r = verb == 0   ? rollout_run_promote(f->ro)
+		: verb == 1 ? rollout_run_abort(f->ro, "baton abort")
+			    : rollout_run_rollback(f->ro);
+	if (r < 0)
+		*msg = xstrdup(verb == 2 ? "baton rollback is for blue-green, within keep_old"
+					 : "no rollout is running");
+	else
+		*msg = xasprintf(verb == 0 ? "generation %d promoted; generation %d drains"
+					   : "generation %d rolled back; generation %d serves again",
+				 cur, prev);
+	return r;
+}
+
+void front_rollout_status(const struct front *f, struct rollout_status *out, bool *active)
+{
+	*active = f && f->ro && rollout_run_active(f->ro);
+	if (f && f->ro)
+		rollout_run_status(f->ro, out);
+}
+
+static void w_ready(struct gens *s, int id, int prev, int64_t took, void *data)
+{
+	struct front *f = data;
+	if (f->ro && prev && gen_previous(s) == prev) {
+		/* a rollout: the candidate gets its share step by step, the baseline serves on */
+		for (size_t k = 0; k < f->ng; k++) /* a candidate this one replaced */
+			if (f->g[k]->id != id && f->g[k]->id != prev)
+				drain_gen(f, f->g[k]);
+		check_gen(f, id);
+		f->ro_cur = id;
+		f->ro_prev = prev;
+		f->ro_took = took;
+		rollout_run_begin(f->ro, prev, id);
+		for (int i = 0; i < f->n; i++)
+			if (f->px[i] && f->cfg->dev.live_reload)
+				proxy_live_reload(f->px[i]);
+		return; /* the policy hears of it when the rollout ends */
+	}
+	struct fgen *g = fgen_find(f, id);
+	for (int i = 0; g && i < f->n; i++)
+		if (g->be[i])
+			proxy_backend_set_weight(g->be[i], 1);
+	check_gen(f, id);
+	drain_gen(f, prev ? fgen_find(f, prev) : NULL);
 	for (int i = 0; i < f->n; i++)
 		if (f->px[i] && f->cfg->dev.live_reload)
 			proxy_live_reload(f->px[i]);
@@ -284,6 +405,19 @@ static void w_failed(struct gens *s, int id, const char *reason, void *data)
 static void w_crashed(struct gens *s, int id, const char *status, void *data)
 {
 	struct front *f = data;
+	if (f->ro && rollout_run_active(f->ro) && (id == f->ro_cur || id == f->ro_prev)) {
+		/* the candidate crashed: back to the baseline (the set serves it again); the
+		 * baseline crashed: nothing to go back to, the candidate is promoted */
+		char why[160];
+		snprintf(why, sizeof(why), "generation %d %s during the rollout", id, status);
+		bool cand = id == f->ro_cur;
+		gone(f, id);
+		if (cand)
+			rollout_run_abort(f->ro, why);
+		else
+			rollout_run_promote(f->ro);
+		return;
+	}
 	gone(f, id);
 	if (f->policy.crashed)
 		f->policy.crashed(s, id, status, f->policy_data);
@@ -333,6 +467,8 @@ void front_gen_opts(struct front *f, struct gen_opts *o, const struct gen_cbs *p
 void front_set_gens(struct front *f, struct gens *s)
 {
 	f->gens = s;
+	if (f->ro)
+		gen_hold_previous(s, true);
 }
 
 void front_set_error_page(struct front *f, const char *html)

@@ -54,4 +54,12 @@ void front_status(struct front *f, int i, struct ctlstatus_listener *out);
 void front_metrics(struct front *f, struct metrics_listener *ls, size_t *nls,
 		   struct metrics_gen *gens, size_t ngens, uint64_t *retries);
 
+/* Rollouts: verb 0 promote, 1 abort, 2 rollback. 0 or -ESRCH; *msg (caller frees) says what
+ * happened or why not. */
+int front_rollout(struct front *f, int verb, char **msg);
+struct rollout_status;
+/* The rollout's figures (*active false when none runs; out is filled while a rollout was set
+ * up). */
+void front_rollout_status(const struct front *f, struct rollout_status *out, bool *active);
+
 #endif

@@ -241,6 +241,8 @@ static void leave_remnant(struct gens *s, struct gen *g)
 
 /* ---- the state machine (gen.h's table): one switch (state) per event ---- */
 
+static void let_go(struct gens *s, struct gen *g);
+
 static void ev_ready(struct gen *g)
 {
 	struct gens *s = g->set;
@@ -265,7 +267,7 @@ static void ev_ready(struct gen *g)
 		struct gen *base = s->previous ? find_gen(s, s->previous) : NULL;
 		if (base && base->state == GEN_READY) {
 			/* a new candidate replaces an unfinished one; the baseline stays */
-			gen_event(old, GEN_EV_STOP, NULL);
+			let_go(s, old);
 			prev = base->id;
 		} else {
 			s->previous = prev;
@@ -532,13 +534,25 @@ int gen_previous(const struct gens *s)
 	return s->previous;
 }
 
+/* A ready generation that no longer serves: stopped now, or with defer_stop kept until its
+ * front has drained it (gen_retire_id) or stop_timeout. */
+static void let_go(struct gens *s, struct gen *g)
+{
+	if (s->o.defer_stop) {
+		g->retiring = true;
+		loop_timer_arm_in(g->timer, s->o.stop_timeout_ms);
+	} else {
+		gen_event(g, GEN_EV_STOP, NULL);
+	}
+}
+
 int gen_retire(struct gens *s)
 {
 	struct gen *g = s->previous ? find_gen(s, s->previous) : NULL;
 	s->previous = 0;
 	if (!g || g->state != GEN_READY)
 		return -ESRCH;
-	gen_event(g, GEN_EV_STOP, NULL);
+	let_go(s, g);
 	enforce_max_draining(s);
 	return 0;
 }
@@ -562,7 +576,7 @@ int gen_revert(struct gens *s)
 	s->previous = 0;
 	s->current = base->id;
 	if (cur && cur->state == GEN_READY)
-		gen_event(cur, GEN_EV_STOP, NULL);
+		let_go(s, cur);
 	enforce_max_draining(s);
 	return 0;
 }

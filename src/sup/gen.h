@@ -127,6 +127,9 @@ struct gen_cbs {
 	void (*crashed)(struct gens *s, int id, const char *status, void *data);
 	/* A generation that was stopped has exited (drained). */
 	void (*exited)(struct gens *s, int id, const char *status, void *data);
+	/* A rollout sent every request back to generation kept and let id go (sup/front.c calls
+	 * it; the set itself never does). */
+	void (*rolled_back)(struct gens *s, int id, int kept, const char *reason, void *data);
 	/* Every generation is gone after gen_stop(). */
 	void (*stopped)(struct gens *s, void *data);
 	/* One line of app output (when not inherit_output). */

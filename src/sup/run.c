@@ -236,6 +236,26 @@ static void on_failed(struct gens *s, int id, const char *reason, void *data)
 	answer_waiters(r, id, false, msg);
 }
 
+/* A rollout sent every request back to generation kept: the reload did not go out. */
+static void on_rolled_back(struct gens *s, int id, int kept, const char *reason, void *data)
+{
+	(void)s;
+	struct run *r = data;
+	char msg[600];
+	snprintf(msg, sizeof(msg), "generation %d rolled back: %s — generation %d keeps serving", id,
+		 reason, kept);
+	log_error("%s", msg);
+	emit_reload(r, EV_RELOAD_ROLLED_BACK, id, reason);
+	if (r->reloading) {
+		sd_send("READY=1\nSTATUS=rolled back: %s", reason);
+		r->reloading = false;
+	}
+	record_result(r, false, msg);
+	r->reload_started_ms = 0;
+	run_state_save(r);
+	answer_waiters(r, id, false, msg);
+}
+
 static void on_crashed(struct gens *s, int id, const char *status, void *data)
 {
 	(void)s;
@@ -405,6 +425,7 @@ int run_main(const struct config *cfg, char **extra_args)
 	static const struct gen_cbs cbs = {
 		.ready = on_ready,
 		.failed = on_failed,
+		.rolled_back = on_rolled_back,
 		.crashed = on_crashed,
 		.exited = on_exited,
 		.stopped = on_stopped,

@@ -161,10 +161,14 @@ static void on_request(struct ctl_client *c, const struct ctl_request *req, void
 		break;
 	case CTL_PROMOTE:
 	case CTL_ABORT:
-	case CTL_ROLLBACK:
-		/* [rollout] strategy = "immediate": a new generation takes every request at once */
-		ctl_reply(c, false, "no rollout is running");
+	case CTL_ROLLBACK: {
+		char *msg = NULL;
+		int verb = req->verb == CTL_PROMOTE ? 0 : req->verb == CTL_ABORT ? 1 : 2;
+		int e = front_rollout(r->app.front, verb, &msg);
+		ctl_reply(c, e == 0, msg);
+		free(msg);
 		break;
+	}
 	default:
 		ctl_reply(c, false, "unsupported request");
 		break;

@@ -1,0 +1,196 @@
+"""[rollout]: canary and blue-green through the HTTP front, against a real app on baton's
+private socket. Steps are short (interval 1s) so each test takes seconds; every wait is on a
+condition with a deadline."""
+import http.client
+import os
+import threading
+
+import pytest
+
+from conftest import wait_until
+from devutil import free_port, write
+
+APP = r'''
+import http.server, os, random, socket, socketserver, time
+mode = open("mode").read().strip() if os.path.exists("mode") else "ok"
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        code = 200
+        if mode == "bad" and random.random() < 0.3:
+            code = 500
+        if mode == "slow":
+            time.sleep(0.25)
+        b = ("%d %s\n" % (os.getpid(), mode)).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+srv = S(("", 0), H, bind_and_activate=False)
+srv.socket.close()
+srv.socket = socket.socket(fileno=3)
+srv.serve_forever()
+'''
+
+
+def start(env, tmp, rollout):
+    port = free_port()
+    write(os.path.join(tmp, "app.py"), APP)
+    write(os.path.join(tmp, "mode"), "ok")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[run]
+cmd = "python3 app.py"
+ready = "http:/"
+stop_timeout = "5s"
+[[listen]]
+name = "web"
+address = "127.0.0.1:{port}"
+proxy = "http"
+[rollout]
+{rollout}
+[control]
+socket = "ctl.sock"
+''')
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=30)
+    return b, port
+
+
+def get(port, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", "/", headers=dict(headers or {}, Connection="close"))
+        r = c.getresponse()
+        body = r.read().decode()
+        return r.status, int(body.split()[0]), r.getheader("Set-Cookie")
+    finally:
+        c.close()
+
+
+class Load:
+    """Requests on new connections until stopped: (status, pid) of each."""
+
+    def __init__(self, port):
+        self.port, self.seen, self.stop, self.errors = port, [], False, []
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                st, pid, _ = get(self.port)
+                self.seen.append((st, pid))
+            except Exception as e:  # a connection failure is a result too
+                self.errors.append(repr(e))
+
+    def end(self):
+        self.stop = True
+        self.t.join(20)
+
+
+def reload(env, tmp, timeout=90):
+    return env.run([os.environ["BATON_BIN"], "reload", "-s", os.path.join(tmp, "ctl.sock")],
+                   timeout=timeout)
+
+
+def ctl(env, tmp, verb):
+    return env.run([os.environ["BATON_BIN"], verb, "-s", os.path.join(tmp, "ctl.sock")])
+
+
+def test_failing_canary_is_rolled_back(env, tmp_path):
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 50, 100]\ninterval = "1s"\n'
+                              'min_requests = 20\nfast_fail = 0')
+    old = get(port)[1]
+    load = Load(port)
+    write(os.path.join(tmp, "mode"), "bad")
+    r = reload(env, tmp)
+    load.end()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "rolled back" in r.stderr and "error rate" in r.stderr, r.stderr
+    assert not load.errors, load.errors[:3]
+    # errors only from the canary's share
+    assert all(pid != old for st, pid in load.seen if st != 200)
+    # after that, only the old generation answers
+    assert {get(port)[1] for _ in range(20)} == {old}
+    b.wait_line(r"generation 2 rolled back: step 10%: error rate")
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+def test_healthy_canary_promoted_step_by_step(env, tmp_path):
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 50, 100]\ninterval = "1s"\n'
+                              'min_requests = 10\nsticky = false')
+    old = get(port)[1]
+    load = Load(port)
+    m = b.mark()
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    t.start()
+    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    i0 = len(load.seen)
+    b.wait_line(r"rollout: generation 2 gets 50% of requests", start=m)
+    step10 = load.seen[i0:]
+    t.join(90)
+    load.end()
+    assert done["r"].returncode == 0, done["r"].stdout + done["r"].stderr
+    assert not load.errors and all(st == 200 for st, _ in load.seen)
+    new = get(port)[1]
+    assert new != old
+    share = sum(1 for _, pid in step10 if pid != old) / max(1, len(step10))
+    assert len(step10) >= 10 and 0.0 < share < 0.35, (len(step10), share)
+    b.wait_line(r"generation 2 promoted")
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+def test_preview_sticky_and_abort(env, tmp_path):
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 100]\ninterval = "60s"')
+    old = get(port)[1]
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    m = b.mark()
+    t.start()
+    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    st, new, cookie = get(port, {"X-Baton-Preview": "1"})
+    assert st == 200 and new != old
+    assert cookie and cookie.startswith("baton_gen=2"), cookie
+    # the cookie keeps the client on the new generation, whatever the weight
+    assert {get(port, {"Cookie": "baton_gen=2"})[1] for _ in range(10)} == {new}
+    assert {get(port, {"Cookie": "baton_gen=1"})[1] for _ in range(10)} == {old}
+    r = ctl(env, tmp, "abort")
+    assert r.returncode == 0, r.stdout + r.stderr
+    t.join(60)
+    assert done["r"].returncode == 1 and "rolled back" in done["r"].stderr
+    assert {get(port)[1] for _ in range(10)} == {old}
+    assert ctl(env, tmp, "promote").returncode == 1  # nothing runs any more
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+def test_blue_green_switch_then_rollback(env, tmp_path):
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "blue-green"\nkeep_old = "60s"')
+    old = get(port)[1]
+    load = Load(port)
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    m = b.mark()
+    t.start()
+    b.wait_line(r"rollout: generation 2 gets 100% of requests", start=m)
+    wait_until(lambda: get(port)[1] != old, timeout=10, what="the switch")
+    r = ctl(env, tmp, "rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    t.join(60)
+    load.end()
+    assert done["r"].returncode == 1
+    assert {get(port)[1] for _ in range(10)} == {old}  # the old pid answers again
+    assert not load.errors and all(st == 200 for st, _ in load.seen), load.errors[:3]
+    b.send(15)
+    assert b.wait(30) == 0
