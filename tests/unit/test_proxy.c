@@ -38,6 +38,7 @@ struct srv {
 	int id;
 	atomic_int conns, reqs;
 	atomic_int close_idle; /* close each connection after one response */
+	atomic_int drop;       /* read each request whole, then close without an answer */
 	pthread_t th;
 };
 
@@ -145,6 +146,11 @@ static void *serve_conn(void *arg)
 				goto out;
 			blen = clen;
 		}
+		if (atomic_load(&s->drop))
+			goto out;
+		if (!strcmp(path, "/early")) /* 1xx before the final answer */
+			write_all(fd, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n",
+				  strlen("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"));
 		char out[9000];
 		int n = snprintf(out, sizeof(out), "id=%d m=%s p=%s xff=%s body=%.*s proto=%s",
 				 s->id, method, path, xff, (int)blen, body, proto);
@@ -618,6 +624,70 @@ static void test_pool_check_and_retry(void **state)
 	srv_stop(&s);
 }
 
+/* Against a backend that reads each request and closes without answering (and a good one). */
+static void retry_rules_client(struct fx *f, void *arg)
+{
+	(void)arg;
+	char body[9000], line[512];
+	int fd = dial(f);
+	/* idempotent: sent again, on the other backend */
+	assert_int_equal(get(fd, "GET /g HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "id=1 m=GET p=/g"));
+	/* a 1xx passes through before the final answer */
+	const char *early = "GET /early HTTP/1.1\r\nHost: x\r\n\r\n";
+	write_all(fd, early, strlen(early));
+	assert_true(read_line(fd, line, sizeof(line)) > 0);
+	assert_string_equal(line, "HTTP/1.1 103 Early Hints\r\n");
+	assert_true(read_line(fd, line, sizeof(line)) > 0); /* its fields, as they were */
+	assert_string_equal(line, "Link: </s.css>\r\n");
+	assert_true(read_line(fd, line, sizeof(line)) > 0);
+	assert_string_equal(line, "\r\n");
+	assert_int_equal(read_response(fd, body, sizeof(body), NULL, 0), 200);
+	assert_non_null(strstr(body, "p=/early"));
+	/* a POST the backend consumed is not sent twice: 502, and the connection closes */
+	assert_int_equal(get(fd, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+			     body, sizeof(body)),
+			 502);
+	assert_int_equal(read(fd, line, sizeof(line)), 0);
+	close(fd);
+	/* unless it carries an Idempotency-Key */
+	fd = dial(f);
+	assert_int_equal(get(fd,
+			     "POST /k HTTP/1.1\r\nHost: x\r\nIdempotency-Key: 7\r\n"
+			     "Content-Length: 5\r\n\r\nhello",
+			     body, sizeof(body)),
+			 200);
+	assert_non_null(strstr(body, "id=1 m=POST p=/k"));
+	close(fd);
+}
+
+static void test_retry_rules_and_1xx(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, NULL);
+	struct srv good, drop;
+	srv_start(&good, 1);
+	srv_start(&drop, 9);
+	atomic_store(&drop.drop, 1);
+	struct proxy_backend *bg = add(f.p, &good, 1);
+	/* the dropping one is picked first for every request (the other only on a retry) */
+	struct proxy_backend *bd = add(f.p, &drop, 1000);
+	run_client(&f, retry_rules_client, NULL);
+	struct proxy_backend_stats st;
+	proxy_backend_get_stats(bd, &st);
+	assert_int_equal(st.retries, 3);	      /* both GETs and the POST with a key */
+	assert_int_equal(st.by_class[0], 1);	      /* the POST: failed, not retried */
+	assert_int_equal(atomic_load(&drop.reqs), 4); /* /early went to it too, then again */
+	proxy_backend_get_stats(bg, &st);
+	assert_int_equal(st.by_class[2], 3);
+	proxy_backend_remove(bd);
+	proxy_backend_remove(bg);
+	fx_fini(&f);
+	srv_stop(&good);
+	srv_stop(&drop);
+}
+
 static void drained(void *arg)
 {
 	(*(int *)arg)++;
@@ -972,6 +1042,7 @@ int main(void)
 		cmocka_unit_test(test_pipelining_in_order),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_pool_check_and_retry),
+		cmocka_unit_test(test_retry_rules_and_1xx),
 		cmocka_unit_test(test_tunnel_survives_drain),
 		cmocka_unit_test(test_weights_and_health),
 		cmocka_unit_test(test_dev_error_page_and_live_reload),
