@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct srv {
 	atomic_int conns, reqs;
 	atomic_int close_idle; /* close each connection after one response */
 	atomic_int drop;       /* read each request whole, then close without an answer */
+	atomic_int closed;     /* connections it closed */
 	pthread_t th;
 };
 
@@ -194,6 +196,7 @@ static void *serve_conn(void *arg)
 	}
 out:
 	close(fd);
+	atomic_fetch_add(&s->closed, 1);
 	return NULL;
 }
 
@@ -304,6 +307,17 @@ static void *client_main(void *arg)
 static bool client_done(void *arg)
 {
 	return atomic_load(&((struct client *)arg)->done);
+}
+
+/* In a client thread: wait (yielding, never sleeping) until *v reaches at least want. */
+static void wait_for(atomic_int *v, int want)
+{
+	int64_t deadline = now_ms() + 20000;
+	while (atomic_load(v) < want) {
+		if (now_ms() > deadline)
+			fail_msg("timed out waiting in a client thread");
+		sched_yield();
+	}
 }
 
 /* Run the loop until pred holds. Client threads do not wake the loop, so it waits at most 5 ms
@@ -429,8 +443,7 @@ static void ka_client(struct fx *f, void *arg)
 		k->seen2 += strncmp(body, "id=2 ", 5) == 0;
 		if (i == 2) { /* the supervisor switches generations while the connection lives */
 			atomic_store(&k->phase, 1);
-			while (atomic_load(&k->phase) != 2)
-				usleep(1000);
+			wait_for(&k->phase, 2);
 		}
 	}
 	/* a POST with a body, and a chunked one, on the same connection */
@@ -579,7 +592,8 @@ static void test_limits(void **state)
 
 static void closing_client(struct fx *f, void *arg)
 {
-	(void)arg;
+	struct srv *s = arg;
+	int closed0 = atomic_load(&s->closed);
 	char body[9000];
 	int fd = dial(f);
 	for (int i = 0; i < 4; i++) {
@@ -590,7 +604,10 @@ static void closing_client(struct fx *f, void *arg)
 		if (st != 200)
 			fprintf(stderr, "request %d: %d %s\n", i, st, body);
 		assert_int_equal(st, 200);
-		usleep(20000);
+		/* the backend closed the connection the front pooled (a unix socket: its end of
+		 * file is there at once) */
+		if (atomic_load(&s->close_idle))
+			wait_for(&s->closed, closed0 + i + 1);
 	}
 	close(fd);
 }
@@ -604,8 +621,12 @@ static void test_pool_check_and_retry(void **state)
 	srv_start(&s, 1);
 	atomic_store(&s.close_idle, 1);
 	struct proxy_backend *b = add(f.p, &s, 1);
-	run_client(&f, closing_client, NULL);
+	run_client(&f, closing_client, &s);
 	assert_int_equal(atomic_load(&s.reqs), 4);
+	assert_int_equal(atomic_load(&s.conns), 4); /* each on a fresh connection, none retried */
+	struct proxy_backend_stats st0;
+	proxy_backend_get_stats(b, &st0);
+	assert_int_equal(st0.retries, 0);
 	/* an idempotent request to a dead backend is retried once on another one */
 	struct srv dead;
 	srv_start(&dead, 9);
@@ -614,7 +635,7 @@ static void test_pool_check_and_retry(void **state)
 	atomic_store(&s.close_idle, 0);
 	proxy_backend_set_weight(b, 1);
 	struct proxy_backend_stats st;
-	run_client(&f, closing_client, NULL); /* POSTs: nothing reached the dead one: retried */
+	run_client(&f, closing_client, &s); /* POSTs: nothing reached the dead one: retried */
 	proxy_backend_get_stats(bd, &st);
 	assert_true(st.retries >= 1);
 	assert_int_equal(st.by_class[0], 0);
@@ -713,8 +734,7 @@ static void ws_client(struct fx *f, void *arg)
 	assert_true(read(fd, b, sizeof(b) - 1) > 0);
 	assert_string_equal(b, "1:ping");
 	atomic_store(&w->phase, 1);
-	while (atomic_load(&w->phase) != 2)
-		usleep(1000);
+	wait_for(&w->phase, 2);
 	/* its backend is draining (another one serves): the tunnel goes on */
 	write_all(fd, "pong", strlen("pong"));
 	memset(b, 0, sizeof(b));
@@ -969,8 +989,7 @@ static void tls_client(struct fx *f, void *arg)
 	assert_non_null(strstr(body, "p=/t "));
 	assert_non_null(strstr(body, "proto=https"));
 	atomic_store(&tr->phase, 1); /* the certificate is swapped now */
-	while (atomic_load(&tr->phase) != 2)
-		usleep(1000);
+	wait_for(&tr->phase, 2);
 	assert_true(tls_dial(f, &b));
 	tr->after = cert_hash(&b);
 	/* the connection made before the swap goes on, keep-alive */
