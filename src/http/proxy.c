@@ -79,6 +79,48 @@ void pxbuf_free(struct pxbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* ---- I/O ---- */
+
+int px_read_into(struct conn *c, struct pxbuf *b, bool *eof)
+{
+	if (b->cap - b->len < PX_READ_CHUNK) {
+		if (b->off) {
+			memmove(b->p, b->p + b->off, b->len - b->off);
+			b->len -= b->off;
+			b->off = 0;
+		}
+		if (b->cap - b->len < PX_READ_CHUNK) {
+			b->cap = b->len + PX_READ_CHUNK;
+			b->p = xrealloc(b->p, b->cap);
+		}
+	}
+	ssize_t n = conn_read(c, b->p + b->len, b->cap - b->len);
+	if (n > 0) {
+		b->len += (size_t)n;
+		return 1;
+	}
+	if (n == 0) {
+		*eof = true;
+		return 0;
+	}
+	return n == -EAGAIN ? 0 : (int)n;
+}
+
+int px_flush(struct conn *c, struct pxbuf *b, bool *wrote)
+{
+	while (pxbuf_pending(b)) {
+		ssize_t n = conn_write(c, b->p + b->off, pxbuf_pending(b));
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		pxbuf_consume(b, (size_t)n);
+		if (wrote)
+			*wrote = true;
+	}
+	return 0;
+}
+
 /* ---- accepting ---- */
 
 static void set_accepting(struct proxy *p)

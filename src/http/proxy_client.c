@@ -25,34 +25,10 @@ static void enter(struct pclient *pc);
 static bool leave(struct pclient *pc);
 static void client_read(struct pclient *pc);
 
-static const char *reason_of(int status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 408:
-		return "Request Timeout";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Error";
-	}
-}
-
 /* A final answer of baton's own; the connection closes once it is written. */
 static void answer_error(struct pclient *pc, int status)
 {
-	const char *r = reason_of(status);
+	const char *r = px_reason(status);
 	pxbuf_printf(&pc->out,
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%d %s\n",
@@ -60,114 +36,6 @@ static void answer_error(struct pclient *pc, int status)
 	pc->close_after = true;
 	pc->st = PC_CLOSING;
 	loop_timer_disarm(pc->timer);
-}
-
-/* ---- rewriting heads ---- */
-
-static bool name_is(struct h1_span n, const char *lit)
-{
-	return h1_span_eqi(n, lit);
-}
-
-/* A field that belongs to one connection only (RFC 9110 §7.6.1), or one named in Connection. */
-static bool hop_by_hop(struct h1_span name, const struct h1_header *connection)
-{
-	static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
-					  "trailer",	"upgrade",    "transfer-encoding"};
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (name_is(name, hop[i]))
-			return strcmp(hop[i], "transfer-encoding") != 0 &&
-			       strcmp(hop[i], "trailer") != 0;
-	if (connection && name.len < 64) {
-		char n[64];
-		memcpy(n, name.p, name.len);
-		n[name.len] = 0;
-		return h1_has_token(connection->value, n);
-	}
-	return false;
-}
-
-static void put_field(struct pxbuf *o, const struct h1_header *f)
-{
-	pxbuf_put(o, f->name.p, f->name.len);
-	pxbuf_put(o, ": ", 2);
-	pxbuf_put(o, f->value.p, f->value.len);
-	pxbuf_put(o, "\r\n", 2);
-}
-
-static void write_request_head(struct pclient *pc, const struct h1_head *h, struct pxbuf *o)
-{
-	const struct h1_header *conn = h1_find(h, "connection");
-	pxbuf_put(o, h->method.p, h->method.len);
-	pxbuf_put(o, " ", 1);
-	pxbuf_put(o, h->target.p, h->target.len);
-	pxbuf_put(o, " HTTP/1.1\r\n", 11);
-	struct pxbuf xff = {0}, fwd = {0};
-	for (size_t i = 0; i < h->nheaders; i++) {
-		const struct h1_header *f = &h->headers[i];
-		if (hop_by_hop(f->name, conn) || name_is(f->name, "x-forwarded-proto"))
-			continue;
-		struct pxbuf *list = name_is(f->name, "x-forwarded-for") ? &xff
-				     : name_is(f->name, "forwarded")	 ? &fwd
-									 : NULL;
-		if (list) {
-			if (list->len)
-				pxbuf_put(list, ", ", 2);
-			pxbuf_put(list, f->value.p, f->value.len);
-			continue;
-		}
-		put_field(o, f);
-	}
-	const char *proto = pc->p->o.https || pc->p->o.tls ? "https" : "http";
-	bool v6 = strchr(pc->peer, ':') != NULL;
-	pxbuf_printf(o, "X-Forwarded-For: %.*s%s%s\r\n", (int)xff.len, xff.p ? xff.p : "",
-		     xff.len ? ", " : "", pc->peer);
-	pxbuf_printf(o, "X-Forwarded-Proto: %s\r\n", proto);
-	pxbuf_printf(o, "Forwarded: %.*s%sfor=%s%s%s;proto=%s\r\n", (int)fwd.len,
-		     fwd.p ? fwd.p : "", fwd.len ? ", " : "", v6 ? "\"[" : "", pc->peer,
-		     v6 ? "]\"" : "", proto);
-	pxbuf_free(&xff);
-	pxbuf_free(&fwd);
-	const struct h1_header *up = h1_find(h, "upgrade");
-	if (h->upgrade && up) {
-		pxbuf_put(o, "Connection: Upgrade\r\n", 21);
-		put_field(o, up);
-	}
-	pxbuf_put(o, "\r\n", 2);
-}
-
-static void write_response_head(struct pclient *pc, const struct h1_head *h, struct pxbuf *o,
-				size_t extra_len)
-{
-	struct xchg *x = pc->x;
-	const struct h1_header *conn = h1_find(h, "connection");
-	int len = (int)(h->reason.len > 200 ? 200 : h->reason.len);
-	pxbuf_printf(o, "HTTP/1.1 %d %.*s\r\n", h->status, len, h->reason.p ? h->reason.p : "");
-	for (size_t i = 0; i < h->nheaders; i++) {
-		const struct h1_header *f = &h->headers[i];
-		if (hop_by_hop(f->name, conn))
-			continue;
-		if (extra_len && name_is(f->name, "content-length")) {
-			pxbuf_printf(o, "Content-Length: %llu\r\n",
-				     (unsigned long long)(h->content_length + extra_len));
-			continue;
-		}
-		put_field(o, f);
-	}
-	if (x->set_cookie && x->b && pc->p->router)
-		pxbuf_printf(o, "Set-Cookie: baton_gen=%u; Path=/; HttpOnly; SameSite=Lax\r\n",
-			     x->b->id);
-	if (h->status == 101) {
-		const struct h1_header *up = h1_find(h, "upgrade");
-		pxbuf_put(o, "Connection: Upgrade\r\n", 21);
-		if (up)
-			put_field(o, up);
-	} else if (pc->close_after) {
-		pxbuf_put(o, "Connection: close\r\n", 19);
-	} else if (x->client_10) {
-		pxbuf_put(o, "Connection: keep-alive\r\n", 24);
-	}
-	pxbuf_put(o, "\r\n", 2);
 }
 
 /* ---- the exchange ---- */
@@ -403,7 +271,7 @@ static void start_request(struct pclient *pc, const struct h1_head *h)
 		}
 		return;
 	}
-	write_request_head(pc, h, &x->bout);
+	px_write_request_head(pc, h, &x->bout);
 	pxbuf_put(&x->sent, x->bout.p, x->bout.len);
 	pxbuf_consume(&pc->in, h->head_len);
 	struct proxy_backend *b = route(pc, h);
@@ -522,7 +390,7 @@ static long take_response_head(struct pclient *pc)
 		else if (h.framing == H1_BODY_CHUNKED)
 			x->rechunk = true;
 	}
-	write_response_head(pc, &h, &pc->out, extra);
+	px_write_response_head(pc, &h, &pc->out, extra);
 	x->resp_head = true;
 	if (tunnel) {
 		pc->st = PC_TUNNEL;
@@ -613,46 +481,6 @@ static void pump_response(struct pclient *pc)
 
 /* ---- I/O ---- */
 
-static int read_into(struct conn *c, struct pxbuf *b, bool *eof)
-{
-	if (b->cap - b->len < PX_READ_CHUNK) {
-		if (b->off) {
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		if (b->cap - b->len < PX_READ_CHUNK) {
-			b->cap = b->len + PX_READ_CHUNK;
-			b->p = xrealloc(b->p, b->cap);
-		}
-	}
-	ssize_t n = conn_read(c, b->p + b->len, b->cap - b->len);
-	if (n > 0) {
-		b->len += (size_t)n;
-		return 1;
-	}
-	if (n == 0) {
-		*eof = true;
-		return 0;
-	}
-	return n == -EAGAIN ? 0 : (int)n;
-}
-
-static int flush(struct conn *c, struct pxbuf *b, bool *wrote)
-{
-	while (pxbuf_pending(b)) {
-		ssize_t n = conn_write(c, b->p + b->off, pxbuf_pending(b));
-		if (n == -EAGAIN)
-			return 0;
-		if (n < 0)
-			return (int)n;
-		pxbuf_consume(b, (size_t)n);
-		if (wrote)
-			*wrote = true;
-	}
-	return 0;
-}
-
 static bool want_client_in(const struct pclient *pc)
 {
 	if (pc->client_eof || pxbuf_pending(&pc->in) >= PX_BUF_HIGH)
@@ -710,7 +538,7 @@ static void step(struct pclient *pc)
 		else if (st == PC_XCHG || st == PC_TUNNEL) {
 			pump_request(pc);
 			if (pc->x && pc->x->bc && !pc->x->bc->connecting) {
-				int r = flush(&pc->x->bc->c, &pc->x->bout, &pc->x->wrote_any);
+				int r = px_flush(&pc->x->bc->c, &pc->x->bout, &pc->x->wrote_any);
 				if (r < 0) {
 					if (pc->st == PC_TUNNEL)
 						px_client_close(pc);
@@ -728,12 +556,17 @@ static void step(struct pclient *pc)
 		if (pc->doomed)
 			return;
 		if (pxbuf_pending(&pc->out)) {
-			if (flush(&pc->c, &pc->out, NULL) < 0) {
+			if (px_flush(&pc->c, &pc->out, NULL) < 0) {
 				px_client_close(pc);
 				return;
 			}
 			pc->want_w = pxbuf_pending(&pc->out) ? pc->c.want : 0;
 		}
+		/* an idle keep-alive client holds no buffer (a few hundred bytes in all) */
+		if (pc->st == PC_IDLE && !pxbuf_pending(&pc->out) && pc->out.p)
+			pxbuf_free(&pc->out);
+		if (pc->st == PC_IDLE && !pxbuf_pending(&pc->in) && pc->in.p)
+			pxbuf_free(&pc->in);
 		if (pc->tls_more && want_client_in(pc)) {
 			client_read(pc);
 			if (pc->doomed)
@@ -778,7 +611,7 @@ static void bconn_event(struct pclient *pc, struct bconn *bc, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		return;
 	bool eof = false;
-	int r = read_into(&bc->c, &x->rin, &eof);
+	int r = px_read_into(&bc->c, &x->rin, &eof);
 	if (r > 0)
 		x->any_resp = true;
 	if (r >= 0 && !eof)
@@ -821,7 +654,7 @@ static void client_read(struct pclient *pc)
 	int r;
 	pc->tls_more = false;
 	do {
-		r = read_into(&pc->c, &pc->in, &eof);
+		r = px_read_into(&pc->c, &pc->in, &eof);
 		if (pc->tls && r > 0 && pxbuf_pending(&pc->in) >= PX_BUF_HIGH) {
 			pc->tls_more = true;
 			break;

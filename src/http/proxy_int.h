@@ -42,6 +42,12 @@ static inline size_t pxbuf_pending(const struct pxbuf *b)
 }
 void pxbuf_consume(struct pxbuf *b, size_t n);
 void pxbuf_free(struct pxbuf *b);
+/* Read once from c into b (room for PX_READ_CHUNK made first): 1 = bytes came, 0 = nothing
+ * now or end of file (*eof set), or -errno. */
+int px_read_into(struct conn *c, struct pxbuf *b, bool *eof);
+/* Write b's pending bytes to c until done or -EAGAIN (0); -errno on failure. *wrote (if not
+ * NULL) is set once a byte went out. */
+int px_flush(struct conn *c, struct pxbuf *b, bool *wrote);
 
 struct bconn; /* a connection to a backend */
 struct pclient;
@@ -184,6 +190,15 @@ void px_client_retry_wait(struct pclient *pc);
 /* The backend of pc's exchange (or tunnel) is going away. */
 void px_client_backend_lost(struct pclient *pc);
 void px_bconn_event(struct bconn *bc, uint32_t events);
+
+/* proxy_head.c */
+const char *px_reason(int status); /* the reason phrase of baton's own answers */
+/* The request head h as sent to a backend: hop-by-hop fields out, forwarding fields in. */
+void px_write_request_head(struct pclient *pc, const struct h1_head *h, struct pxbuf *o);
+/* The response head h as sent to pc's client; extra_len: bytes added to a Content-Length
+ * body (live reload). */
+void px_write_response_head(struct pclient *pc, const struct h1_head *h, struct pxbuf *o,
+			    size_t extra_len);
 
 /* proxy_dev.c */
 /* The request is for the live-reload stream, or gets the error page: answered here (true). */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,6 +39,8 @@ struct srv {
 	int id;
 	atomic_int conns, reqs;
 	atomic_int close_idle; /* close each connection after one response */
+	atomic_int drop;       /* read each request whole, then close without an answer */
+	atomic_int closed;     /* connections it closed */
 	pthread_t th;
 };
 
@@ -145,6 +148,11 @@ static void *serve_conn(void *arg)
 				goto out;
 			blen = clen;
 		}
+		if (atomic_load(&s->drop))
+			goto out;
+		if (!strcmp(path, "/early")) /* 1xx before the final answer */
+			write_all(fd, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n",
+				  strlen("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"));
 		char out[9000];
 		int n = snprintf(out, sizeof(out), "id=%d m=%s p=%s xff=%s body=%.*s proto=%s",
 				 s->id, method, path, xff, (int)blen, body, proto);
@@ -188,6 +196,7 @@ static void *serve_conn(void *arg)
 	}
 out:
 	close(fd);
+	atomic_fetch_add(&s->closed, 1);
 	return NULL;
 }
 
@@ -298,6 +307,17 @@ static void *client_main(void *arg)
 static bool client_done(void *arg)
 {
 	return atomic_load(&((struct client *)arg)->done);
+}
+
+/* In a client thread: wait (yielding, never sleeping) until *v reaches at least want. */
+static void wait_for(atomic_int *v, int want)
+{
+	int64_t deadline = now_ms() + 20000;
+	while (atomic_load(v) < want) {
+		if (now_ms() > deadline)
+			fail_msg("timed out waiting in a client thread");
+		sched_yield();
+	}
 }
 
 /* Run the loop until pred holds. Client threads do not wake the loop, so it waits at most 5 ms
@@ -423,8 +443,7 @@ static void ka_client(struct fx *f, void *arg)
 		k->seen2 += strncmp(body, "id=2 ", 5) == 0;
 		if (i == 2) { /* the supervisor switches generations while the connection lives */
 			atomic_store(&k->phase, 1);
-			while (atomic_load(&k->phase) != 2)
-				usleep(1000);
+			wait_for(&k->phase, 2);
 		}
 	}
 	/* a POST with a body, and a chunked one, on the same connection */
@@ -573,7 +592,8 @@ static void test_limits(void **state)
 
 static void closing_client(struct fx *f, void *arg)
 {
-	(void)arg;
+	struct srv *s = arg;
+	int closed0 = atomic_load(&s->closed);
 	char body[9000];
 	int fd = dial(f);
 	for (int i = 0; i < 4; i++) {
@@ -584,7 +604,10 @@ static void closing_client(struct fx *f, void *arg)
 		if (st != 200)
 			fprintf(stderr, "request %d: %d %s\n", i, st, body);
 		assert_int_equal(st, 200);
-		usleep(20000);
+		/* the backend closed the connection the front pooled (a unix socket: its end of
+		 * file is there at once) */
+		if (atomic_load(&s->close_idle))
+			wait_for(&s->closed, closed0 + i + 1);
 	}
 	close(fd);
 }
@@ -598,8 +621,12 @@ static void test_pool_check_and_retry(void **state)
 	srv_start(&s, 1);
 	atomic_store(&s.close_idle, 1);
 	struct proxy_backend *b = add(f.p, &s, 1);
-	run_client(&f, closing_client, NULL);
+	run_client(&f, closing_client, &s);
 	assert_int_equal(atomic_load(&s.reqs), 4);
+	assert_int_equal(atomic_load(&s.conns), 4); /* each on a fresh connection, none retried */
+	struct proxy_backend_stats st0;
+	proxy_backend_get_stats(b, &st0);
+	assert_int_equal(st0.retries, 0);
 	/* an idempotent request to a dead backend is retried once on another one */
 	struct srv dead;
 	srv_start(&dead, 9);
@@ -608,7 +635,7 @@ static void test_pool_check_and_retry(void **state)
 	atomic_store(&s.close_idle, 0);
 	proxy_backend_set_weight(b, 1);
 	struct proxy_backend_stats st;
-	run_client(&f, closing_client, NULL); /* POSTs: nothing reached the dead one: retried */
+	run_client(&f, closing_client, &s); /* POSTs: nothing reached the dead one: retried */
 	proxy_backend_get_stats(bd, &st);
 	assert_true(st.retries >= 1);
 	assert_int_equal(st.by_class[0], 0);
@@ -616,6 +643,70 @@ static void test_pool_check_and_retry(void **state)
 	proxy_backend_remove(b);
 	fx_fini(&f);
 	srv_stop(&s);
+}
+
+/* Against a backend that reads each request and closes without answering (and a good one). */
+static void retry_rules_client(struct fx *f, void *arg)
+{
+	(void)arg;
+	char body[9000], line[512];
+	int fd = dial(f);
+	/* idempotent: sent again, on the other backend */
+	assert_int_equal(get(fd, "GET /g HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "id=1 m=GET p=/g"));
+	/* a 1xx passes through before the final answer */
+	const char *early = "GET /early HTTP/1.1\r\nHost: x\r\n\r\n";
+	write_all(fd, early, strlen(early));
+	assert_true(read_line(fd, line, sizeof(line)) > 0);
+	assert_string_equal(line, "HTTP/1.1 103 Early Hints\r\n");
+	assert_true(read_line(fd, line, sizeof(line)) > 0); /* its fields, as they were */
+	assert_string_equal(line, "Link: </s.css>\r\n");
+	assert_true(read_line(fd, line, sizeof(line)) > 0);
+	assert_string_equal(line, "\r\n");
+	assert_int_equal(read_response(fd, body, sizeof(body), NULL, 0), 200);
+	assert_non_null(strstr(body, "p=/early"));
+	/* a POST the backend consumed is not sent twice: 502, and the connection closes */
+	assert_int_equal(get(fd, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+			     body, sizeof(body)),
+			 502);
+	assert_int_equal(read(fd, line, sizeof(line)), 0);
+	close(fd);
+	/* unless it carries an Idempotency-Key */
+	fd = dial(f);
+	assert_int_equal(get(fd,
+			     "POST /k HTTP/1.1\r\nHost: x\r\nIdempotency-Key: 7\r\n"
+			     "Content-Length: 5\r\n\r\nhello",
+			     body, sizeof(body)),
+			 200);
+	assert_non_null(strstr(body, "id=1 m=POST p=/k"));
+	close(fd);
+}
+
+static void test_retry_rules_and_1xx(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, NULL);
+	struct srv good, drop;
+	srv_start(&good, 1);
+	srv_start(&drop, 9);
+	atomic_store(&drop.drop, 1);
+	struct proxy_backend *bg = add(f.p, &good, 1);
+	/* the dropping one is picked first for every request (the other only on a retry) */
+	struct proxy_backend *bd = add(f.p, &drop, 1000);
+	run_client(&f, retry_rules_client, NULL);
+	struct proxy_backend_stats st;
+	proxy_backend_get_stats(bd, &st);
+	assert_int_equal(st.retries, 3);	      /* both GETs and the POST with a key */
+	assert_int_equal(st.by_class[0], 1);	      /* the POST: failed, not retried */
+	assert_int_equal(atomic_load(&drop.reqs), 4); /* /early went to it too, then again */
+	proxy_backend_get_stats(bg, &st);
+	assert_int_equal(st.by_class[2], 3);
+	proxy_backend_remove(bd);
+	proxy_backend_remove(bg);
+	fx_fini(&f);
+	srv_stop(&good);
+	srv_stop(&drop);
 }
 
 static void drained(void *arg)
@@ -643,8 +734,7 @@ static void ws_client(struct fx *f, void *arg)
 	assert_true(read(fd, b, sizeof(b) - 1) > 0);
 	assert_string_equal(b, "1:ping");
 	atomic_store(&w->phase, 1);
-	while (atomic_load(&w->phase) != 2)
-		usleep(1000);
+	wait_for(&w->phase, 2);
 	/* its backend is draining (another one serves): the tunnel goes on */
 	write_all(fd, "pong", strlen("pong"));
 	memset(b, 0, sizeof(b));
@@ -899,8 +989,7 @@ static void tls_client(struct fx *f, void *arg)
 	assert_non_null(strstr(body, "p=/t "));
 	assert_non_null(strstr(body, "proto=https"));
 	atomic_store(&tr->phase, 1); /* the certificate is swapped now */
-	while (atomic_load(&tr->phase) != 2)
-		usleep(1000);
+	wait_for(&tr->phase, 2);
 	assert_true(tls_dial(f, &b));
 	tr->after = cert_hash(&b);
 	/* the connection made before the swap goes on, keep-alive */
@@ -972,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_pipelining_in_order),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_pool_check_and_retry),
+		cmocka_unit_test(test_retry_rules_and_1xx),
 		cmocka_unit_test(test_tunnel_survives_drain),
 		cmocka_unit_test(test_weights_and_health),
 		cmocka_unit_test(test_dev_error_page_and_live_reload),
