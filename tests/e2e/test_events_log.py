@@ -84,3 +84,34 @@ action = "signal:SIGUSR2"
     b.wait_line(r"sigecho gen=2 got SIGUSR2", timeout=20, start=mark)
     stop(b)
     records(b)  # the whole output, to the last line, is JSON (or the app's own lines)
+
+
+def test_json_log_reports_a_failed_reload(env):
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "baton.toml"), f'''
+[log]
+format = "json"
+
+[run]
+cmd = "test -e fail && exit 3; exec {SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+''')
+    b = env.baton("run")
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"ready"', timeout=20)
+    write(os.path.join(tmp, "fail"), "")
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r'"event":"reload_failed"', timeout=20, start=mark)
+    b.wait_line(r'"event":"gen_state","generation":2,"pid":\d+,"state":"exited"', timeout=20,
+                start=mark)
+    evs = [e for e in events(b, mark) if e["event"].startswith("reload_")]
+    # the old generation keeps serving: a failure, not a rollback (that is a rollout's verdict)
+    assert [e["event"] for e in evs] == ["reload_requested", "reload_failed"], evs
+    assert evs[1]["generation"] == 2 and "exited with status 3" in evs[1]["reason"], evs
+    assert evs[1]["duration_ms"] >= 0
+    assert not [e for e in events(b, mark) if e["event"] == "reload_succeeded"]
+    # generation 1 was never touched
+    assert not [e for e in events(b, mark)
+                if e["event"] == "gen_state" and e["generation"] == 1]
+    stop(b)
