@@ -10,7 +10,8 @@ from test_reload import SIGECHO, stop
 
 
 def records(b, start=0):
-    """baton's lines from index start, parsed; the app's own lines (sigecho) are skipped."""
+    """baton's lines from index start, parsed; the app's own lines under `baton run` (sigecho,
+    passed through as written) are skipped."""
     out = []
     for line in b.output().splitlines()[start:]:
         if line.startswith("sigecho"):
@@ -18,7 +19,8 @@ def records(b, start=0):
         rec = json.loads(line)  # every other line is one JSON object
         assert isinstance(rec, dict), line
         assert rec["time"].endswith("Z"), line
-        assert ("level" in rec and "msg" in rec) or "event" in rec, line
+        assert ("level" in rec and "msg" in rec) or "event" in rec or \
+            ("source" in rec and "line" in rec), line
         out.append(rec)
     return out
 
@@ -115,3 +117,39 @@ stop_timeout = "2s"
     assert not [e for e in events(b, mark)
                 if e["event"] == "gen_state" and e["generation"] == 1]
     stop(b)
+
+
+def test_json_log_carries_dev_builds(env):
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "src.txt"), "fine\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[log]
+format = "json"
+[build]
+cmd = "grep -q fine src.txt || {{ echo 'main.go:3:2: undefined: x'; echo 'second line'; exit 2; }}"
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+[watch]
+include_ext = ["txt"]
+''')
+    b = env.baton("dev")
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"ready"', timeout=20)
+    evs = [e["event"] for e in events(b) if e["event"].startswith("build_")]
+    assert evs == ["build_started", "build_succeeded"], evs
+
+    mark = b.mark()
+    write(os.path.join(tmp, "src.txt"), "oops\n")
+    b.wait_line(r'"event":"build_failed"', timeout=20, start=mark)
+    failed = [e for e in events(b, mark) if e["event"] == "build_failed"][0]
+    assert failed["duration_ms"] >= 0
+    # its exit status, then the compiler's first lines, each on its own line
+    assert failed["reason"].split("\n")[1:3] == ["main.go:3:2: undefined: x", "second line"], \
+        failed
+    assert not [e for e in events(b, mark) if e["event"] == "gen_state"]  # 1 serves on
+    # dev mode: the build's lines are JSON records too
+    assert {"source": "build", "line": "main.go:3:2: undefined: x"}.items() <= \
+        [r for r in records(b, mark) if r.get("source") == "build"][0].items()
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=20) == 0
