@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Take docs/status-page.png: run baton on the sigecho helper with the status page on, a
-[[tls]] group, two reloads (one that fails and is rolled back, one that succeeds), then
+[[tls]] group, reloads (one that fails, the old generation serving on), then
 screenshot the page in headless Chromium. `make screenshot` runs it (after `make helpers`)."""
 import os
 import re

@@ -41,6 +41,27 @@ bool log_json(void)
 	return log_cfg.json;
 }
 
+void log_json_output(int fd, const char *source, int gen, const char *line, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct buf text = BUF_INIT;
+	buf_append(&text, line, len); /* json_str takes a C string: a NUL byte ends the line */
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"time\":");
+	json_time(&b, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	buf_puts(&b, ",\"source\":");
+	json_str(&b, source);
+	if (gen > 0)
+		buf_printf(&b, ",\"generation\":%d", gen);
+	buf_puts(&b, ",\"line\":");
+	json_str(&b, buf_cstr(&text));
+	buf_puts(&b, "}\n");
+	log_write(fd, b.p, b.len);
+	buf_release(&b);
+	buf_release(&text);
+}
+
 bool log_use_color(int fd)
 {
 	if (log_cfg.json || log_cfg.color == LOG_COLOR_NEVER)

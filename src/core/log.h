@@ -18,6 +18,9 @@ void log_setup(enum log_level min, enum log_color color, bool json, bool timesta
 /* Whether lines are JSON objects ([log] format = "json"); obs then logs every event as its
  * JSON record (obs/events.h, ev_log_start). */
 bool log_json(void);
+/* [log] format = "json": one line of a child's output (the build's, an app's in dev mode) as
+ * {"time":...,"source":"build","generation":2,"line":"..."} on fd (gen 0: left out). */
+void log_json_output(int fd, const char *source, int gen, const char *line, size_t len);
 /* True when colour escapes should be written to fd (honours NO_COLOR and isatty). */
 bool log_use_color(int fd);
 

@@ -131,6 +131,10 @@ static void build_line(struct build *b, const char *line, size_t len, void *data
 {
 	(void)b;
 	(void)data;
+	if (log_json()) {
+		log_json_output(2, "build", 0, line, len);
+		return;
+	}
 	struct buf o = BUF_INIT;
 	buf_printf(&o, "%sbuild │%s ", col("\033[33m"), col("\033[0m"));
 	buf_append(&o, line, len);
@@ -252,6 +256,10 @@ static void on_output(struct gens *s, int id, int stream, const char *line, size
 {
 	(void)s;
 	(void)data;
+	if (log_json()) {
+		log_json_output(stream == 2 ? 2 : 1, "app", id, line, len);
+		return;
+	}
 	struct buf o = BUF_INIT;
 	buf_printf(&o, "%sapp %d │%s ", col("\033[36m"), id, col("\033[0m"));
 	buf_append(&o, line, len);

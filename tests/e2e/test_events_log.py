@@ -10,7 +10,8 @@ from test_reload import SIGECHO, stop
 
 
 def records(b, start=0):
-    """baton's lines from index start, parsed; the app's own lines (sigecho) are skipped."""
+    """baton's lines from index start, parsed; the app's own lines under `baton run` (sigecho,
+    passed through as written) are skipped."""
     out = []
     for line in b.output().splitlines()[start:]:
         if line.startswith("sigecho"):
@@ -18,7 +19,8 @@ def records(b, start=0):
         rec = json.loads(line)  # every other line is one JSON object
         assert isinstance(rec, dict), line
         assert rec["time"].endswith("Z"), line
-        assert ("level" in rec and "msg" in rec) or "event" in rec, line
+        assert ("level" in rec and "msg" in rec) or "event" in rec or \
+            ("source" in rec and "line" in rec), line
         out.append(rec)
     return out
 
@@ -84,3 +86,70 @@ action = "signal:SIGUSR2"
     b.wait_line(r"sigecho gen=2 got SIGUSR2", timeout=20, start=mark)
     stop(b)
     records(b)  # the whole output, to the last line, is JSON (or the app's own lines)
+
+
+def test_json_log_reports_a_failed_reload(env):
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "baton.toml"), f'''
+[log]
+format = "json"
+
+[run]
+cmd = "test -e fail && exit 3; exec {SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+''')
+    b = env.baton("run")
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"ready"', timeout=20)
+    write(os.path.join(tmp, "fail"), "")
+    mark = b.mark()
+    b.send(signal.SIGHUP)
+    b.wait_line(r'"event":"reload_failed"', timeout=20, start=mark)
+    b.wait_line(r'"event":"gen_state","generation":2,"pid":\d+,"state":"exited"', timeout=20,
+                start=mark)
+    evs = [e for e in events(b, mark) if e["event"].startswith("reload_")]
+    # the old generation keeps serving: a failure, not a rollback (that is a rollout's verdict)
+    assert [e["event"] for e in evs] == ["reload_requested", "reload_failed"], evs
+    assert evs[1]["generation"] == 2 and "exited with status 3" in evs[1]["reason"], evs
+    assert evs[1]["duration_ms"] >= 0
+    assert not [e for e in events(b, mark) if e["event"] == "reload_succeeded"]
+    # generation 1 was never touched
+    assert not [e for e in events(b, mark)
+                if e["event"] == "gen_state" and e["generation"] == 1]
+    stop(b)
+
+
+def test_json_log_carries_dev_builds(env):
+    tmp = str(env.tmp)
+    write(os.path.join(tmp, "src.txt"), "fine\n")
+    write(os.path.join(tmp, "baton.toml"), f'''
+[log]
+format = "json"
+[build]
+cmd = "grep -q fine src.txt || {{ echo 'main.go:3:2: undefined: x'; echo 'second line'; exit 2; }}"
+[run]
+cmd = "{SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+[watch]
+include_ext = ["txt"]
+''')
+    b = env.baton("dev")
+    b.wait_line(r'"event":"gen_state","generation":1,"pid":\d+,"state":"ready"', timeout=20)
+    evs = [e["event"] for e in events(b) if e["event"].startswith("build_")]
+    assert evs == ["build_started", "build_succeeded"], evs
+
+    mark = b.mark()
+    write(os.path.join(tmp, "src.txt"), "oops\n")
+    b.wait_line(r'"event":"build_failed"', timeout=20, start=mark)
+    failed = [e for e in events(b, mark) if e["event"] == "build_failed"][0]
+    assert failed["duration_ms"] >= 0
+    # its exit status, then the compiler's first lines, each on its own line
+    assert failed["reason"].split("\n")[1:3] == ["main.go:3:2: undefined: x", "second line"], \
+        failed
+    assert not [e for e in events(b, mark) if e["event"] == "gen_state"]  # 1 serves on
+    # dev mode: the build's lines are JSON records too
+    assert {"source": "build", "line": "main.go:3:2: undefined: x"}.items() <= \
+        [r for r in records(b, mark) if r.get("source") == "build"][0].items()
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=20) == 0
