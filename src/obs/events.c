@@ -156,6 +156,8 @@ void ev_to_json(const struct ev *e, struct buf *out)
 static void ev_log_line(void *arg, const struct ev *e)
 {
 	(void)arg;
+	if (e->type == EV_STATS) /* once a second per generation: for the page, not the log */
+		return;
 	struct buf b = BUF_INIT;
 	ev_to_json(e, &b);
 	buf_putc(&b, '\n');

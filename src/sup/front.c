@@ -8,19 +8,25 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "ctl/ctl.h"
 #include "ctl/ctlstatus.h"
 #include "http/proxy.h"
+#include "obs/events.h"
 #include "obs/metrics.h"
 #include "sup/health_check.h"
 #include "sup/privsock.h"
 #include "sup/rollout_run.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 
 /* One generation behind the front: per proxy listener, its private socket and backend. */
 struct fgen {
 	struct front *f;
 	int id;
+	/* requests answered since the last EV_STATS */
+	uint64_t reqs, errs;
+	struct rollout_hist lat;
 	struct privsock *ps;	   /* [nlisten] */
 	struct proxy_backend **be; /* [nlisten]; NULL for other listeners */
 	int draining;		   /* backends not drained yet, after the replace */
@@ -45,6 +51,8 @@ struct front {
 	struct rollout_run *ro;
 	int ro_cur, ro_prev; /* the rollout's candidate and baseline */
 	int64_t ro_took;     /* the candidate's spawn-to-ready, for the policy at the end */
+	struct loop_timer *stats; /* EV_STATS once a second per generation */
+	int64_t stats_at;	  /* ms, the last one */
 };
 
 static struct fgen *fgen_find(struct front *f, int id)
@@ -91,6 +99,11 @@ static void on_observe(void *arg, struct proxy_backend *b, unsigned id, int stat
 			metrics_http_observe(f->cfg->listen[i].name, id, status, dur_us);
 	if (f->ro)
 		rollout_run_observe(f->ro, (int)id, status, dur_us);
+	if (g) {
+		g->reqs++;
+		g->errs += status == 0 || status >= 500;
+		rollout_hist_add(&g->lat, dur_us);
+	}
 	if (f->hc)
 		health_checker_observe(f->hc, id, status);
 }
@@ -115,6 +128,49 @@ static void on_health(void *arg, unsigned id, bool up, const char *why)
 		log_warn("no generation passes its health checks — generation %u keeps its traffic",
 			 id);
 	}
+}
+
+/* Each generation's request rate, error share and p99 over the last second, for the status
+ * page's charts (obs/page) and anyone else on the event bus. */
+static void on_stats(struct loop *l, void *data)
+{
+	(void)l;
+	struct front *f = data;
+	int64_t now = now_ms();
+	double secs = f->stats_at ? (double)(now - f->stats_at) / 1000.0 : 1.0;
+	f->stats_at = now;
+	unsigned total = 0;
+	for (size_t k = 0; k < f->ng; k++)
+		for (int i = 0; i < f->n; i++)
+			if (f->g[k]->be[i]) {
+				struct proxy_backend_stats st;
+				proxy_backend_get_stats(f->g[k]->be[i], &st);
+				total += st.weight;
+				break;
+			}
+	for (size_t k = 0; k < f->ng; k++) {
+		struct fgen *g = f->g[k];
+		unsigned w = 0;
+		for (int i = 0; i < f->n; i++)
+			if (g->be[i]) {
+				struct proxy_backend_stats st;
+				proxy_backend_get_stats(g->be[i], &st);
+				w = st.weight;
+				break;
+			}
+		ev_emit(&(struct ev){
+			.type = EV_STATS,
+			.gen = (unsigned)g->id,
+			.weight = total ? (int)(100 * w / total) : 0,
+			.rps = secs > 0 ? (double)g->reqs / secs : 0,
+			.errors = g->reqs ? (double)g->errs / (double)g->reqs : 0,
+			.p99_us = g->reqs ? rollout_hist_quantile(&g->lat, 0.99) : -1,
+			.duration_us = -1,
+		});
+		g->reqs = g->errs = 0;
+		memset(&g->lat, 0, sizeof(g->lat));
+	}
+	loop_timer_arm_in(f->stats, 1000);
 }
 
 static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct);
@@ -169,6 +225,8 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	const struct health_opts ho = {.rise = cfg->health.rise, .fall = cfg->health.fall};
 	f->hc = health_checker_new(l, cfg->health.path, cfg->health.interval_ms,
 				   cfg->health.timeout_ms, &ho, on_health, f);
+	f->stats = loop_timer_new(l, on_stats, f);
+	loop_timer_arm_in(f->stats, 1000);
 	struct rollout_cfg rc;
 	rollout_cfg_from_config(cfg, &rc);
 	if (rc.strategy != ROLLOUT_IMMEDIATE) {
@@ -187,6 +245,7 @@ void front_free(struct front *f)
 		return;
 	health_checker_free(f->hc);
 	rollout_run_free(f->ro);
+	loop_timer_free(f->stats);
 	for (size_t i = 0; i < f->ng; i++)
 		fgen_free(f, f->g[i]);
 	free(f->g);
@@ -305,6 +364,13 @@ static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct)
 	struct front *f = arg;
 	set_weight(f, prev, (unsigned)prev_pct);
 	set_weight(f, cur, (unsigned)cur_pct);
+	struct rollout_status st;
+	rollout_run_status(f->ro, &st);
+	ev_emit(&(struct ev){.type = EV_ROLLOUT_STEP,
+			     .gen = (unsigned)cur,
+			     .weight = cur_pct,
+			     .reason = st.reason && *st.reason ? st.reason : NULL,
+			     .duration_us = -1});
 }
 
 static unsigned ro_route(void *arg, unsigned sticky, bool preview)
