@@ -167,7 +167,7 @@ int cmd_watch(int argc, char **argv)
 			cfg = config_load_default(cwd);
 	}
 	if (!cfg)
-		cfg = cmd_load_config(file);
+		cfg = cmd_load_watch_config(file);
 	if (!cfg) {
 		strv_release(&paths);
 		return EXIT_FAIL;

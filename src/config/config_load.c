@@ -35,6 +35,7 @@ struct loader {
 	struct toml_pos *elem_pos[3]; /* table positions of listen, reload, tls elements */
 	size_t elem_cap[3];
 	struct toml_pos table_pos[16]; /* positions of [build], [run], ... by config_tables index */
+	bool watch_only;	       /* config_load_watch: what runs an app is not required */
 };
 
 /* ---- diagnostics ---- */
@@ -320,6 +321,8 @@ static void check_required(struct loader *ld, enum config_scope scope, int n)
 		const struct config_key *k = &config_keys[i];
 		if (k->scope != scope || !(k->flags & CK_REQUIRED))
 			continue;
+		if (ld->watch_only && k->table && strcmp(k->table, "run") == 0)
+			continue;
 		for (int idx = 0; idx < (scope == CS_ROOT ? 1 : n); idx++) {
 			if (find_seen(ld, k->table, k->name, idx))
 				continue;
@@ -529,8 +532,8 @@ static bool looks_like_air(const struct toml_value *root)
 enum air_mode { AIR_NO, AIR_YES, AIR_SNIFF };
 
 static struct config *load(const char *name, const char *dir, const char *data, size_t len,
-			   enum air_mode air, bool check_fs, struct config_diags *diags,
-			   struct strv *notes)
+			   enum air_mode air, bool check_fs, bool watch_only,
+			   struct config_diags *diags, struct strv *notes)
 {
 	int first = diags->n;
 	struct toml_error terr;
@@ -543,7 +546,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 	struct config *cfg = config_new();
 	cfg->dir = abs_dir(dir);
 	cfg->path = config_path_resolve(cfg->dir, name);
-	struct loader ld = {.file = name, .d = diags, .cfg = cfg};
+	struct loader ld = {.file = name, .d = diags, .cfg = cfg, .watch_only = watch_only};
 	if (is_air) {
 		cfg->source = CONFIG_SRC_AIR;
 		config_air_apply(cfg, root, name, diags, notes);
@@ -579,7 +582,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 struct config *config_load_buffer(const char *name, const char *dir, const char *data, size_t len,
 				  bool is_air, struct config_diags *diags, struct strv *notes)
 {
-	return load(name, dir, data, len, is_air ? AIR_YES : AIR_NO, false, diags, notes);
+	return load(name, dir, data, len, is_air ? AIR_YES : AIR_NO, false, false, diags, notes);
 }
 
 /* ".air.toml", "air.toml", "x.air.toml": air's; "baton.toml", "x.baton.toml": baton's;
@@ -603,8 +606,8 @@ static bool is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-struct config *config_load(const char *explicit_path, const char *cwd, struct config_diags *diags,
-			   struct strv *notes)
+static struct config *load_file(const char *explicit_path, const char *cwd, bool watch_only,
+				struct config_diags *diags, struct strv *notes)
 {
 	char *dir = abs_dir(cwd);
 	char *name = NULL;
@@ -650,7 +653,8 @@ struct config *config_load(const char *explicit_path, const char *cwd, struct co
 			free(cdir);
 			cdir = xstrdup("/");
 		}
-		cfg = load(name, cdir, data, len, air_mode_of(path), true, diags, notes);
+		cfg = load(name, cdir, data, len, air_mode_of(path), true, watch_only, diags,
+			   notes);
 		if (cfg) {
 			free(cfg->path);
 			cfg->path = xstrdup(path);
@@ -662,4 +666,16 @@ struct config *config_load(const char *explicit_path, const char *cwd, struct co
 	free(name);
 	free(dir);
 	return cfg;
+}
+
+struct config *config_load(const char *explicit_path, const char *cwd, struct config_diags *diags,
+			   struct strv *notes)
+{
+	return load_file(explicit_path, cwd, false, diags, notes);
+}
+
+struct config *config_load_watch(const char *explicit_path, const char *cwd,
+				 struct config_diags *diags, struct strv *notes)
+{
+	return load_file(explicit_path, cwd, true, diags, notes);
 }
