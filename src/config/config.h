@@ -72,6 +72,9 @@ struct config {
 		bool overlap;      /* dev: start the new app before stopping the old one */
 		int max_draining;  /* production: bound on draining generations */
 		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
+		/* bind takeover (sup/takeover.h) */
+		char *takeover;	   /* "auto" (default) | "off" */
+		bool ready_set;	   /* 'ready' was written in the file */
 	} run;
 
 	struct cfg_listen *listen;

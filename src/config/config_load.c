@@ -435,6 +435,13 @@ static void check_listeners(struct loader *ld)
 static void check_run(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
+	/* bind takeover */
+	cfg->run.ready_set = find_seen(ld, "run", "ready", 0) != NULL;
+	if (cfg->run.takeover && strcmp(cfg->run.takeover, "auto") != 0 &&
+	    strcmp(cfg->run.takeover, "off") != 0)
+		diag(ld, pos_or(find_seen(ld, "run", "takeover", 0), (struct toml_pos){1, 1}),
+		     "'run.takeover': expected \"auto\" or \"off\", not \"%.64s\"",
+		     cfg->run.takeover);
 	if (cfg->run.ready != READY_PORT)
 		return;
 	for (int i = 0; i < cfg->nlisten; i++)

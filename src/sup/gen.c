@@ -17,6 +17,7 @@
 #include "sup/fdstore.h"
 #include "proc/proc.h"
 #include "sup/gen_int.h"
+#include "sup/takeover.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -245,6 +246,8 @@ static void ev_ready(struct gen *g)
 	if (old && old->state == GEN_READY)
 		gen_event(old, GEN_EV_STOP, NULL);
 	enforce_max_draining(s);
+	if (s->o.takeover)
+		takeover_serving(s->o.takeover, g->id);
 	if (s->cbs.ready)
 		s->cbs.ready(s, g->id, prev, g->ready_ms - g->started_ms, s->data);
 	maybe_follow_up(s);

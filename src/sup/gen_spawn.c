@@ -17,6 +17,7 @@
 #include "sup/fdstore.h"
 #include "sup/gen.h"
 #include "sup/gen_int.h"
+#include "sup/takeover.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -161,6 +162,23 @@ static void probe_try(struct loop *l, void *data)
 	}
 }
 
+/* Readiness by takeover: looked at every PROBE_INTERVAL_MS (a bind is seen at once, the
+ * listen(2) after it is not). */
+static void takeover_try(struct loop *l, void *data)
+{
+	(void)l;
+	struct gen *g = data;
+	struct gens *s = g->set;
+	if (g->state != GEN_STARTING)
+		return;
+	if (takeover_gen_ready(s->o.takeover, g->id, s->current)) {
+		log_info("generation %d listens on every address: ready", g->id);
+		gen_event(g, GEN_EV_READY, NULL);
+		return;
+	}
+	loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+}
+
 static void probe_arm(struct gen *g)
 {
 	g->probe_timer = loop_timer_new(g->set->loop, probe_try, g);
@@ -218,6 +236,7 @@ void gen_spawn(struct gens *s)
 		.on_exit = on_child_exit,
 		.on_group_exit = on_group_exit,
 		.data = g,
+		.takeover = s->o.takeover != NULL,
 	};
 	char *err = NULL;
 	int r = child_spawn(s->loop, &spec, &g->child, &err);
@@ -232,6 +251,12 @@ void gen_spawn(struct gens *s)
 	}
 	s->gen = xgrow(s->gen, &s->capgen, s->ngen + 1, sizeof(*s->gen));
 	s->gen[s->ngen++] = g;
+	if (s->o.takeover) {
+		int tfd = child_take_trap_fd(g->child);
+		if (tfd < 0 || takeover_attach(s->o.takeover, g->id, tfd) < 0)
+			log_warn("generation %d runs without bind takeover: its filter did not start",
+				 g->id);
+	}
 
 	g->timer = loop_timer_new(s->loop, on_gen_timer, g);
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
@@ -246,6 +271,10 @@ void gen_spawn(struct gens *s)
 		probe_arm(g);
 		break;
 	case READY_NOTIFY:
+		if (s->o.takeover && s->o.ready_takeover) {
+			g->probe_timer = loop_timer_new(s->loop, takeover_try, g);
+			loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+		}
 		break;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);

@@ -4,6 +4,7 @@
 #   OUTDIR/gin-plain   tests/apps/gin-plain: binds :$PORT itself (forward mode)
 #   OUTDIR/gin-multi   examples/gin-multi: http + https + unix admin socket by name, drain
 #   OUTDIR/gin-fdstore tests/apps/gin-fdstore: a counter kept in the fd store (FDSTORE=1)
+#   OUTDIR/gin-takeover tests/apps/gin-takeover: r.Run("127.0.0.1:18090") hard-coded (takeover)
 # Usage: tests/apps/build.sh OUTDIR
 # The Go build cache is shared (GOCACHE, default `go env GOCACHE`): a cold build takes ~15 s,
 # a warm one ~1 s.
@@ -33,3 +34,4 @@ build gin-hello "$repo/examples/gin-hello"
 build gin-plain "$repo/tests/apps/gin-plain"
 build gin-multi "$repo/examples/gin-multi"
 build gin-fdstore "$repo/tests/apps/gin-fdstore"
+build gin-takeover "$repo/tests/apps/gin-takeover"
