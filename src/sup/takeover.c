@@ -286,8 +286,9 @@ static void trap_event(struct loop *l, int fd, uint32_t events, void *data)
 		trap_remove(t); /* every process under the filter is gone */
 		return;
 	}
-	size_t nsz = tk->sz.seccomp_notif > sizeof(struct seccomp_notif) ? tk->sz.seccomp_notif
-									: sizeof(struct seccomp_notif);
+	size_t nsz = tk->sz.seccomp_notif > sizeof(struct seccomp_notif)
+			     ? tk->sz.seccomp_notif
+			     : sizeof(struct seccomp_notif);
 	size_t rsz = tk->sz.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
 			     ? tk->sz.seccomp_notif_resp
 			     : sizeof(struct seccomp_notif_resp);

@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import tempfile
 
 import pytest
 
@@ -197,7 +197,7 @@ def test_the_apps_own_bind_error_is_kept(env):
 
 
 @pytest.mark.timeout(300)
-def test_eacces_on_a_low_port_as_non_root(env, tmp_path):
+def test_eacces_on_a_low_port_as_non_root(env):
     """As a non-root user (nobody, when the suite runs as root), binding port 80 still fails
     with EACCES: baton lets the bind run as the app."""
     if os.geteuid() == 0:
@@ -215,21 +215,20 @@ def test_eacces_on_a_low_port_as_non_root(env, tmp_path):
             pass
         except OSError:
             pytest.skip("port 80 is in use here")
-    d = tmp_path / "nobody"
-    d.mkdir()
-    os.chmod(tmp_path, 0o755)
-    os.chmod(d, 0o777)
-    shutil.copy(app_bin(), d / "app")
-    os.chmod(d / "app", 0o755)
-    run_toml(d, str(d / "app"), extra='env = { TK_ADDRS = "127.0.0.1:80" }')
-    for p in [d.parent, *d.parents]:
-        if not os.access(p, os.X_OK) or str(p) == "/":
-            break
-    b = env.start([*prefix, BATON, "run"], cwd=str(d))
-    b.wait_line(r"gin-takeover: listen tcp 127\.0\.0\.1:80: bind: permission denied",
-                timeout=60)
-    assert b.count(r"takeover is unavailable") == 0, b.output()
-    stop(b)
+    # a directory nobody can reach (pytest's tmp_path is private to root)
+    d = tempfile.mkdtemp(prefix="baton-tk-")
+    try:
+        os.chmod(d, 0o777)
+        shutil.copy(app_bin(), os.path.join(d, "app"))
+        os.chmod(os.path.join(d, "app"), 0o755)
+        run_toml(d, os.path.join(d, "app"), extra='env = { TK_ADDRS = "127.0.0.1:80" }')
+        b = env.start([*prefix, BATON, "run"], cwd=d)
+        b.wait_line(r"gin-takeover: listen tcp 127\.0\.0\.1:80: bind: permission denied",
+                    timeout=60)
+        assert b.count(r"takeover is unavailable") == 0, b.output()
+        stop(b)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.mark.timeout(300)
