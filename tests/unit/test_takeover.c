@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "config/config.h"
 #include "sup/takeover_addr.h"
 
 static int decode(const void *sa, size_t len, char *key)
@@ -89,6 +90,39 @@ static void test_other(void **state)
 	assert_int_equal(decode(&ss, sizeof(ss), key), 0);
 }
 
+static struct config *load(const char *text, struct config_diags *d)
+{
+	return config_load_buffer("baton.toml", "/srv/app", text, strlen(text), false, d, NULL);
+}
+
+/* [run] takeover: "auto" by default, "off" accepted, anything else refused at its position;
+ * ready_set tells whether the file wrote 'ready' (readiness by takeover applies when not). */
+static void test_config_key(void **state)
+{
+	(void)state;
+	struct config_diags d = {0};
+	struct config *cfg = load("[run]\ncmd = \"app\"\n", &d);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->run.takeover, "auto");
+	assert_false(cfg->run.ready_set);
+	config_free(cfg);
+	cfg = load("[run]\ncmd = \"app\"\ntakeover = \"off\"\nready = \"notify\"\n", &d);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->run.takeover, "off");
+	assert_true(cfg->run.ready_set);
+	config_free(cfg);
+	assert_int_equal(d.n, 0);
+	cfg = load("[run]\ncmd = \"app\"\ntakeover = \"on\"\n", &d);
+	assert_null(cfg);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.v[0].line, 3);
+	assert_non_null(strstr(d.v[0].msg, "expected \"auto\" or \"off\""));
+	config_diags_release(&d);
+	cfg = load("[run]\ncmd = \"app\"\ntakeover = \"\"\n", &d);
+	assert_null(cfg);
+	config_diags_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_inet6),
 		cmocka_unit_test(test_unix),
 		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_config_key),
 	};
 	return cmocka_run_group_tests_name("takeover", tests, NULL, NULL);
 }
