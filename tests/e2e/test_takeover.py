@@ -109,6 +109,8 @@ def test_run_reloads_under_load(env):
             mark = b.mark()
             reload(env)
             b.wait_line(rf"generation {i} serving", timeout=30, start=mark)
+            # the old one accepts from the same queue until it is stopped while idle
+            b.wait_line(rf"generation {i - 1} drained", timeout=30, start=mark)
             poll.wait_more(3)
             pid = pid_at(port)
             assert pid not in pids, (pid, pids)
@@ -132,6 +134,7 @@ def test_two_ports_and_an_abstract_unix_socket(env):
     mark = b.mark()
     reload(env)
     b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+    b.wait_line(r"generation 1 drained", timeout=30, start=mark)
     second = {pid_at(p1), pid_at(p2), pid_at(unix=name)}
     assert len(second) == 1 and second != first
     out = "\n".join(b.lines[mark:])
@@ -159,6 +162,7 @@ def test_worker_child_binds(env):
         mark = b.mark()
         reload(env)
         b.wait_line(r"generation 2 serving", timeout=30, start=mark)
+        b.wait_line(r"generation 1 drained", timeout=30, start=mark)
         poll.wait_more(3)
     assert pid_at(port) != w1
     assert b.count(r"generation 2 binds .*gets the socket baton holds") == 1
