@@ -124,7 +124,8 @@ static void stop_now(struct gens *s, struct gen *g)
 /* Quiet stop, for a generation sharing held sockets (takeover.h) with the next one: an app
  * without graceful shutdown dies on stop_signal with the requests it accepted. So its group is
  * frozen (SIGSTOP: it accepts nothing more, the next generation takes every new connection)
- * and looked at; with a request in flight it is let go on for QUIET_RETRY_MS and frozen again,
+ * and looked at; with a request in flight (or, with a successor serving, connections still
+ * queued) it is let go on for QUIET_RETRY_MS and frozen again,
  * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT. */
 #define QUIET_RETRY_MS 2
 #define QUIET_TRIES 50
@@ -141,7 +142,11 @@ static void quiet_try(struct loop *l, void *data)
 		stop_now(s, g);
 		return;
 	}
-	if (++g->quiet_tries < QUIET_TRIES && takeover_group_busy(s->o.takeover, pgid) == 1) {
+	/* with a successor serving, also wait until it has taken the queued connections: the
+	 * frozen one, let go on with stop_signal pending, could still accept one on the way out */
+	bool queues = s->current > 0 && s->current != g->id;
+	if (++g->quiet_tries < QUIET_TRIES &&
+	    takeover_group_busy(s->o.takeover, pgid, g->id, queues) == 1) {
 		kill(-pgid, SIGCONT);
 		loop_timer_arm_in(g->quiet_timer, QUIET_RETRY_MS);
 		return;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,8 +464,24 @@ static int proc_busy(struct takeover *tk, const char *pid)
 	return busy;
 }
 
-int takeover_group_busy(struct takeover *tk, pid_t pgid)
+/* Connections waiting in the accept queue of a held TCP socket gen bound. */
+static bool queues_busy(const struct takeover *tk, int gen)
 {
+	for (size_t i = 0; i < tk->nheld; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		if (held_has(&tk->held[i], gen) &&
+		    getsockopt(tk->held[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+		    ti.tcpi_state == TCP_LISTEN && ti.tcpi_unacked > 0)
+			return true;
+	}
+	return false;
+}
+
+int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues)
+{
+	if (queues && queues_busy(tk, gen))
+		return 1;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return -errno;

@@ -126,10 +126,8 @@ static void test_config_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inet),
-		cmocka_unit_test(test_inet6),
-		cmocka_unit_test(test_unix),
-		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_inet),	   cmocka_unit_test(test_inet6),
+		cmocka_unit_test(test_unix),	   cmocka_unit_test(test_other),
 		cmocka_unit_test(test_config_key),
 	};
 	return cmocka_run_group_tests_name("takeover", tests, NULL, NULL);
