@@ -132,7 +132,11 @@ int bindtrap_probe(char **why)
 	struct seccomp_notif_sizes sz;
 	if (do_seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0) {
 		int e = errno;
-		why_set(why, "seccomp user notification is unavailable (Linux >= 5.9 needed)", e);
+		why_set(why,
+			e == EPERM || e == EACCES
+				? "seccomp(2) is forbidden here (a container's seccomp profile?)"
+				: "seccomp user notification is unavailable (Linux >= 5.9 needed)",
+			e);
 		return -e;
 	}
 	int sp[2];

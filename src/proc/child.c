@@ -45,8 +45,8 @@ struct child {
 	struct child_reaper *reaper;
 	char *label;
 	pid_t pid;
-	pid_t pgid; /* 0 when the child shares baton's process group */
-	int pidfd;  /* -1 once the child exited (or when pidfds are unavailable) */
+	pid_t pgid;  /* 0 when the child shares baton's process group */
+	int pidfd;   /* -1 once the child exited (or when pidfds are unavailable) */
 	int trap_fd; /* the bind filter's listener until child_take_trap_fd(), or -1 */
 	struct loop_src *pidsrc;
 	struct loop_timer *kill_timer;

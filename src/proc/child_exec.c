@@ -219,7 +219,7 @@ static _Noreturn void child_exec(struct exec_plan *p)
 			exec_fail(p->errfd, STAGE_FDS, errno);
 	}
 	if (p->trapfd >= 0) {
-		/* no filter is not fatal: the app runs as without takeover, baton sees no listener */
+		/* no filter is not fatal: the app runs without takeover (baton gets no listener) */
 		(void)bindtrap_install(p->trapfd);
 		close(p->trapfd);
 	}

@@ -40,6 +40,9 @@ struct gen {
 	int probe_fd;
 	struct loop_src *probe_src;
 	struct loop_timer *probe_timer;
+	/* bind takeover's quiet stop (gen.c): retried while its group has a request in flight */
+	struct loop_timer *quiet_timer;
+	int quiet_tries;
 };
 
 struct gens {

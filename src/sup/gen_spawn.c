@@ -254,8 +254,7 @@ void gen_spawn(struct gens *s)
 	if (s->o.takeover) {
 		int tfd = child_take_trap_fd(g->child);
 		if (tfd < 0 || takeover_attach(s->o.takeover, g->id, tfd) < 0)
-			log_warn("generation %d runs without bind takeover: its filter did not start",
-				 g->id);
+			log_warn("generation %d runs without bind takeover: no filter", g->id);
 	}
 
 	g->timer = loop_timer_new(s->loop, on_gen_timer, g);

@@ -1,8 +1,11 @@
 #include "sup/takeover.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -286,8 +290,9 @@ static void trap_event(struct loop *l, int fd, uint32_t events, void *data)
 		trap_remove(t); /* every process under the filter is gone */
 		return;
 	}
-	size_t nsz = tk->sz.seccomp_notif > sizeof(struct seccomp_notif) ? tk->sz.seccomp_notif
-									: sizeof(struct seccomp_notif);
+	size_t nsz = tk->sz.seccomp_notif > sizeof(struct seccomp_notif)
+			     ? tk->sz.seccomp_notif
+			     : sizeof(struct seccomp_notif);
 	size_t rsz = tk->sz.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
 			     ? tk->sz.seccomp_notif_resp
 			     : sizeof(struct seccomp_notif_resp);
@@ -359,6 +364,137 @@ void takeover_serving(struct takeover *tk, int gen)
 			log_info("%s is no longer bound: baton closes it", tk->held[i].key);
 			held_drop(tk, i);
 		}
+}
+
+/* The process group of /proc/PATH/stat, or -1; *state its state letter. */
+static pid_t proc_pgrp(const char *pid, char *state_out)
+{
+	char path[320], buf[512];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	ssize_t n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command may hold anything but ends there */
+	char state;
+	int ppid, pgrp;
+	if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+		return -1;
+	if (state_out)
+		*state_out = state;
+	return (pid_t)pgrp;
+}
+
+/* Every thread of pid has stopped (SIGSTOP is asynchronous: a thread may finish an accept
+ * first), or is gone. */
+static bool proc_frozen(const char *pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return true;
+	bool frozen = true;
+	struct dirent *de;
+	while (frozen && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char tp[320];
+		char st = 'X';
+		snprintf(tp, sizeof(tp), "%s/task/%s", pid, de->d_name);
+		if (proc_pgrp(tp, &st) >= 0)
+			frozen = st == 'T' || st == 't' || st == 'Z' || st == 'X';
+	}
+	closedir(d);
+	return frozen;
+}
+
+static bool held_inode(const struct takeover *tk, unsigned long ino)
+{
+	for (size_t i = 0; i < tk->nheld; i++) {
+		struct stat st;
+		if (fstat(tk->held[i].fd, &st) == 0 && (unsigned long)st.st_ino == ino)
+			return true;
+	}
+	return false;
+}
+
+/* 1 when process pid has a connected socket whose local address is a held one: accepted on
+ * it, so a request in flight. */
+static int proc_busy(struct takeover *tk, const char *pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0; /* gone */
+	int pidfd = sys_pidfd_open((pid_t)atoi(pid), 0);
+	int busy = 0;
+	struct dirent *de;
+	while (pidfd >= 0 && !busy && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		char lp[320], link[64];
+		snprintf(lp, sizeof(lp), "/proc/%s/fd/%s", pid, de->d_name);
+		ssize_t n = readlink(lp, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		unsigned long ino;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1 || held_inode(tk, ino))
+			continue;
+		int fd = sys_pidfd_getfd(pidfd, atoi(de->d_name), 0);
+		if (fd < 0)
+			continue;
+		char key[TK_KEY_MAX];
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		if (sock_key(fd, key) == 1 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+			for (size_t i = 0; i < tk->nheld && !busy; i++)
+				busy = strcmp(tk->held[i].key, key) == 0;
+		close(fd);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	closedir(d);
+	return busy;
+}
+
+/* Connections waiting in the accept queue of a held TCP socket gen bound. */
+static bool queues_busy(const struct takeover *tk, int gen)
+{
+	for (size_t i = 0; i < tk->nheld; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		if (held_has(&tk->held[i], gen) &&
+		    getsockopt(tk->held[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+		    ti.tcpi_state == TCP_LISTEN && ti.tcpi_unacked > 0)
+			return true;
+	}
+	return false;
+}
+
+int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues)
+{
+	if (queues && queues_busy(tk, gen))
+		return 1;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	int busy = 0;
+	struct dirent *de;
+	while (!busy && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (proc_pgrp(de->d_name, NULL) == pgid)
+			busy = !proc_frozen(de->d_name) || proc_busy(tk, de->d_name);
+	}
+	closedir(d);
+	return busy;
 }
 
 char *takeover_addresses(const struct takeover *tk, int gen)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct loop;
 struct takeover;
@@ -36,6 +37,11 @@ bool takeover_gen_bound(const struct takeover *tk, int gen);
 /* gen serves now: drop held sockets that it did not bind (addresses the app no longer uses;
  * [[listen]] sockets stay). */
 void takeover_serving(struct takeover *tk, int gen);
+/* 1 when a process of process group pgid is not stopped yet or has a connection open that was
+ * accepted on a held address (a request in flight), or (queues) a held TCP socket gen bound has
+ * connections waiting to be accepted; 0 when none, -errno when it cannot tell. Meant for a
+ * stopped (SIGSTOP) group: see gen.c's quiet stop. */
+int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues);
 /* Held addresses bound by gen, "a b c" (fresh string; empty when none). */
 char *takeover_addresses(const struct takeover *tk, int gen);
 
