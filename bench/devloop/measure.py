@@ -254,22 +254,33 @@ def rss_kib(pid):
 # ---------------------------------------------------------------- setup
 
 
-def project(work, name, app):
-    """A fresh copy of the app (main.go only) in work/name/app."""
+def project(work, name, app, port=None):
+    """A fresh copy of the app (main.go only) in work/name/app. gin-zero: gin-plain with its
+    address written into the code, r.Run("127.0.0.1:PORT"), as most Gin apps have it."""
     src = {"gin-hello": os.path.join(ARGS.repo, "examples", "gin-hello"),
-           "gin-plain": os.path.join(ARGS.repo, "tests", "apps", "gin-plain")}[app]
+           "gin-plain": os.path.join(ARGS.repo, "tests", "apps", "gin-plain"),
+           "gin-zero": os.path.join(ARGS.repo, "tests", "apps", "gin-plain")}[app]
     top = os.path.join(work, name)
     shutil.rmtree(top, ignore_errors=True)
     dst = os.path.join(top, "app")
     os.makedirs(dst)
     shutil.copy(os.path.join(src, "main.go"), dst)
+    if app == "gin-zero":
+        main_go = os.path.join(dst, "main.go")
+        with open(main_go) as f:
+            code = f.read()
+        assert "r.Run()" in code
+        with open(main_go, "w") as f:
+            f.write(code.replace("r.Run()", f'r.Run("127.0.0.1:{port}")'))
     return dst
 
 
 GREETING = {"gin-hello": ('const greeting = "hello from gin-hello v1"',
                           'const greeting = "{}"', "hello from gin-hello v{}"),
             "gin-plain": ('const version = "gin-plain v1"', 'const version = "{}"',
-                          "gin-plain v{}")}
+                          "gin-plain v{}"),
+            "gin-zero": ('const version = "gin-plain v1"', 'const version = "{}"',
+                         "gin-plain v{}")}
 
 
 def set_version(main_go, app, text):
@@ -284,14 +295,20 @@ def set_version(main_go, app, text):
 
 def go_shim(work):
     """A `go` first on the peers' PATH that logs each run's wall-clock start and end
-    (bash $EPOCHREALTIME: no fork) to $BENCH_GO_LOG, then runs /usr/bin/go."""
+    (bash $EPOCHREALTIME: no fork) to $BENCH_GO_LOG, then runs /usr/bin/go. Written once,
+    before any tool starts, and put in place by a rename: a peer that is running it (its first
+    build) never sees it half-written (rewriting it per tool once made a peer's build a
+    silent no-op)."""
     d = os.path.join(work, "shim")
-    os.makedirs(d, exist_ok=True)
     p = os.path.join(d, "go")
-    with open(p, "w") as f:
+    if os.path.exists(p):
+        return d
+    os.makedirs(d, exist_ok=True)
+    with open(p + ".tmp", "w") as f:
         f.write('#!/bin/bash\nt0=$EPOCHREALTIME\n/usr/bin/go "$@"\nrc=$?\n'
                 'echo "$t0 $EPOCHREALTIME $rc $*" >> "$BENCH_GO_LOG"\nexit $rc\n')
-    os.chmod(p, 0o755)
+    os.chmod(p + ".tmp", 0o755)
+    os.rename(p + ".tmp", p)
     return d
 
 
@@ -357,6 +374,8 @@ TOOLS = {
     "baton": ("gin-hello", "baton dev, socket handoff ([[listen]], ready = \"notify\"), defaults"),
     "baton-d0": ("gin-hello", "baton dev, socket handoff, [watch] debounce = \"0s\""),
     "baton-fwd": ("gin-plain", "baton dev, forward mode (gin-plain binds $PORT, ready = \"port\")"),
+    "baton-zero": ("gin-zero", "baton dev, no baton.toml: gin-plain with r.Run(\"127.0.0.1:PORT\") "
+                   "in its code (the bind takeover, where baton has it)"),
     "nodemon": ("gin-hello", "nodemon --watch . --ext go --exec 'go build -o app . && ./app' "
                 "--signal SIGTERM"),
     "entr": ("gin-hello", "ls *.go | entr -n -r sh -c 'go build -o app . && exec ./app'"),
@@ -368,13 +387,15 @@ TOOLS = {
 
 def start_tool(name, work):
     app = TOOLS[name][0]
-    d = project(work, name, app)
     port = free_port()
-    golog = os.path.join(work, name, "go.log")
+    d = project(work, name, app, port)
+    golog = os.path.join(work, name, f"{name}.go.log")  # run.sh keeps work/*/*.log: one each
     env = dict(os.environ, **GOENV, BENCH_GO_LOG=golog)
     env.pop("LISTEN_FDS", None)
     env.pop("NOTIFY_SOCKET", None)
-    if name.startswith("baton"):
+    if name == "baton-zero":
+        tool = Tool(name, [ARGS.baton, "dev"], d, env)
+    elif name.startswith("baton"):
         fwd = free_port() if name == "baton-fwd" else None
         with open(os.path.join(d, "baton.toml"), "w") as f:
             f.write(baton_toml(port, fwd, "0s" if name == "baton-d0" else None))
@@ -444,6 +465,7 @@ def run_all(names, work, edits, nonce):
     shared machine spreads over all tools alike; only one tool builds at a time. Then one idle
     window for all of them at once."""
     runs = []
+    go_shim(work)  # before any peer starts (see go_shim)
     try:
         for name in names:
             res = {"tool": name, "what": TOOLS[name][1], "edits": [], "error": None}

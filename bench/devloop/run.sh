@@ -6,11 +6,13 @@
 #
 # Usage: bench/devloop/run.sh [--edits N] [--tools a,b,c] [--no-doc]
 #   --edits N    measured edits per tool (default 10; one warm-up edit more is not counted)
-#   --tools LIST comma-separated, default: baton,baton-d0,baton-fwd,nodemon,entr (+ peers on PATH)
+#   --tools LIST comma-separated, exactly these (default: baton,baton-d0,baton-fwd,baton-zero,
+#                nodemon,entr,reflex, and air and CompileDaemon when found on PATH)
 #   --no-doc     print the table only; do not rewrite the "## Dev loop" section of
 #                docs/benchmarks.md
 # Environment: BATON_BENCH_NPM (nodemon install prefix, default ~/.cache/baton-bench/npm).
-# Needs root to apt-get install entr when it is missing; nodemon comes from the npm registry.
+# Needs root to apt-get install entr and reflex (Debian) when missing; nodemon comes from the npm
+# registry; air and CompileDaemon are not packaged: see README.md for how to get them.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,28 +61,32 @@ make -C "$repo" -s build/baton WERROR=1 >&2
 mkdir -p "$work/bin"
 cp "$repo/build/baton" "$work/bin/baton"
 
-# peers
-if ! command -v entr >/dev/null; then
-	echo "run.sh: installing entr" >&2
-	apt-get install -y entr >&2
-fi
+# peers: installed only when they are to run
+want() { [ -z "$tools" ] || [[ ",$tools," == *",$1,"* ]]; }
+for t in entr reflex; do
+	if want "$t" && ! command -v "$t" >/dev/null; then
+		echo "run.sh: installing $t" >&2
+		apt-get install -y "$t" >&2
+	fi
+done
 npm_prefix=${BATON_BENCH_NPM:-${HOME:-/root}/.cache/baton-bench/npm}
 nodemon="$npm_prefix/node_modules/.bin/nodemon"
-if [ ! -x "$nodemon" ]; then
+if want nodemon && [ ! -x "$nodemon" ]; then
 	echo "run.sh: installing nodemon into $npm_prefix" >&2
 	mkdir -p "$npm_prefix"
 	timeout 300 npm install --prefix "$npm_prefix" --no-audit --no-fund nodemon >&2
 fi
-if [ -z "$tools" ]; then
-	tools="baton,baton-d0,baton-fwd,nodemon,entr"
-fi
 skipped=""
-for t in air CompileDaemon reflex; do
-	if command -v "$t" >/dev/null; then tools="$tools,$t"; else skipped="$skipped,$t"; fi
-done
+if [ -z "$tools" ]; then # the default set: what is on PATH of the optional peers
+	tools="baton,baton-d0,baton-fwd,baton-zero,nodemon,entr"
+	for t in reflex air CompileDaemon; do
+		if command -v "$t" >/dev/null; then tools="$tools,$t"; else skipped="$skipped,$t"; fi
+	done
+fi # --tools: exactly those, each at most once
+tools=$(tr ',' '\n' <<<"$tools" | awk 'NF && !seen[$0]++' | paste -sd, -)
 
 export GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS=
-echo "run.sh: $("$nodemon" --version | sed 's/^/nodemon /'), $(entr 2>&1 | head -1 || true)" >&2
+if want nodemon; then echo "run.sh: nodemon $("$nodemon" --version)" >&2; fi
 
 /usr/bin/python3 "$repo/bench/devloop/measure.py" --repo "$repo" --work "$work" \
 	--baton "$work/bin/baton" --nodemon "$nodemon" --tools "$tools" --edits "$edits" \

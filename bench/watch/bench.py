@@ -65,6 +65,37 @@ def gen_tree(base, ndirs, nfiles):
     return dirs
 
 
+# Files the measurements write in the tree, with what to put back once the tool has stopped: the
+# tree kept with --keep (its marker says it is the generated one) must stay the generated one.
+TOUCHED = {}  # path -> (bytes, atime_ns, mtime_ns), or None when it did not exist
+
+
+def remember(path):
+    if path in TOUCHED:
+        return
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            TOUCHED[path] = (f.read(), st.st_atime_ns, st.st_mtime_ns)
+    except FileNotFoundError:
+        TOUCHED[path] = None
+
+
+def restore_tree():
+    """Put back every file the measurements wrote (content and times), remove the probes."""
+    for path, old in TOUCHED.items():
+        if old is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            continue
+        with open(path, "wb") as f:
+            f.write(old[0])
+        os.utime(path, ns=(old[1], old[2]))
+    TOUCHED.clear()
+
+
 class Proc:
     def __init__(self, argv, cwd=None, env=None):
         self.t0 = time.monotonic()
@@ -163,6 +194,7 @@ def run_tool(name, argv, tree, dirs, ready_rx=None, cwd=None, env=None, nlat=15,
         return res
     finally:
         proc.stop()
+        restore_tree()
 
 
 def wait_ready(proc, ready_rx, probe_dir, timeout):
@@ -175,6 +207,7 @@ def wait_ready(proc, ready_rx, probe_dir, timeout):
 
     def probe():
         n[0] += 1
+        remember(os.path.join(probe_dir, "probe.go"))
         with open(os.path.join(probe_dir, "probe.go"), "w") as f:
             f.write(f"probe {n[0]}\n")
 
@@ -200,6 +233,7 @@ def measure(proc, res, tree, dirs, ready_rx, nlat, subtract):
         rel = f"{d}/file3.go"
         m = proc.mark()
         time.sleep(0.15)  # let the previous batch window close
+        remember(os.path.join(tree, rel))
         t0 = time.monotonic()
         with open(os.path.join(tree, rel), "a") as f:
             f.write(f"// edit {i}\n")
@@ -289,6 +323,7 @@ def ready_once(argv, tree, probe_dir, ready_rx, cwd, env):
                            else str(e)[:200]) from None
     finally:
         p.stop()
+        restore_tree()
 
 
 def sweep(a, work, env):

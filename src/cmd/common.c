@@ -9,7 +9,7 @@
 #include "obs/events.h"
 #include "util/strv.h"
 
-struct config *cmd_load_config(const char *file)
+static struct config *load_config(const char *file, bool watch_only)
 {
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof(cwd))) {
@@ -18,7 +18,8 @@ struct config *cmd_load_config(const char *file)
 	}
 	struct config_diags diags = {0};
 	struct strv notes = STRV_INIT;
-	struct config *cfg = config_load(file, cwd, &diags, &notes);
+	struct config *cfg = watch_only ? config_load_watch(file, cwd, &diags, &notes)
+					: config_load(file, cwd, &diags, &notes);
 	config_notes_print(&notes, 2);
 	strv_release(&notes);
 	if (!cfg) {
@@ -32,6 +33,16 @@ struct config *cmd_load_config(const char *file)
 	if (ev_log_start() < 0) /* [log] format = "json": events are log lines too */
 		log_warn("events will not be logged: out of memory");
 	return cfg;
+}
+
+struct config *cmd_load_config(const char *file)
+{
+	return load_config(file, false);
+}
+
+struct config *cmd_load_watch_config(const char *file)
+{
+	return load_config(file, true);
 }
 
 int cmd_supervise(const char *cmd, int argc, char **argv, void (*help)(void),

@@ -37,7 +37,9 @@ static void help(void)
 	       "                   [--poll auto|off|DURATION] [PATH...]\n\n"
 	       "Watch like `baton dev` would and print each batch of changes as it would be acted\n"
 	       "on: \"batch N: K changes\", then one \"changed|created|removed PATH\" line per\n"
-	       "file (relative to the root). Use it to check what your filters let through.\n\n"
+	       "file (relative to the root). Use it to check what your filters let through.\n"
+	       "A config with only a [watch] table is enough (no run.cmd). While a git, hg or jj\n"
+	       "operation runs (its lock file exists), batches are held, up to 10 s.\n\n"
 	       "options:\n"
 	       "  -c, --config FILE      the config ([watch] section; default: ./baton.toml, else\n"
 	       "                         ./.air.toml, else zero-config defaults)\n"
@@ -167,7 +169,7 @@ int cmd_watch(int argc, char **argv)
 			cfg = config_load_default(cwd);
 	}
 	if (!cfg)
-		cfg = cmd_load_config(file);
+		cfg = cmd_load_watch_config(file);
 	if (!cfg) {
 		strv_release(&paths);
 		return EXIT_FAIL;

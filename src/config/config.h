@@ -102,6 +102,9 @@ struct config {
 		bool overlap;	   /* dev: start the new app before stopping the old one */
 		int max_draining;  /* production: bound on draining generations */
 		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
+		/* bind takeover (sup/takeover.h) */
+		char *takeover;	   /* "auto" (default) | "off" */
+		bool ready_set;	   /* 'ready' was written in the file */
 	} run;
 
 	struct cfg_listen *listen;
@@ -196,6 +199,10 @@ struct config_diags {
  * *diags). Notes about air keys without an equivalent go to *notes (one line each). */
 struct config *config_load(const char *explicit_path, const char *cwd, struct config_diags *diags,
 			   struct strv *notes);
+/* The same for `baton watch` (vcs): a file with only a [watch] table is fine, the [run] keys
+ * that running an app needs (run.cmd) are not required (cfg->run.cmd may be NULL). */
+struct config *config_load_watch(const char *explicit_path, const char *cwd,
+				 struct config_diags *diags, struct strv *notes);
 /* Load from a buffer (for tests); name is used in diagnostics; is_air selects air's format. */
 struct config *config_load_buffer(const char *name, const char *dir, const char *data, size_t len,
 				  bool is_air, struct config_diags *diags, struct strv *notes);

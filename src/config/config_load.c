@@ -36,6 +36,7 @@ struct loader {
 	struct toml_pos *elem_pos[4]; /* table positions of listen, reload, tls, source elements */
 	size_t elem_cap[4];
 	struct toml_pos table_pos[16]; /* positions of [build], [run], ... by config_tables index */
+	bool watch_only;	       /* config_load_watch: what runs an app is not required */
 };
 
 /* ---- diagnostics ---- */
@@ -328,6 +329,8 @@ static void check_required(struct loader *ld, enum config_scope scope, int n)
 		const struct config_key *k = &config_keys[i];
 		if (k->scope != scope || !(k->flags & CK_REQUIRED))
 			continue;
+		if (ld->watch_only && k->table && strcmp(k->table, "run") == 0)
+			continue;
 		for (int idx = 0; idx < (scope == CS_ROOT ? 1 : n); idx++) {
 			if (find_seen(ld, k->table, k->name, idx))
 				continue;
@@ -542,6 +545,13 @@ static void check_rollout(struct loader *ld)
 static void check_run(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
+	/* bind takeover */
+	cfg->run.ready_set = find_seen(ld, "run", "ready", 0) != NULL;
+	if (cfg->run.takeover && strcmp(cfg->run.takeover, "auto") != 0 &&
+	    strcmp(cfg->run.takeover, "off") != 0)
+		diag(ld, pos_or(find_seen(ld, "run", "takeover", 0), (struct toml_pos){1, 1}),
+		     "'run.takeover': expected \"auto\" or \"off\", not \"%.64s\"",
+		     cfg->run.takeover);
 	if (cfg->run.ready != READY_PORT)
 		return;
 	for (int i = 0; i < cfg->nlisten; i++)
@@ -676,8 +686,8 @@ static bool looks_like_air(const struct toml_value *root)
 enum air_mode { AIR_NO, AIR_YES, AIR_SNIFF };
 
 static struct config *load(const char *name, const char *dir, const char *data, size_t len,
-			   enum air_mode air, bool check_fs, struct config_diags *diags,
-			   struct strv *notes)
+			   enum air_mode air, bool check_fs, bool watch_only,
+			   struct config_diags *diags, struct strv *notes)
 {
 	int first = diags->n;
 	struct toml_error terr;
@@ -690,7 +700,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 	struct config *cfg = config_new();
 	cfg->dir = abs_dir(dir);
 	cfg->path = config_path_resolve(cfg->dir, name);
-	struct loader ld = {.file = name, .d = diags, .cfg = cfg};
+	struct loader ld = {.file = name, .d = diags, .cfg = cfg, .watch_only = watch_only};
 	if (is_air) {
 		cfg->source = CONFIG_SRC_AIR;
 		config_air_apply(cfg, root, name, diags, notes);
@@ -731,7 +741,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 struct config *config_load_buffer(const char *name, const char *dir, const char *data, size_t len,
 				  bool is_air, struct config_diags *diags, struct strv *notes)
 {
-	return load(name, dir, data, len, is_air ? AIR_YES : AIR_NO, false, diags, notes);
+	return load(name, dir, data, len, is_air ? AIR_YES : AIR_NO, false, false, diags, notes);
 }
 
 /* ".air.toml", "air.toml", "x.air.toml": air's; "baton.toml", "x.baton.toml": baton's;
@@ -755,8 +765,8 @@ static bool is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-struct config *config_load(const char *explicit_path, const char *cwd, struct config_diags *diags,
-			   struct strv *notes)
+static struct config *load_file(const char *explicit_path, const char *cwd, bool watch_only,
+				struct config_diags *diags, struct strv *notes)
 {
 	char *dir = abs_dir(cwd);
 	char *name = NULL;
@@ -802,7 +812,8 @@ struct config *config_load(const char *explicit_path, const char *cwd, struct co
 			free(cdir);
 			cdir = xstrdup("/");
 		}
-		cfg = load(name, cdir, data, len, air_mode_of(path), true, diags, notes);
+		cfg = load(name, cdir, data, len, air_mode_of(path), true, watch_only, diags,
+			   notes);
 		if (cfg) {
 			free(cfg->path);
 			cfg->path = xstrdup(path);
@@ -814,4 +825,16 @@ struct config *config_load(const char *explicit_path, const char *cwd, struct co
 	free(name);
 	free(dir);
 	return cfg;
+}
+
+struct config *config_load(const char *explicit_path, const char *cwd, struct config_diags *diags,
+			   struct strv *notes)
+{
+	return load_file(explicit_path, cwd, false, diags, notes);
+}
+
+struct config *config_load_watch(const char *explicit_path, const char *cwd,
+				 struct config_diags *diags, struct strv *notes)
+{
+	return load_file(explicit_path, cwd, true, diags, notes);
 }

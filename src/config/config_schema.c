@@ -50,6 +50,10 @@ const struct config_key config_keys[] = {
 	 "\"exec\" (once started), \"delay:500ms\" (that long after start, if still running), "
 	 "\"port\" (it accepts on its forward port) or \"http:/healthz\" (a GET of that path on "
 	 "its private socket answers 2xx; needs a [[listen]] with proxy = \"http\")"},
+	/* bind takeover */
+	{"run", "takeover", CT_STR, CS_ROOT, R(run.takeover), 0, "auto", 0, 0, CK_NONEMPTY,
+	 "\"auto\": hold the TCP ports the app binds itself across generations (seccomp; Linux "
+	 ">= 5.9), \"off\": the app binds as usual"},
 	{"run", "ready_timeout", CT_DURATION, CS_ROOT, R(run.ready_timeout_ms), 0, "30s", 1, DAY, 0,
 	 "a generation not ready by then is killed; the previous one keeps serving"},
 	{"run", "stop_signal", CT_SIGNAL, CS_ROOT, R(run.stop_signal), 0, "SIGTERM", 0, 0, 0,

@@ -137,6 +137,20 @@ char *ctlstatus_json(const struct ctlstatus *st)
 		json_str(&b, g->state);
 		buf_printf(&b, ", \"age_ms\": %lld, \"ready_ms\": ", (long long)g->age_ms);
 		json_ms_or_null(&b, g->ready_ms);
+		if (g->holds && *g->holds) {
+			buf_puts(&b, ", \"holds\": [");
+			const char *p = g->holds;
+			for (int k = 0; *p; k++) {
+				size_t n = strcspn(p, " ");
+				char *one = xstrndup(p, n);
+				buf_puts(&b, k ? ", " : "");
+				json_str(&b, one);
+				free(one);
+				p += n;
+				p += strspn(p, " ");
+			}
+			buf_putc(&b, ']');
+		}
 		buf_putc(&b, '}');
 	}
 	buf_puts(&b, st->ngens ? "\n  ],\n" : "],\n");
@@ -361,6 +375,12 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		text_table(&b, st);
 	else
 		buf_puts(&b, "  no generation running\n");
+	for (int i = 0; i < st->ngens; i++)
+		if (st->gens[i].holds && *st->gens[i].holds) {
+			buf_printf(&b, "  generation %d holds ", st->gens[i].id);
+			text_str(&b, st->gens[i].holds);
+			buf_putc(&b, '\n');
+		}
 	buf_putc(&b, '\n');
 
 	const struct ctlstatus_reload *r = &st->last_reload;

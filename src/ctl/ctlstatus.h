@@ -30,6 +30,8 @@ struct ctlstatus_gen {
 	const char *state; /* "starting" | "ready" | "draining" (gen_state_name()) */
 	int64_t age_ms;	   /* since it was spawned */
 	int64_t ready_ms;  /* spawn to ready; -1 while not ready */
+	const char *holds; /* bind takeover: the addresses it bound that baton holds, separated
+			    * by spaces ("127.0.0.1:8080 [::]:9090"); NULL or "": none */
 };
 
 /* A generation behind a proxy listener (the HTTP front, issue 12). */

@@ -45,8 +45,9 @@ struct child {
 	struct child_reaper *reaper;
 	char *label;
 	pid_t pid;
-	pid_t pgid; /* 0 when the child shares baton's process group */
-	int pidfd;  /* -1 once the child exited (or when pidfds are unavailable) */
+	pid_t pgid;  /* 0 when the child shares baton's process group */
+	int pidfd;   /* -1 once the child exited (or when pidfds are unavailable) */
+	int trap_fd; /* the bind filter's listener until child_take_trap_fd(), or -1 */
 	struct loop_src *pidsrc;
 	struct loop_timer *kill_timer;
 	struct child_out out[2];
@@ -160,6 +161,8 @@ static void child_destroy(struct child *c)
 		loop_del(c->loop, c->pidsrc);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->trap_fd >= 0)
+		close(c->trap_fd);
 	for (int i = 0; i < 2; i++) {
 		out_close(c, &c->out[i]);
 		buf_release(&c->out[i].buf);
@@ -365,6 +368,13 @@ pid_t child_pid(const struct child *c)
 	return c->pid;
 }
 
+int child_take_trap_fd(struct child *c)
+{
+	int fd = c->trap_fd;
+	c->trap_fd = -1;
+	return fd;
+}
+
 bool child_running(const struct child *c)
 {
 	return !c->exited;
@@ -481,6 +491,7 @@ int child_spawn(struct loop *l, const struct child_spec *spec, struct child **ou
 	c->pid = res.pid;
 	c->pgid = spec->new_session ? res.pid : 0;
 	c->pidfd = -1;
+	c->trap_fd = res.trap_fd;
 	c->on_line = spec->on_line;
 	c->on_exit = spec->on_exit;
 	c->on_group_exit = spec->new_session ? spec->on_group_exit : NULL;
@@ -515,13 +526,14 @@ int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
 		struct child_reaper *reaper, child_exit_cb on_exit, child_group_cb on_group_exit,
 		void *data, struct child **out)
 {
-	struct child_launch res = {.pid = pid, .out_fds = {-1, -1}};
+	struct child_launch res = {.pid = pid, .out_fds = {-1, -1}, .trap_fd = -1};
 	struct child *c = xcalloc(1, sizeof(*c));
 	c->loop = l;
 	c->label = xstrdup(label ? label : "?");
 	c->pid = pid;
 	c->pgid = group ? pid : 0;
 	c->pidfd = -1;
+	c->trap_fd = -1;
 	c->on_exit = on_exit;
 	c->on_group_exit = group ? on_group_exit : NULL;
 	c->data = data;

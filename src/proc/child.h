@@ -80,6 +80,9 @@ struct child_spec {
 	 * should child_stop() it. NULL: the group is forgotten with the leader. */
 	child_group_cb on_group_exit;
 	void *data;
+	/* bind takeover (proc/bindtrap.h): install the bind filter before exec; its listener is
+	 * then child_take_trap_fd()'s (none when the filter could not be installed) */
+	bool takeover;
 };
 
 /* Spawn. Returns 0 with *out set (and *err NULL), or -errno with a fresh message in *err that
@@ -96,6 +99,8 @@ int child_adopt(struct loop *l, pid_t pid, const char *label, bool group,
 		void *data, struct child **out);
 
 pid_t child_pid(const struct child *c);
+/* The bind filter's listener of a spec->takeover child, once: the caller owns it. -1: none. */
+int child_take_trap_fd(struct child *c);
 bool child_running(const struct child *c);
 /* "exited with status 2", "killed by SIGKILL", "killed by SIGSEGV (core dumped)". */
 const char *child_status_str(const struct child_exit *st, char *buf, size_t len);

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fdlimit.h"
 #include "core/sig.h"
+#include "proc/bindtrap.h"
 #include "util/buf.h"
 #include "util/strv.h"
 #include "util/sys.h"
@@ -128,6 +130,7 @@ struct exec_plan {
 	int *src;	       /* [0..2] stdio sources (-1: keep), [3..3+nfds) listening fds */
 	int nsrc;
 	int errfd;
+	int trapfd; /* takeover: the socket the bind filter's listener goes through, or -1 */
 	const char *cwd;
 	bool new_session;
 	int maxfd; /* close() fallback bound when close_range() is missing */
@@ -186,6 +189,13 @@ static _Noreturn void child_exec(struct exec_plan *p)
 		close(p->errfd);
 		p->errfd = nfd;
 	}
+	if (p->trapfd >= 0 && p->trapfd < hi) {
+		int nfd = fcntl(p->trapfd, F_DUPFD_CLOEXEC, hi);
+		if (nfd < 0)
+			exec_fail(p->errfd, STAGE_FDS, errno);
+		close(p->trapfd);
+		p->trapfd = nfd;
+	}
 	/* move every source out of the target range first, so no dup2 clobbers a source */
 	for (int i = 0; i < p->nsrc; i++) {
 		int old = p->src[i];
@@ -207,6 +217,11 @@ static _Noreturn void child_exec(struct exec_plan *p)
 		/* dup2 clears FD_CLOEXEC on the copy; say so explicitly for the handed fds */
 		if (fcntl(i, F_SETFD, 0) < 0)
 			exec_fail(p->errfd, STAGE_FDS, errno);
+	}
+	if (p->trapfd >= 0) {
+		/* no filter is not fatal: the app runs without takeover (baton gets no listener) */
+		(void)bindtrap_install(p->trapfd);
+		close(p->trapfd);
 	}
 	close_from(hi, p->errfd, p->maxfd);
 
@@ -442,13 +457,15 @@ void child_launch_message(char **err, const char *label, int e)
 int child_launch(const struct child_spec *spec, const char *label, struct child_launch *res,
 		 char **err)
 {
-	struct exec_plan p = {.errfd = -1};
+	struct exec_plan p = {.errfd = -1, .trapfd = -1};
+	int trap[2] = {-1, -1};
 	struct stdio_fds sio;
 	int errpipe[2] = {-1, -1};
 	int r;
 
 	res->pid = -1;
 	res->out_fds[0] = res->out_fds[1] = -1;
+	res->trap_fd = -1;
 	sio.in = sio.null_out = -1;
 	sio.pipes[0][0] = sio.pipes[0][1] = sio.pipes[1][0] = sio.pipes[1][1] = -1;
 	p.nsrc = 3 + spec->nfds;
@@ -473,6 +490,14 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 		goto out_stdio;
 	}
 	p.errfd = errpipe[1];
+	if (spec->takeover) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trap) < 0) {
+			r = -errno;
+			spawn_message(err, label, NULL, 0, -r);
+			goto out_stdio;
+		}
+		p.trapfd = trap[1];
+	}
 
 	pid_t pid = sys_fork();
 	if (pid < 0) {
@@ -485,6 +510,10 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 
 	close(errpipe[1]);
 	errpipe[1] = -1;
+	if (trap[1] >= 0) {
+		close(trap[1]);
+		trap[1] = -1;
+	}
 	stdio_close(&sio, false);
 	struct exec_report rep;
 	if (read_report(errpipe[0], &rep) < 0) {
@@ -499,11 +528,16 @@ int child_launch(const struct child_spec *spec, const char *label, struct child_
 		res->out_fds[i] = sio.pipes[i][0];
 		sio.pipes[i][0] = -1;
 	}
+	if (trap[0] >= 0) {
+		int lfd = bindtrap_recv(trap[0]);
+		res->trap_fd = lfd >= 0 ? lfd : -1;
+	}
 	r = 0;
 
 out_stdio:
 	stdio_close(&sio, true);
 	close_pair(errpipe);
+	close_pair(trap);
 out_plan:
 	plan_free(&p);
 	return r;

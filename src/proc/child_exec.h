@@ -13,6 +13,7 @@ struct child_launch {
 	pid_t pid;
 	int out_fds[2]; /* read ends (non-blocking, CLOEXEC) of the stdout/stderr pipes, or -1;
 			 * the caller owns and closes them */
+	int trap_fd;	/* spec->takeover: the bind filter's listener (CLOEXEC), or -1 */
 };
 
 /* Fork and exec spec. Returns 0 once the exec succeeded, or -errno with a fresh message in *err

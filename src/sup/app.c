@@ -17,6 +17,7 @@
 #include "net/notify.h"
 #include "core/sig.h"
 #include "filereload/reload.h"
+#include "sup/takeover.h"
 #include "util/signame.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -223,6 +224,27 @@ int app_init(struct app *a, const struct config *cfg, char **extra_args)
 	return app_init_adopting(a, cfg, extra_args, NULL);
 }
 
+/* Bind takeover, when on and possible here; the [[listen]] sockets are held for apps that bind
+ * their addresses. Unavailable: said once, and apps bind as they always did. */
+static void app_takeover_init(struct app *a)
+{
+	const struct config *cfg = a->cfg;
+	if (cfg->run.takeover && strcmp(cfg->run.takeover, "off") == 0)
+		return;
+	char *why = NULL;
+	a->takeover = takeover_new(a->loop, &why);
+	if (!a->takeover) {
+		log_warn("bind takeover is unavailable (%s): an app that binds its own port is "
+			 "restarted the ordinary way (see docs/troubleshooting.md)",
+			 why ? why : "unknown");
+		free(why);
+		return;
+	}
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (a->listeners && a->listeners[i])
+			(void)takeover_hold_fd(a->takeover, a->listeners[i]->fd);
+}
+
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
 		      const struct app_handover *h)
 {
@@ -291,6 +313,7 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	if (nfd >= 0)
 		close(nfd);
 	app_obs_start(a);
+	app_takeover_init(a);
 	return 0;
 fail_errno:
 	r = -errno;
@@ -346,6 +369,8 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 		.fd_store_max = cfg->run.fd_store_max,
 		.reaper = a->reaper,
 		.inherit_output = inherit_output,
+		.takeover = a->takeover,
+		.ready_takeover = !cfg->run.ready_set,
 	};
 	if (cfg->run.ready == READY_PORT) {
 		for (int i = 0; i < cfg->nlisten; i++) {
@@ -382,6 +407,7 @@ void app_fini(struct app *a)
 	app_obs_stop(a);
 	gen_free(a->gens);
 	front_free(a->front);
+	takeover_free(a->takeover);
 	notify_free(a->notify);
 	if (a->cfg) {
 		for (int i = 0; i < a->cfg->nlisten; i++) {

@@ -51,6 +51,7 @@ struct app {
 	struct notify *notify;
 	struct gens *gens;
 	struct front *front; /* the HTTP front (proxy listeners), NULL without (sup/front.h) */
+	struct takeover *takeover; /* bind takeover, NULL when off or unavailable */
 	struct strv env;       /* the app's environment (without BATON_GENERATION), at start-up */
 	struct strv spawn_env; /* the same with env_file read again before the latest spawn */
 	struct strv args;      /* run.args + ARGS after -- */

@@ -18,6 +18,7 @@
 #include "sup/fdstore.h"
 #include "proc/proc.h"
 #include "sup/gen_int.h"
+#include "sup/takeover.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -55,6 +56,7 @@ static void free_gen(struct gen *g)
 	gen_forget_mainpid(g);
 	gen_probe_stop(g);
 	loop_timer_free(g->probe_timer);
+	loop_timer_free(g->quiet_timer);
 	loop_timer_free(g->timer);
 	child_free(g->child);
 	free(g->http_last);
@@ -128,13 +130,62 @@ static void on_later(struct loop *l, void *data)
 
 /* ---- actions ---- */
 
+static void stop_now(struct gens *s, struct gen *g)
+{
+	int r = child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
+	if (r < 0 && r != -ESRCH)
+		log_warn("cannot stop generation %d: %s", g->id, strerror(-r));
+}
+
+/* Quiet stop, for a generation sharing held sockets (takeover.h) with the next one: an app
+ * without graceful shutdown dies on stop_signal with the requests it accepted. So its group is
+ * frozen (SIGSTOP: it accepts nothing more, the next generation takes every new connection)
+ * and looked at; with a request in flight (or, with a successor serving, connections still
+ * queued) it is let go on for QUIET_RETRY_MS and frozen again,
+ * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT. */
+#define QUIET_RETRY_MS 2
+#define QUIET_TRIES 50
+
+static void quiet_try(struct loop *l, void *data)
+{
+	(void)l;
+	struct gen *g = data;
+	struct gens *s = g->set;
+	if (g->state != GEN_DRAINING || !child_running(g->child))
+		return;
+	pid_t pgid = child_pid(g->child);
+	if (kill(-pgid, SIGSTOP) < 0) {
+		stop_now(s, g);
+		return;
+	}
+	/* with a successor serving, also wait until it has taken the queued connections: the
+	 * frozen one, let go on with stop_signal pending, could still accept one on the way out */
+	bool queues = s->current > 0 && s->current != g->id;
+	if (++g->quiet_tries < QUIET_TRIES &&
+	    takeover_group_busy(s->o.takeover, pgid, g->id, queues) == 1) {
+		kill(-pgid, SIGCONT);
+		loop_timer_arm_in(g->quiet_timer, QUIET_RETRY_MS);
+		return;
+	}
+	if (g->quiet_tries >= QUIET_TRIES)
+		log_info("generation %d still has requests in flight: stopping it now", g->id);
+	stop_now(s, g);
+	kill(-pgid, SIGCONT);
+}
+
 static void stop_gen(struct gens *s, struct gen *g)
 {
 	gen_probe_stop(g);
 	loop_timer_disarm(g->timer);
-	int r = child_stop(g->child, s->o.stop_signal, s->o.stop_timeout_ms);
-	if (r < 0 && r != -ESRCH)
-		log_warn("cannot stop generation %d: %s", g->id, strerror(-r));
+	if (s->o.takeover && g->state == GEN_DRAINING && child_running(g->child) &&
+	    takeover_gen_bound(s->o.takeover, g->id)) {
+		if (!g->quiet_timer)
+			g->quiet_timer = loop_timer_new(s->loop, quiet_try, g);
+		g->quiet_tries = 0;
+		quiet_try(s->loop, g);
+		return;
+	}
+	stop_now(s, g);
 }
 
 static void enforce_max_draining(struct gens *s)
@@ -279,6 +330,8 @@ static void ev_ready(struct gen *g)
 		gen_event(old, GEN_EV_STOP, NULL);
 	}
 	enforce_max_draining(s);
+	if (s->o.takeover)
+		takeover_serving(s->o.takeover, g->id);
 	if (s->cbs.ready)
 		s->cbs.ready(s, g->id, prev, g->ready_ms - g->started_ms, s->data);
 	maybe_follow_up(s);

@@ -107,6 +107,11 @@ struct gen_opts {
 	int fd_store_max; /* FDSTORE=1 fds kept (0: refused) */
 	struct child_reaper *reaper;
 	bool inherit_output; /* true: the app writes to baton's stdout/stderr directly */
+	/* bind takeover (takeover.h), or NULL: every generation runs under the bind filter. With
+	 * ready_takeover (and ready = notify), a generation is also ready once it has bound and
+	 * listened on every address the serving one held (takeover_gen_ready()). */
+	struct takeover *takeover;
+	bool ready_takeover;
 };
 
 struct gen_info {

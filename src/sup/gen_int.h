@@ -49,6 +49,9 @@ struct gen {
 	struct http_get *http_probe;
 	char *http_last;
 	bool retiring; /* defer_stop: replaced, READY until its front drained it (timer armed) */
+	/* bind takeover's quiet stop (gen.c): retried while its group has a request in flight */
+	struct loop_timer *quiet_timer;
+	int quiet_tries;
 };
 
 struct gens {

@@ -18,6 +18,7 @@
 #include "sup/fdstore.h"
 #include "sup/gen.h"
 #include "sup/gen_int.h"
+#include "sup/takeover.h"
 #include "util/duration.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
@@ -206,6 +207,23 @@ static void http_probe_try(struct loop *l, void *data)
 		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
 }
 
+/* Readiness by takeover: looked at every PROBE_INTERVAL_MS (a bind is seen at once, the
+ * listen(2) after it is not). */
+static void takeover_try(struct loop *l, void *data)
+{
+	(void)l;
+	struct gen *g = data;
+	struct gens *s = g->set;
+	if (g->state != GEN_STARTING)
+		return;
+	if (takeover_gen_ready(s->o.takeover, g->id, s->current)) {
+		log_info("generation %d listens on every address: ready", g->id);
+		gen_event(g, GEN_EV_READY, NULL);
+		return;
+	}
+	loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+}
+
 static void probe_arm(struct gen *g)
 {
 	if (g->set->o.ready == READY_HTTP) {
@@ -282,6 +300,7 @@ void gen_spawn(struct gens *s)
 		.on_exit = on_child_exit,
 		.on_group_exit = on_group_exit,
 		.data = g,
+		.takeover = s->o.takeover != NULL,
 	};
 	char *err = NULL;
 	int r = child_spawn(s->loop, &spec, &g->child, &err);
@@ -297,6 +316,11 @@ void gen_spawn(struct gens *s)
 	s->gen = xgrow(s->gen, &s->capgen, s->ngen + 1, sizeof(*s->gen));
 	s->gen[s->ngen++] = g;
 	gen_emit_state(g);
+	if (s->o.takeover) {
+		int tfd = child_take_trap_fd(g->child);
+		if (tfd < 0 || takeover_attach(s->o.takeover, g->id, tfd) < 0)
+			log_warn("generation %d runs without bind takeover: no filter", g->id);
+	}
 
 	g->timer = loop_timer_new(s->loop, on_gen_timer, g);
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
@@ -312,6 +336,10 @@ void gen_spawn(struct gens *s)
 		probe_arm(g);
 		break;
 	case READY_NOTIFY:
+		if (s->o.takeover && s->o.ready_takeover) {
+			g->probe_timer = loop_timer_new(s->loop, takeover_try, g);
+			loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+		}
 		break;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);

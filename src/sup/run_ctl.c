@@ -19,6 +19,7 @@
 #include "filereload/reload.h"
 #include "source/source.h"
 #include "sup/run_internal.h"
+#include "sup/takeover.h"
 #include "sup/gen.h"
 #include "sup/upgrade.h"
 #include "util/timeutil.h"
@@ -42,17 +43,21 @@ static char *status_doc(struct run *r, bool json)
 	int n = gen_list(r->app.gens, gi, 64);
 	struct ctlstatus_gen gens[64];
 	int64_t now = now_ms();
+	char *holds[64] = {NULL};
 	int ng = 0;
 	for (int i = 0; i < n; i++) {
 		if (gi[i].state == GEN_EXITED)
 			continue;
-		gens[ng++] = (struct ctlstatus_gen){
+		holds[ng] = r->app.takeover ? takeover_addresses(r->app.takeover, gi[i].id) : NULL;
+		gens[ng] = (struct ctlstatus_gen){
+			.holds = holds[ng],
 			.id = gi[i].id,
 			.pid = gi[i].pid,
 			.state = gen_state_name(gi[i].state),
 			.age_ms = now - gi[i].started_ms,
 			.ready_ms = gi[i].ready_ms ? gi[i].ready_ms - gi[i].started_ms : -1,
 		};
+		ng++;
 	}
 	int nl = r->cfg->nlisten;
 	struct ctlstatus_listener *ls = xcalloc((size_t)nl + 1, sizeof(*ls));
@@ -135,6 +140,8 @@ static char *status_doc(struct run *r, bool json)
 	free(stored);
 	free(grs);
 	free(ls);
+	for (int i = 0; i < ng; i++)
+		free(holds[i]);
 	return doc;
 }
 

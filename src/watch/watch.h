@@ -13,9 +13,12 @@
  * completed (closed after writing, or renamed into place), still exists, and there are at most
  * a few of them (nothing else pending: no directory, deletion, rename-away, configured file),
  * the quiet time is fast_settle_ms instead of the debounce, provided it was really quiet (no
- * queued event, no git operation running, no CPU or I/O pressure that could have held a writer
- * back; watch_settle.c) — one editor save is acted on ~5 ms after its close, while bursts
- * (checkouts, generators) still get the whole debounce.
+ * queued event, no CPU or I/O pressure that could have held a writer back; watch_settle.c) —
+ * one editor save is acted on ~5 ms after its close, while bursts (checkouts, generators) still
+ * get the whole debounce. VCS operations: while the repository holding the root is locked
+ * (.git/index.lock or HEAD.lock, .hg/wlock, jj's working-copy lock), every batch is held, up to
+ * vcs_hold_ms after its first event, and acted on one debounce after the lock went: one
+ * `git checkout` is one batch, however long it writes.
  *
  * Configured paths (opts.paths) may be directories (watched recursively) or files (for
  * [[reload]]/[[tls]]): a file is watched through its parent directory, and through the
@@ -66,6 +69,8 @@ struct watch_opts {
 	int64_t debounce_ms;       /* quiet time that ends a batch (default 50) */
 	int64_t max_wait_ms;       /* a batch is cut after this long (default 1000) */
 	int64_t fast_settle_ms;    /* quiet time after completed writes (0: off, the default) */
+	int64_t vcs_hold_ms;       /* hold a batch while a VCS lock exists, at most this long
+				    * after its first event (0: 10 s, the default; < 0: off) */
 	enum watch_poll poll;
 	int64_t poll_interval_ms;  /* base polling interval (default 500) */
 	struct watch_hub *hub;     /* the process' inotify instance; NULL: a private one. Not

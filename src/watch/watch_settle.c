@@ -10,14 +10,17 @@
  *
  * When the short quiet time runs out, the batch is acted on only if the quiet was real:
  *  - no event waits in the inotify queue;
- *  - no git operation is running (the repository's index.lock exists while git checks out,
- *    merges, rebases or stashes);
  *  - nothing can have held a writer back: the CPU and I/O pressure (PSI) over the window stayed
  *    below what one task waiting through it adds (half of window / CPUs). A writer preempted
  *    between two files of a burst looks finished otherwise;
  *  - every file is still there, a regular file (but for one that came and went).
  * Otherwise another fast_ms, and never later than the debounce would have fired: one save is
- * acted on ~5 ms after its close on an idle machine, and nothing waits longer than before. */
+ * acted on ~5 ms after its close on an idle machine, and nothing waits longer than before.
+ *
+ * Then, for every batch: while a VCS operation is running (the repository's index.lock exists
+ * while git checks out, merges, rebases or stashes; Mercurial's wlock, jj's working-copy lock)
+ * the batch is held, up to vcs_hold_ms (10 s) after its first event, and acted on one debounce
+ * after the lock went (vcs_hold). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "util/fileio.h"
 #include "util/timeutil.h"
@@ -60,30 +64,62 @@ static int64_t stall_us(const struct watch *w)
 	return cpu < 0 || io < 0 ? -1 : cpu + io;
 }
 
-/* The repository holding the root: <gitdir>/index.lock, or NULL. */
-static char *git_lock_path(const char *root)
+/* ---- VCS operations ---- */
+
+/* The git directory .git names (a directory, or a file "gitdir: PATH" in worktrees and
+ * submodules), or NULL. */
+static char *git_dir(const char *dir, const char *dotgit)
+{
+	struct stat st;
+	if (lstat(dotgit, &st) < 0)
+		return NULL;
+	if (S_ISDIR(st.st_mode))
+		return xstrdup(dotgit);
+	char *txt = NULL, *g = NULL;
+	size_t len; /* file_read_all wants it: a worktree's .git crashed the watcher before */
+	if (S_ISREG(st.st_mode) && file_read_all(dotgit, 4096, &txt, &len) == 0 &&
+	    strncmp(txt, "gitdir: ", 8) == 0) {
+		char *p = txt + 8;
+		p[strcspn(p, "\r\n")] = '\0';
+		g = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", dir, p);
+	}
+	free(txt);
+	return g;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The lock files of the repositories in the nearest directory, from the root up, that holds
+ * one (git: index.lock while it writes the work tree, HEAD.lock; Mercurial: wlock; jj: the
+ * working-copy lock). */
+static void vcs_locks_find(struct wst_state *st, const char *root)
 {
 	char *dir = xstrdup(root);
-	char *lock = NULL;
-	for (;;) {
-		char *dotgit = xasprintf("%s/.git", strcmp(dir, "/") == 0 ? "" : dir);
-		struct stat st;
-		if (lstat(dotgit, &st) == 0 && S_ISDIR(st.st_mode)) {
-			lock = xasprintf("%s/index.lock", dotgit);
-		} else if (lstat(dotgit, &st) == 0 && S_ISREG(st.st_mode)) {
-			char *txt = NULL; /* worktrees and submodules: "gitdir: PATH" */
-			if (file_read_all(dotgit, 4096, &txt, NULL) == 0 &&
-			    strncmp(txt, "gitdir: ", 8) == 0) {
-				char *g = txt + 8;
-				g[strcspn(g, "\r\n")] = '\0';
-				lock = g[0] == '/' ? xasprintf("%s/index.lock", g)
-						   : xasprintf("%s/%s/index.lock", dir, g);
-			}
-			free(txt);
+	while (!st->nvcs) {
+		const char *d = strcmp(dir, "/") == 0 ? "" : dir;
+		char *p = xasprintf("%s/.git", d);
+		char *g = git_dir(dir, p);
+		free(p);
+		if (g) {
+			st->vcs_lock[st->nvcs++] = xasprintf("%s/index.lock", g);
+			st->vcs_lock[st->nvcs++] = xasprintf("%s/HEAD.lock", g);
+			free(g);
 		}
-		free(dotgit);
+		p = xasprintf("%s/.hg", d);
+		if (is_dir(p))
+			st->vcs_lock[st->nvcs++] = xasprintf("%s/wlock", p);
+		free(p);
+		p = xasprintf("%s/.jj", d);
+		if (is_dir(p))
+			st->vcs_lock[st->nvcs++] =
+				xasprintf("%s/working_copy/working_copy.lock", p);
+		free(p);
 		char *slash = strrchr(dir, '/');
-		if (lock || !slash || strcmp(dir, "/") == 0)
+		if (!slash || !*d)
 			break;
 		if (slash == dir)
 			slash[1] = '\0';
@@ -91,7 +127,25 @@ static char *git_lock_path(const char *root)
 			*slash = '\0';
 	}
 	free(dir);
-	return lock;
+}
+
+static int64_t mtime_ns(const struct stat *s)
+{
+	return (int64_t)s->st_mtim.tv_sec * 1000000000 + s->st_mtim.tv_nsec;
+}
+
+/* The first lock that exists (but the one found stale), or -1. */
+static int vcs_locked(struct wst_state *st, struct stat *out)
+{
+	for (unsigned i = 0; i < st->nvcs; i++) {
+		if (lstat(st->vcs_lock[i], out) < 0)
+			continue;
+		if (out->st_ino == st->stale_ino && out->st_dev == st->stale_dev &&
+		    mtime_ns(out) == st->stale_mtime_ns)
+			continue;
+		return (int)i;
+	}
+	return -1;
 }
 
 void wst_init(struct watch *w, const struct watch_opts *o)
@@ -111,8 +165,9 @@ void wst_init(struct watch *w, const struct watch_opts *o)
 	/* the e2e tests' seam: a directory of fixed "cpu" and "io" files (no pressure, ever) */
 	const char *psi = getenv("BATON_TEST_PSI_DIR");
 	w->settle.psi_dir = xstrdup(psi && *psi ? psi : "/proc/pressure");
-	if (w->settle.fast_ms)
-		w->settle.git_lock = git_lock_path(w->root);
+	st->vcs_hold_ms = o->vcs_hold_ms < 0 ? 0 : o->vcs_hold_ms ? o->vcs_hold_ms : 10000;
+	if (st->vcs_hold_ms)
+		vcs_locks_find(st, w->root);
 }
 
 void wst_start(struct watch *w, loop_timer_cb fire)
@@ -126,10 +181,12 @@ void wst_free(struct watch *w)
 {
 	reset(w);
 	loop_timer_free(w->settle.timer);
-	free(w->settle.git_lock);
+	for (unsigned i = 0; i < w->settle.nvcs; i++)
+		free(w->settle.vcs_lock[i]);
+	w->settle.nvcs = 0;
 	free(w->settle.psi_dir);
 	w->settle.timer = NULL;
-	w->settle.git_lock = w->settle.psi_dir = NULL;
+	w->settle.psi_dir = NULL;
 }
 
 /* ---- arming ---- */
@@ -153,9 +210,13 @@ static bool fast_ready(const struct watch *w)
 	return true;
 }
 
+/* max_wait, or the VCS hold's bound once the batch waited for a lock */
 static int64_t cap(const struct watch *w, int64_t d)
 {
-	int64_t last = w->settle.batch_start + w->settle.max_wait_ms;
+	const struct wst_state *st = &w->settle;
+	int64_t wait = st->vcs_held && st->vcs_hold_ms > st->max_wait_ms ? st->vcs_hold_ms
+									 : st->max_wait_ms;
+	int64_t last = st->batch_start + wait;
 	return d > last ? last : d;
 }
 
@@ -241,13 +302,55 @@ static bool files_there(struct watch *w)
 }
 
 static bool quiet(struct watch *w);
+static bool vcs_hold(struct watch *w);
 
 bool wst_confirm(struct watch *w)
 {
-	if (!quiet(w))
+	if (!quiet(w) || vcs_hold(w))
 		return false;
 	w->settle.batch_start = -1;
+	w->settle.vcs_held = false;
 	reset(w); /* anything armed from here on starts a new batch */
+	return true;
+}
+
+/* Defer the batch while a VCS operation runs (Watchman's defer_vcs): a checkout writes for as
+ * long as it takes, with pauses longer than any debounce on a loaded machine. Looked for at
+ * every settle, fast or not (.git is not watched: its own events would make batches). Up to
+ * vcs_hold_ms after the batch's first event: a lock left behind by a crashed process is
+ * reported once and ignored from then on, until it is replaced or touched. */
+static bool vcs_hold(struct watch *w)
+{
+	struct wst_state *st = &w->settle;
+	struct stat ls;
+	int i = st->vcs_hold_ms ? vcs_locked(st, &ls) : -1;
+	int64_t now = now_ms();
+	if (i >= 0) {
+		int64_t bound = st->batch_start + st->vcs_hold_ms;
+		if (now < bound) {
+			st->vcs_held = true;
+			st->fast_armed = false;
+			int64_t next = now + WST_VCS_POLL_MS;
+			loop_timer_arm_at(st->timer, next < bound ? next : bound);
+			return true;
+		}
+		log_warn("'%s' has existed for %.1f s (a VCS process that crashed or hangs?): "
+			 "acting on the changes anyway, and ignoring that file until it changes; "
+			 "remove it if no VCS command is running",
+			 st->vcs_lock[i], (double)st->vcs_hold_ms / 1000);
+		st->stale_dev = ls.st_dev;
+		st->stale_ino = ls.st_ino;
+		st->stale_mtime_ns = mtime_ns(&ls);
+		return false;
+	}
+	if (!st->vcs_held)
+		return false;
+	/* the operation ended: one debounce after its last write, as after any burst */
+	int64_t full = cap(w, st->last_event + st->debounce_ms);
+	if (now >= full)
+		return false;
+	st->fast_armed = false;
+	loop_timer_arm_at(st->timer, full);
 	return true;
 }
 
@@ -269,7 +372,7 @@ static bool quiet(struct watch *w)
 	int64_t stall = stall_us(w);
 	bool held = w->settle.stall0 >= 0 && stall >= 0 &&
 		    (stall - w->settle.stall0) * 2 * w->settle.ncpu > w->settle.fast_ms * 1000;
-	if (!held && !(w->settle.git_lock && access(w->settle.git_lock, F_OK) == 0))
+	if (!held)
 		return true;
 	if (now + w->settle.fast_ms >= full) {
 		w->settle.fast_armed = false; /* the debounce is as near: settle then, whatever */

@@ -6,6 +6,7 @@
 #   OUTDIR/gin-fdstore tests/apps/gin-fdstore: a counter kept in the fd store (FDSTORE=1)
 #   OUTDIR/gin-shutdown tests/apps/gin-shutdown: LISTEN_FDS or PORT, plain Server.Shutdown,
 #                      POST echo, a health path that can fail, WebSocket echo (proxy mode)
+#   OUTDIR/gin-takeover tests/apps/gin-takeover: r.Run("127.0.0.1:18090") hard-coded (takeover)
 # Usage: tests/apps/build.sh OUTDIR
 # The Go build cache is shared (GOCACHE, default `go env GOCACHE`): a cold build takes ~15 s,
 # a warm one ~1 s.
@@ -36,3 +37,4 @@ build gin-plain "$repo/tests/apps/gin-plain"
 build gin-multi "$repo/examples/gin-multi"
 build gin-fdstore "$repo/tests/apps/gin-fdstore"
 build gin-shutdown "$repo/tests/apps/gin-shutdown"
+build gin-takeover "$repo/tests/apps/gin-takeover"

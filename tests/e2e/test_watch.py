@@ -951,3 +951,70 @@ def test_git_checkout_is_one_batch(env, tmp_path):
         assert len(got) == n and all(k == "changed" for k, _ in got), tag
     w.assert_no_batch()
     w.stop()
+
+
+# ---- VCS operations: held while the repository is locked, then one batch ----
+
+def two_versions(root, n):
+    """A repository with n files in 30 packages, tagged v1 and v2 (every file differs)."""
+    files = {f"pkg{i % 30}/f{i}.go": f"package pkg // {i} v1\n" for i in range(n)}
+    for rel, data in files.items():
+        write(os.path.join(root, rel), data)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "v1")
+    git(root, "tag", "v1")
+    for rel in files:
+        write(os.path.join(root, rel), files[rel].replace("v1", "v2"))
+    git(root, "commit", "-q", "-am", "v2")
+    git(root, "tag", "v2")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_checkout_of_3000_files_is_one_batch_5_times(env, tmp_path):
+    """The default 50 ms debounce, the real pressure files: a checkout pauses longer than the
+    debounce on a loaded machine, and only the held index.lock keeps it one batch."""
+    n = 3000
+    root = str(tmp_path / "proj")
+    two_versions(root, n)
+    w = Watcher(env, root)
+    for k in range(5):
+        tag = "v1" if k % 2 == 0 else "v2"
+        git(root, "checkout", "-q", tag)
+        got = w.batch(timeout=30)
+        assert len(got) == n and all(kind == "changed" for kind, _ in got), (k, len(got))
+        w.assert_no_batch()  # nothing of the checkout came after its batch
+    w.stop()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_lock_left_behind_still_yields_a_batch(env, tmp_path):
+    """A crashed git leaves .git/index.lock forever: the batch comes at the bound (10 s), the
+    lock is named once, and the next save is no longer held by it."""
+    root = project(tmp_path)
+    git(root, "init", "-q")
+    w = Watcher(env, root)
+    lock = os.path.join(root, ".git", "index.lock")
+    write(lock, "")
+    t0 = time.monotonic()
+    write(os.path.join(root, "main.go"), "package main // 1\n")
+    assert w.batch(timeout=30) == [("changed", "main.go")]
+    assert w.batch_at - t0 >= 9.5, f"acted on after {w.batch_at - t0:.2f} s, the lock held"
+    w.p.wait_line(r"index\.lock' has existed for 10\.0 s", timeout=5)
+    t1 = time.monotonic()
+    write(os.path.join(root, "main.go"), "package main // 2\n")
+    assert w.batch(timeout=30) == [("changed", "main.go")]
+    assert w.batch_at - t1 < 9, "the stale lock held the next batch too"
+    w.stop()
+
+
+def test_watch_only_config(env, tmp_path, baton_bin):
+    """A baton.toml with nothing but [watch]: baton watch needs no run.cmd."""
+    root = project(tmp_path)
+    w = Watcher(env, root, config='[watch]\ninclude_ext = ["go"]\ndebounce = "50ms"\n')
+    write(os.path.join(root, "main.go"), "package main // 1\n")
+    write(os.path.join(root, "web/index.html"), "<p>filtered out</p>\n")
+    assert w.batch() == [("changed", "main.go")]
+    w.stop()
+    r = env.run([baton_bin, "run"], cwd=root, timeout=20)  # running still needs run.cmd
+    assert r.returncode != 0 and "run.cmd" in r.stderr

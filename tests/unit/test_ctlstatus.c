@@ -204,9 +204,9 @@ static void test_checker(void **state)
 /* ---- the documents ---- */
 
 static const struct ctlstatus_gen gens[] = {
-	{4, 901, "draining", 125000, 812},
-	{5, 950, "ready", 3000, 1200},
-	{6, 990, "starting", 200, -1},
+	{4, 901, "draining", 125000, 812, NULL},
+	{5, 950, "ready", 3000, 1200, "127.0.0.1:8080 [::]:9090"},
+	{6, 990, "starting", 200, -1, ""},
 };
 static const struct ctlstatus_listener listeners[] = {
 	{.name = "http", .address = ":8080"},
@@ -250,7 +250,7 @@ static const char sample_json[] =
 	"    {\"id\": 4, \"pid\": 901, \"state\": \"draining\", \"age_ms\": 125000, "
 	"\"ready_ms\": 812},\n"
 	"    {\"id\": 5, \"pid\": 950, \"state\": \"ready\", \"age_ms\": 3000, "
-	"\"ready_ms\": 1200},\n"
+	"\"ready_ms\": 1200, \"holds\": [\"127.0.0.1:8080\", \"[::]:9090\"]},\n"
 	"    {\"id\": 6, \"pid\": 990, \"state\": \"starting\", \"age_ms\": 200, "
 	"\"ready_ms\": null}\n"
 	"  ],\n"
@@ -317,7 +317,7 @@ static void test_json_escaping(void **state)
 		"",
 	};
 	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
-		struct ctlstatus_gen g = {1, 2, nasty[i], 3, 4};
+		struct ctlstatus_gen g = {1, 2, nasty[i], 3, 4, nasty[i]};
 		struct ctlstatus_listener l = {.name = nasty[i], .address = nasty[i]};
 		struct ctlstatus st = {.version = nasty[i],
 				       .gens = &g,
@@ -356,7 +356,7 @@ static void test_json_escaping(void **state)
 	char *j = ctlstatus_json(&st);
 	assert_true(json_valid(j));
 	free(j);
-	struct ctlstatus_gen g = {1, 2, "a\"b\\c\nd\x01", 3, -1};
+	struct ctlstatus_gen g = {1, 2, "a\"b\\c\nd\x01", 3, -1, "a\"b \\c\nd\x01"};
 	st.gens = &g;
 	st.ngens = 1;
 	j = ctlstatus_json(&st);
@@ -441,6 +441,7 @@ static void test_text_exact(void **state)
 			    "  4    901  draining  2m5s   812ms\n"
 			    "  5*   950  ready     3s     1s200ms\n"
 			    "  6    990  starting  200ms  -\n"
+			    "  generation 5 holds 127.0.0.1:8080 [::]:9090\n"
 			    "\n"
 			    "last reload: failed, 1m5s ago, took 1s500ms — generation 6 exited "
 			    "with status 1 before it was ready\n"
@@ -459,8 +460,9 @@ static void test_text_exact(void **state)
 	free(t);
 
 	/* long and odd cells stay aligned and clean */
-	struct ctlstatus_gen g[] = {{123456, 4000000, "a-very-long-state-name-that-goes-on", 1, 2},
-				    {7, 8, "\xc3\xa9t\xc3\xa9\n", 0, -1}};
+	struct ctlstatus_gen g[] = {
+		{123456, 4000000, "a-very-long-state-name-that-goes-on", 1, 2, NULL},
+		{7, 8, "\xc3\xa9t\xc3\xa9\n", 0, -1, NULL}};
 	e.gens = g;
 	e.ngens = 2;
 	e.stopping = false;

@@ -1,0 +1,48 @@
+/* Bind takeover: hold the listening sockets apps bind themselves (design.md, "Bind takeover").
+ * Each generation runs under a seccomp filter that sends its bind(2) calls to baton
+ * (proc/bindtrap.h); the generation's listener is attached here. For a stream socket binding a
+ * held kind of address (takeover_addr.h): the first time, baton keeps a duplicate of the app's
+ * socket (pidfd_getfd(2)) and lets the bind run as the app (its own error if it fails); when a
+ * later generation binds the same address, baton puts the held socket in place of the new one
+ * (SECCOMP_IOCTL_NOTIF_ADDFD, same fd number) and answers success. Everything else continues
+ * untouched. The held sockets live as long as the struct: connections arriving while no
+ * generation runs wait in the backlog. */
+#ifndef BATON_TAKEOVER_H
+#define BATON_TAKEOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct loop;
+struct takeover;
+
+/* NULL with a fresh message in *why (the caller frees) when takeover cannot work here
+ * (bindtrap_probe()). */
+struct takeover *takeover_new(struct loop *l, char **why);
+/* Closes the listeners and the held sockets. NULL is fine. */
+void takeover_free(struct takeover *tk);
+/* Hold a socket baton owns already (a [[listen]] listener; duplicated): an app binding its
+ * address gets it. 0 or -errno (-EINVAL: not an address takeover holds). */
+int takeover_hold_fd(struct takeover *tk, int fd);
+/* Generation gen's bind filter listener (tk owns trap_fd from here, even on failure). 0 or
+ * -errno. The listener is dropped when every process under the filter is gone. */
+int takeover_attach(struct takeover *tk, int gen, int trap_fd);
+/* Readiness by takeover: true when gen has bound every address prev had bound (and each of
+ * them is listening), or, when prev held none, when gen has bound at least one address and it
+ * is listening. */
+bool takeover_gen_ready(struct takeover *tk, int gen, int prev);
+/* True when gen had bound any address. */
+bool takeover_gen_bound(const struct takeover *tk, int gen);
+/* gen serves now: drop held sockets that it did not bind (addresses the app no longer uses;
+ * [[listen]] sockets stay). */
+void takeover_serving(struct takeover *tk, int gen);
+/* 1 when a process of process group pgid is not stopped yet or has a connection open that was
+ * accepted on a held address (a request in flight), or (queues) a held TCP socket gen bound has
+ * connections waiting to be accepted; 0 when none, -errno when it cannot tell. Meant for a
+ * stopped (SIGSTOP) group: see gen.c's quiet stop. */
+int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues);
+/* Held addresses bound by gen, "a b c" (fresh string; empty when none). */
+char *takeover_addresses(const struct takeover *tk, int gen);
+
+#endif
