@@ -232,7 +232,8 @@ def schema_keys():
 @needs_groff
 def test_every_config_key_is_in_baton_toml_5():
     secs = subsections(render(MAN5))
-    titles = {"listen": "[[listen]]", "reload": "[[reload]]", "tls": "[[tls]]"}
+    titles = {"listen": "[[listen]]", "reload": "[[reload]]", "tls": "[[tls]]",
+              "source": "[[source]]"}
     missing = []
     for table, key in schema_keys():
         title = "Top level" if table is None else titles.get(table, f"[{table}]")
