@@ -6,6 +6,8 @@ spread evenly over the DURATION of the run:
 
   direct   the app alone on its own port; no reloads (the reference)
   baton    `baton run` holds the port; a reload is SIGHUP to baton
+  baton-metrics  `baton` with `[metrics] address` set and /metrics scraped every second (opt-in:
+           --modes ...,baton-metrics), to show what the metrics cost on the request path
   baton-drain  the same with examples/gin-multi, whose drain answers with `Connection: close`
            for a grace period before it shuts down (when that app was built)
   naive    bench/reload/naive.sh: a shell loop that, per reload, SIGTERMs the app, waits for it
@@ -35,7 +37,9 @@ from docsection import replace_section  # noqa: E402
 
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
-MODES = ["direct", "baton", "baton-drain", "baton-proxy", "naive", "haproxy", "nginx", "caddy"]
+MODES = ["direct", "baton", "baton-metrics", "baton-drain", "baton-proxy", "naive", "haproxy",
+         "nginx", "caddy"]
+OPT_IN = {"baton-metrics"}  # only with --modes
 START_TIMEOUT = 30.0
 
 
@@ -185,11 +189,15 @@ class Baton(Mode):
     def listen_extra(self):
         return ""
 
+    def more_config(self):
+        return ""
+
     def setup(self):
         self.port = free_port()
         self.sock = os.path.join(self.dir, "baton.sock")
         cfg = os.path.join(self.dir, "baton.toml")
         with open(cfg, "w") as f:
+            f.write(self.more_config())
             f.write(f'''[run]
 cmd = "{self.app()}"
 ready = "notify"
@@ -226,6 +234,47 @@ socket = "{self.sock}"
         n = st["serving"] or 0
         # SIGHUPs that arrive while a generation starts coalesce into one follow-up
         return f"{n - 1} generations replaced the first (serving generation {n})"
+
+
+class BatonMetrics(Baton):
+    """baton with [metrics] on, scraped once a second by a thread, like Prometheus would."""
+    name = "baton-metrics"
+
+    def more_config(self):
+        self.mport = free_port()
+        return f'[metrics]\naddress = "127.0.0.1:{self.mport}"\n'
+
+    def setup(self):
+        port = super().setup()
+        self.stop, self.scrapes, self.failed = threading.Event(), 0, 0
+        self.thread = threading.Thread(target=self.scrape_loop, daemon=True)
+        self.thread.start()
+        return port
+
+    def scrape_once(self):
+        with socket.create_connection(("127.0.0.1", self.mport), timeout=2) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data.startswith(b"HTTP/1.1 200") and b"baton_reloads_total" in data
+
+    def scrape_loop(self):
+        while not self.stop.wait(1.0):
+            try:
+                ok = self.scrape_once()
+            except OSError:
+                ok = False
+            self.scrapes += 1
+            self.failed += 0 if ok else 1
+
+    def check(self, done):
+        self.stop.set()
+        self.thread.join(timeout=10)
+        return f"{super().check(done)}, {self.scrapes} scrapes ({self.failed} failed)"
 
 
 class BatonDrain(Baton):
@@ -527,8 +576,9 @@ class BatonProxy(Baton):
         return 'proxy = "http"\n'
 
 
-MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-drain": BatonDrain, "naive": Naive,
-                "haproxy": Haproxy, "nginx": Nginx, "caddy": Caddy, "baton-proxy": BatonProxy}
+MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-metrics": BatonMetrics,
+                "baton-drain": BatonDrain, "naive": Naive, "haproxy": Haproxy, "nginx": Nginx,
+                "caddy": Caddy, "baton-proxy": BatonProxy}
 
 
 # ---------------------------------------------------------------- wrk
@@ -805,7 +855,8 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     if a.modes is None:
-        a.modes = ",".join(m for m in MODES if m != "baton-drain" or a.app_drain)
+        a.modes = ",".join(m for m in MODES
+                           if m not in OPT_IN and (m != "baton-drain" or a.app_drain))
     modes = [m for m in a.modes.split(",") if m]
     if "baton-drain" in modes and not a.app_drain:
         ap.error("mode baton-drain needs --app-drain (examples/gin-multi)")

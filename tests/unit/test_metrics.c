@@ -205,8 +205,6 @@ static bool got(void *arg)
 static void exchange(struct loop *l, const char *bound, const char *req, const char *want)
 {
 	struct rd r = {.fd = dial(bound), .want = want};
-	struct rd w = r;
-	(void)w;
 	for (int i = 0; i < 100 && write(r.fd, req, strlen(req)) < 0; i++)
 		loop_run_once(l, 10);
 	tu_run_until(l, got, &r, 5000, want);
