@@ -168,6 +168,25 @@ char *ctlstatus_json(const struct ctlstatus *st)
 	}
 	buf_puts(&b, st->nlisteners ? "\n  ],\n" : "],\n");
 
+	if (st->rollout) {
+		const struct ctlstatus_rollout *ro = st->rollout;
+		buf_puts(&b, "  \"rollout\": {\"strategy\": ");
+		json_str(&b, ro->strategy);
+		buf_printf(&b,
+			   ", \"step\": %d, \"steps\": %d, \"weight\": %d, \"step_left_ms\": %lld, "
+			   "\"generations\": [",
+			   ro->step, ro->nsteps, ro->weight, (long long)ro->left_ms);
+		const struct ctlstatus_rollout_gen *g2[2] = {&ro->old, &ro->new_};
+		for (int i = 0; i < 2; i++)
+			buf_printf(&b,
+				   "%s{\"generation\": %d, \"role\": \"%s\", \"requests\": %llu, "
+				   "\"error_rate\": %.3f, \"p99_ms\": %.3f}",
+				   i ? ", " : "", g2[i]->id, i ? "new" : "old",
+				   (unsigned long long)g2[i]->requests, g2[i]->error_rate, g2[i]->p99_ms);
+		buf_puts(&b, "], \"reason\": ");
+		json_str(&b, ro->reason ? ro->reason : "");
+		buf_puts(&b, "},\n");
+	}
 	buf_puts(&b, "  \"last_reload\": ");
 	json_reload(&b, &st->last_reload);
 	if (st->ngroups) {
@@ -383,6 +402,25 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		}
 	buf_putc(&b, '\n');
 
+	if (st->rollout) {
+		const struct ctlstatus_rollout *ro = st->rollout;
+		buf_puts(&b, "rollout: ");
+		text_str(&b, ro->strategy);
+		buf_printf(&b, ", step %d of %d: %d%% of new requests to generation %d, ", ro->step,
+			   ro->nsteps, ro->weight, ro->new_.id);
+		text_dur(&b, ro->left_ms);
+		buf_puts(&b, " left\n");
+		const struct ctlstatus_rollout_gen *g2[2] = {&ro->old, &ro->new_};
+		for (int i = 0; i < 2; i++)
+			buf_printf(&b, "  generation %d (%s): %llu requests, %.2f%% errors, p99 %.1f ms\n",
+				   g2[i]->id, i ? "new" : "old", (unsigned long long)g2[i]->requests,
+				   g2[i]->error_rate, g2[i]->p99_ms);
+		if (ro->reason && *ro->reason) {
+			buf_puts(&b, "  last decision: ");
+			text_str(&b, ro->reason);
+			buf_putc(&b, '\n');
+		}
+	}
 	const struct ctlstatus_reload *r = &st->last_reload;
 	buf_puts(&b, "last reload: ");
 	if (!r->done) {

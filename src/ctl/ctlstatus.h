@@ -73,6 +73,22 @@ struct ctlstatus_group {
 	unsigned applied;     /* actions asked for */
 };
 
+/* A rollout ([rollout] canary / blue-green), while one runs. */
+struct ctlstatus_rollout_gen {
+	int id;
+	uint64_t requests;
+	double error_rate; /* percent, in the current window */
+	double p99_ms;
+};
+struct ctlstatus_rollout {
+	const char *strategy; /* "canary", "blue-green" */
+	int step, nsteps;     /* 1-based */
+	int weight;	      /* percent of new requests to the new generation */
+	int64_t left_ms;      /* until the step (or keep_old) ends */
+	struct ctlstatus_rollout_gen old, new_;
+	const char *reason; /* the last decision, e.g. why it holds; may be "" */
+};
+
 struct ctlstatus {
 	const char *version; /* baton's version */
 	pid_t pid;	     /* baton's pid */
@@ -91,6 +107,7 @@ struct ctlstatus {
 	const char *const *stored_fds; /* FDSTORE=1 names, in order; shown when nstored > 0 */
 	int nstored;
 	int fd_store_max;
+	const struct ctlstatus_rollout *rollout; /* NULL: no rollout runs */
 };
 
 /* Fresh NUL-terminated strings ending in a newline; the caller frees them. Strings are escaped

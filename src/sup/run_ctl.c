@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "filereload/reload.h"
 #include "source/source.h"
+#include "sup/rollout_run.h"
 #include "sup/run_internal.h"
 #include "sup/takeover.h"
 #include "sup/gen.h"
@@ -81,6 +82,24 @@ static char *status_doc(struct run *r, bool json)
 		.listeners = ls,
 		.nlisteners = nl,
 	};
+	struct rollout_status ros;
+	struct ctlstatus_rollout ro;
+	bool ro_active = false;
+	if (r->app.front)
+		front_rollout_status(r->app.front, &ros, &ro_active);
+	if (ro_active) {
+		ro = (struct ctlstatus_rollout){
+			.strategy = ros.strategy,
+			.step = ros.step,
+			.nsteps = ros.nsteps,
+			.weight = ros.weight,
+			.left_ms = ros.step_left_ms,
+			.old = {ros.prev.gen, ros.prev.requests, ros.prev.error_rate, ros.prev.p99_ms},
+			.new_ = {ros.cur.gen, ros.cur.requests, ros.cur.error_rate, ros.cur.p99_ms},
+			.reason = ros.reason,
+		};
+		st.rollout = &ro;
+	}
 	if (r->have_last) {
 		st.last_reload = (struct ctlstatus_reload){
 			.done = true,

@@ -2,6 +2,7 @@
 private socket. Steps are short (interval 1s) so each test takes seconds; every wait is on a
 condition with a deadline."""
 import http.client
+import json
 import os
 import threading
 
@@ -158,6 +159,13 @@ def test_preview_sticky_and_abort(env, tmp_path):
     m = b.mark()
     t.start()
     b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    txt = ctl(env, tmp, "status")
+    assert "rollout: canary, step 1 of 2: 10% of new requests to generation 2" in txt.stdout, \
+        txt.stdout
+    js = json.loads(env.run([os.environ["BATON_BIN"], "status", "--json", "-s",
+                             os.path.join(tmp, "ctl.sock")]).stdout)
+    assert js["rollout"]["weight"] == 10 and js["rollout"]["steps"] == 2, js["rollout"]
+    assert [g["role"] for g in js["rollout"]["generations"]] == ["old", "new"]
     st, new, cookie = get(port, {"X-Baton-Preview": "1"})
     assert st == 200 and new != old
     assert cookie and cookie.startswith("baton_gen=2"), cookie
@@ -192,5 +200,22 @@ def test_blue_green_switch_then_rollback(env, tmp_path):
     assert done["r"].returncode == 1
     assert {get(port)[1] for _ in range(10)} == {old}  # the old pid answers again
     assert not load.errors and all(st == 200 for st, _ in load.seen), load.errors[:3]
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+def test_slow_canary_is_rolled_back_on_latency(env, tmp_path):
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [50, 100]\ninterval = "2s"\n'
+                              'min_requests = 5\nfast_fail = 0')
+    old = get(port)[1]
+    load = Load(port)
+    write(os.path.join(tmp, "mode"), "slow")  # 250 ms more per request
+    r = reload(env, tmp)
+    load.end()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "p99" in r.stderr and "latency_floor" in r.stderr, r.stderr
+    assert not load.errors and all(st == 200 for st, _ in load.seen)
+    assert {get(port)[1] for _ in range(5)} == {old}
     b.send(15)
     assert b.wait(30) == 0
