@@ -108,9 +108,16 @@ static void json_proxy(struct buf *b, const struct ctlstatus_listener *l)
 		   (unsigned long long)l->connections);
 	for (int i = 0; i < l->nbackends; i++) {
 		const struct ctlstatus_backend *be = &l->backends[i];
-		buf_printf(b, "%s{\"id\": %d, \"inflight\": %llu, \"tunnels\": %llu, \"up\": %s}",
+		buf_printf(b,
+			   "%s{\"id\": %d, \"inflight\": %llu, \"tunnels\": %llu, \"up\": %s, "
+			   "\"weight\": %d, \"rps\": %.3f, \"error_rate\": %.3f, \"p99_ms\": ",
 			   i ? ", " : "", be->id, (unsigned long long)be->inflight,
-			   (unsigned long long)be->tunnels, be->up ? "true" : "false");
+			   (unsigned long long)be->tunnels, be->up ? "true" : "false", be->weight,
+			   be->rps, be->error_rate);
+		if (be->p99_ms >= 0)
+			buf_printf(b, "%.3f}", be->p99_ms);
+		else
+			buf_puts(b, "null}");
 	}
 	buf_puts(b, "]}");
 }
@@ -182,7 +189,8 @@ char *ctlstatus_json(const struct ctlstatus *st)
 				   "%s{\"generation\": %d, \"role\": \"%s\", \"requests\": %llu, "
 				   "\"error_rate\": %.3f, \"p99_ms\": %.3f}",
 				   i ? ", " : "", g2[i]->id, i ? "new" : "old",
-				   (unsigned long long)g2[i]->requests, g2[i]->error_rate, g2[i]->p99_ms);
+				   (unsigned long long)g2[i]->requests, g2[i]->error_rate,
+				   g2[i]->p99_ms);
 		buf_puts(&b, "], \"reason\": ");
 		json_str(&b, ro->reason ? ro->reason : "");
 		buf_puts(&b, "},\n");
@@ -202,7 +210,8 @@ char *ctlstatus_json(const struct ctlstatus *st)
 			buf_puts(&b, ", \"warning\": ");
 			json_str(&b, g->warning);
 			if (g->good_hash)
-				buf_printf(&b, ", \"good\": \"%016llx\"", (unsigned long long)g->good_hash);
+				buf_printf(&b, ", \"good\": \"%016llx\"",
+					   (unsigned long long)g->good_hash);
 			else
 				buf_puts(&b, ", \"good\": null");
 			buf_puts(&b, ", \"attempt_ago_ms\": ");
@@ -348,8 +357,11 @@ static void text_proxy(struct buf *b, const struct ctlstatus_listener *l)
 		   l->connections == 1 ? "" : "s");
 	for (int i = 0; i < l->nbackends; i++) {
 		const struct ctlstatus_backend *be = &l->backends[i];
-		buf_printf(b, " · gen %d%s: %llu in flight", be->id, be->up ? "" : " (down)",
-			   (unsigned long long)be->inflight);
+		buf_printf(b, " · gen %d%s: %d%% of requests, %.1f/s, %.2f%% errors", be->id,
+			   be->up ? "" : " (down)", be->weight, be->rps, be->error_rate);
+		if (be->p99_ms >= 0)
+			buf_printf(b, ", p99 %.1f ms", be->p99_ms);
+		buf_printf(b, ", %llu in flight", (unsigned long long)be->inflight);
 		if (be->tunnels)
 			buf_printf(b, ", %llu tunnel%s", (unsigned long long)be->tunnels,
 				   be->tunnels == 1 ? "" : "s");
@@ -412,9 +424,11 @@ char *ctlstatus_text(const struct ctlstatus *st)
 		buf_puts(&b, " left\n");
 		const struct ctlstatus_rollout_gen *g2[2] = {&ro->old, &ro->new_};
 		for (int i = 0; i < 2; i++)
-			buf_printf(&b, "  generation %d (%s): %llu requests, %.2f%% errors, p99 %.1f ms\n",
-				   g2[i]->id, i ? "new" : "old", (unsigned long long)g2[i]->requests,
-				   g2[i]->error_rate, g2[i]->p99_ms);
+			buf_printf(
+				&b,
+				"  generation %d (%s): %llu requests, %.2f%% errors, p99 %.1f ms\n",
+				g2[i]->id, i ? "new" : "old", (unsigned long long)g2[i]->requests,
+				g2[i]->error_rate, g2[i]->p99_ms);
 		if (ro->reason && *ro->reason) {
 			buf_puts(&b, "  last decision: ");
 			text_str(&b, ro->reason);

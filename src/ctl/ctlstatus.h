@@ -40,6 +40,10 @@ struct ctlstatus_backend {
 	uint64_t inflight; /* requests now */
 	uint64_t tunnels;  /* open Upgrade / CONNECT tunnels */
 	bool up;	   /* health: false = no traffic while another is up */
+	/* over the last second (the status page's figures): requests per second, the share that
+	 * failed (5xx or no answer, percent), p99 in ms (-1: no request), weight in percent */
+	double rps, error_rate, p99_ms;
+	int weight;
 };
 
 struct ctlstatus_listener {
@@ -64,13 +68,13 @@ struct ctlstatus_reload {
 /* A [[reload]] or [[tls]] group (issue: config and certificate hot reload). */
 struct ctlstatus_group {
 	const char *name;
-	const char *kind;     /* "reload" | "tls" */
-	bool ok;              /* the last attempt was applied, or none was made */
-	const char *error;    /* why the last attempt was rejected, or NULL */
-	const char *warning;  /* NULL, or e.g. "expires in 3 days" */
-	uint64_t good_hash;   /* content hash of the last good state, 0: none */
+	const char *kind;	/* "reload" | "tls" */
+	bool ok;		/* the last attempt was applied, or none was made */
+	const char *error;	/* why the last attempt was rejected, or NULL */
+	const char *warning;	/* NULL, or e.g. "expires in 3 days" */
+	uint64_t good_hash;	/* content hash of the last good state, 0: none */
 	int64_t attempt_ago_ms; /* since the last attempt, -1: never */
-	unsigned applied;     /* actions asked for */
+	unsigned applied;	/* actions asked for */
 };
 
 /* A rollout ([rollout] canary / blue-green), while one runs. */

@@ -27,6 +27,9 @@ struct fgen {
 	/* requests answered since the last EV_STATS */
 	uint64_t reqs, errs;
 	struct rollout_hist lat;
+	/* the last second's figures, as EV_STATS said them (baton status) */
+	double last_rps, last_err;
+	int64_t last_p99_us;
 	struct privsock *ps;	   /* [nlisten] */
 	struct proxy_backend **be; /* [nlisten]; NULL for other listeners */
 	int draining;		   /* backends not drained yet, after the replace */
@@ -49,8 +52,8 @@ struct front {
 	bool all_down_said;
 	/* [rollout] canary / blue-green (NULL: immediate) */
 	struct rollout_run *ro;
-	int ro_cur, ro_prev; /* the rollout's candidate and baseline */
-	int64_t ro_took;     /* the candidate's spawn-to-ready, for the policy at the end */
+	int ro_cur, ro_prev;	  /* the rollout's candidate and baseline */
+	int64_t ro_took;	  /* the candidate's spawn-to-ready, for the policy at the end */
 	struct loop_timer *stats; /* EV_STATS once a second per generation */
 	int64_t stats_at;	  /* ms, the last one */
 };
@@ -158,6 +161,9 @@ static void on_stats(struct loop *l, void *data)
 				w = st.weight;
 				break;
 			}
+		g->last_rps = secs > 0 ? (double)g->reqs / secs : 0;
+		g->last_err = g->reqs ? (double)g->errs / (double)g->reqs : 0;
+		g->last_p99_us = g->reqs ? rollout_hist_quantile(&g->lat, 0.99) : -1;
 		ev_emit(&(struct ev){
 			.type = EV_STATS,
 			.gen = (unsigned)g->id,
@@ -234,7 +240,8 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 		f->ro = rollout_run_new(l, &rc, &hooks, f);
 		for (int i = 0; i < f->n; i++)
 			if (f->px[i])
-				proxy_set_router(f->px[i], ro_route, f, cfg->rollout.preview_header);
+				proxy_set_router(f->px[i], ro_route, f,
+						 cfg->rollout.preview_header);
 	}
 	return f;
 }
@@ -266,6 +273,7 @@ static int front_prepare(void *data, int id, int *fds, int nfds, struct sockaddr
 {
 	struct front *f = data;
 	struct fgen *g = xcalloc(1, sizeof(*g));
+	g->last_p99_us = -1;
 	g->f = f;
 	g->id = id;
 	g->ps = xcalloc((size_t)f->n + 1, sizeof(*g->ps));
@@ -416,8 +424,9 @@ int front_rollout(struct front *f, int verb, char **msg)
 		*msg = xstrdup(verb == 2 ? "baton rollback is for blue-green, within keep_old"
 					 : "no rollout is running");
 	else
-		*msg = xasprintf(verb == 0 ? "generation %d promoted; generation %d drains"
-					   : "generation %d rolled back; generation %d serves again",
+		*msg = xasprintf(verb == 0
+					 ? "generation %d promoted; generation %d drains"
+					 : "generation %d rolled back; generation %d serves again",
 				 cur, prev);
 	return r;
 }
@@ -594,16 +603,32 @@ void front_status(struct front *f, int i, struct ctlstatus_listener *out)
 	free(f->status[i]);
 	struct ctlstatus_backend *v = f->status[i] = xcalloc(f->ng + 1, sizeof(*v));
 	int n = 0;
+	unsigned total = 0;
+	for (size_t k = 0; k < f->ng; k++) {
+		struct proxy_backend *b = f->g[k]->be[i];
+		struct proxy_backend_stats st;
+		if (b) {
+			proxy_backend_get_stats(b, &st);
+			total += st.weight;
+		}
+	}
 	for (size_t k = 0; k < f->ng; k++) {
 		struct proxy_backend *b = f->g[k]->be[i];
 		if (!b)
 			continue;
 		struct proxy_backend_stats st;
 		proxy_backend_get_stats(b, &st);
-		v[n++] = (struct ctlstatus_backend){.id = f->g[k]->id,
-						    .inflight = st.inflight,
-						    .tunnels = st.tunnels,
-						    .up = st.up};
+		const struct fgen *g = f->g[k];
+		v[n++] = (struct ctlstatus_backend){
+			.id = g->id,
+			.inflight = st.inflight,
+			.tunnels = st.tunnels,
+			.up = st.up,
+			.rps = g->last_rps,
+			.error_rate = 100 * g->last_err,
+			.p99_ms = g->last_p99_us >= 0 ? (double)g->last_p99_us / 1000 : -1,
+			.weight = total ? (int)(100 * st.weight / total) : 0,
+		};
 	}
 	out->backends = v;
 	out->nbackends = n;

@@ -94,7 +94,8 @@ static char *status_doc(struct run *r, bool json)
 			.nsteps = ros.nsteps,
 			.weight = ros.weight,
 			.left_ms = ros.step_left_ms,
-			.old = {ros.prev.gen, ros.prev.requests, ros.prev.error_rate, ros.prev.p99_ms},
+			.old = {ros.prev.gen, ros.prev.requests, ros.prev.error_rate,
+				ros.prev.p99_ms},
 			.new_ = {ros.cur.gen, ros.cur.requests, ros.cur.error_rate, ros.cur.p99_ms},
 			.reason = ros.reason,
 		};
@@ -138,8 +139,9 @@ static char *status_doc(struct run *r, bool json)
 				.kind = "source",
 				.ok = si.ok,
 				.error = si.error,
-				.warning = si.up ? NULL : si.down_reason ? si.down_reason
-									 : "connecting",
+				.warning = si.up	    ? NULL
+					   : si.down_reason ? si.down_reason
+							    : "connecting",
 				.attempt_ago_ms = -1,
 				.applied = si.applied,
 			};

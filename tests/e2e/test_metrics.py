@@ -173,5 +173,20 @@ address = "127.0.0.1:{mport}"
     lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
                           text=True, timeout=30)
     assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr
+
+    # baton status has the page's figures: the last second's rate, errors and p99, the weight
+    def figures():
+        for _ in range(5):
+            fetch(f"http://127.0.0.1:{port}/")
+        r = env.run([os.environ["BATON_BIN"], "status", "--json"], cwd=tmp)
+        gens = json.loads(r.stdout)["listeners"][0]["proxy"]["generations"]
+        return gens[0] if gens and gens[0]["rps"] > 0 else None
+
+    wait_until(lambda: figures() is not None, timeout=20, interval=0.2,
+               what="baton status to show a request rate")
+    g = figures()
+    assert g["weight"] == 100 and g["p99_ms"] is not None and g["p99_ms"] >= 0, g
+    text = env.run([os.environ["BATON_BIN"], "status"], cwd=tmp).stdout
+    assert re.search(r"gen 1: 100% of requests, [\d.]+/s, [\d.]+% errors", text), text
     b.send(15)
     assert b.wait(30) == 0

@@ -394,7 +394,8 @@ static void test_fd_store(void **state)
 static void test_proxy_listener(void **state)
 {
 	(void)state;
-	static const struct ctlstatus_backend be[] = {{4, 0, 1, true}, {5, 2, 0, false}};
+	static const struct ctlstatus_backend be[] = {{4, 0, 1, true, 12.5, 0, 3.25, 100},
+						      {5, 2, 0, false, 0, 50, -1, 0}};
 	struct ctlstatus_listener ls[] = {
 		{.name = "web",
 		 .address = ":80",
@@ -408,11 +409,13 @@ static void test_proxy_listener(void **state)
 	struct ctlstatus st = {.version = "0.1.0", .pid = 1, .listeners = ls, .nlisteners = 3};
 	char *j = ctlstatus_json(&st);
 	assert_true(json_valid(j));
-	assert_non_null(strstr(j,
-			       "    {\"name\": \"web\", \"address\": \":80\", \"proxy\": "
-			       "{\"connections\": 12, \"generations\": [{\"id\": 4, \"inflight\": "
-			       "0, \"tunnels\": 1, \"up\": true}, {\"id\": 5, \"inflight\": 2, "
-			       "\"tunnels\": 0, \"up\": false}]}},\n"));
+	assert_non_null(
+		strstr(j, "    {\"name\": \"web\", \"address\": \":80\", \"proxy\": "
+			  "{\"connections\": 12, \"generations\": [{\"id\": 4, \"inflight\": "
+			  "0, \"tunnels\": 1, \"up\": true, \"weight\": 100, \"rps\": 12.500, "
+			  "\"error_rate\": 0.000, \"p99_ms\": 3.250}, {\"id\": 5, \"inflight\": 2, "
+			  "\"tunnels\": 0, \"up\": false, \"weight\": 0, \"rps\": 0.000, "
+			  "\"error_rate\": 50.000, \"p99_ms\": null}]}},\n"));
 	assert_non_null(strstr(j, "{\"name\": \"idle\", \"address\": \":81\", \"proxy\": "
 				  "{\"connections\": 1, \"generations\": []}},\n"));
 	assert_non_null(strstr(j, "{\"name\": \"plain\", \"address\": \":82\"}\n"));
@@ -420,8 +423,9 @@ static void test_proxy_listener(void **state)
 	char *t = ctlstatus_text(&st);
 	assert_non_null(strstr(t,
 			       "listeners: web :80, idle :81, plain :82\n"
-			       "proxy web: 12 connections · gen 4: 0 in flight, 1 tunnel · gen 5 "
-			       "(down): 2 in flight\n"
+			       "proxy web: 12 connections · gen 4: 100% of requests, 12.5/s, 0.00% "
+			       "errors, p99 3.2 ms, 0 in flight, 1 tunnel · gen 5 (down): 0% of "
+			       "requests, 0.0/s, 50.00% errors, 2 in flight\n"
 			       "proxy idle: 1 connection\n"
 			       "\n"));
 	free(t);
