@@ -135,3 +135,38 @@ def built_apps():
                        timeout=300, capture_output=True)
         _built["dir"] = out
     return _built["dir"]
+
+
+# A Python app served on baton's socket (fd 3, LISTEN_FDS): answers "PID MODE" with 200, 503 on
+# /fail; MODE comes from the file "mode" in its directory at start: "ok", "bad" (500 on 30 % of
+# requests) or "slow" (250 ms more per request). For front, metrics and rollout tests.
+FD3_APP = r'''
+import http.server, os, random, socket, socketserver, time
+mode = open("mode").read().strip() if os.path.exists("mode") else "ok"
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        code = 503 if self.path == "/fail" else 200
+        if mode == "bad" and random.random() < 0.3:
+            code = 500
+        if mode == "slow":
+            time.sleep(0.25)
+        b = ("%d %s\n" % (os.getpid(), mode)).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+srv = S(("", 0), H, bind_and_activate=False)
+srv.socket.close()
+srv.socket = socket.socket(fileno=3)
+srv.serve_forever()
+'''
+
+
+def write_fd3_app(tmp, mode="ok"):
+    write(os.path.join(tmp, "app.py"), FD3_APP)
+    write(os.path.join(tmp, "mode"), mode)

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import REPO, wait_until
-from devutil import free_port, write
+from devutil import free_port, write, write_fd3_app
 
 pytestmark = pytest.mark.skipif(not shutil.which("prometheus") or not shutil.which("promtool"),
                                 reason="Debian's prometheus is not installed (scripts/deps.sh)")
@@ -116,32 +116,11 @@ def test_alert_rules_in_the_docs_are_valid(tmp_path):
     assert "SUCCESS: 2 rules found" in r.stdout, r.stdout
 
 
-FD3_APP = r'''
-import http.server, os, socket, socketserver
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        code = 503 if self.path == "/fail" else 200
-        b = b"ok\n"
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-srv = S(("", 0), H, bind_and_activate=False)
-srv.socket.close()
-srv.socket = socket.socket(fileno=3)
-srv.serve_forever()
-'''
-
 
 def test_front_requests_are_counted_by_generation_and_class(env, tmp_path):
     tmp = str(tmp_path)
     port, mport = free_port(), free_port()
-    write(os.path.join(tmp, "app.py"), FD3_APP)
+    write_fd3_app(tmp)
     write(os.path.join(tmp, "baton.toml"), f'''
 [run]
 cmd = "python3 app.py"

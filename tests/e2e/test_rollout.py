@@ -9,39 +9,11 @@ import threading
 import pytest
 
 from conftest import wait_until
-from devutil import free_port, write
-
-APP = r'''
-import http.server, os, random, socket, socketserver, time
-mode = open("mode").read().strip() if os.path.exists("mode") else "ok"
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        code = 200
-        if mode == "bad" and random.random() < 0.3:
-            code = 500
-        if mode == "slow":
-            time.sleep(0.25)
-        b = ("%d %s\n" % (os.getpid(), mode)).encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-srv = S(("", 0), H, bind_and_activate=False)
-srv.socket.close()
-srv.socket = socket.socket(fileno=3)
-srv.serve_forever()
-'''
-
+from devutil import free_port, write, write_fd3_app
 
 def start(env, tmp, rollout):
     port = free_port()
-    write(os.path.join(tmp, "app.py"), APP)
-    write(os.path.join(tmp, "mode"), "ok")
+    write_fd3_app(tmp)
     write(os.path.join(tmp, "baton.toml"), f'''
 [run]
 cmd = "python3 app.py"
@@ -111,7 +83,7 @@ def test_failing_canary_is_rolled_back(env, tmp_path):
     write(os.path.join(tmp, "mode"), "bad")
     r = reload(env, tmp)
     load.end()
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr + "\nbaton:\n" + b.output()
     assert "rolled back" in r.stderr and "error rate" in r.stderr, r.stderr
     assert not load.errors, load.errors[:3]
     # errors only from the canary's share
