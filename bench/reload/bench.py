@@ -275,8 +275,7 @@ class Haproxy(Mode):
         with open(cfg, "w") as f:
             f.write(f'''global
     stats socket {self.sock} mode 600 level admin
-    maxconn {getattr(self.a, "haproxy_maxconn", 4096)}
-    {"ulimit-n 20000" if hasattr(self.a, "haproxy_maxconn") else ""}
+    maxconn {getattr(self.a, "haproxy_maxconn", None) or 4096}
 
 defaults
     mode http
