@@ -523,7 +523,8 @@ class BatonProxy(Baton):
     name = "baton-proxy"
 
     def listen_extra(self):
-        return 'proxy = "http"\n'
+        # room for the idle-connection measurement's 10,000 clients (default cap: 4096)
+        return 'proxy = "http"\nmax_connections = 12000\n'
 
 
 MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-drain": BatonDrain, "naive": Naive,
