@@ -324,8 +324,7 @@ class Haproxy(Mode):
         with open(cfg, "w") as f:
             f.write(f'''global
     stats socket {self.sock} mode 600 level admin
-    maxconn {getattr(self.a, "haproxy_maxconn", 4096)}
-    {"ulimit-n 20000" if hasattr(self.a, "haproxy_maxconn") else ""}
+    maxconn {getattr(self.a, "haproxy_maxconn", None) or 4096}
 
 defaults
     mode http
@@ -573,7 +572,8 @@ class BatonProxy(Baton):
     name = "baton-proxy"
 
     def listen_extra(self):
-        return 'proxy = "http"\n'
+        # room for the idle-connection measurement's 10,000 clients (default cap: 4096)
+        return 'proxy = "http"\nmax_connections = 12000\n'
 
 
 MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-metrics": BatonMetrics,
