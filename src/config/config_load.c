@@ -569,6 +569,11 @@ static void check_proxy(struct loader *ld)
 	for (int i = 0; i < cfg->nlisten; i++)
 		proxied |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
 	const struct toml_pos top = {1, 1};
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP && cfg->listen[i].forward)
+			diag(ld, pos_or(find_seen(ld, "listen", "proxy", i), top),
+			     "'listen.proxy': proxy = \"http\" with 'forward' is not available yet "
+			     "(hand the app baton's socket instead of forward)");
 	if (cfg->run.ready == READY_HTTP && !proxied)
 		diag(ld, pos_or(find_seen(ld, "run", "ready", 0), top),
 		     "'run.ready': \"http:%s\" needs a [[listen]] with proxy = \"http\" (the probe "

@@ -259,9 +259,10 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	 * not built yet. Say so instead of serving without it. */
 	for (int i = 0; i < cfg->nlisten; i++) {
 		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP && cfg->listen[i].forward) {
-			log_error("listener '%s': proxy = \"http\" with forward is not available in "
-				  "this build yet; remove one of them",
-				  cfg->listen[i].name);
+			log_error(
+				"listener '%s': proxy = \"http\" with forward is not available in "
+				"this build yet; remove one of them",
+				cfg->listen[i].name);
 			listen_adopted_free(orphan_socks);
 			if (nfd >= 0)
 				close(nfd);

@@ -927,6 +927,8 @@ static void test_proxy_keys(void **state)
 
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\n", 5, 9,
 		  "'listen.proxy': \"https\" is not available yet");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n", 6,
+		  9, "'listen.proxy': proxy = \"http\" with 'forward' is not available yet");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"tcp\"\n", 5, 9,
 		  "'listen.proxy': invalid value \"tcp\": expected \"http\" or \"\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = true\n", 5, 9,
