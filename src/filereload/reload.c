@@ -1,5 +1,7 @@
 #include "filereload/reload.h"
 
+#include "filereload/check_output.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include "util/fingerprint.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "filereload/check_output.h"
 #include "filereload/reload_hash.h"
 #include "filereload/reload_tls.h"
 #include "util/buf.h"
@@ -26,7 +29,6 @@
 #define MISMATCH_RETRY_MIN_MS 100
 #define MISMATCH_DEADLINE_MS 5000
 #define MERGE_WAIT_MS 2000
-#define CHECK_OUTPUT_MAX (16 * 1024)
 
 enum gstate { G_IDLE, G_RETRY, G_CHECKING };
 
@@ -281,13 +283,7 @@ static void check_line(struct child *c, int stream, const char *line, size_t len
 	(void)c;
 	(void)stream;
 	struct group *g = data;
-	if (g->check_out.len < CHECK_OUTPUT_MAX) {
-		/* shown indented, control characters escaped: the output can neither drive the
-		 * terminal nor pass for one of baton's own lines */
-		buf_puts(&g->check_out, "  │ ");
-		escape_append(&g->check_out, line, len);
-		buf_putc(&g->check_out, '\n');
-	}
+	check_output_line(&g->check_out, line, len);
 }
 
 static void check_exit(struct child *c, const struct child_exit *st, void *data)
@@ -309,21 +305,8 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 	if (ok) {
 		accept_group(g);
 	} else {
-		const char *out = buf_cstr(&g->check_out);
-		size_t n = strlen(out);
-		while (n && out[n - 1] == '\n')
-			n--;
-		char *cmd = escape_str(g->rl->check);
-		if (g->check_timed_out)
-			reject_group(g,
-				     xasprintf("check \"%s\" did not finish within %lld ms and was "
-					       "killed%s%.*s",
-					       cmd, (long long)g->rl->check_timeout_ms,
-					       n ? ":\n" : "", (int)n, out));
-		else
-			reject_group(g, xasprintf("check \"%s\" %s%s%.*s", cmd, sb, n ? ":\n" : "",
-						  (int)n, out));
-		free(cmd);
+		reject_group(g, check_output_reason(g->rl->check, g->rl->check_timeout_ms,
+						    g->check_timed_out, sb, &g->check_out));
 	}
 	buf_reset(&g->check_out);
 	flush_actions(g->r);

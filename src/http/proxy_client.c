@@ -90,7 +90,6 @@ static void to_idle(struct pclient *pc)
 }
 
 static void attach(struct pclient *pc, struct proxy_backend *b);
-static struct proxy_backend *route(struct pclient *pc, const struct h1_head *h);
 
 /* The backend failed (or could not be reached) before the exchange completed. */
 static void backend_failed(struct pclient *pc)
@@ -193,48 +192,6 @@ void px_client_backend_lost(struct pclient *pc)
 	leave(pc);
 }
 
-/* The baton_gen cookie's value in a Cookie field (0: none). */
-static unsigned cookie_gen(const struct h1_head *h)
-{
-	for (size_t i = 0; i < h->nheaders; i++) {
-		const struct h1_header *f = &h->headers[i];
-		if (!h1_span_eqi(f->name, "cookie"))
-			continue;
-		const char *p = f->value.p, *end = p + f->value.len;
-		while (p < end) {
-			while (p < end && (*p == ' ' || *p == ';'))
-				p++;
-			if (end - p > 9 && memcmp(p, "baton_gen=", 10) == 0) {
-				unsigned v = 0;
-				for (p += 10; p < end && *p >= '0' && *p <= '9' && v < 100000000; p++)
-					v = v * 10 + (unsigned)(*p - '0');
-				return v;
-			}
-			while (p < end && *p != ';')
-				p++;
-		}
-	}
-	return 0;
-}
-
-/* Which backend takes a request: the rollout's router when one is set, else by weight. */
-static struct proxy_backend *route(struct pclient *pc, const struct h1_head *h)
-{
-	struct proxy *p = pc->p;
-	if (p->router) {
-		pc->cookie_gen = cookie_gen(h);
-		unsigned sticky = pc->cookie_gen ? pc->cookie_gen : pc->last_gen;
-		bool preview = p->preview_header && h1_find(h, p->preview_header);
-		unsigned id = p->router(p->router_arg, sticky, preview);
-		struct proxy_backend *b = id ? px_backend_by_id(p, id) : NULL;
-		if (b) {
-			pc->x->set_cookie = pc->cookie_gen != id;
-			return b;
-		}
-	}
-	return px_pick(p, NULL);
-}
-
 /* A request head is complete in pc->in. */
 static void start_request(struct pclient *pc, const struct h1_head *h)
 {
@@ -274,7 +231,7 @@ static void start_request(struct pclient *pc, const struct h1_head *h)
 	px_write_request_head(pc, h, &x->bout);
 	pxbuf_put(&x->sent, x->bout.p, x->bout.len);
 	pxbuf_consume(&pc->in, h->head_len);
-	struct proxy_backend *b = route(pc, h);
+	struct proxy_backend *b = px_route(pc, h);
 	if (!b) {
 		pc->st = PC_WAIT;
 		pc->wait_until = now_ms() + p->o.connect_timeout_ms;

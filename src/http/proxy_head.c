@@ -1,6 +1,6 @@
 /* The front's rewriting of heads: hop-by-hop fields out (RFC 9110 §7.6.1), X-Forwarded-For,
  * X-Forwarded-Proto and Forwarded in, a response's Connection field for the client's side of
- * the exchange. See proxy_int.h. */
+ * the exchange; and the choice of backend for a request (px_route). See proxy_int.h. */
 #include "http/proxy_int.h"
 
 #include <stdio.h>
@@ -134,4 +134,49 @@ void px_write_response_head(struct pclient *pc, const struct h1_head *h, struct 
 		pxbuf_put(o, "Connection: keep-alive\r\n", 24);
 	}
 	pxbuf_put(o, "\r\n", 2);
+}
+
+/* ---- routing ---- */
+
+/* The baton_gen cookie's value in a Cookie field (0: none). */
+static unsigned cookie_gen(const struct h1_head *h)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct h1_header *f = &h->headers[i];
+		if (!h1_span_eqi(f->name, "cookie"))
+			continue;
+		const char *p = f->value.p, *end = p + f->value.len;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			if (end - p > 9 && memcmp(p, "baton_gen=", 10) == 0) {
+				unsigned v = 0;
+				for (p += 10; p < end && *p >= '0' && *p <= '9' && v < 100000000;
+				     p++)
+					v = v * 10 + (unsigned)(*p - '0');
+				return v;
+			}
+			while (p < end && *p != ';')
+				p++;
+		}
+	}
+	return 0;
+}
+
+/* Which backend takes a request: the rollout's router when one is set, else by weight. */
+struct proxy_backend *px_route(struct pclient *pc, const struct h1_head *h)
+{
+	struct proxy *p = pc->p;
+	if (p->router) {
+		pc->cookie_gen = cookie_gen(h);
+		unsigned sticky = pc->cookie_gen ? pc->cookie_gen : pc->last_gen;
+		bool preview = p->preview_header && h1_find(h, p->preview_header);
+		unsigned id = p->router(p->router_arg, sticky, preview);
+		struct proxy_backend *b = id ? px_backend_by_id(p, id) : NULL;
+		if (b) {
+			pc->x->set_cookie = pc->cookie_gen != id;
+			return b;
+		}
+	}
+	return px_pick(p, NULL);
 }

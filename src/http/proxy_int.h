@@ -200,6 +200,9 @@ void px_write_request_head(struct pclient *pc, const struct h1_head *h, struct p
 void px_write_response_head(struct pclient *pc, const struct h1_head *h, struct pxbuf *o,
 			    size_t extra_len);
 
+/* proxy_head.c: which backend takes a request (a rollout's router, else by weight) */
+struct proxy_backend *px_route(struct pclient *pc, const struct h1_head *h);
+
 /* proxy_dev.c */
 /* The request is for the live-reload stream, or gets the error page: answered here (true). */
 bool px_dev_intercept(struct pclient *pc, const struct h1_head *req);

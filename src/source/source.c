@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "filereload/check_output.h"
 #include "obs/events.h"
 #include "proc/child.h"
 #include "source/source_fs.h"
@@ -17,8 +18,6 @@
 #include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
-
-#define CHECK_OUTPUT_MAX (16 * 1024)
 
 struct source {
 	struct source_set *set;
@@ -247,11 +246,7 @@ static void check_line(struct child *c, int stream, const char *line, size_t len
 	(void)c;
 	(void)stream;
 	struct source *s = data;
-	if (s->check_out.len < CHECK_OUTPUT_MAX) {
-		buf_puts(&s->check_out, "  │ ");
-		escape_append(&s->check_out, line, len);
-		buf_putc(&s->check_out, '\n');
-	}
+	check_output_line(&s->check_out, line, len);
 }
 
 static void check_exit(struct child *c, const struct child_exit *st, void *data)
@@ -284,19 +279,8 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 		source_fs_discard(s->dir, s->staged);
 		free(s->staged);
 		s->staged = NULL;
-		const char *out = buf_cstr(&s->check_out);
-		size_t n = strlen(out);
-		while (n && out[n - 1] == '\n')
-			n--;
-		char *cmd = escape_str(s->cfg->check);
-		if (s->check_timed_out)
-			reject(s, xasprintf("check \"%s\" did not finish within %lld ms%s%.*s", cmd,
-					    (long long)s->cfg->check_timeout_ms, n ? ":\n" : "",
-					    (int)n, out));
-		else
-			reject(s, xasprintf("check \"%s\" %s%s%.*s", cmd, sb, n ? ":\n" : "",
-					    (int)n, out));
-		free(cmd);
+		reject(s, check_output_reason(s->cfg->check, s->cfg->check_timeout_ms,
+					      s->check_timed_out, sb, &s->check_out));
 	}
 	buf_reset(&s->check_out);
 }
