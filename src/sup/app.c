@@ -78,8 +78,15 @@ static void app_reload_signal(int sig, const char *why, void *data)
 			 gen_serving(a->gens));
 }
 
+static int app_reload_tls_swap(const struct cfg_tls *t, char **err, void *data)
+{
+	struct app *a = data;
+	return front_tls_swap(a->front, t, err);
+}
+
 const struct reload_cbs app_reload_cbs = {.restart = app_reload_restart,
-					  .signal = app_reload_signal};
+					  .signal = app_reload_signal,
+					  .tls_swap = app_reload_tls_swap};
 
 static void app_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {
@@ -258,7 +265,7 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	/* A front before an app that binds its own port needs a loopback port per generation:
 	 * not built yet. Say so instead of serving without it. */
 	for (int i = 0; i < cfg->nlisten; i++) {
-		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP && cfg->listen[i].forward) {
+		if (cfg->listen[i].proxy != LISTEN_PROXY_NONE && cfg->listen[i].forward) {
 			log_error(
 				"listener '%s': proxy = \"http\" with forward is not available in "
 				"this build yet; remove one of them",
