@@ -8,7 +8,8 @@
  * and 1.3.
  *
  * Readiness: as net/conn.h says; an op that returns -EAGAIN sets conn->want when it needs the
- * other direction (a read that must write first).
+ * other direction (a read that must write first). libssl writes with write(2): the process
+ * ignores SIGPIPE (core/sig.h), as for tlsfront.h.
  *
  * Ownership: a context is the caller's (tls_client_free) and must outlive the connections set
  * up on it until their conn_close(); a transport set up on a conn owns its TLS state and the
