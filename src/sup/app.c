@@ -165,7 +165,9 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 			free(err);
 			break;
 		}
-		if (cl->forward) {
+		if (cl->forward && cl->proxy == LISTEN_PROXY_HTTP) {
+			continue; /* the front's: each generation binds a port of its own */
+		} else if (cl->forward) {
 			struct sockaddr_storage ss;
 			socklen_t len;
 			char *why = NULL;
@@ -240,9 +242,16 @@ static void app_takeover_init(struct app *a)
 		free(why);
 		return;
 	}
-	for (int i = 0; i < cfg->nlisten; i++)
-		if (a->listeners && a->listeners[i])
+	for (int i = 0; i < cfg->nlisten; i++) {
+		if (!a->listeners || !a->listeners[i])
+			continue;
+		/* behind the front, an app binding the address gets its private socket */
+		if (a->front && cfg->listen[i].proxy == LISTEN_PROXY_HTTP)
+			(void)takeover_route_fd(a->takeover, a->listeners[i]->fd,
+						front_takeover_route, a->front, i);
+		else
 			(void)takeover_hold_fd(a->takeover, a->listeners[i]->fd);
+	}
 }
 
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
@@ -255,20 +264,6 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	int nfd = h->notify_fd;
 	int r;
 	memset(a, 0, sizeof(*a));
-	/* A front before an app that binds its own port needs a loopback port per generation:
-	 * not built yet. Say so instead of serving without it. */
-	for (int i = 0; i < cfg->nlisten; i++) {
-		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP && cfg->listen[i].forward) {
-			log_error(
-				"listener '%s': proxy = \"http\" with forward is not available in "
-				"this build yet; remove one of them",
-				cfg->listen[i].name);
-			listen_adopted_free(orphan_socks);
-			if (nfd >= 0)
-				close(nfd);
-			return -ENOTSUP;
-		}
-	}
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();
@@ -373,9 +368,16 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 		.takeover = a->takeover,
 		.ready_takeover = !cfg->run.ready_set,
 	};
-	if (cfg->run.ready == READY_PORT) {
+	bool own_port = false; /* proxy with forward: a port per generation, probed there */
+	for (int i = 0; i < cfg->nlisten; i++)
+		own_port |= cfg->listen[i].forward && cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+	if (own_port && !cfg->run.ready_set) {
+		o.ready = READY_PORT;
+		o.ready_takeover = false;
+	}
+	if (o.ready == READY_PORT) {
 		for (int i = 0; i < cfg->nlisten; i++) {
-			if (cfg->listen[i].forward &&
+			if (cfg->listen[i].forward && cfg->listen[i].proxy != LISTEN_PROXY_HTTP &&
 			    forward_parse_target(cfg->listen[i].forward, &o.port_addr,
 						 &o.port_addrlen, NULL) == 0)
 				break;
