@@ -242,6 +242,8 @@ static void app_takeover_init(struct app *a)
 		free(why);
 		return;
 	}
+	if (a->front) /* a generation's own forward port is its alone */
+		takeover_set_pass(a->takeover, front_takeover_pass, a->front);
 	for (int i = 0; i < cfg->nlisten; i++) {
 		if (!a->listeners || !a->listeners[i])
 			continue;
@@ -444,7 +446,9 @@ char *app_listeners_str(const struct app *a)
 		if (b.len)
 			buf_puts(&b, ", ");
 		buf_printf(&b, "%s (%s)", l->bound, l->name);
-		if (a->cfg->listen[i].forward)
+		if (a->cfg->listen[i].forward && a->cfg->listen[i].proxy == LISTEN_PROXY_HTTP)
+			buf_puts(&b, " → a loopback port per generation (PORT)");
+		else if (a->cfg->listen[i].forward)
 			buf_printf(&b, " → %s", a->cfg->listen[i].forward);
 	}
 	return buf_detach(&b);

@@ -386,6 +386,22 @@ static int front_prepare(void *data, int id, int *fds, int nfds, struct strv *en
 	return 0;
 }
 
+bool front_takeover_pass(void *data, int gen, const struct sockaddr *sa, size_t len)
+{
+	struct front *f = data;
+	struct fgen *g = f->fwd >= 0 ? fgen_find(f, gen) : NULL;
+	if (!g || sa->sa_family != g->ps[f->fwd].addr.ss_family)
+		return false;
+	const struct sockaddr_storage *own = &g->ps[f->fwd].addr;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return ((const struct sockaddr_in *)sa)->sin_port ==
+		       ((const struct sockaddr_in *)own)->sin_port;
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+		return ((const struct sockaddr_in6 *)sa)->sin6_port ==
+		       ((const struct sockaddr_in6 *)own)->sin6_port;
+	return false;
+}
+
 int front_takeover_route(void *data, int gen, int index, int family, char **err)
 {
 	struct front *f = data;

@@ -45,6 +45,11 @@ void front_set_gens(struct front *f, struct gens *s);
  * front keeps, or -errno with *err set. */
 int front_takeover_route(void *data, int gen, int index, int family, char **err);
 
+/* takeover_set_pass()'s pass (data = the front): true for generation gen's own forward port,
+ * which takeover leaves alone (no later generation binds it). */
+struct sockaddr;
+bool front_takeover_pass(void *data, int gen, const struct sockaddr *sa, size_t len);
+
 /* Dev mode: the broken-build page (NULL: the build is fine again) and live reload. */
 void front_set_error_page(struct front *f, const char *html);
 bool front_live_reload(const struct front *f);

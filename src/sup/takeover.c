@@ -52,6 +52,8 @@ struct takeover {
 	struct tk_trap **traps;
 	size_t ntraps, captraps;
 	struct seccomp_notif_sizes sz;
+	bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len);
+	void *pass_data;
 };
 
 struct takeover *takeover_new(struct loop *l, char **why)
@@ -194,6 +196,14 @@ int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void
 	return 0;
 }
 
+void takeover_set_pass(struct takeover *tk,
+		       bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len),
+		       void *data)
+{
+	tk->pass = pass;
+	tk->pass_data = data;
+}
+
 /* FD_CLOEXEC of the app's fd, from /proc/PID/fdinfo (0 when unknown). */
 static unsigned app_fd_cloexec(pid_t pid, int fd)
 {
@@ -237,6 +247,8 @@ static void handle_bind(struct tk_trap *t, const struct seccomp_notif *req,
 		return;
 	char key[TK_KEY_MAX];
 	if (tk_addr_decode(&ss, len, key) != 1)
+		return;
+	if (tk->pass && tk->pass(tk->pass_data, t->gen, (const struct sockaddr *)&ss, len))
 		return;
 	/* the pid is the one that asked only while the notification is pending */
 	int pidfd = sys_pidfd_open(req->pid, 0);

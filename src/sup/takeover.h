@@ -34,6 +34,13 @@ int takeover_hold_fd(struct takeover *tk, int fd);
 typedef int (*takeover_route_fn)(void *data, int gen, int index, int family, char **err);
 int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data,
 		      int index);
+/* Binds that pass untouched although their address is of a held kind: pass(data, gen, sa, len)
+ * true (the front's per-generation forward port, which no later generation binds). NULL:
+ * none. */
+struct sockaddr;
+void takeover_set_pass(struct takeover *tk,
+		       bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len),
+		       void *data);
 /* Generation gen's bind filter listener (tk owns trap_fd from here, even on failure). 0 or
  * -errno. The listener is dropped when every process under the filter is gone. */
 int takeover_attach(struct takeover *tk, int gen, int trap_fd);
