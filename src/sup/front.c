@@ -295,11 +295,10 @@ static void own_ports_init(struct front *f, const int *listen_fds)
 		const struct cfg_listen *cl = &f->cfg->listen[i];
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		f->family[i] = listen_fds[i] >= 0 &&
-					       getsockname(listen_fds[i], (struct sockaddr *)&ss,
-							   &len) == 0
-				       ? ss.ss_family
-				       : AF_UNSPEC;
+		f->family[i] = AF_UNSPEC;
+		if (listen_fds[i] >= 0 &&
+		    getsockname(listen_fds[i], (struct sockaddr *)&ss, &len) == 0)
+			f->family[i] = ss.ss_family;
 		if (cl->proxy == LISTEN_PROXY_HTTP && cl->forward && f->fwd < 0)
 			f->fwd = i;
 	}

@@ -271,8 +271,8 @@ void gen_spawn(struct gens *s)
 	}
 	if (s->o.prepare) {
 		char *perr = NULL;
-		int pr = s->o.prepare(s->o.prepare_data, g->id, fds, s->o.nfds, &env,
-				      &g->http_addr, &g->http_len, &perr);
+		int pr = s->o.prepare(s->o.prepare_data, g->id, fds, s->o.nfds, &env, &g->http_addr,
+				      &g->http_len, &perr);
 		if (pr < 0) {
 			strv_release(&env);
 			free(fds);

@@ -106,8 +106,11 @@ static int bind_loopback(int fd, int family)
 	/* no ::1 (IPv6 off on lo): 127.0.0.1 through the v4-mapped address */
 	int off = 0;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	static const unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
-	memcpy(&in6->sin6_addr, mapped, sizeof(mapped));
+	memset(&in6->sin6_addr, 0, sizeof(in6->sin6_addr));
+	in6->sin6_addr.s6_addr[10] = 0xff;
+	in6->sin6_addr.s6_addr[11] = 0xff;
+	in6->sin6_addr.s6_addr[12] = 127;
+	in6->sin6_addr.s6_addr[15] = 1;
 	return bind(fd, (struct sockaddr *)in6, sizeof(*in6)) < 0 ? -errno : 0;
 }
 
@@ -116,7 +119,8 @@ int privsock_open_tcp(struct privsock *ps, int family, int backlog, char **err)
 	memset(ps, 0, sizeof(*ps));
 	ps->fd = -1;
 	if (family != AF_INET && family != AF_INET6) {
-		*err = xasprintf("a loopback private socket is IPv4 or IPv6, not family %d", family);
+		*err = xasprintf("a loopback private socket is IPv4 or IPv6, not family %d",
+				 family);
 		return -EAFNOSUPPORT;
 	}
 	const char *fam = family == AF_INET ? "IPv4" : "IPv6";

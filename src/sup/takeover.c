@@ -34,7 +34,7 @@ struct tk_held {
 	takeover_route_fn route;
 	void *route_data;
 	int route_index;
-	int *gens;   /* generations that bound it */
+	int *gens; /* generations that bound it */
 	size_t ngens, capgens;
 };
 
@@ -183,8 +183,7 @@ int takeover_hold_fd(struct takeover *tk, int fd)
 	return 0;
 }
 
-int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data,
-		      int index)
+int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data, int index)
 {
 	int r = takeover_hold_fd(tk, fd);
 	if (r < 0)

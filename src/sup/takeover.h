@@ -32,8 +32,7 @@ int takeover_hold_fd(struct takeover *tk, int fd);
  * a duplicate), or -errno with *err set (the caller frees): the app's bind fails with it. fd
  * is duplicated as in takeover_hold_fd(). 0 or -errno. */
 typedef int (*takeover_route_fn)(void *data, int gen, int index, int family, char **err);
-int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data,
-		      int index);
+int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data, int index);
 /* Binds that pass untouched although their address is of a held kind: pass(data, gen, sa, len)
  * true (the front's per-generation forward port, which no later generation binds). NULL:
  * none. */

@@ -938,7 +938,8 @@ static void test_proxy_keys(void **state)
 	config_free(cfg);
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n"
 			  "[[listen]]\naddress = \":3\"\nforward = \":4\"\nproxy = \"http\"\n",
-		  10, 9, "'listen.proxy': only one listener may have proxy = \"http\" with 'forward'");
+		  10, 9,
+		  "'listen.proxy': only one listener may have proxy = \"http\" with 'forward'");
 	one_error(MIN_RUN "[proxy]\nprivate_socket = \"udp\"\n", 4, 18,
 		  "'proxy.private_socket': expected \"tcp\" or \"unix\", not \"udp\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"tcp\"\n", 5, 9,
