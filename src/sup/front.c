@@ -3,10 +3,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include "core/log.h"
@@ -189,6 +189,7 @@ static void on_stats(struct loop *l, void *data)
 }
 
 static void own_ports_init(struct front *f, const int *listen_fds);
+static void check_gen(struct front *f, int id);
 static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct);
 static void ro_ended(void *arg, int prev, int cur, bool promoted, const char *reason);
 static unsigned ro_route(void *arg, unsigned sticky, bool preview);
@@ -280,15 +281,16 @@ void front_free(struct front *f)
 }
 
 /* ---- own ports behind the front (issues 12 and 16) ----
- * A generation's private socket is a loopback TCP port of the public listener's family
- * ([proxy] private_socket = "tcp", the default: Go sees the front's address as the peer, so
- * Gin's ClientIP() takes X-Forwarded-For) or a unix socket file ("unix"). An app that binds the
- * public address itself, under takeover, gets that same socket (front_takeover_route()); one
- * with a forward listener binds a loopback port baton picks per generation, told in PORT. */
+ * A generation's private socket is a unix socket file ([proxy] private_socket = "unix", the
+ * default: the cheapest) or a loopback TCP port of the public listener's family ("tcp": Go sees
+ * the front's address as the peer, so Gin's ClientIP() takes X-Forwarded-For). An app that
+ * binds the public address itself, under takeover, gets its generation's socket, a TCP one of
+ * its family (front_takeover_route()); one with a forward listener binds a loopback port baton
+ * picks per generation, told in PORT. */
 
 static void own_ports_init(struct front *f, const int *listen_fds)
 {
-	f->tcp = !f->cfg->proxy.private_socket || strcmp(f->cfg->proxy.private_socket, "unix");
+	f->tcp = f->cfg->proxy.private_socket && !strcmp(f->cfg->proxy.private_socket, "tcp");
 	f->family = xcalloc((size_t)f->n + 1, sizeof(int));
 	f->fwd = -1;
 	for (int i = 0; i < f->n; i++) {
@@ -426,12 +428,14 @@ int front_takeover_route(void *data, int gen, int index, int family, char **err)
 	g->be[index] = proxy_backend_add(f->px[index], (unsigned)gen, (struct sockaddr *)&ps->addr,
 					 ps->addrlen);
 	proxy_backend_set_weight(g->be[index], st.weight);
-	if (f->gens) {
-		bool first = true; /* the probe goes to the first private socket */
-		for (int i = 0; i < index; i++)
-			first &= !g->be[i];
-		if (first && f->fwd < 0)
-			gen_set_probe(f->gens, gen, (struct sockaddr *)&ps->addr, ps->addrlen);
+	bool first = true; /* probes and checks go to the first private socket */
+	for (int i = 0; i < index; i++)
+		first &= !g->be[i];
+	if (first && f->fwd < 0 && f->gens)
+		gen_set_probe(f->gens, gen, (struct sockaddr *)&ps->addr, ps->addrlen);
+	if (first && f->hc && st.weight > 0) { /* serving already (ready = "exec") */
+		health_checker_remove(f->hc, (unsigned)gen);
+		check_gen(f, gen);
 	}
 	return ps->fd;
 }

@@ -929,11 +929,11 @@ static void test_proxy_keys(void **state)
 		  "'listen.proxy': \"https\" is not available yet");
 	/* own ports behind the front: proxy with forward, one such listener; private_socket */
 	cfg = load_ok(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n");
-	assert_string_equal(cfg->proxy.private_socket, "tcp");
-	config_free(cfg);
-	cfg = load_ok(MIN_RUN "[proxy]\nprivate_socket = \"unix\"\n[[listen]]\naddress = \":1\"\n"
-			      "proxy = \"http\"\n");
 	assert_string_equal(cfg->proxy.private_socket, "unix");
+	config_free(cfg);
+	cfg = load_ok(MIN_RUN "[proxy]\nprivate_socket = \"tcp\"\n[[listen]]\naddress = \":1\"\n"
+			      "proxy = \"http\"\n");
+	assert_string_equal(cfg->proxy.private_socket, "tcp");
 	round_trip(cfg);
 	config_free(cfg);
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n"
