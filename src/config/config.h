@@ -13,7 +13,7 @@
 enum config_source { CONFIG_SRC_FILE, CONFIG_SRC_AIR, CONFIG_SRC_DEFAULT };
 enum ready_kind { READY_NOTIFY, READY_EXEC, READY_DELAY, READY_PORT, READY_HTTP };
 /* [[listen]] proxy (the HTTP front): none, or baton speaks HTTP/1.1 on the listener. */
-enum listen_proxy { LISTEN_PROXY_NONE, LISTEN_PROXY_HTTP };
+enum listen_proxy { LISTEN_PROXY_NONE, LISTEN_PROXY_HTTP, LISTEN_PROXY_HTTPS };
 enum poll_mode { POLL_AUTO, POLL_FORCE, POLL_OFF };
 enum action_kind { ACTION_RESTART, ACTION_SIGNAL, ACTION_EXEC };
 
@@ -36,7 +36,8 @@ struct cfg_listen {
 	char *forward;	     /* NULL, or "host:port" the app binds itself (forward mode) */
 	int backlog;	     /* listen(2) backlog, default 4096 */
 	int max_connections; /* forward and proxy listeners: client connections at once */
-	enum listen_proxy proxy; /* the HTTP front (proxy mode): LISTEN_PROXY_HTTP */
+	enum listen_proxy proxy; /* the HTTP front (proxy mode): LISTEN_PROXY_HTTP or _HTTPS */
+	struct strv tls; /* proxy = "https": [[tls]] group names; the first is the default */
 };
 
 struct cfg_reload {
@@ -48,11 +49,16 @@ struct cfg_reload {
 };
 
 struct cfg_tls {
+	char *name; /* named by [[listen]] tls (NULL when unnamed) */
 	char *cert;
 	char *key;
 	struct strv hostnames;
 	char *ca; /* NULL or a bundle to verify the chain against */
 	struct cfg_action action;
+	/* An https listener names this group: the front swaps the certificate in live. Unless
+	 * `action` is written (act), nothing else is done and a rejection holds no reload. */
+	bool front;
+	bool act;
 };
 
 /* [[source]] (config sources: etcd): one key, or every key under a prefix, kept in a file or a
@@ -68,8 +74,8 @@ struct cfg_source {
 	struct cfg_action action;
 	char *username; /* etcd auth (with password), or NULL */
 	char *password;
-	char *ca;	/* https:// endpoints: CA bundle (NULL: the system's), relative to root */
-	char *cert;	/* client certificate (with cert_key), or NULL */
+	char *ca;   /* https:// endpoints: CA bundle (NULL: the system's), relative to root */
+	char *cert; /* client certificate (with cert_key), or NULL */
 	char *cert_key;
 	int64_t initial_timeout_ms;
 };
@@ -103,8 +109,8 @@ struct config {
 		int max_draining;  /* production: bound on draining generations */
 		int fd_store_max;  /* FDSTORE=1 fds kept for the next generations */
 		/* bind takeover (sup/takeover.h) */
-		char *takeover;	   /* "auto" (default) | "off" */
-		bool ready_set;	   /* 'ready' was written in the file */
+		char *takeover; /* "auto" (default) | "off" */
+		bool ready_set; /* 'ready' was written in the file */
 	} run;
 
 	struct cfg_listen *listen;

@@ -1,6 +1,7 @@
 /* Internals shared by the config_*.c files (not for other modules: they read struct config).
  *   config_schema.c  the one table of baton.toml keys: type, default, validator, help
- *   config_load.c    discovery, TOML tree -> struct config, cross-key checks, diagnostics
+ *   config_load.c    discovery, TOML tree -> struct config, diagnostics
+ *   config_check.c   checks across keys, after the walk (config_loader.h)
  *   config_air.c     air's .air.toml mapped onto the same struct
  *   config_print.c   struct config -> commented baton.toml
  *   config_suggest.c "did you mean" by edit distance */
@@ -14,30 +15,30 @@
 #include "toml/toml.h"
 
 enum config_type {
-	CT_STR,	      /* char *; "" allowed unless CK_NONEMPTY */
-	CT_OPTSTR,    /* char *; "" stored as NULL */
-	CT_BOOL,      /* bool */
-	CT_INT,	      /* int, within [min, max] */
-	CT_DURATION,  /* int64_t ms from "250ms", "10s", "1m30s"; at least min ms */
-	CT_SIGNAL,    /* int, a signal name or number */
-	CT_OPTSIGNAL, /* int; "" stored as 0 */
-	CT_STRV,      /* struct strv from an array of strings (a single string is one item) */
-	CT_EXTV,      /* struct strv of file extensions, leading '.' dropped */
-	CT_REGEXV,    /* struct strv of POSIX extended regular expressions */
-	CT_ENV,	      /* struct strv of "KEY=VALUE" from a table */
-	CT_READY,     /* enum ready_kind at off, ready_delay_ms at off2 */
-	CT_ACTION,    /* struct cfg_action */
-	CT_POLL,      /* enum poll_mode at off, poll_interval_ms at off2 */
-	CT_ADDRESS,   /* char *, a listen address (listen_addr_parse) */
+	CT_STR,	       /* char *; "" allowed unless CK_NONEMPTY */
+	CT_OPTSTR,     /* char *; "" stored as NULL */
+	CT_BOOL,       /* bool */
+	CT_INT,	       /* int, within [min, max] */
+	CT_DURATION,   /* int64_t ms from "250ms", "10s", "1m30s"; at least min ms */
+	CT_SIGNAL,     /* int, a signal name or number */
+	CT_OPTSIGNAL,  /* int; "" stored as 0 */
+	CT_STRV,       /* struct strv from an array of strings (a single string is one item) */
+	CT_EXTV,       /* struct strv of file extensions, leading '.' dropped */
+	CT_REGEXV,     /* struct strv of POSIX extended regular expressions */
+	CT_ENV,	       /* struct strv of "KEY=VALUE" from a table */
+	CT_READY,      /* enum ready_kind at off, ready_delay_ms at off2 */
+	CT_ACTION,     /* struct cfg_action */
+	CT_POLL,       /* enum poll_mode at off, poll_interval_ms at off2 */
+	CT_ADDRESS,    /* char *, a listen address (listen_addr_parse) */
 	CT_OPTADDRESS, /* char * or NULL (""), a listen address */
-	CT_FORWARD,   /* char * or NULL, a TCP "host:port" with a non-zero port */
-	CT_COLOR,     /* int (enum log_color) from "auto" | "always" | "never" */
-	CT_LOGFORMAT, /* bool json from "text" | "json" */
-	CT_NAME,      /* char *, [A-Za-z0-9._-]+ (LISTEN_FDNAMES entries, rule names) */
-	CT_PROXY,     /* enum listen_proxy from "http" ("" = none) */
-	CT_URLPATH,   /* char * or NULL, an origin-form path such as "/healthz" ("" = none) */
-	CT_PERCENTV,  /* struct cfg_percents: increasing integers in [min, max] */
-	CT_DECIMAL,   /* double within [min, max], from an integer or a float */
+	CT_FORWARD,    /* char * or NULL, a TCP "host:port" with a non-zero port */
+	CT_COLOR,      /* int (enum log_color) from "auto" | "always" | "never" */
+	CT_LOGFORMAT,  /* bool json from "text" | "json" */
+	CT_NAME,       /* char *, [A-Za-z0-9._-]+ (LISTEN_FDNAMES entries, rule names) */
+	CT_PROXY,      /* enum listen_proxy from "http" ("" = none) */
+	CT_URLPATH,    /* char * or NULL, an origin-form path such as "/healthz" ("" = none) */
+	CT_PERCENTV,   /* struct cfg_percents: increasing integers in [min, max] */
+	CT_DECIMAL,    /* double within [min, max], from an integer or a float */
 };
 
 /* Which struct a key's offsets are relative to. */

@@ -1,9 +1,9 @@
 /* Loading: find the config, parse it, walk the tree through the schema table into struct config,
- * check what spans several keys (duplicate listeners, ready = "port" without a forward
- * listener...), and collect every problem as "file:line:col: message". */
+ * have config_check.c check what spans several keys (duplicate listeners, ready = "port"
+ * without a forward listener...), and collect every problem as "file:line:col: message". */
 #include "config/config_impl.h"
+#include "config/config_loader.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,32 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "net/listen_addr.h"
 #include "core/log.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
-
-/* Where a key was set, for messages about it that come after the walk. */
-struct seen {
-	const struct config_key *k;
-	int idx; /* element of [[listen]] / [[reload]] / [[tls]], else 0 */
-	struct toml_pos pos;
-};
-
-struct loader {
-	const char *file;
-	struct config_diags *d;
-	struct config *cfg;
-	struct seen *seen;
-	size_t nseen, capseen;
-	struct toml_pos *elem_pos[4]; /* table positions of listen, reload, tls, source elements */
-	size_t elem_cap[4];
-	struct toml_pos table_pos[16]; /* positions of [build], [run], ... by config_tables index */
-	bool watch_only;	       /* config_load_watch: what runs an app is not required */
-};
 
 /* ---- diagnostics ---- */
 
@@ -159,8 +139,7 @@ static void note_seen(struct loader *ld, const struct config_key *k, int idx, st
 	ld->seen[ld->nseen++] = (struct seen){k, idx, pos};
 }
 
-static const struct seen *find_seen(const struct loader *ld, const char *table, const char *name,
-				    int idx)
+const struct seen *ld_seen(const struct loader *ld, const char *table, const char *name, int idx)
 {
 	const struct config_key *k = config_key_find(table, name);
 	for (size_t i = 0; i < ld->nseen; i++)
@@ -169,28 +148,25 @@ static const struct seen *find_seen(const struct loader *ld, const char *table, 
 	return NULL;
 }
 
-static void diag(struct loader *ld, struct toml_pos pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void diag(struct loader *ld, struct toml_pos pos, const char *fmt, ...)
+void ld_diag(struct loader *ld, struct toml_pos pos, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	config_diag_addv(ld->d, ld->file, pos.line, pos.col, fmt, ap);
 	va_end(ap);
 }
-
 static void unknown_key(struct loader *ld, const char *table, const struct toml_kv *kv)
 {
 	char *owned;
 	const char *hint = config_suggest_key(table, kv->key, &owned);
 	if (table)
-		diag(ld, kv->key_pos, "unknown key '%.64s' in [%s%s%s]%s", kv->key,
-		     config_table_find(table)->scope == CS_ROOT ? "" : "[", table,
-		     config_table_find(table)->scope == CS_ROOT ? "" : "]", hint);
+		ld_diag(ld, kv->key_pos, "unknown key '%.64s' in [%s%s%s]%s", kv->key,
+			config_table_find(table)->scope == CS_ROOT ? "" : "[", table,
+			config_table_find(table)->scope == CS_ROOT ? "" : "]", hint);
 	else if (kv->val.type == TOML_TABLE && !(hint[0] && strstr(hint, " in [")))
-		diag(ld, kv->key_pos, "unknown table [%.64s]%s", kv->key, hint);
+		ld_diag(ld, kv->key_pos, "unknown table [%.64s]%s", kv->key, hint);
 	else
-		diag(ld, kv->key_pos, "unknown key '%.64s'%s", kv->key, hint);
+		ld_diag(ld, kv->key_pos, "unknown key '%.64s'%s", kv->key, hint);
 	free(owned);
 }
 
@@ -210,7 +186,7 @@ static void walk_keys(struct loader *ld, const char *table, enum config_scope sc
 		/* seen even when invalid: one error per key, not a second "missing" */
 		note_seen(ld, k, idx, kv->val.pos);
 		if (config_key_store(k, base, &kv->val, &err, &epos) < 0) {
-			diag(ld, epos, "%s", err);
+			ld_diag(ld, epos, "%s", err);
 			free(err);
 		}
 	}
@@ -235,8 +211,8 @@ static void *add_elem(struct config *cfg, enum config_scope scope, int *n)
 		*n = cfg->nreload++;
 		break;
 	case CS_SOURCE:
-		cfg->sources = xrealloc(cfg->sources,
-					(size_t)(cfg->nsources + 1) * sizeof(*cfg->sources));
+		cfg->sources =
+			xrealloc(cfg->sources, (size_t)(cfg->nsources + 1) * sizeof(*cfg->sources));
 		e = &cfg->sources[cfg->nsources];
 		memset(e, 0, sizeof(*cfg->sources));
 		*n = cfg->nsources++;
@@ -256,18 +232,21 @@ static void walk_array(struct loader *ld, const struct config_table *tab, const 
 {
 	const struct toml_value *v = &kv->val;
 	if (v->type != TOML_ARRAY) {
-		diag(ld, v->type == TOML_TABLE ? kv->key_pos : v->pos,
-		     "'%s' must be an array of tables: write [[%s]] for each one", tab->name,
-		     tab->name);
+		ld_diag(ld, v->type == TOML_TABLE ? kv->key_pos : v->pos,
+			"'%s' must be an array of tables: write [[%s]] for each one", tab->name,
+			tab->name);
 		return;
 	}
-	int slot = tab->scope == CS_LISTEN ? 0 : tab->scope == CS_RELOAD ? 1 : tab->scope == CS_TLS ? 2 : 3;
+	int slot = tab->scope == CS_LISTEN   ? 0
+		   : tab->scope == CS_RELOAD ? 1
+		   : tab->scope == CS_TLS    ? 2
+					     : 3;
 	for (size_t i = 0; i < v->u.arr.n; i++) {
 		const struct toml_value *el = &v->u.arr.items[i];
 		if (el->type != TOML_TABLE) {
-			diag(ld, el->pos,
-			     "'%s' must be an array of tables: write [[%s]] for each one",
-			     tab->name, tab->name);
+			ld_diag(ld, el->pos,
+				"'%s' must be an array of tables: write [[%s]] for each one",
+				tab->name, tab->name);
 			continue;
 		}
 		int idx;
@@ -295,7 +274,7 @@ static void walk_root(struct loader *ld, const struct toml_value *root)
 			struct toml_pos epos;
 			note_seen(ld, k, 0, kv->val.pos);
 			if (config_key_store(k, ld->cfg, &kv->val, &err, &epos) < 0) {
-				diag(ld, epos, "%s", err);
+				ld_diag(ld, epos, "%s", err);
 				free(err);
 			}
 			continue;
@@ -305,9 +284,9 @@ static void walk_root(struct loader *ld, const struct toml_value *root)
 			continue;
 		}
 		if (kv->val.type != TOML_TABLE) {
-			diag(ld, kv->val.pos,
-			     "'%s' must be a table: write [%s] and its keys below it", tab->name,
-			     tab->name);
+			ld_diag(ld, kv->val.pos,
+				"'%s' must be a table: write [%s] and its keys below it", tab->name,
+				tab->name);
 			continue;
 		}
 		ld->table_pos[tab - config_tables] = kv->val.pos;
@@ -316,11 +295,6 @@ static void walk_root(struct loader *ld, const struct toml_value *root)
 }
 
 /* ---- checks across keys ---- */
-
-static struct toml_pos pos_or(const struct seen *s, struct toml_pos dflt)
-{
-	return s ? s->pos : dflt;
-}
 
 static void check_required(struct loader *ld, enum config_scope scope, int n)
 {
@@ -332,7 +306,7 @@ static void check_required(struct loader *ld, enum config_scope scope, int n)
 		if (ld->watch_only && k->table && strcmp(k->table, "run") == 0)
 			continue;
 		for (int idx = 0; idx < (scope == CS_ROOT ? 1 : n); idx++) {
-			if (find_seen(ld, k->table, k->name, idx))
+			if (ld_seen(ld, k->table, k->name, idx))
 				continue;
 			struct toml_pos p = {1, 1};
 			if (scope != CS_ROOT)
@@ -343,261 +317,13 @@ static void check_required(struct loader *ld, enum config_scope scope, int n)
 					p = ld->table_pos[t - config_tables];
 			}
 			if (scope == CS_ROOT)
-				diag(ld, p, "missing required key '%s%s%s'",
-				     k->table ? k->table : "", k->table ? "." : "", k->name);
+				ld_diag(ld, p, "missing required key '%s%s%s'",
+					k->table ? k->table : "", k->table ? "." : "", k->name);
 			else
-				diag(ld, p, "[[%s]] is missing required key '%s'", k->table,
-				     k->name);
+				ld_diag(ld, p, "[[%s]] is missing required key '%s'", k->table,
+					k->name);
 		}
 	}
-}
-
-/* Default names ("listen1", "reload2") and duplicates. */
-static void check_names(struct loader *ld, const char *table, int n,
-			char **(*name_at)(struct config *, int))
-{
-	int slot = strcmp(table, "listen") == 0 ? 0 : strcmp(table, "source") == 0 ? 3 : 1;
-	for (int i = 0; i < n; i++) {
-		char **name = name_at(ld->cfg, i);
-		if (!*name)
-			*name = xasprintf("%s%d", table, i + 1);
-	}
-	for (int j = 1; j < n; j++) {
-		for (int i = 0; i < j; i++) {
-			if (strcmp(*name_at(ld->cfg, i), *name_at(ld->cfg, j)) != 0)
-				continue;
-			const struct seen *sj = find_seen(ld, table, "name", j);
-			struct toml_pos pi =
-				pos_or(find_seen(ld, table, "name", i), ld->elem_pos[slot][i]);
-			diag(ld, pos_or(sj, ld->elem_pos[slot][j]),
-			     "duplicate %s name '%s' (also used on line %u)",
-			     slot == 0 ? "listener" : slot == 3 ? "source" : "reload rule", *name_at(ld->cfg, j), pi.line);
-			break;
-		}
-	}
-}
-
-static char **listen_name(struct config *cfg, int i)
-{
-	return &cfg->listen[i].name;
-}
-
-static char **reload_name(struct config *cfg, int i)
-{
-	return &cfg->reload[i].name;
-}
-
-static char **source_name(struct config *cfg, int i)
-{
-	return &cfg->sources[i].name;
-}
-
-/* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT" (or https://). */
-static bool source_endpoint_ok(const char *e)
-{
-	bool tls = strncmp(e, "https://", 8) == 0;
-	if (!tls && strncmp(e, "http://", 7) != 0)
-		return false;
-	const char *h = e + (tls ? 8 : 7), *colon;
-	char host[64];
-	if (*h == '[') {
-		const char *rb = strchr(h, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - h - 1) >= sizeof(host))
-			return false;
-		memcpy(host, h + 1, (size_t)(rb - h - 1));
-		host[rb - h - 1] = 0;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(h, ':');
-		if (!colon || (size_t)(colon - h) >= sizeof(host))
-			return false;
-		memcpy(host, h, (size_t)(colon - h));
-		host[colon - h] = 0;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port <= 0 || port > 65535)
-		return false;
-	unsigned char a[16];
-	return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1 ||
-	       (h[0] == '[' && inet_pton(AF_INET6, host, a) == 1);
-}
-
-/* [[source]]: key or prefix, endpoints baton can reach, credentials in pairs. */
-static void check_sources(struct loader *ld)
-{
-	for (int i = 0; i < ld->cfg->nsources; i++) {
-		const struct cfg_source *s = &ld->cfg->sources[i];
-		struct toml_pos at = ld->elem_pos[3][i];
-		if (!s->key == !s->prefix)
-			diag(ld, at, "[[source]] '%s' needs exactly one of 'key' and 'prefix'",
-			     s->name);
-		if (s->prefix && s->prefix[strlen(s->prefix) - 1] != '/')
-			diag(ld, pos_or(find_seen(ld, "source", "prefix", i), at),
-			     "'source.prefix': \"%s\" must end with '/' (every key under it "
-			     "becomes a file named after the rest of the key)",
-			     s->prefix);
-		if (!s->username != !s->password)
-			diag(ld, at, "[[source]] '%s': 'username' and 'password' go together",
-			     s->name);
-		if (!s->cert != !s->cert_key)
-			diag(ld, at, "[[source]] '%s': 'cert' and 'cert_key' go together", s->name);
-		bool https = false;
-		for (size_t j = 0; j < s->etcd.n; j++)
-			https |= strncmp(s->etcd.v[j], "https://", 8) == 0;
-		if (!https && (s->ca || s->cert))
-			diag(ld, at,
-			     "[[source]] '%s': 'ca' and 'cert' are for https:// endpoints, and it "
-			     "has none",
-			     s->name);
-		for (size_t j = 0; j < s->etcd.n; j++) {
-			const char *e = s->etcd.v[j];
-			struct toml_pos ep = pos_or(find_seen(ld, "source", "etcd", i), at);
-			if (!source_endpoint_ok(e))
-				diag(ld, ep,
-				     "'source.etcd': \"%s\" is not an endpoint like "
-				     "\"http://127.0.0.1:2379\" (an IP address or localhost, and a "
-				     "port: baton does no name lookups)",
-				     e);
-		}
-	}
-}
-
-static void check_listeners(struct loader *ld)
-{
-	struct config *cfg = ld->cfg;
-	int n = cfg->nlisten;
-	struct listen_addr *addr = xcalloc((size_t)n + 1, sizeof(*addr));
-	struct listen_addr *fwd = xcalloc((size_t)n + 1, sizeof(*fwd));
-	for (int i = 0; i < n; i++) {
-		if (!cfg->listen[i].address ||
-		    listen_addr_parse(cfg->listen[i].address, &addr[i], NULL))
-			addr[i].port = -1; /* missing or already reported */
-		if (!cfg->listen[i].forward ||
-		    listen_addr_parse(cfg->listen[i].forward, &fwd[i], NULL))
-			fwd[i].port = -1;
-	}
-	for (int j = 0; j < n; j++) {
-		struct toml_pos pj =
-			pos_or(find_seen(ld, "listen", "address", j), ld->elem_pos[0][j]);
-		struct toml_pos fj =
-			pos_or(find_seen(ld, "listen", "forward", j), ld->elem_pos[0][j]);
-		for (int i = 0; i < j && addr[j].port >= 0; i++) {
-			if (addr[i].port < 0 || !listen_addr_conflict(&addr[i], &addr[j]))
-				continue;
-			struct toml_pos pi = pos_or(find_seen(ld, "listen", "address", i), pj);
-			diag(ld, pj,
-			     "duplicate listener address \"%s\": listener '%s' (line %u) already "
-			     "binds \"%s\"",
-			     cfg->listen[j].address, cfg->listen[i].name, pi.line,
-			     cfg->listen[i].address);
-			break;
-		}
-		if (fwd[j].port < 0)
-			continue;
-		for (int i = 0; i < n; i++) {
-			if (addr[i].port < 0 || !listen_addr_conflict(&addr[i], &fwd[j]))
-				continue;
-			diag(ld, fj,
-			     "forward address \"%s\" is the address of listener '%s': the app must "
-			     "bind another port",
-			     cfg->listen[j].forward, cfg->listen[i].name);
-			break;
-		}
-		for (int i = 0; i < j; i++) {
-			if (fwd[i].port < 0 || !listen_addr_conflict(&fwd[i], &fwd[j]))
-				continue;
-			diag(ld, fj, "forward address \"%s\" is also the forward of listener '%s'",
-			     cfg->listen[j].forward, cfg->listen[i].name);
-			break;
-		}
-	}
-	free(addr);
-	free(fwd);
-}
-
-static void check_rollout(struct loader *ld)
-{
-	const struct config *cfg = ld->cfg;
-	const char *s = cfg->rollout.strategy;
-	if (strcmp(s, "immediate") && strcmp(s, "canary") && strcmp(s, "blue-green"))
-		diag(ld, pos_or(find_seen(ld, "rollout", "strategy", 0), (struct toml_pos){1, 1}),
-		     "'rollout.strategy': invalid value \"%.64s\": expected \"immediate\", "
-		     "\"canary\" or \"blue-green\"",
-		     s);
-	bool front = false;
-	for (int i = 0; i < cfg->nlisten; i++)
-		front |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
-	if (strcmp(s, "immediate") && !front)
-		diag(ld, pos_or(find_seen(ld, "rollout", "strategy", 0), (struct toml_pos){1, 1}),
-		     "'rollout.strategy': \"%.64s\" needs a [[listen]] with proxy = \"http\" (baton "
-		     "must see every request to weigh and judge them)",
-		     s);
-	s = cfg->rollout.on_no_traffic;
-	if (strcmp(s, "hold") && strcmp(s, "promote") && strcmp(s, "rollback"))
-		diag(ld,
-		     pos_or(find_seen(ld, "rollout", "on_no_traffic", 0), (struct toml_pos){1, 1}),
-		     "'rollout.on_no_traffic': invalid value \"%.64s\": expected \"hold\", "
-		     "\"promote\" or \"rollback\"",
-		     s);
-}
-
-static void check_run(struct loader *ld)
-{
-	struct config *cfg = ld->cfg;
-	/* bind takeover */
-	cfg->run.ready_set = find_seen(ld, "run", "ready", 0) != NULL;
-	if (cfg->run.takeover && strcmp(cfg->run.takeover, "auto") != 0 &&
-	    strcmp(cfg->run.takeover, "off") != 0)
-		diag(ld, pos_or(find_seen(ld, "run", "takeover", 0), (struct toml_pos){1, 1}),
-		     "'run.takeover': expected \"auto\" or \"off\", not \"%.64s\"",
-		     cfg->run.takeover);
-	if (cfg->run.ready != READY_PORT)
-		return;
-	for (int i = 0; i < cfg->nlisten; i++)
-		if (cfg->listen[i].forward)
-			return;
-	diag(ld, pos_or(find_seen(ld, "run", "ready", 0), (struct toml_pos){1, 1}),
-	     "'run.ready': \"port\" needs a [[listen]] with 'forward' (the port the app binds)");
-}
-
-/* The HTTP front (proxy mode): keys that only mean something with a proxy listener. */
-static void check_proxy(struct loader *ld)
-{
-	struct config *cfg = ld->cfg;
-	bool proxied = false;
-	for (int i = 0; i < cfg->nlisten; i++)
-		proxied |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
-	const struct toml_pos top = {1, 1};
-	/* own ports behind the front: one PORT per generation, so one such listener */
-	int nfwd = 0;
-	for (int i = 0; i < cfg->nlisten; i++)
-		if (cfg->listen[i].proxy == LISTEN_PROXY_HTTP && cfg->listen[i].forward &&
-		    ++nfwd == 2)
-			diag(ld, pos_or(find_seen(ld, "listen", "proxy", i), top),
-			     "'listen.proxy': only one listener may have proxy = \"http\" with "
-			     "'forward' (the app gets one PORT per generation)");
-	const char *ps = cfg->proxy.private_socket;
-	if (ps && strcmp(ps, "tcp") != 0 && strcmp(ps, "unix") != 0)
-		diag(ld, pos_or(find_seen(ld, "proxy", "private_socket", 0), top),
-		     "'proxy.private_socket': expected \"tcp\" or \"unix\", not \"%.64s\"", ps);
-	if (cfg->run.ready == READY_HTTP && !proxied)
-		diag(ld, pos_or(find_seen(ld, "run", "ready", 0), top),
-		     "'run.ready': \"http:%s\" needs a [[listen]] with proxy = \"http\" (the probe "
-		     "goes to the generation's private socket)",
-		     cfg->run.ready_path);
-	if (cfg->health.path && !proxied)
-		diag(ld, pos_or(find_seen(ld, "health", "path", 0), top),
-		     "'health.path': health checks need a [[listen]] with proxy = \"http\"");
-	if (cfg->dev.live_reload && !proxied)
-		diag(ld, pos_or(find_seen(ld, "dev", "live_reload", 0), top),
-		     "'dev.live_reload': live reload needs a [[listen]] with proxy = \"http\" "
-		     "(baton "
-		     "adds the script to the HTML it forwards)");
-	if (cfg->health.timeout_ms > cfg->health.interval_ms)
-		diag(ld, pos_or(find_seen(ld, "health", "timeout", 0), top),
-		     "'health.timeout' (%lld ms) is longer than 'health.interval' (%lld ms)",
-		     (long long)cfg->health.timeout_ms, (long long)cfg->health.interval_ms);
 }
 
 /* Files the config names must exist (only for configs loaded from disk). */
@@ -606,8 +332,8 @@ static void check_files(struct loader *ld)
 	struct config *cfg = ld->cfg;
 	struct stat st;
 	if (stat(cfg->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		diag(ld, pos_or(find_seen(ld, NULL, "root", 0), (struct toml_pos){1, 1}),
-		     "'root': \"%s\" is not a directory", cfg->root);
+		ld_diag(ld, ld_pos_or(ld_seen(ld, NULL, "root", 0), (struct toml_pos){1, 1}),
+			"'root': \"%s\" is not a directory", cfg->root);
 		return;
 	}
 	for (int i = 0; i < cfg->ntls; i++) {
@@ -618,10 +344,11 @@ static void check_files(struct loader *ld)
 				continue;
 			char *p = config_path_resolve(cfg->root, paths[f]);
 			if (access(p, R_OK) < 0)
-				diag(ld,
-				     pos_or(find_seen(ld, "tls", names[f], i), ld->elem_pos[2][i]),
-				     "'tls.%s': cannot read \"%s\": %s", names[f], paths[f],
-				     strerror(errno));
+				ld_diag(ld,
+					ld_pos_or(ld_seen(ld, "tls", names[f], i),
+						  ld->elem_pos[2][i]),
+					"'tls.%s': cannot read \"%s\": %s", names[f], paths[f],
+					strerror(errno));
 			free(p);
 		}
 	}
@@ -723,14 +450,7 @@ static struct config *load(const char *name, const char *dir, const char *data, 
 		check_required(&ld, CS_RELOAD, cfg->nreload);
 		check_required(&ld, CS_TLS, cfg->ntls);
 		check_required(&ld, CS_SOURCE, cfg->nsources);
-		check_names(&ld, "source", cfg->nsources, source_name);
-		check_sources(&ld);
-		check_names(&ld, "listen", cfg->nlisten, listen_name);
-		check_names(&ld, "reload", cfg->nreload, reload_name);
-		check_listeners(&ld);
-		check_run(&ld);
-		check_proxy(&ld);
-		check_rollout(&ld);
+		ld_check_all(&ld);
 	}
 	char *written = cfg->root;
 	cfg->root = config_path_resolve(cfg->dir, written);

@@ -135,8 +135,9 @@ char *config_key_format(const struct config_key *k, const void *base)
 		put_quoted(&b, *(char *const *)f);
 		break;
 	case CT_PROXY:
-		buf_puts(&b,
-			 *(const enum listen_proxy *)f == LISTEN_PROXY_HTTP ? "\"http\"" : "\"\"");
+		buf_puts(&b, *(const enum listen_proxy *)f == LISTEN_PROXY_HTTP	   ? "\"http\""
+			     : *(const enum listen_proxy *)f == LISTEN_PROXY_HTTPS ? "\"https\""
+										   : "\"\"");
 		break;
 	case CT_BOOL:
 		buf_puts(&b, *(const bool *)f ? "true" : "false");
@@ -307,6 +308,8 @@ static void put_keys(struct buf *b, const char *table, const void *base, bool co
 			continue;
 		if (k->type == CT_FORWARD && !*(char *const *)((const char *)base + k->off))
 			continue;
+		if (k->type == CT_NAME && !*(char *const *)((const char *)base + k->off))
+			continue; /* an unnamed [[tls]] group */
 		if (k->type == CT_PROXY &&
 		    *(const enum listen_proxy *)((const char *)base + k->off) == LISTEN_PROXY_NONE)
 			continue;

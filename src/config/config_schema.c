@@ -92,7 +92,11 @@ const struct config_key config_keys[] = {
 	{"listen", "proxy", CT_PROXY, CS_LISTEN, L(proxy), 0, "", 0, 0, 0,
 	 "\"http\": baton accepts on address and speaks HTTP/1.1 to clients; each generation gets "
 	 "a private socket of its own (same fd, same LISTEN_FDNAMES name; with forward, a loopback "
-	 "PORT of its own) and client connections outlive generations; \"\" = hand the socket over"},
+	 "PORT of its own) and client connections outlive generations; \"https\": the same behind "
+	 "TLS that baton terminates (see tls); \"\" = hand the socket over"},
+	{"listen", "tls", CT_STRV, CS_LISTEN, L(tls), 0, NULL, 0, 0, 0,
+	 "proxy = \"https\": the [[tls]] groups (by name) whose certificates baton serves; SNI "
+	 "picks among them, the first is the default"},
 	{"proxy", "header_timeout", CT_DURATION, CS_ROOT, R(proxy.header_timeout_ms), 0, "10s", 1,
 	 DAY, 0, "a client whose request head is not complete by then gets 408 and is closed"},
 	{"proxy", "idle_timeout", CT_DURATION, CS_ROOT, R(proxy.idle_timeout_ms), 0, "60s", 1, DAY,
@@ -162,6 +166,9 @@ const struct config_key config_keys[] = {
 	{"reload", "action", CT_ACTION, CS_RELOAD, RL(action), 0, "restart", 0, 0, 0,
 	 "\"restart\" (a new generation), \"signal:SIGHUP\" or \"exec:CMD\" (sh -c)"},
 
+	{"tls", "name", CT_NAME, CS_TLS, T(name), 0, NULL, 0, 0, 0,
+	 "the group's name, for [[listen]] tls (an https listener serves the certificate and swaps "
+	 "it in live when it changes and passes its checks)"},
 	{"tls", "cert", CT_STR, CS_TLS, T(cert), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
 	 "PEM certificate (chain), relative to root"},
 	{"tls", "key", CT_STR, CS_TLS, T(key), 0, NULL, 0, 0, CK_REQUIRED | CK_NONEMPTY,
@@ -332,7 +339,7 @@ const char *config_type_expect(enum config_type t)
 	case CT_NAME:
 		return "a name string";
 	case CT_PROXY:
-		return "\"http\" or \"\"";
+		return "\"http\", \"https\" or \"\"";
 	case CT_URLPATH:
 		return "a path such as \"/healthz\"";
 	case CT_PERCENTV:
@@ -638,9 +645,7 @@ static int set_string(const struct config_key *k, char *base, const char *s, cha
 		else if (strcmp(s, "http") == 0)
 			*(enum listen_proxy *)field = LISTEN_PROXY_HTTP;
 		else if (strcmp(s, "https") == 0)
-			return errf(err, k,
-				    "\"https\" is not available yet: terminate TLS in front of "
-				    "baton and use \"http\"");
+			*(enum listen_proxy *)field = LISTEN_PROXY_HTTPS;
 		else
 			return errf(err, k, "invalid value \"%.64s\": expected %s", s,
 				    config_type_expect(k->type));

@@ -107,7 +107,7 @@ static bool any_busy(const struct reloader *r)
 static const struct group *holding_group(const struct reloader *r)
 {
 	for (int i = 0; r && i < r->ng; i++)
-		if (r->g[i].tls && r->g[i].error)
+		if (r->g[i].tls && r->g[i].tls->act && r->g[i].error)
 			return &r->g[i];
 	return NULL;
 }
@@ -116,7 +116,7 @@ static bool signal_held(const struct reloader *r, int sig)
 {
 	for (int i = 0; i < r->ng; i++) {
 		const struct group *g = &r->g[i];
-		if (g->tls && g->error && g->action->kind == ACTION_SIGNAL &&
+		if (g->tls && g->tls->act && g->error && g->action->kind == ACTION_SIGNAL &&
 		    g->action->signal == sig)
 			return true;
 	}
@@ -226,22 +226,53 @@ static void flush_actions(struct reloader *r)
 	buf_reset(&r->why);
 }
 
+/* The HTTPS front takes the group's files for new handshakes; false when it could not (the
+ * group is failed, the front keeps the previous certificate). */
+static bool swap_into_front(struct group *g)
+{
+	struct reloader *r = g->r;
+	if (!g->tls || !g->tls->front || !r->cbs.tls_swap)
+		return true;
+	char *err = NULL;
+	int rc = r->cbs.tls_swap(g->tls, &err, r->data);
+	if (rc == 0)
+		return true;
+	char *why = xasprintf("the HTTPS front cannot load it: %s", err ? err : strerror(-rc));
+	free(err);
+	log_error("tls \"%s\" passed its checks but %s — new handshakes keep the previous "
+		  "certificate",
+		  g->name, why);
+	emit_group(g->name, "failed", why);
+	free(g->error);
+	g->error = why;
+	return false;
+}
+
 static void accept_group(struct group *g)
 {
 	struct reloader *r = g->r;
+	if (!swap_into_front(g))
+		return;
+	bool act = !g->tls || g->tls->act;
 	g->good = g->trying;
 	free(g->error);
 	g->error = NULL;
 	g->applied++;
-	log_info("%s \"%s\" changed and passed its checks — %s", g->kind, g->name,
-		 g->action->kind == ACTION_RESTART  ? "starting a new generation"
-		 : g->action->kind == ACTION_SIGNAL ? "signalling the app"
-						    : "running its action");
+	const char *what = g->action->kind == ACTION_RESTART  ? "starting a new generation"
+			   : g->action->kind == ACTION_SIGNAL ? "signalling the app"
+							      : "running its action";
+	if (g->tls && g->tls->front)
+		log_info("%s \"%s\" changed and passed its checks — new TLS handshakes use it%s%s",
+			 g->kind, g->name, act ? "; " : "", act ? what : "");
+	else
+		log_info("%s \"%s\" changed and passed its checks — %s", g->kind, g->name, what);
 	emit_group(g->name, "applied", NULL);
 	emit_cert(g);
-	char *what = xasprintf("%s \"%s\"", g->kind, g->name);
-	why_add(r, what);
-	free(what);
+	if (!act)
+		return;
+	char *label = xasprintf("%s \"%s\"", g->kind, g->name);
+	why_add(r, label);
+	free(label);
 	switch (g->action->kind) {
 	case ACTION_RESTART:
 		r->want_restart = true;
@@ -270,8 +301,10 @@ static void reject_group(struct group *g, char *reason)
 	g->error = reason;
 	emit_group(g->name, "rejected", reason);
 	if (!same)
-		log_error("%s \"%s\" rejected: %s — the app keeps the previous version", g->kind,
-			  g->name, reason);
+		log_error("%s \"%s\" rejected: %s — %s", g->kind, g->name, reason,
+			  g->tls && g->tls->front && !g->tls->act
+				  ? "the HTTPS front keeps serving the previous certificate"
+				  : "the app keeps the previous version");
 }
 
 /* ---- the attempt pipeline ---- */

@@ -9,6 +9,9 @@
  * `check` command must exit 0 within check_timeout. Then the group's action is asked for. The
  * actions of groups accepted in one batch are merged: one restart covers everything, a signal is
  * sent once per signal. Failures are logged once and kept for status; the app is untouched.
+ * A [[tls]] group that an https listener names is first swapped into the front (cbs.tls_swap);
+ * it asks for its action only when one is written (cfg_tls.act), and only such groups hold
+ * reloads while rejected (the front keeps serving the previous certificate).
  *
  * The reloader owns its watch, check children, timers and group state; cfg and the env strings
  * must outlive it. Its watch joins the given inotify hub (watch_hub.h; `baton dev` shares one
@@ -31,6 +34,10 @@ struct reload_cbs {
 	void (*restart)(const char *why, void *data);
 	/* Send sig to the serving generation's main process. */
 	void (*signal)(int sig, const char *why, void *data);
+	/* A [[tls]] group an https listener names (cfg_tls.front) passed its checks: the front
+	 * loads it for new handshakes. 0, or -errno with *err set (the front keeps the previous
+	 * certificate; the group counts as failed). NULL: nothing to swap. */
+	int (*tls_swap)(const struct cfg_tls *t, char **err, void *data);
 };
 
 /* One group's state, for status. */

@@ -78,8 +78,15 @@ static void app_reload_signal(int sig, const char *why, void *data)
 			 gen_serving(a->gens));
 }
 
+static int app_reload_tls_swap(const struct cfg_tls *t, char **err, void *data)
+{
+	struct app *a = data;
+	return front_tls_swap(a->front, t, err);
+}
+
 const struct reload_cbs app_reload_cbs = {.restart = app_reload_restart,
-					  .signal = app_reload_signal};
+					  .signal = app_reload_signal,
+					  .tls_swap = app_reload_tls_swap};
 
 static void app_notify(pid_t pid, const struct notify_msg *m, int *fds, size_t nfds, void *data)
 {
@@ -165,7 +172,7 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 			free(err);
 			break;
 		}
-		if (cl->forward && cl->proxy == LISTEN_PROXY_HTTP) {
+		if (cl->forward && cl->proxy != LISTEN_PROXY_NONE) {
 			continue; /* the front's: each generation binds a port of its own */
 		} else if (cl->forward) {
 			struct sockaddr_storage ss;
@@ -248,7 +255,7 @@ static void app_takeover_init(struct app *a)
 		if (!a->listeners || !a->listeners[i])
 			continue;
 		/* behind the front, an app binding the address gets its private socket */
-		if (a->front && cfg->listen[i].proxy == LISTEN_PROXY_HTTP)
+		if (a->front && cfg->listen[i].proxy != LISTEN_PROXY_NONE)
 			(void)takeover_route_fd(a->takeover, a->listeners[i]->fd,
 						front_takeover_route, a->front, i);
 		else
@@ -372,14 +379,14 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 	};
 	bool own_port = false; /* proxy with forward: a port per generation, probed there */
 	for (int i = 0; i < cfg->nlisten; i++)
-		own_port |= cfg->listen[i].forward && cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+		own_port |= cfg->listen[i].forward && cfg->listen[i].proxy != LISTEN_PROXY_NONE;
 	if (own_port && !cfg->run.ready_set) {
 		o.ready = READY_PORT;
 		o.ready_takeover = false;
 	}
 	if (o.ready == READY_PORT) {
 		for (int i = 0; i < cfg->nlisten; i++) {
-			if (cfg->listen[i].forward && cfg->listen[i].proxy != LISTEN_PROXY_HTTP &&
+			if (cfg->listen[i].forward && cfg->listen[i].proxy == LISTEN_PROXY_NONE &&
 			    forward_parse_target(cfg->listen[i].forward, &o.port_addr,
 						 &o.port_addrlen, NULL) == 0)
 				break;
@@ -446,7 +453,7 @@ char *app_listeners_str(const struct app *a)
 		if (b.len)
 			buf_puts(&b, ", ");
 		buf_printf(&b, "%s (%s)", l->bound, l->name);
-		if (a->cfg->listen[i].forward && a->cfg->listen[i].proxy == LISTEN_PROXY_HTTP)
+		if (a->cfg->listen[i].forward && a->cfg->listen[i].proxy != LISTEN_PROXY_NONE)
 			buf_puts(&b, " → a loopback port per generation (PORT)");
 		else if (a->cfg->listen[i].forward)
 			buf_printf(&b, " → %s", a->cfg->listen[i].forward);

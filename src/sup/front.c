@@ -18,9 +18,11 @@
 #include "obs/events.h"
 #include "obs/metrics.h"
 #include "proc/env.h"
+#include "sup/front_tls.h"
 #include "sup/health_check.h"
 #include "sup/privsock.h"
 #include "sup/rollout_run.h"
+#include "tls/tlsfront.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -44,8 +46,9 @@ struct front {
 	const struct config *cfg;
 	int n;
 	int *slots;
-	struct proxy **px; /* [n]; NULL: not a proxy listener */
-	char *dir;	   /* private sockets live here (the control socket's directory) */
+	struct proxy **px;	/* [n]; NULL: not a proxy listener */
+	struct tls_front **tls; /* [n]; NULL: not an https listener */
+	char *dir;		/* private sockets live here (the control socket's directory) */
 	struct fgen **g;
 	size_t ng, capg;
 	struct gens *gens;
@@ -199,7 +202,7 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 {
 	bool any = false;
 	for (int i = 0; i < cfg->nlisten; i++)
-		any |= cfg->listen[i].proxy == LISTEN_PROXY_HTTP;
+		any |= cfg->listen[i].proxy != LISTEN_PROXY_NONE;
 	if (!any) {
 		errno = 0;
 		return NULL;
@@ -211,6 +214,7 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	f->slots = xcalloc((size_t)f->n + 1, sizeof(int));
 	memcpy(f->slots, slots, (size_t)f->n * sizeof(int));
 	f->px = xcalloc((size_t)f->n + 1, sizeof(*f->px));
+	f->tls = xcalloc((size_t)f->n + 1, sizeof(*f->tls));
 	f->status = xcalloc((size_t)f->n + 1, sizeof(*f->status));
 	char *sock = ctl_socket_path(cfg->root, cfg->control.socket);
 	char *slash = strrchr(sock, '/');
@@ -220,7 +224,7 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	own_ports_init(f, listen_fds);
 	for (int i = 0; i < f->n; i++) {
 		const struct cfg_listen *cl = &cfg->listen[i];
-		if (cl->proxy != LISTEN_PROXY_HTTP)
+		if (cl->proxy == LISTEN_PROXY_NONE)
 			continue;
 		struct proxy_opts po = {
 			.name = cl->name,
@@ -231,7 +235,13 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 				cl->max_connections > 0 ? (size_t)cl->max_connections : 4096,
 			.connect_timeout_ms = cfg->run.ready_timeout_ms,
 		};
-		int r = proxy_new(l, listen_fds[i], &po, &f->px[i], err);
+		int r = 0;
+		if (cl->proxy == LISTEN_PROXY_HTTPS) {
+			r = front_tls_open(cfg, cl, &f->tls[i], err);
+			po.tls = f->tls[i];
+		}
+		if (r == 0)
+			r = proxy_new(l, listen_fds[i], &po, &f->px[i], err);
 		if (r < 0) {
 			front_free(f);
 			errno = -r;
@@ -268,9 +278,12 @@ void front_free(struct front *f)
 	for (size_t i = 0; i < f->ng; i++)
 		fgen_free(f, f->g[i]);
 	free(f->g);
-	for (int i = 0; i < f->n; i++)
+	for (int i = 0; i < f->n; i++) {
 		proxy_free(f->px[i]);
+		tls_front_free(f->tls[i]);
+	}
 	free(f->px);
+	free(f->tls);
 	for (int i = 0; f->status && i < f->n; i++)
 		free(f->status[i]);
 	free(f->status);
@@ -301,7 +314,7 @@ static void own_ports_init(struct front *f, const int *listen_fds)
 		if (listen_fds[i] >= 0 &&
 		    getsockname(listen_fds[i], (struct sockaddr *)&ss, &len) == 0)
 			f->family[i] = ss.ss_family;
-		if (cl->proxy == LISTEN_PROXY_HTTP && cl->forward && f->fwd < 0)
+		if (cl->proxy != LISTEN_PROXY_NONE && cl->forward && f->fwd < 0)
 			f->fwd = i;
 	}
 }
@@ -767,4 +780,14 @@ void front_status(struct front *f, int i, struct ctlstatus_listener *out)
 	}
 	out->backends = v;
 	out->nbackends = n;
+}
+
+int front_tls_swap(struct front *f, const struct cfg_tls *t, char **err)
+{
+	for (int i = 0; f && i < f->n; i++) {
+		int r = front_tls_update(f->cfg, &f->cfg->listen[i], f->tls[i], t, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

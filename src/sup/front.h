@@ -64,6 +64,11 @@ void front_status(struct front *f, int i, struct ctlstatus_listener *out);
 void front_metrics(struct front *f, struct metrics_listener *ls, size_t *nls,
 		   struct metrics_gen *gens, size_t ngens, uint64_t *retries);
 
+/* [[tls]] group t passed its checks: every https listener naming it loads it for new
+ * handshakes (connections made keep theirs). 0, or -errno with *err set: the listeners keep
+ * the previous certificate. f may be NULL. */
+int front_tls_swap(struct front *f, const struct cfg_tls *t, char **err);
+
 /* Rollouts: verb 0 promote, 1 abort, 2 rollback. 0 or -ESRCH; *msg (caller frees) says what
  * happened or why not. */
 int front_rollout(struct front *f, int verb, char **msg);

@@ -925,8 +925,37 @@ static void test_proxy_keys(void **state)
 		      "ready = \"http:/a\"\n[[listen]]\naddress = \":1\"\nproxy = \"http\"\n");
 	config_free(cfg);
 
+	/* proxy = "https": the groups it names are the front's, swapped live; no action unless
+	 * one is written */
+	cfg = load_ok(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\n"
+			      "tls = [\"site\", \"other\"]\n"
+			      "[[listen]]\naddress = \":2\"\nproxy = \"http\"\n"
+			      "[[tls]]\nname = \"other\"\ncert = \"o.crt\"\nkey = \"o.key\"\n"
+			      "action = \"signal:SIGHUP\"\n"
+			      "[[tls]]\nname = \"site\"\ncert = \"s.crt\"\nkey = \"s.key\"\n"
+			      "[[tls]]\ncert = \"app.crt\"\nkey = \"app.key\"\n");
+	assert_int_equal(cfg->listen[0].proxy, LISTEN_PROXY_HTTPS);
+	assert_int_equal(cfg->listen[0].tls.n, 2);
+	assert_string_equal(cfg->listen[0].tls.v[0], "site");
+	assert_true(cfg->tls[0].front && cfg->tls[0].act);  /* named, with an action */
+	assert_true(cfg->tls[1].front && !cfg->tls[1].act); /* the front's only */
+	assert_true(!cfg->tls[2].front && cfg->tls[2].act); /* the app's (restart) */
+	assert_null(cfg->tls[2].name);
+	round_trip(cfg);
+	config_free(cfg);
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\n", 5, 9,
-		  "'listen.proxy': \"https\" is not available yet");
+		  "listener 'listen1': proxy = \"https\" needs 'tls'");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\ntls = [\"x\"]\n", 6, 7,
+		  "'listen.tls': no [[tls]] group is named \"x\"");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"http\"\ntls = [\"x\"]\n"
+			  "[[tls]]\nname = \"x\"\ncert = \"c\"\nkey = \"k\"\n",
+		  6, 7, "'listen.tls': listener 'listen1' does not terminate TLS");
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"https\"\ntls = [\"x\", \"x\"]\n"
+			  "[[tls]]\nname = \"x\"\ncert = \"c\"\nkey = \"k\"\n",
+		  6, 7, "'listen.tls': \"x\" is named twice");
+	one_error(MIN_RUN "[[tls]]\nname = \"x\"\ncert = \"c\"\nkey = \"k\"\n"
+			  "[[tls]]\nname = \"x\"\ncert = \"d\"\nkey = \"k\"\n",
+		  8, 8, "duplicate [[tls]] name 'x'");
 	/* own ports behind the front: proxy with forward, one such listener; private_socket */
 	cfg = load_ok(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n");
 	assert_string_equal(cfg->proxy.private_socket, "unix");
@@ -943,9 +972,9 @@ static void test_proxy_keys(void **state)
 	one_error(MIN_RUN "[proxy]\nprivate_socket = \"udp\"\n", 4, 18,
 		  "'proxy.private_socket': expected \"tcp\" or \"unix\", not \"udp\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"tcp\"\n", 5, 9,
-		  "'listen.proxy': invalid value \"tcp\": expected \"http\" or \"\"");
+		  "'listen.proxy': invalid value \"tcp\": expected \"http\", \"https\" or \"\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = true\n", 5, 9,
-		  "'listen.proxy': expected \"http\" or \"\", got boolean");
+		  "'listen.proxy': expected \"http\", \"https\" or \"\", got boolean");
 	one_error(MIN_RUN "ready = \"http:healthz\"\n", 3, 9,
 		  "'run.ready': invalid value \"http:healthz\": the path must start with '/'");
 	one_error(MIN_RUN "ready = \"http:/a b\"\n", 3, 9, "must not hold spaces");
@@ -1043,21 +1072,24 @@ static void test_source(void **state)
 	config_free(cfg);
 	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nfile = \"f\"\n", 3, 1,
 		  "needs exactly one of 'key' and 'prefix'");
-	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nprefix = \"/p/\"\n"
-			  "file = \"f\"\n",
+	one_error(MIN_RUN
+		  "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nprefix = \"/p/\"\n"
+		  "file = \"f\"\n",
 		  3, 1, "needs exactly one of 'key' and 'prefix'");
-	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nprefix = \"/p\"\nfile = \"f\"\n", 5,
-		  10, "must end with '/'");
-	one_error(MIN_RUN "[[source]]\netcd = \"https://h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4,
-		  8, "baton does no name lookups");
+	one_error(MIN_RUN
+		  "[[source]]\netcd = \"http://127.0.0.1:1\"\nprefix = \"/p\"\nfile = \"f\"\n",
+		  5, 10, "must end with '/'");
+	one_error(MIN_RUN "[[source]]\netcd = \"https://h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4, 8,
+		  "baton does no name lookups");
 	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
 			  "ca = \"ca.pem\"\n",
 		  3, 1, "'ca' and 'cert' are for https:// endpoints");
 	one_error(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
 			  "cert = \"c.pem\"\n",
 		  3, 1, "'cert' and 'cert_key' go together");
-	ok = load_ok(MIN_RUN "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
-			     "ca = \"ca.pem\"\ncert = \"c.pem\"\ncert_key = \"k.pem\"\n");
+	ok = load_ok(MIN_RUN
+		     "[[source]]\netcd = \"https://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
+		     "ca = \"ca.pem\"\ncert = \"c.pem\"\ncert_key = \"k.pem\"\n");
 	assert_string_equal(ok->sources[0].cert_key, "k.pem");
 	config_free(ok);
 	one_error(MIN_RUN "[[source]]\netcd = \"h:1\"\nkey = \"/k\"\nfile = \"f\"\n", 4, 8,
@@ -1066,7 +1098,7 @@ static void test_source(void **state)
 			  "key = \"/k\"\nfile = \"f\"\n",
 		  4, 8, "baton does no name lookups");
 	ok = load_ok(MIN_RUN "[[source]]\netcd = [\"http://[::1]:2379\", "
-					    "\"http://localhost:2379\"]\nkey = \"/k\"\nfile = \"f\"\n");
+			     "\"http://localhost:2379\"]\nkey = \"/k\"\nfile = \"f\"\n");
 	config_free(ok);
 	one_error(MIN_RUN "[[source]]\netcd = \"http://127.0.0.1:1\"\nkey = \"/k\"\nfile = \"f\"\n"
 			  "username = \"u\"\n",
