@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 
@@ -269,4 +270,49 @@ def test_gin_client_ip_behind_the_front(env, kind):
     v = client_view(port)
     assert v["gen"] == "2" and v["xff"] == CLIENT, v
     assert (v["client_ip"] == CLIENT) == (kind == "tcp"), v
+    stop(b)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_hard_coded_port_behind_the_https_front(env):
+    """proxy = "https": the same for an app that binds the listener's address itself; baton
+    terminates TLS and the app, on its private socket, sees the client through the front."""
+    port = free_port()
+    tmp = str(env.tmp)
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key", "-out",
+                        "tls.crt", "-days", "30", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost"], cwd=tmp, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    front_toml(env, port, hard_coded_app(env, port),
+               listen_extra='tls = ["site"]\n[[tls]]\nname = "site"\ncert = "tls.crt"\n'
+                            'key = "tls.key"\n')
+    p = os.path.join(tmp, "baton.toml")
+    with open(p) as f:
+        text = f.read()
+    write(p, text.replace('proxy = "http"', 'proxy = "https"'))
+    b = env.baton("run")
+    b.wait_line(r"generation 1 serving", timeout=120)
+    ctx = ssl.create_default_context(cafile=os.path.join(tmp, "tls.crt"))
+
+    def view():
+        c = http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx,
+                                        source_address=(CLIENT, 0))
+        try:
+            c.request("GET", "/client")
+            resp = c.getresponse()
+            body = resp.read().decode()
+            assert resp.status == 200, body
+            return json.loads(body)
+        finally:
+            c.close()
+
+    v1 = view()
+    assert v1["client_ip"] == CLIENT and v1["xff"] == CLIENT, v1
+    reload(env, b, 2)
+    v2 = view()
+    assert v2["pid"] != v1["pid"] and v2["client_ip"] == CLIENT, (v1, v2)
+    assert b.count(r"private socket behind the front") == 2, b.output()
     stop(b)
