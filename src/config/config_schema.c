@@ -107,7 +107,7 @@ const struct config_key config_keys[] = {
 	{"proxy", "private_socket", CT_STR, CS_ROOT, R(proxy.private_socket), 0, "unix", 0, 0,
 	 CK_NONEMPTY,
 	 "what each generation listens on behind the front: \"unix\" (a socket file, 0600) or "
-	 "\"tcp\" (a loopback port, ~10% more CPU per request: the app sees the front's address "
+	 "\"tcp\" (a loopback port, 10-20% more CPU per request: the app sees the front's address "
 	 "as its peer, so Gin's ClientIP() works); an app that binds its own port always gets "
 	 "TCP"},
 	{"health", "path", CT_URLPATH, CS_ROOT, R(health.path), 0, "", 0, 0, 0,
