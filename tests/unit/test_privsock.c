@@ -192,10 +192,8 @@ static void test_pick_port(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_file_socket),
-		cmocka_unit_test(test_stale_and_live),
-		cmocka_unit_test(test_long_path_abstract),
-		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_file_socket),	   cmocka_unit_test(test_stale_and_live),
+		cmocka_unit_test(test_long_path_abstract), cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_pick_port),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
