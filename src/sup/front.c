@@ -343,9 +343,13 @@ static int own_forward(struct front *f, struct privsock *ps, struct strv *env, c
 	ps->addrlen = sizeof(ps->addr);
 	if (forward_parse_target(cl->forward, &ps->addr, &ps->addrlen, err) < 0)
 		return -EINVAL;
-	int r = privsock_pick_port(&ps->addr, ps->addrlen, err);
-	if (r < 0)
+	char *why = NULL;
+	int r = privsock_pick_port(&ps->addr, ps->addrlen, &why);
+	if (r < 0) {
+		*err = xasprintf("listener '%s': forward \"%s\": %s", cl->name, cl->forward, why);
+		free(why);
 		return r;
+	}
 	unsigned port = ps->addr.ss_family == AF_INET
 				? ntohs(((struct sockaddr_in *)&ps->addr)->sin_port)
 				: ntohs(((struct sockaddr_in6 *)&ps->addr)->sin6_port);

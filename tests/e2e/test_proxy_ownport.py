@@ -247,6 +247,20 @@ def test_forward_ready_http_probes_the_generations_port(env):
     stop(b)
 
 
+@pytest.mark.timeout(120)
+def test_forward_host_not_on_this_machine(env):
+    """proxy + forward on a host this machine does not have: no port can be picked, the
+    generation fails with that reason (baton stays up, as for any failed start) and stops
+    cleanly."""
+    port = free_port()
+    front_toml(env, port, os.path.join(built_apps(), "gin-shutdown"),
+               listen_extra='forward = "192.0.2.1:8080"\n')  # TEST-NET-1
+    b = env.baton("run")
+    b.wait_line(r"generation 1 failed: listener 'http': forward \"192\.0\.2\.1:8080\": cannot "
+                r"pick a free port for the app: Cannot assign requested address", timeout=60)
+    stop(b)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
 def test_gin_client_ip_behind_the_front(env, kind):
