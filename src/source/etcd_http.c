@@ -15,7 +15,7 @@
 #include "http/h1.h"
 #include "net/conn.h"
 #include "net/http_endpoint.h"
-#include "source/etcd_tls.h"
+#include "tls/tlsclient.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -38,8 +38,8 @@ struct etcd_http {
 	int status;
 	struct h1_body body;
 	bool done;
-	struct etcd_tls_ctx *tls; /* https: the context; NULL for http */
-	char host[64];		  /* the endpoint's host, for TLS verification */
+	struct tls_client *tls; /* https: the context; NULL for http */
+	char host[64];		/* the endpoint's host, for TLS verification */
 	bool handshaking;
 	int early_err; /* connect(2) failed at once: reported from the loop */
 };
@@ -178,7 +178,7 @@ static void on_writable(struct etcd_http *h)
 		h->connected = true;
 		if (h->tls) {
 			char *err = NULL;
-			if (etcd_tls_conn_init(&h->conn, h->tls, h->host, &err) < 0) {
+			if (tls_client_conn_init(&h->conn, h->tls, h->host, &err) < 0) {
 				finish(h, -EPROTO, err);
 				free(err);
 				return;
@@ -191,7 +191,7 @@ static void on_writable(struct etcd_http *h)
 	if (h->handshaking) {
 		bool want_write = false;
 		char *err = NULL;
-		int rc = etcd_tls_handshake(&h->conn, &want_write, &err);
+		int rc = tls_client_handshake(&h->conn, &want_write, &err);
 		if (rc == -EAGAIN) {
 			loop_mod(h->loop, h->src, want_write ? EPOLLOUT : EPOLLIN);
 			return;
@@ -242,7 +242,7 @@ static void on_timeout(struct loop *l, void *data)
 	finish(h, -ETIMEDOUT, h->connected ? "no answer in time" : "connection timed out");
 }
 
-struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct etcd_tls_ctx *tls,
+struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct tls_client *tls,
 				 const char *path, const char *headers, const char *body,
 				 size_t len, int64_t timeout_ms, const struct etcd_http_cbs *cbs,
 				 void *data, char **err)
