@@ -1,24 +1,33 @@
-"""[rollout]: canary and blue-green through the HTTP front, against a real app on baton's
-private socket. Steps are short (interval 1s) so each test takes seconds; every wait is on a
-condition with a deadline."""
+"""[rollout]: canary and blue-green through the HTTP front, against the real Gin app
+tests/apps/gin-shutdown on baton's private socket. Its GET /who answers "PID MODE gen=N" and
+behaves as the file "mode" in its directory said when it started ("ok", "bad": 500 on 30 %,
+"slow": 250 ms more), so a reload after rewriting "mode" starts a faulty canary. Steps are short
+(interval 1s) so each test takes seconds; every wait is on a condition with a deadline."""
 import http.client
 import json
 import os
+import shutil
 import threading
 
 import pytest
 
 from conftest import wait_until
-from devutil import free_port, write, write_fd3_app
+from devutil import built_apps, free_port, write
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+
 
 def start(env, tmp, rollout):
     port = free_port()
-    write_fd3_app(tmp)
+    app = os.path.join(built_apps(), "gin-shutdown")
+    write(os.path.join(tmp, "mode"), "ok")
     write(os.path.join(tmp, "baton.toml"), f'''
 [run]
-cmd = "python3 app.py"
-ready = "http:/"
+cmd = '{app}'
+ready = "http:/healthz"
+ready_timeout = "30s"
 stop_timeout = "5s"
+env = {{ GIN_MODE = "release" }}
 [[listen]]
 name = "web"
 address = "127.0.0.1:{port}"
@@ -29,14 +38,16 @@ proxy = "http"
 socket = "ctl.sock"
 ''')
     b = env.baton("run")
-    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=60)
     return b, port
 
 
 def get(port, headers=None):
+    """GET /who on a new connection: (status, pid, Set-Cookie). baton's own error pages
+    ("502 Bad Gateway") give their status as the pid, which no generation has."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        c.request("GET", "/", headers=dict(headers or {}, Connection="close"))
+        c.request("GET", "/who", headers=dict(headers or {}, Connection="close"))
         r = c.getresponse()
         body = r.read().decode()
         return r.status, int(body.split()[0]), r.getheader("Set-Cookie")
