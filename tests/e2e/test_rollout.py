@@ -295,3 +295,26 @@ def test_weight_changes_every_100ms_under_load_fail_nothing(env, tmp_path):
     assert get(port)[1] != first  # the last promoted generation serves alone
     b.send(15)
     assert b.wait(30) == 0
+
+
+def test_baseline_exit_promotes_and_says_why(env, tmp_path):
+    """The old generation dies mid-rollout: there is nothing to roll back to, so the canary is
+    promoted, `baton reload` exits 0, and the log says it was the baseline's exit, not the
+    analysis nor `baton promote` (it said "promoted by request" before)."""
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 100]\ninterval = "60s"')
+    old = get(port)[1]
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    m = b.mark()
+    t.start()
+    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    os.kill(old, 9)
+    t.join(60)
+    assert done["r"].returncode == 0, done["r"].stdout + done["r"].stderr
+    b.wait_line(r"rollout: generation 2 promoted \(promoted: generation 1 .* during the "
+                r"rollout: nothing to go back to\)", start=m)
+    new = get(port)[1]
+    assert new != old and {get(port)[1] for _ in range(10)} == {new}
+    b.send(15)
+    assert b.wait(30) == 0

@@ -181,7 +181,7 @@ static void test_commands(void **state)
 	struct rollout_cfg c = canary();
 	struct rollout r;
 	rollout_init(&r, &c);
-	assert_int_equal(rollout_promote(&r), -ESRCH);
+	assert_int_equal(rollout_promote(&r, NULL), -ESRCH);
 	assert_int_equal(rollout_abort(&r, NULL), -ESRCH);
 	rollout_start(&r, 0);
 	assert_int_equal(rollout_rollback(&r), -ESRCH); /* canary: abort, not rollback */
@@ -189,8 +189,13 @@ static void test_commands(void **state)
 	assert_int_equal(r.state, ROLLOUT_ROLLED_BACK);
 	assert_non_null(strstr(r.reason, "operator"));
 	rollout_start(&r, 0);
-	assert_int_equal(rollout_promote(&r), 0);
+	assert_int_equal(rollout_promote(&r, NULL), 0);
 	assert_int_equal(rollout_weight(&r), 100);
+	assert_string_equal(r.reason, "promoted by request");
+	rollout_start(&r, 0);
+	assert_int_equal(rollout_promote(&r, "generation 1 exited"), 0);
+	assert_int_equal(r.state, ROLLOUT_PROMOTED);
+	assert_string_equal(r.reason, "promoted: generation 1 exited"); /* said why, in the log */
 
 	c.strategy = ROLLOUT_IMMEDIATE;
 	rollout_init(&r, &c);
