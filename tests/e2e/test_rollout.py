@@ -2,7 +2,8 @@
 tests/apps/gin-shutdown on baton's private socket. Its GET /who answers "PID MODE gen=N" and
 behaves as the file "mode" in its directory said when it started ("ok", "bad": 500 on 30 %,
 "slow": 250 ms more), so a reload after rewriting "mode" starts a faulty canary. Steps are short
-(interval 1s) so each test takes seconds; every wait is on a condition with a deadline."""
+(1 s; 100 ms in the weight-change test) so each test takes seconds; every wait is on a condition
+with a deadline."""
 import http.client
 import json
 import os
