@@ -270,11 +270,14 @@ enum rollout_decision rollout_tick(struct rollout *r, int64_t now)
 	return judge(r, now);
 }
 
-int rollout_promote(struct rollout *r)
+int rollout_promote(struct rollout *r, const char *why)
 {
 	if (r->state != ROLLOUT_STEPPING)
 		return -ESRCH;
-	say(r, "promoted by request");
+	if (why)
+		say(r, "promoted: %s", why);
+	else
+		say(r, "promoted by request");
 	end(r, ROLLOUT_PROMOTED);
 	return 0;
 }

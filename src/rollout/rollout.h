@@ -111,8 +111,8 @@ enum rollout_decision rollout_tick(struct rollout *r, int64_t now);
 int64_t rollout_next_deadline(const struct rollout *r);
 /* `baton promote`: skip the remaining steps. `baton abort`: roll back now. `baton rollback`:
  * blue-green within keep_old only (-ESRCH otherwise). Each returns 0 or -ESRCH when no rollout
- * runs. */
-int rollout_promote(struct rollout *r);
+ * runs. why (promote, abort): the reason, NULL for "by request". */
+int rollout_promote(struct rollout *r, const char *why);
 int rollout_abort(struct rollout *r, const char *why);
 int rollout_rollback(struct rollout *r);
 

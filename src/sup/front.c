@@ -569,7 +569,7 @@ int front_rollout(struct front *f, int verb, char **msg)
 		return -ESRCH;
 	}
 	int cur = f->ro_cur, prev = f->ro_prev;
-	int r = verb == 0   ? rollout_run_promote(f->ro)
+	int r = verb == 0   ? rollout_run_promote(f->ro, NULL)
 		: verb == 1 ? rollout_run_abort(f->ro, "baton abort")
 			    : rollout_run_rollback(f->ro);
 	if (r < 0)
@@ -635,14 +635,15 @@ static void w_crashed(struct gens *s, int id, const char *status, void *data)
 	if (f->ro && rollout_run_active(f->ro) && (id == f->ro_cur || id == f->ro_prev)) {
 		/* the candidate crashed: back to the baseline (the set serves it again); the
 		 * baseline crashed: nothing to go back to, the candidate is promoted */
-		char why[160];
-		snprintf(why, sizeof(why), "generation %d %s during the rollout", id, status);
+		char why[200];
 		bool cand = id == f->ro_cur;
+		snprintf(why, sizeof(why), "generation %d %s during the rollout%s", id, status,
+			 cand ? "" : ": nothing to go back to");
 		gone(f, id);
 		if (cand)
 			rollout_run_abort(f->ro, why);
 		else
-			rollout_run_promote(f->ro);
+			rollout_run_promote(f->ro, why);
 		return;
 	}
 	gone(f, id);

@@ -181,9 +181,9 @@ int rollout_run_route(struct rollout_run *rr, int sticky, bool preview)
 	return to_new ? rr->cur : rr->prev;
 }
 
-int rollout_run_promote(struct rollout_run *rr)
+int rollout_run_promote(struct rollout_run *rr, const char *why)
 {
-	if (!rr->active || rollout_promote(&rr->r) < 0)
+	if (!rr->active || rollout_promote(&rr->r, why) < 0)
 		return -ESRCH;
 	finish(rr);
 	return 0;

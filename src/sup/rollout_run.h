@@ -43,8 +43,9 @@ void rollout_run_observe(struct rollout_run *rr, int gen, int status, int64_t du
  * cookie or connection; 0 none); preview: it carries the preview header. Returns the generation
  * to use, or 0 when no rollout runs (route by weight). */
 int rollout_run_route(struct rollout_run *rr, int sticky, bool preview);
-/* The commands: 0, or -ESRCH with nothing running (rollback: not blue-green within keep_old). */
-int rollout_run_promote(struct rollout_run *rr);
+/* The commands: 0, or -ESRCH with nothing running (rollback: not blue-green within keep_old).
+ * why (promote, abort): the reason, NULL for "by request". */
+int rollout_run_promote(struct rollout_run *rr, const char *why);
 int rollout_run_abort(struct rollout_run *rr, const char *why);
 int rollout_run_rollback(struct rollout_run *rr);
 

@@ -5,7 +5,9 @@
 #   OUTDIR/gin-multi   examples/gin-multi: http + https + unix admin socket by name, drain
 #   OUTDIR/gin-fdstore tests/apps/gin-fdstore: a counter kept in the fd store (FDSTORE=1)
 #   OUTDIR/gin-shutdown tests/apps/gin-shutdown: LISTEN_FDS or PORT, plain Server.Shutdown,
-#                      POST echo, a health path that can fail, WebSocket echo (proxy mode)
+#                      POST echo, a health path that can fail, WebSocket echo (proxy mode);
+#                      GET /who ("PID MODE gen=N") and /fail (503), where MODE is read at start
+#                      from ./mode: "ok", "bad" (500 on 30 % of /who), "slow" (+250 ms on /who)
 #   OUTDIR/gin-takeover tests/apps/gin-takeover: r.Run("127.0.0.1:18090") hard-coded (takeover)
 # Usage: tests/apps/build.sh OUTDIR
 # The Go build cache is shared (GOCACHE, default `go env GOCACHE`): a cold build takes ~15 s,

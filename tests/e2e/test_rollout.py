@@ -1,24 +1,36 @@
-"""[rollout]: canary and blue-green through the HTTP front, against a real app on baton's
-private socket. Steps are short (interval 1s) so each test takes seconds; every wait is on a
-condition with a deadline."""
+"""[rollout]: canary and blue-green through the HTTP front, against the real Gin app
+tests/apps/gin-shutdown on baton's private socket. Its GET /who answers "PID MODE gen=N" and
+behaves as the file "mode" in its directory said when it started ("ok", "bad": 500 on 30 %,
+"slow": 250 ms more), so a reload after rewriting "mode" starts a faulty canary. Steps are short
+(1 s; 100 ms in the weight-change test) so each test takes seconds; every wait is on a condition
+with a deadline."""
 import http.client
 import json
 import os
+import re
+import shutil
 import threading
+import time
 
 import pytest
 
 from conftest import wait_until
-from devutil import free_port, write, write_fd3_app
+from devutil import built_apps, free_port, write
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+
 
 def start(env, tmp, rollout):
     port = free_port()
-    write_fd3_app(tmp)
+    app = os.path.join(built_apps(), "gin-shutdown")
+    write(os.path.join(tmp, "mode"), "ok")
     write(os.path.join(tmp, "baton.toml"), f'''
 [run]
-cmd = "python3 app.py"
-ready = "http:/"
+cmd = '{app}'
+ready = "http:/healthz"
+ready_timeout = "30s"
 stop_timeout = "5s"
+env = {{ GIN_MODE = "release" }}
 [[listen]]
 name = "web"
 address = "127.0.0.1:{port}"
@@ -29,14 +41,16 @@ proxy = "http"
 socket = "ctl.sock"
 ''')
     b = env.baton("run")
-    b.wait_line(r"generation 1 serving", timeout=30)
+    b.wait_line(r"generation 1 serving", timeout=60)
     return b, port
 
 
 def get(port, headers=None):
+    """GET /who on a new connection: (status, pid, Set-Cookie). baton's own error pages
+    ("502 Bad Gateway") give their status as the pid, which no generation has."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        c.request("GET", "/", headers=dict(headers or {}, Connection="close"))
+        c.request("GET", "/who", headers=dict(headers or {}, Connection="close"))
         r = c.getresponse()
         body = r.read().decode()
         return r.status, int(body.split()[0]), r.getheader("Set-Cookie")
@@ -44,18 +58,33 @@ def get(port, headers=None):
         c.close()
 
 
+def who(port):
+    """GET /who on a new connection: (status, "PID MODE gen=N")."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", "/who", headers={"Connection": "close"})
+        r = c.getresponse()
+        return r.status, r.read().decode().strip()
+    finally:
+        c.close()
+
+
 class Load:
-    """Requests on new connections until stopped: (status, pid) of each."""
+    """Requests on new connections until stopped: (status, pid) of each, and each pid's mode."""
 
     def __init__(self, port):
         self.port, self.seen, self.stop, self.errors = port, [], False, []
+        self.modes = {}
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
 
     def run(self):
         while not self.stop:
             try:
-                st, pid, _ = get(self.port)
+                st, body = who(self.port)
+                pid = int(body.split()[0])
+                if st in (200, 500):  # the app's answers; baton's own pages say "502 ..."
+                    self.modes[pid] = body.split()[1]
                 self.seen.append((st, pid))
             except Exception as e:  # a connection failure is a result too
                 self.errors.append(repr(e))
@@ -80,14 +109,20 @@ def test_failing_canary_is_rolled_back(env, tmp_path):
                               'min_requests = 20\nfast_fail = 0')
     old = get(port)[1]
     load = Load(port)
+    # preconditions: traffic flows to the old generation, in mode "ok", before the reload
+    wait_until(lambda: load.modes.get(old) == "ok", timeout=30, what="the old generation's answers")
     write(os.path.join(tmp, "mode"), "bad")
     r = reload(env, tmp)
     load.end()
     assert r.returncode == 1, r.stdout + r.stderr + "\nbaton:\n" + b.output()
+    # rolled back on the canary's error rate, its errors counted to it alone (old: 0.00%)
     assert "rolled back" in r.stderr and "error rate" in r.stderr, r.stderr
+    assert "(old: 0.00%)" in r.stderr, r.stderr
     assert not load.errors, load.errors[:3]
-    # errors only from the canary's share
-    assert all(pid != old for st, pid in load.seen if st != 200)
+    # errors only from the canary's share, and the canary was the "bad" one
+    bad = {pid for st, pid in load.seen if st != 200}
+    assert bad and all(pid != old and load.modes.get(pid) == "bad" for pid in bad), \
+        (bad, load.modes)
     # after that, only the old generation answers
     assert {get(port)[1] for _ in range(20)} == {old}
     b.wait_line(r"generation 2 rolled back: step 10%: error rate")
@@ -182,12 +217,105 @@ def test_slow_canary_is_rolled_back_on_latency(env, tmp_path):
                               'min_requests = 5\nfast_fail = 0')
     old = get(port)[1]
     load = Load(port)
+    wait_until(lambda: load.modes.get(old) == "ok", timeout=30, what="the old generation's answers")
     write(os.path.join(tmp, "mode"), "slow")  # 250 ms more per request
     r = reload(env, tmp)
     load.end()
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr + "\nbaton:\n" + b.output()
     assert "p99" in r.stderr and "latency_floor" in r.stderr, r.stderr
     assert not load.errors and all(st == 200 for st, _ in load.seen)
+    assert "slow" in {load.modes.get(pid) for _, pid in load.seen if pid != old}, load.modes
     assert {get(port)[1] for _ in range(5)} == {old}
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+class KeepAlive:
+    """GET /who on one keep-alive connection until stopped, no retries: (status, pid) of each;
+    a failed request is recorded and the next one goes on a new connection."""
+
+    def __init__(self, port):
+        self.port, self.seen, self.stop, self.errors = port, [], False, []
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        c = None
+        while not self.stop:
+            if c is None:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                c.request("GET", "/who")
+                r = c.getresponse()
+                body = r.read().decode()
+                self.seen.append((r.status, int(body.split()[0])))
+            except Exception as e:
+                self.errors.append(repr(e))
+                c.close()
+                c = None
+        if c:
+            c.close()
+
+    def end(self):
+        self.stop = True
+        self.t.join(20)
+
+
+def test_weight_changes_every_100ms_under_load_fail_nothing(env, tmp_path):
+    """Issue 13's "weight changes under load": canary rollouts of ten 100 ms steps, one after
+    the other for 3 s (at least two), under a new-connection and a keep-alive client routed
+    request by request (sticky = false): not one request fails, every step is taken."""
+    tmp = str(tmp_path)
+    steps = ", ".join(str(p) for p in range(10, 101, 10))
+    b, port = start(env, tmp, f'strategy = "canary"\nsteps = [{steps}]\ninterval = "100ms"\n'
+                              'min_requests = 1\nlatency_floor = "60s"\nsticky = false')
+    first = get(port)[1]
+    load, ka = Load(port), KeepAlive(port)
+    wait_until(lambda: load.seen and ka.seen, timeout=30, what="both clients' first answers")
+    n0, k0 = len(load.seen), len(ka.seen)
+    m = b.mark()
+    t0, rollouts = time.monotonic(), 0
+    while rollouts < 2 or time.monotonic() - t0 < 3:
+        r = reload(env, tmp)
+        assert r.returncode == 0, r.stdout + r.stderr + "\nbaton:\n" + b.output()
+        rollouts += 1
+    # both clients got answers during the rollouts, then stop
+    target_n, target_k = len(load.seen) + 1, len(ka.seen) + 1
+    wait_until(lambda: len(load.seen) >= target_n and len(ka.seen) >= target_k, timeout=30,
+               what="answers after the last rollout")
+    load.end()
+    ka.end()
+    assert len(load.seen) > n0 and len(ka.seen) > k0
+    assert not load.errors and not ka.errors, (load.errors[:3], ka.errors[:3])
+    assert all(st == 200 for st, _ in load.seen + ka.seen), \
+        [x for x in load.seen + ka.seen if x[0] != 200][:5]
+    out = b.output().splitlines()[m:]
+    stepped = [ln for ln in out if re.search(r"rollout: generation \d+ gets \d+% of requests", ln)]
+    promoted = [ln for ln in out if re.search(r"rollout: generation \d+ promoted", ln)]
+    assert len(promoted) == rollouts and len(stepped) == 10 * rollouts, "\n".join(out)
+    assert get(port)[1] != first  # the last promoted generation serves alone
+    b.send(15)
+    assert b.wait(30) == 0
+
+
+def test_baseline_exit_promotes_and_says_why(env, tmp_path):
+    """The old generation dies mid-rollout: there is nothing to roll back to, so the canary is
+    promoted, `baton reload` exits 0, and the log says it was the baseline's exit, not the
+    analysis nor `baton promote` (it said "promoted by request" before)."""
+    tmp = str(tmp_path)
+    b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 100]\ninterval = "60s"')
+    old = get(port)[1]
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    m = b.mark()
+    t.start()
+    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    os.kill(old, 9)
+    t.join(60)
+    assert done["r"].returncode == 0, done["r"].stdout + done["r"].stderr
+    b.wait_line(r"rollout: generation 2 promoted \(promoted: generation 1 .* during the "
+                r"rollout: nothing to go back to\)", start=m)
+    new = get(port)[1]
+    assert new != old and {get(port)[1] for _ in range(10)} == {new}
     b.send(15)
     assert b.wait(30) == 0

@@ -126,7 +126,7 @@ static void test_commands_and_routing(void **state)
 	struct rollout_cfg c = quick(ROLLOUT_CANARY);
 	c.interval_us = 60LL * 1000000;
 	struct rollout_run *rr = rollout_run_new(l, &c, &hooks, &r);
-	assert_int_equal(rollout_run_promote(rr), -ESRCH);
+	assert_int_equal(rollout_run_promote(rr, NULL), -ESRCH);
 	assert_int_equal(rollout_run_abort(rr, NULL), -ESRCH);
 	assert_int_equal(rollout_run_route(rr, 0, false), 0);
 	rollout_run_begin(rr, 1, 2);

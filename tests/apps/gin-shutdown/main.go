@@ -13,16 +13,25 @@
 //	               "xff": X-Forwarded-For, "gen": N}
 //	GET  /ws       WebSocket echo (golang.org/x/net/websocket); the first message back is
 //	               "gen=N", then every message is echoed
+//	GET  /who      "PID MODE gen=N" with 200, in the behaviour mode (for the rollout tests)
+//	GET  /fail     "PID MODE gen=N" with 503
+//
+// The behaviour mode is read once at start from the file "mode" in the working directory, if
+// present ("ok" otherwise), and applies to /who only: "ok" answers at once, "bad" answers 500 on
+// 30 % of requests, "slow" answers 250 ms later. Every other route ignores it.
 package main
 
 import (
 	"context"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +52,18 @@ func listener() (net.Listener, error) {
 		port = "8080"
 	}
 	return net.Listen("tcp", "127.0.0.1:"+port)
+}
+
+// The behaviour mode: the first word of ./mode, "ok" when absent or empty.
+func readMode() string {
+	b, err := os.ReadFile("mode")
+	if err != nil {
+		return "ok"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "ok"
 }
 
 func main() {
@@ -74,6 +95,28 @@ func main() {
 			}
 		}
 		c.String(http.StatusOK, "ok gen="+gen+"\n")
+	})
+	mode := readMode()
+	pid := strconv.Itoa(os.Getpid())
+	var mu sync.Mutex
+	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
+	who := pid + " " + mode + " gen=" + gen + "\n"
+	r.GET("/who", func(c *gin.Context) {
+		code := http.StatusOK
+		switch mode {
+		case "bad":
+			mu.Lock()
+			if rnd.Float64() < 0.3 {
+				code = http.StatusInternalServerError
+			}
+			mu.Unlock()
+		case "slow":
+			time.Sleep(250 * time.Millisecond)
+		}
+		c.String(code, who)
+	})
+	r.GET("/fail", func(c *gin.Context) {
+		c.String(http.StatusServiceUnavailable, who)
 	})
 	r.GET("/slow", func(c *gin.Context) {
 		ms, err := strconv.Atoi(c.DefaultQuery("ms", "1000"))
