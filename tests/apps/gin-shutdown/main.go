@@ -11,6 +11,10 @@
 //	GET  /slow     sleeps ?ms= (0..60000) then answers
 //	GET  /ws       WebSocket echo (golang.org/x/net/websocket); the first message back is
 //	               "gen=N", then every message is echoed
+//	GET  /header   the request header named by ?name= (e.g. X-Forwarded-Proto), as received
+//
+// It serves every socket in LISTEN_FDS with the same routes (one per listener behind the
+// front: the HTTPS front tests run several).
 package main
 
 import (
@@ -31,9 +35,13 @@ import (
 
 const version = "gin-shutdown v1"
 
+// extra: the sockets after the first one (several [[listen]] behind the front)
+var extra []net.Listener
+
 func listener() (net.Listener, error) {
 	ls, err := activation.Listeners()
 	if err == nil && len(ls) > 0 && ls[0] != nil {
+		extra = ls[1:]
 		return ls[0], nil
 	}
 	port := os.Getenv("PORT")
@@ -98,12 +106,23 @@ func main() {
 	})
 	r.GET("/ws", func(c *gin.Context) { ws.ServeHTTP(c.Writer, c.Request) })
 
+	// /header: what a front in between passed on (the HTTPS front tests)
+	r.GET("/header", func(c *gin.Context) {
+		c.String(http.StatusOK, "%s\n", c.GetHeader(c.Query("name")))
+	})
+
 	ln, err := listener()
 	if err != nil {
 		os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: r}
+	// the other sockets baton hands over (several [[listen]] behind the front)
+	for _, l := range extra {
+		if l != nil {
+			go srv.Serve(l)
+		}
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 			os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
