@@ -8,7 +8,8 @@ GIN_MODE=release, no access log), each on a unix socket the app serves through L
            the generation's private socket baton hands it
   haproxy  HAProxy (Debian's), `bind ... ssl crt ... alpn http/1.1`, the app behind it on a unix
            socket made by systemd-socket-activate (server keep-alive, the default)
-  nginx    nginx (Debian's), `listen ... ssl`, `ssl_session_cache shared:SSL:10m`, upstream
+  nginx    nginx (Debian's), `listen ... ssl`, `ssl_session_cache shared:SSL:10m`,
+           `ssl_protocols TLSv1.2 TLSv1.3` (1.22's default leaves TLS 1.3 out), upstream
            keep-alive to the same kind of unix socket, 2 workers (auto on 2 cores)
 
 Two rows per front: keep-alive (wrk's default) and a new TLS connection per request
@@ -99,6 +100,16 @@ def https_answers(port):
                 return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+def negotiated(port):
+    """The protocol and cipher a default client gets: every front must be on the same."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return f"{s.version()} {s.cipher()[0]}"
 
 
 def wait_until(pred, what, proc=None, timeout=START_TIMEOUT):
@@ -284,6 +295,7 @@ http {{
         ssl_certificate {self.certs}/site.crt;
         ssl_certificate_key {self.certs}/site.key;
         ssl_session_cache shared:SSL:10m;
+        ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
             proxy_pass http://be;
             proxy_http_version 1.1;
@@ -350,6 +362,7 @@ def run_one(a, work, name, kind, swaps=0, tag=""):
             argv += ["-H", "Connection: close"]
         argv.append(f"https://127.0.0.1:{front.port}/")
         log(f"{name} {kind}{' with %d swaps' % swaps if swaps else ''}: {' '.join(argv[1:])}")
+        tls = negotiated(front.port)
         pids = front.front_pids()
         cpu0 = cpu_seconds(pids)
         t0 = mono()
@@ -374,7 +387,7 @@ def run_one(a, work, name, kind, swaps=0, tag=""):
         with open(os.path.join(front.dir, "wrk.out"), "w") as f:
             f.write(out)
         r = parse_wrk(out)
-        r.update(front=name, kind=kind, front_cpu_s=round(cpu, 2),
+        r.update(front=name, kind=kind, tls=tls, front_cpu_s=round(cpu, 2),
                  front_us_per_req=round(cpu * 1e6 / r["requests"], 1) if r["requests"] else None)
         if name == "haproxy":
             info = front.info()
@@ -394,21 +407,33 @@ def run_one(a, work, name, kind, swaps=0, tag=""):
         procs.stop_all()
 
 
+def med(xs):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
 def table(rows):
-    out = ["| front | connections | requests/s | p50 (ms) | p99 (ms) | errors (c/r/w/t/non-2xx) "
-           "| front CPU (s) | front CPU / request (µs) | vs HAProxy |",
-           "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    """One line per front and kind: medians over the rounds, every round's requests/s."""
+    out = ["| front | connections | TLS | requests/s (median) | per round | p99 (ms) "
+           "| errors (c/r/w/t/non-2xx, all rounds) | front CPU / request (µs) | vs HAProxy |",
+           "|---|---|---|---:|---|---:|---|---:|---:|"]
     for kind in ("keep-alive", "close"):
-        ref = [r["rps"] for r in rows if r["front"] == "haproxy" and r["kind"] == kind]
-        for r in rows:
-            if r["kind"] != kind or r.get("swaps_done"):
+        plain = [r for r in rows if r["kind"] == kind and not r.get("swaps_done")]
+        ref = med(r["rps"] for r in plain if r["front"] == "haproxy")
+        for name in FRONTS:
+            rs = [r for r in plain if r["front"] == name]
+            if not rs:
                 continue
-            ratio = f"{r['rps'] / ref[0]:.2f}×" if ref and ref[0] else "—"
+            rps = med(r["rps"] for r in rs)
+            err = "/".join(str(sum(r[k] for r in rs))
+                           for k in ("connect", "read", "write", "timeout", "non2xx"))
+            ratio = f"{rps / ref:.2f}×" if ref else "—"
+            per = " / ".join(f"{r['rps']:,.0f}" for r in rs)
             out.append(
-                f"| {r['front']} | {'keep-alive' if kind == 'keep-alive' else 'new per request'} "
-                f"| {r['rps']:,.0f} | {r.get('p50_ms', 0):.2f} | {r.get('p99_ms', 0):.2f} "
-                f"| {r['connect']}/{r['read']}/{r['write']}/{r['timeout']}/{r['non2xx']} "
-                f"| {r['front_cpu_s']:.2f} | {r['front_us_per_req']} | {ratio} |")
+                f"| {name} | {'keep-alive' if kind == 'keep-alive' else 'new per request'} "
+                f"| {rs[0]['tls']} | {rps:,.0f} | {per} "
+                f"| {med(r.get('p99_ms') for r in rs):.2f} | {err} "
+                f"| {med(r['front_us_per_req'] for r in rs):.1f} | {ratio} |")
     return "\n".join(out)
 
 
@@ -434,6 +459,7 @@ def main():
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--swaps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--fronts", default=",".join(FRONTS))
     ap.add_argument("--kinds", default="keep-alive,close")
     ap.add_argument("--json", default=None)
@@ -449,9 +475,11 @@ def main():
     rows = []
     try:
         kinds = a.kinds.split(",")
-        for kind in kinds:
-            for name in a.fronts.split(","):
-                rows.append(run_one(a, a.work, name, kind))
+        fronts = a.fronts.split(",")
+        for rnd in range(a.rounds):  # every other round in reverse order
+            for kind in kinds:
+                for name in (fronts if rnd % 2 == 0 else fronts[::-1]):
+                    rows.append(run_one(a, a.work, name, kind, tag=f"-r{rnd + 1}"))
         if a.swaps and "baton" in a.fronts.split(","):
             for kind in kinds:
                 rows.append(run_one(a, a.work, "baton", kind, swaps=a.swaps, tag="-swaps"))
@@ -462,7 +490,7 @@ def main():
         load = " ".join(f.read().split()[:3])
     meta = {"started": started.strftime("%Y-%m-%d %H:%M UTC"), "loadavg_end": load,
             "duration": a.duration, "connections": a.connections, "threads": a.threads,
-            "swaps": a.swaps, "kernel": os.uname().release, "nproc": os.cpu_count(),
+            "swaps": a.swaps, "rounds": a.rounds, "kernel": os.uname().release, "nproc": os.cpu_count(),
             "haproxy": subprocess.run([a.haproxy, "-v"], capture_output=True, text=True)
             .stdout.splitlines()[0],
             "nginx": subprocess.run([a.nginx, "-v"], capture_output=True, text=True)
@@ -471,7 +499,7 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=1)
     print(f"{meta['started']}, {meta['nproc']} CPUs, load at the end {load}; wrk "
-          f"-t{a.threads} -c{a.connections} -d{a.duration}s\n")
+          f"-t{a.threads} -c{a.connections} -d{a.duration}s, {a.rounds} round(s)\n")
     print(table(rows))
     if any(r.get("swaps_done") for r in rows):
         print("\nbaton under the same load with the certificate and key replaced during the run:"

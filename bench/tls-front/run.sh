@@ -6,6 +6,7 @@
 #
 # Usage: bench/tls-front/run.sh [--duration S] [--connections C] [--threads T] [--swaps N]
 #                               [--fronts baton,haproxy,nginx] [--kinds keep-alive,close]
+#   [--rounds R]
 #   defaults: 10 s per run, 50 connections, 2 wrk threads, 5 swaps. Prints the tables; the raw
 #   figures go to bench/tls-front/last-run.json, the logs of the last run to
 #   /tmp/baton-tls-front-logs/.
