@@ -311,6 +311,9 @@ def test_rotation_under_https_load_keeps_the_generation(env, pairs):
 
 @pytest.mark.timeout(240)
 def test_expired_replacement_rejected_then_good_one_accepted(env, pairs):
+    """An expired pair is rejected (logged, in `baton status` and its JSON), then a certificate
+    without its key and a truncated one: the first certificate keeps serving fresh handshakes
+    and the load throughout. Then a good pair is taken at once and the status clears."""
     p = Project(env, pairs)
     port = free_port()
     p.install("site", "site1")
@@ -336,6 +339,19 @@ def test_expired_replacement_rejected_then_good_one_accepted(env, pairs):
         assert re.search(r"expired \d+ days ago", grp[0]["error"]), grp
         assert re.search(r'tls "certs/site\.crt": rejected, applied 0.* — .*expired',
                          p.status_text()), p.status_text()
+        # other bad replacements, each rejected with its reason while the first one serves: a
+        # certificate whose key never comes (after the in-flux retry gives up), a truncated one
+        crt = os.path.join(p.certs, "site.crt")
+        with open(os.path.join(pairs, "site2.crt")) as f:
+            pem = f.read()
+        for why, text in ((r"the private key does not match the certificate", pem),
+                          (r'"certs/site\.crt": truncated', pem[:len(pem) // 2])):
+            mark = b.mark()
+            write(crt, text)
+            b.wait_line(r'tls "certs/site\.crt" rejected: .*' + why, timeout=30, start=mark)
+            assert handshake(port)[0] == fp1, why
+            load.wait_more(3)
+            assert load.last_cert == fp1, why
         # a good pair is accepted and served; the status clears
         mark = b.mark()
         p.install("site", "site2")
