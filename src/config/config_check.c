@@ -3,11 +3,11 @@
  * certificate groups. Each problem is one diagnostic at the key it is about. */
 #include "config/config_loader.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/http_endpoint.h"
 #include "net/listen_addr.h"
 #include "util/xalloc.h"
 
@@ -57,32 +57,10 @@ static char **source_name(struct config *cfg, int i)
 /* "http://IP:PORT", "http://[IPv6]:PORT" or "http://localhost:PORT" (or https://). */
 static bool source_endpoint_ok(const char *e)
 {
-	bool tls = strncmp(e, "https://", 8) == 0;
-	if (!tls && strncmp(e, "http://", 7) != 0)
-		return false;
-	const char *h = e + (tls ? 8 : 7), *colon;
-	char host[64];
-	if (*h == '[') {
-		const char *rb = strchr(h, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - h - 1) >= sizeof(host))
-			return false;
-		memcpy(host, h + 1, (size_t)(rb - h - 1));
-		host[rb - h - 1] = 0;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(h, ':');
-		if (!colon || (size_t)(colon - h) >= sizeof(host))
-			return false;
-		memcpy(host, h, (size_t)(colon - h));
-		host[colon - h] = 0;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port <= 0 || port > 65535)
-		return false;
-	unsigned char a[16];
-	return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1 ||
-	       (h[0] == '[' && inet_pton(AF_INET6, host, a) == 1);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool tls;
+	return http_endpoint_parse(e, &ss, &sl, &tls, NULL, 0) == 0;
 }
 
 /* [[source]]: key or prefix, endpoints baton can reach, credentials in pairs. */

@@ -1,10 +1,7 @@
 #include "filereload/reload.h"
 
-#include "filereload/check_output.h"
-
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +12,7 @@
 #include "util/fingerprint.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "filereload/check_output.h"
+#include "filereload/check_cmd.h"
 #include "filereload/reload_hash.h"
 #include "filereload/reload_tls.h"
 #include "util/buf.h"
@@ -50,10 +47,8 @@ struct group {
 	int64_t mismatch_since;
 	int64_t retry_ms;
 	unsigned applied;
-	struct loop_timer *timer; /* mismatch retry, check timeout */
-	struct child *check;
-	struct buf check_out;
-	bool check_timed_out;
+	struct loop_timer *timer; /* mismatch retry */
+	struct check_cmd *check;
 	bool again;	   /* another change arrived while busy */
 	int64_t not_after; /* [[tls]]: of the certificate being tried (0: unknown) */
 };
@@ -311,60 +306,40 @@ static void reject_group(struct group *g, char *reason)
 
 static void attempt(struct group *g);
 
-static void check_line(struct child *c, int stream, const char *line, size_t len, void *data)
-{
-	(void)c;
-	(void)stream;
-	struct group *g = data;
-	check_output_line(&g->check_out, line, len);
-}
-
-static void check_exit(struct child *c, const struct child_exit *st, void *data)
+static void check_done(struct check_cmd *c, bool ok, char *reason, void *data)
 {
 	struct group *g = data;
-	char sb[96];
-	child_status_str(st, sb, sizeof(sb));
-	child_free(c);
+	check_cmd_free(c);
 	g->check = NULL;
-	loop_timer_disarm(g->timer);
 	g->state = G_IDLE;
-	bool ok = st->code == 0 && st->signal == 0 && !g->check_timed_out;
 	if (g->again) {
 		g->again = false;
+		free(reason);
 		attempt(g);
 		flush_actions(g->r);
 		return;
 	}
-	if (ok) {
+	if (ok)
 		accept_group(g);
-	} else {
-		reject_group(g, check_output_reason(g->rl->check, g->rl->check_timeout_ms,
-						    g->check_timed_out, sb, &g->check_out));
-	}
-	buf_reset(&g->check_out);
+	else
+		reject_group(g, reason);
 	flush_actions(g->r);
 }
 
 static void start_check(struct group *g)
 {
 	struct reloader *r = g->r;
-	struct child_spec spec = {
-		.shell_cmd = g->rl->check,
-		.label = g->rl->check,
+	struct check_cmd_spec spec = {
+		.cmd = g->rl->check,
 		.cwd = r->cfg->root,
 		.env = r->env,
-		.out = CHILD_OUT_PIPE,
-		.new_session = true,
+		.timeout_ms = g->rl->check_timeout_ms,
 		.reaper = r->reaper,
-		.on_line = check_line,
-		.on_exit = check_exit,
+		.done = check_done,
 		.data = g,
 	};
 	char *err = NULL;
-	buf_reset(&g->check_out);
-	g->check_timed_out = false;
-	if (child_spawn(r->loop, &spec, &g->check, &err) < 0) {
-		g->check = NULL;
+	if (check_cmd_start(r->loop, &spec, &g->check, &err) < 0) {
 		char *cmd = escape_str(g->rl->check);
 		reject_group(g, xasprintf("check \"%s\": %s", cmd, err));
 		free(cmd);
@@ -372,17 +347,13 @@ static void start_check(struct group *g)
 		return;
 	}
 	g->state = G_CHECKING;
-	loop_timer_arm_in(g->timer, g->rl->check_timeout_ms);
 }
 
 static void group_timer(struct loop *l, void *data)
 {
 	(void)l;
 	struct group *g = data;
-	if (g->state == G_CHECKING && g->check) {
-		g->check_timed_out = true;
-		child_stop(g->check, SIGKILL, 0);
-	} else if (g->state == G_RETRY) {
+	if (g->state == G_RETRY) {
 		g->state = G_IDLE;
 		attempt(g);
 		flush_actions(g->r);
@@ -608,13 +579,9 @@ void reloader_free(struct reloader *r)
 	watch_free(r->watch);
 	for (int i = 0; i < r->ng; i++) {
 		struct group *g = &r->g[i];
-		if (g->check) {
-			child_signal(g->check, SIGKILL, true);
-			child_free(g->check);
-		}
+		check_cmd_free(g->check);
 		loop_timer_free(g->timer);
 		strv_release(&g->paths);
-		buf_release(&g->check_out);
 		free(g->name);
 		free(g->error);
 		free(g->warning);

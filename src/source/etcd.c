@@ -12,8 +12,8 @@
 #include "source/etcd_http.h"
 #include "source/etcd_proto.h"
 #include "source/etcd_stream.h"
-#include "source/etcd_tls.h"
 #include "source/source_int.h"
+#include "tls/tlsclient.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -54,7 +54,7 @@ struct etcd {
 	bool need_range;
 	struct kv *view;
 	size_t nview;
-	struct etcd_tls_ctx *tls; /* for https:// endpoints, or NULL */
+	struct tls_client *tls; /* for https:// endpoints, or NULL */
 };
 
 static void connect_next(struct etcd *e);
@@ -398,11 +398,11 @@ static void *etcd_start(struct loop *l, const struct cfg_source *cfg, const char
 		}
 		https |= strncmp(cfg->etcd.v[i], "https://", 8) == 0;
 	}
-	struct etcd_tls_ctx *tls = NULL;
+	struct tls_client *tls = NULL;
 	if (https) {
 		char *ca = rooted(root, cfg->ca), *cert = rooted(root, cfg->cert),
 		     *key = rooted(root, cfg->cert_key);
-		tls = etcd_tls_ctx_new(ca, cert, key, err);
+		tls = tls_client_new("TLS to etcd", ca, cert, key, err);
 		free(ca);
 		free(cert);
 		free(key);
@@ -433,7 +433,7 @@ static void etcd_stop(void *impl)
 	buf_release(&e->body);
 	view_clear(e);
 	free(e->token);
-	etcd_tls_ctx_free(e->tls);
+	tls_client_free(e->tls);
 	free(e);
 }
 

@@ -14,7 +14,8 @@
 #include "core/loop.h"
 #include "http/h1.h"
 #include "net/conn.h"
-#include "source/etcd_tls.h"
+#include "net/http_endpoint.h"
+#include "tls/tlsclient.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -37,67 +38,18 @@ struct etcd_http {
 	int status;
 	struct h1_body body;
 	bool done;
-	struct etcd_tls_ctx *tls; /* https: the context; NULL for http */
-	char host[64];		  /* the endpoint's host, for TLS verification */
+	struct tls_client *tls; /* https: the context; NULL for http */
+	char host[64];		/* the endpoint's host, for TLS verification */
 	bool handshaking;
 	int early_err; /* connect(2) failed at once: reported from the loop */
 };
-
-/* "http://HOST:PORT" or "https://HOST:PORT": the address, whether it is TLS, the host. */
-static int parse_endpoint(const char *ep, struct sockaddr_storage *ss, socklen_t *sl, bool *tls,
-			  char *hostout, size_t hostlen)
-{
-	*tls = strncmp(ep, "https://", 8) == 0;
-	if (!*tls && strncmp(ep, "http://", 7) != 0)
-		return -EINVAL;
-	const char *h = ep + (*tls ? 8 : 7);
-	const char *colon;
-	char host[64];
-	if (*h == '[') {
-		const char *rb = strchr(h, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - h - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, h + 1, (size_t)(rb - h - 1));
-		host[rb - h - 1] = 0;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(h, ':');
-		if (!colon || (size_t)(colon - h) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, h, (size_t)(colon - h));
-		host[colon - h] = 0;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port <= 0 || port > 65535)
-		return -EINVAL;
-	if (hostout)
-		snprintf(hostout, hostlen, "%s", host);
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*sl = sizeof(*s6);
-	} else {
-		return -EINVAL;
-	}
-	return 0;
-}
 
 const char *etcd_http_endpoint_check(const char *endpoint)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	bool tls;
-	if (parse_endpoint(endpoint, &ss, &sl, &tls, NULL, 0) < 0)
+	if (http_endpoint_parse(endpoint, &ss, &sl, &tls, NULL, 0) < 0)
 		return "not \"http://IP:PORT\" or \"https://IP:PORT\" (an IP address or localhost: "
 		       "baton does no name lookups)";
 	return NULL;
@@ -226,7 +178,7 @@ static void on_writable(struct etcd_http *h)
 		h->connected = true;
 		if (h->tls) {
 			char *err = NULL;
-			if (etcd_tls_conn_init(&h->conn, h->tls, h->host, &err) < 0) {
+			if (tls_client_conn_init(&h->conn, h->tls, h->host, &err) < 0) {
 				finish(h, -EPROTO, err);
 				free(err);
 				return;
@@ -239,7 +191,7 @@ static void on_writable(struct etcd_http *h)
 	if (h->handshaking) {
 		bool want_write = false;
 		char *err = NULL;
-		int rc = etcd_tls_handshake(&h->conn, &want_write, &err);
+		int rc = tls_client_handshake(&h->conn, &want_write, &err);
 		if (rc == -EAGAIN) {
 			loop_mod(h->loop, h->src, want_write ? EPOLLOUT : EPOLLIN);
 			return;
@@ -290,7 +242,7 @@ static void on_timeout(struct loop *l, void *data)
 	finish(h, -ETIMEDOUT, h->connected ? "no answer in time" : "connection timed out");
 }
 
-struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct etcd_tls_ctx *tls,
+struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct tls_client *tls,
 				 const char *path, const char *headers, const char *body,
 				 size_t len, int64_t timeout_ms, const struct etcd_http_cbs *cbs,
 				 void *data, char **err)
@@ -299,7 +251,7 @@ struct etcd_http *etcd_http_post(struct loop *l, const char *endpoint, struct et
 	socklen_t sl;
 	bool is_tls;
 	char host[64];
-	if (parse_endpoint(endpoint, &ss, &sl, &is_tls, host, sizeof(host)) < 0) {
+	if (http_endpoint_parse(endpoint, &ss, &sl, &is_tls, host, sizeof(host)) < 0) {
 		*err = xasprintf("bad endpoint \"%s\"", endpoint);
 		return NULL;
 	}

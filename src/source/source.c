@@ -1,21 +1,18 @@
 #include "source/source.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/loop.h"
-#include "filereload/check_output.h"
+#include "filereload/check_cmd.h"
 #include "obs/events.h"
 #include "proc/child.h"
 #include "source/source_fs.h"
 #include "source/source_int.h"
-#include "util/buf.h"
 #include "util/escape.h"
-#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -30,17 +27,15 @@ struct source {
 	struct source_snap want;
 	bool have_want;
 	int64_t revision;
-	struct loop_timer *settle;  /* debounce, then check timeout */
+	struct loop_timer *settle;  /* debounce */
 	struct loop_timer *initial; /* initial_timeout */
 	int64_t burst_start;	    /* the first change the settle timer waits for */
 	/* the check of a staged copy */
-	struct child *check;
+	struct check_cmd *check;
 	char *staged;
 	struct source_snap trying;
 	uint64_t trying_hash;
-	bool check_timed_out;
 	bool again;
-	struct buf check_out;
 	/* state */
 	uint64_t rejected_hash; /* the last value rejected (not tried again) */
 	char *error;
@@ -241,27 +236,16 @@ static void commit(struct source *s)
 	initial_done(s);
 }
 
-static void check_line(struct child *c, int stream, const char *line, size_t len, void *data)
-{
-	(void)c;
-	(void)stream;
-	struct source *s = data;
-	check_output_line(&s->check_out, line, len);
-}
-
-static void check_exit(struct child *c, const struct child_exit *st, void *data)
+static void check_done(struct check_cmd *c, bool ok, char *reason, void *data)
 {
 	struct source *s = data;
-	char sb[96];
-	child_status_str(st, sb, sizeof(sb));
-	child_free(c);
+	check_cmd_free(c);
 	s->check = NULL;
-	loop_timer_disarm(s->settle);
-	bool ok = st->code == 0 && st->signal == 0 && !s->check_timed_out;
 	if (s->again) {
 		/* a newer value arrived meanwhile: a good one still goes in place (the app may be
 		 * waiting for its first config), a bad one is moot; then the newer one */
 		s->again = false;
+		free(reason);
 		if (ok) {
 			commit(s);
 		} else {
@@ -269,7 +253,6 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 			free(s->staged);
 			s->staged = NULL;
 		}
-		buf_reset(&s->check_out);
 		try_apply(s);
 		return;
 	}
@@ -279,47 +262,35 @@ static void check_exit(struct child *c, const struct child_exit *st, void *data)
 		source_fs_discard(s->dir, s->staged);
 		free(s->staged);
 		s->staged = NULL;
-		reject(s, check_output_reason(s->cfg->check, s->cfg->check_timeout_ms,
-					      s->check_timed_out, sb, &s->check_out));
+		reject(s, reason);
 	}
-	buf_reset(&s->check_out);
 }
 
 static void start_check(struct source *s)
 {
 	struct source_set *set = s->set;
-	struct strv env = {0};
-	for (const char *const *e = set->env; e && *e; e++)
-		if (strncmp(*e, "BATON_FILE=", 11) != 0)
-			strv_push(&env, *e);
-	strv_pushf(&env, "BATON_FILE=%s", s->staged);
-	struct child_spec spec = {
-		.shell_cmd = s->cfg->check,
-		.label = s->cfg->check,
+	char *file = xasprintf("BATON_FILE=%s", s->staged);
+	const char *extra[] = {file, NULL};
+	struct check_cmd_spec spec = {
+		.cmd = s->cfg->check,
 		.cwd = set->cfg->root,
-		.env = (const char *const *)env.v,
-		.out = CHILD_OUT_PIPE,
-		.new_session = true,
+		.env = set->env,
+		.extra_env = extra,
+		.timeout_ms = s->cfg->check_timeout_ms,
 		.reaper = set->reaper,
-		.on_line = check_line,
-		.on_exit = check_exit,
+		.done = check_done,
 		.data = s,
 	};
 	char *err = NULL;
-	buf_reset(&s->check_out);
-	s->check_timed_out = false;
-	int rc = child_spawn(set->loop, &spec, &s->check, &err);
-	strv_release(&env);
+	int rc = check_cmd_start(set->loop, &spec, &s->check, &err);
+	free(file);
 	if (rc < 0) {
-		s->check = NULL;
 		source_fs_discard(s->dir, s->staged);
 		free(s->staged);
 		s->staged = NULL;
 		reject(s, xasprintf("check: %s", err));
 		free(err);
-		return;
 	}
-	loop_timer_arm_in(s->settle, s->cfg->check_timeout_ms);
 }
 
 static void try_apply(struct source *s)
@@ -378,11 +349,6 @@ static void settle_timer(struct loop *l, void *data)
 {
 	(void)l;
 	struct source *s = data;
-	if (s->check) {
-		s->check_timed_out = true;
-		child_stop(s->check, SIGKILL, 0);
-		return;
-	}
 	try_apply(s);
 }
 
@@ -513,10 +479,7 @@ void source_set_free(struct source_set *set)
 		struct source *s = &set->v[i];
 		if (s->impl)
 			s->kind->stop(s->impl);
-		if (s->check) {
-			child_signal(s->check, SIGKILL, true);
-			child_free(s->check);
-		}
+		check_cmd_free(s->check);
 		if (s->staged)
 			source_fs_discard(s->dir, s->staged);
 		free(s->staged);
@@ -524,7 +487,6 @@ void source_set_free(struct source_set *set)
 		loop_timer_free(s->initial);
 		source_snap_release(&s->want);
 		source_snap_release(&s->trying);
-		buf_release(&s->check_out);
 		free(s->target);
 		free(s->error);
 		free(s->down_reason);

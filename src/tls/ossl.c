@@ -30,15 +30,26 @@ static const struct sym ssl_syms[] = {OSSL_SSL_FUNCS(OSSL_SYM)};
 
 struct lib {
 	const char *soname;
-	const char *what; /* for messages */
+	const char *name; /* for messages: "libssl" */
+	const char *what; /* for messages, when the caller names no use */
 	const struct sym *syms;
 	size_t nsyms;
 	void *handle; /* non-NULL once every pointer is resolved */
 };
-static struct lib crypto = {OSSL_SONAME, "certificate checks need OpenSSL's libcrypto", crypto_syms,
-			    sizeof(crypto_syms) / sizeof(crypto_syms[0]), NULL};
-static struct lib ssl = {OSSL_SSL_SONAME, "TLS termination needs OpenSSL's libssl", ssl_syms,
-			 sizeof(ssl_syms) / sizeof(ssl_syms[0]), NULL};
+static struct lib crypto = {
+	.soname = OSSL_SONAME,
+	.name = "libcrypto",
+	.what = "certificate checks need OpenSSL's libcrypto",
+	.syms = crypto_syms,
+	.nsyms = sizeof(crypto_syms) / sizeof(crypto_syms[0]),
+};
+static struct lib ssl = {
+	.soname = OSSL_SSL_SONAME,
+	.name = "libssl",
+	.what = "TLS termination needs OpenSSL's libssl",
+	.syms = ssl_syms,
+	.nsyms = sizeof(ssl_syms) / sizeof(ssl_syms[0]),
+};
 
 void ossl_set_soname(const char *name)
 {
@@ -46,12 +57,16 @@ void ossl_set_soname(const char *name)
 		crypto.soname = name ? name : OSSL_SONAME;
 }
 
-static char *load_error(const struct lib *l, const char *why)
+/* use: what the library is needed for ("TLS to etcd"), or NULL for l's own wording. */
+static char *load_error(const struct lib *l, const char *use, const char *why)
 {
+	if (use)
+		return xasprintf("%s needs OpenSSL's %s (%s, Debian package libssl3): %s", use,
+				 l->name, l->soname, why);
 	return xasprintf("%s (%s, Debian package libssl3): %s", l->what, l->soname, why);
 }
 
-static int load(struct lib *l, char **err)
+static int load(struct lib *l, const char *use, char **err)
 {
 	if (l->handle)
 		return 0;
@@ -59,7 +74,7 @@ static int load(struct lib *l, char **err)
 	void *h = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!h) {
 		const char *e = dlerror();
-		*err = load_error(l, e ? e : "dlopen failed");
+		*err = load_error(l, use, e ? e : "dlopen failed");
 		return -1;
 	}
 	for (size_t i = 0; i < l->nsyms; i++) {
@@ -68,7 +83,7 @@ static int load(struct lib *l, char **err)
 			char *why = e ? xstrdup(e)
 				      : xasprintf("%s: undefined symbol: %s", l->soname,
 						  l->syms[i].name);
-			*err = load_error(l, why);
+			*err = load_error(l, use, why);
 			free(why);
 			for (size_t j = 0; j < l->nsyms; j++)
 				*l->syms[j].slot = NULL;
@@ -81,10 +96,15 @@ static int load(struct lib *l, char **err)
 
 int ossl_load(char **err)
 {
-	return load(&crypto, err);
+	return load(&crypto, NULL, err);
+}
+
+int ossl_load_ssl_for(const char *use, char **err)
+{
+	return load(&crypto, use, err) < 0 ? -1 : load(&ssl, use, err);
 }
 
 int ossl_load_ssl(char **err)
 {
-	return ossl_load(err) < 0 ? -1 : load(&ssl, err);
+	return ossl_load_ssl_for(NULL, err);
 }

@@ -1,10 +1,11 @@
-/* libcrypto through ossl.c's pointers, for certcheck*.c (and ossl.c) only: include this instead
- * of any <openssl/...> header. It includes OpenSSL's headers for their types, constants and
- * macros, then #defines every libcrypto function certcheck calls to the pointer ossl_load()
- * resolves: `X509_free(x)` becomes `(*ossl_X509_free)(x)`, so baton's binary has no reference
- * to libcrypto, and every call is still type-checked against OpenSSL's own prototype (each
- * pointer is declared with __typeof__ of the function). Nothing here may be called before
- * ossl_load() succeeded: certcheck_pair() loads first.
+/* libcrypto through ossl.c's pointers, for certcheck*.c, tlsclient.c (through ossl_ssl_sym.h)
+ * and ossl.c only: include this instead of any <openssl/...> header. It includes OpenSSL's
+ * headers for their types, constants and macros, then #defines every libcrypto function
+ * certcheck calls to the pointer ossl_load() resolves: `X509_free(x)` becomes
+ * `(*ossl_X509_free)(x)`, so baton's binary has no reference to libcrypto, and every call is
+ * still type-checked against OpenSSL's own prototype (each pointer is declared with __typeof__
+ * of the function). Nothing here may be called before ossl_load() succeeded: certcheck_pair()
+ * loads first.
  *
  * To call another OpenSSL function: add it to OSSL_FUNCS and to the #defines below. Macros
  * and inline functions count by what they expand to (sk_X509_* -> OPENSSL_sk_*, OPENSSL_free
@@ -50,6 +51,7 @@
 	X(ERR_clear_error) \
 	X(ERR_error_string_n) \
 	X(ERR_get_error) \
+	X(ERR_peek_error) \
 	X(EVP_DigestFinal_ex) \
 	X(EVP_DigestInit_ex) \
 	X(EVP_DigestUpdate) \
@@ -94,6 +96,7 @@
 	X(X509_STORE_add_cert) \
 	X(X509_STORE_free) \
 	X(X509_STORE_new) \
+	X(X509_VERIFY_PARAM_set1_ip_asc) \
 	X(X509_VERIFY_PARAM_set_flags) \
 	X(X509_VERIFY_PARAM_set_time) \
 	X(X509_check_host) \
@@ -136,6 +139,7 @@ OSSL_FUNCS(OSSL_DECLARE)
 #define ERR_clear_error (*ossl_ERR_clear_error)
 #define ERR_error_string_n (*ossl_ERR_error_string_n)
 #define ERR_get_error (*ossl_ERR_get_error)
+#define ERR_peek_error (*ossl_ERR_peek_error)
 #define EVP_DigestFinal_ex (*ossl_EVP_DigestFinal_ex)
 #define EVP_DigestInit_ex (*ossl_EVP_DigestInit_ex)
 #define EVP_DigestUpdate (*ossl_EVP_DigestUpdate)
@@ -180,6 +184,7 @@ OSSL_FUNCS(OSSL_DECLARE)
 #define X509_STORE_add_cert (*ossl_X509_STORE_add_cert)
 #define X509_STORE_free (*ossl_X509_STORE_free)
 #define X509_STORE_new (*ossl_X509_STORE_new)
+#define X509_VERIFY_PARAM_set1_ip_asc (*ossl_X509_VERIFY_PARAM_set1_ip_asc)
 #define X509_VERIFY_PARAM_set_flags (*ossl_X509_VERIFY_PARAM_set_flags)
 #define X509_VERIFY_PARAM_set_time (*ossl_X509_VERIFY_PARAM_set_time)
 #define X509_check_host (*ossl_X509_check_host)

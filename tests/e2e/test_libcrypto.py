@@ -1,8 +1,10 @@
 """libcrypto is loaded only when a certificate is checked (src/tls/ossl.c): baton itself links no
 OpenSSL, `baton watch` never maps it, `baton check` and `baton run` load it for their [[tls]]
 pairs, and a libcrypto that cannot be used is an ordinary certificate error with the reason,
-not a crash. The unusable library is a real one: an empty shared object named libcrypto.so.3,
-found first through LD_LIBRARY_PATH (built with the C compiler during the test)."""
+not a crash. libssl goes through the same loader: TLS to an https:// etcd endpoint that cannot
+load it (or libcrypto) says which library and package it needs. The unusable library is a real
+one: an empty shared object named libcrypto.so.3 (or libssl.so.3), found first through
+LD_LIBRARY_PATH (built with the C compiler during the test)."""
 import json
 import os
 import re
@@ -13,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import BATON, BUILD
-from devutil import write
+from devutil import free_port, write
 
 SIGECHO = os.path.join(BUILD, "helpers", "sigecho")
 NEED = (r"certificate checks need OpenSSL's libcrypto \(libcrypto\.so\.3, Debian package "
@@ -46,18 +48,22 @@ def certs(tmp_path):
     return d
 
 
-@pytest.fixture
-def fake_libcrypto(tmp_path):
-    """A directory holding a libcrypto.so.3 without any of OpenSSL's functions."""
+def fake_lib(tmp_path, soname):
+    """A directory holding a library named soname without any of OpenSSL's functions."""
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         pytest.skip("needs a C compiler")
     d = tmp_path / "fakelib"
     d.mkdir()
-    (d / "fake.c").write_text("int baton_test_not_libcrypto;\n")
-    subprocess.run([cc, "-shared", "-fPIC", "-o", str(d / "libcrypto.so.3"), str(d / "fake.c")],
+    (d / "fake.c").write_text("int baton_test_not_openssl;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(d / soname), str(d / "fake.c")],
                    check=True, capture_output=True, timeout=60)
     return d
+
+
+@pytest.fixture
+def fake_libcrypto(tmp_path):
+    return fake_lib(tmp_path, "libcrypto.so.3")
 
 
 def test_binary_needs_no_libcrypto(env):
@@ -182,3 +188,31 @@ def test_run_reports_an_unusable_libcrypto_and_keeps_serving(env, tmp_path, cert
     assert re.search(NEED + r".*undefined symbol", tls["error"]), tls
     assert b.p.poll() is None
     stop(b)
+
+
+@pytest.mark.parametrize("lib", ["libssl", "libcrypto"])
+def test_tls_to_etcd_reports_an_unusable_openssl_and_starts_nothing(env, tmp_path, lib):
+    fake = fake_lib(tmp_path, f"{lib}.so.3")
+    # nothing listens on the endpoint: the TLS context is made before any connection
+    write(str(tmp_path / "baton.toml"), f'''[run]
+cmd = "echo app started; exec {SIGECHO}"
+ready = "notify"
+stop_timeout = "2s"
+
+[[source]]
+name = "appconf"
+etcd = ["https://127.0.0.1:{free_port()}"]
+key = "/myapp/app.conf"
+file = "config/app.conf"
+action = "signal:SIGHUP"
+initial_timeout = "5s"
+''')
+    r = env.run([BATON, "run"], cwd=str(tmp_path), env={"LD_LIBRARY_PATH": str(fake)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    want = (r'^baton: error: source "appconf": TLS to etcd needs OpenSSL\'s ' + lib +
+            r" \(" + re.escape(lib) + r"\.so\.3, Debian package libssl3\): " +
+            re.escape(f"{fake}/{lib}.so.3") + r": undefined symbol: \w+$")
+    assert re.search(want, r.stderr, re.M), r.stderr
+    out = r.stdout + r.stderr
+    assert not re.search(r"^app started$", out, re.M) and "sigecho ready" not in out, out
+    assert not (tmp_path / "config" / "app.conf").exists()

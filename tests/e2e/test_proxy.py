@@ -69,7 +69,7 @@ def test_proxy_config_is_checked(env):
     write(p, text.replace('proxy = "http"', 'proxy = "https"'))
     r = env.run([BATON, "check"], timeout=30)
     assert r.returncode == 1
-    assert "listener 'http': proxy = \"https\" needs 'tls'" in r.stderr, r.stderr
+    assert "proxy = \"https\" needs 'tls', the names of the [[tls]] groups" in r.stderr, r.stderr
     write(p, text.replace('proxy = "http"', ''))
     r = env.run([BATON, "check"], timeout=30)
     assert r.returncode == 1

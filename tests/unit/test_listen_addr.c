@@ -1,4 +1,5 @@
-/* Unit tests for listen_addr: the listener address parser shared by config and the runtime. */
+/* Unit tests for listen_addr, the listener address parser shared by config and the runtime, and
+ * http_endpoint, the HTTP endpoints of [[source]] (config and the etcd client). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "net/http_endpoint.h"
 #include "net/listen_addr.h"
 
 static struct listen_addr ok(const char *s)
@@ -175,12 +180,48 @@ static void test_conflict(void **state)
 	assert_false(conflict("unix:/a", "unix:/b"));
 }
 
+static void test_http_endpoint(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	bool tls = true;
+	char host[64];
+	assert_int_equal(
+		http_endpoint_parse("http://127.0.0.1:2379", &ss, &sl, &tls, host, sizeof(host)),
+		0);
+	assert_false(tls);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(sl, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 2379);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(
+		http_endpoint_parse("https://[::1]:443", &ss, &sl, &tls, host, sizeof(host)), 0);
+	assert_true(tls);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_string_equal(host, "::1");
+	assert_int_equal(
+		http_endpoint_parse("http://localhost:1", &ss, &sl, &tls, host, sizeof(host)), 0);
+	assert_string_equal(host, "localhost"); /* for TLS verification; the address is 127.0.0.1 */
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	static const char *const bad[] = {
+		"127.0.0.1:2379",	  "ftp://127.0.0.1:1",	    "http://127.0.0.1",
+		"http://127.0.0.1:0",	  "http://127.0.0.1:65536", "http://127.0.0.1:1x",
+		"http://etcd.local:2379", "http://::1:2379",	    "http://[::1]2379",
+		"http://[127.0.0.1]:1",	  "http://[::1:1",	    "http://:2379",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (http_endpoint_parse(bad[i], &ss, &sl, &tls, NULL, 0) != -EINVAL)
+			fail_msg("\"%s\" accepted", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp),    cmocka_unit_test(test_ipv6),
-		cmocka_unit_test(test_unix),   cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_format), cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_tcp),	      cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_unix),	      cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_format),	      cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_http_endpoint),
 	};
 	return cmocka_run_group_tests_name("listen_addr", tests, NULL, NULL);
 }
