@@ -464,3 +464,26 @@ def test_https_start_refuses_a_key_that_does_not_match(env, pairs):
     assert "certs/site." in r.stderr and "[[tls]] 'site'" in r.stderr, r.stderr
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.timeout(240)
+def test_https_start_serves_an_expired_certificate_until_a_good_one_comes(env, pairs):
+    """A certificate that loads but fails a check at start (expired) is served, with the
+    problem logged and in `baton status` (as HAProxy and nginx do: refusing to start would take
+    the site down); a good pair written later is taken like any change."""
+    p = Project(env, pairs)
+    p.install("site", "expired")
+    port = free_port()
+    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    b = start(env)
+    b.wait_line(r'tls "certs/site\.crt": "certs/site\.crt": expired \d+ days ago', timeout=10)
+    assert handshake(port)[0] == p.fp("expired")
+    assert https_get(port, "/") == (200, "gin-shutdown v1 gen=1\n")
+    grp = [g for g in p.status()["reload_groups"] if g["name"] == "certs/site.crt"][0]
+    assert grp["ok"] is False and "expired" in grp["error"], grp
+    mark = b.mark()
+    p.install("site", "site1")
+    b.wait_line(SWAPPED.format(g="site"), timeout=30, start=mark)
+    assert handshake(port)[0] == p.fp("site1")
+    assert b.count(r"generation 2") == 0
+    stop(b)
