@@ -453,7 +453,7 @@ def test_https_config_mistakes_are_refused_with_the_reason(env, pairs):
 
 def test_https_start_refuses_a_key_that_does_not_match(env, pairs):
     """At start a group whose key is another certificate's stops `baton run` with the file
-    named; nothing is left listening."""
+    named; no generation is started."""
     p = Project(env, pairs)
     p.install("site", "site1")
     shutil.copy(os.path.join(pairs, "site2.key"), os.path.join(p.certs, "site.key"))
@@ -462,8 +462,7 @@ def test_https_start_refuses_a_key_that_does_not_match(env, pairs):
     r = env.run([BATON, "run"], timeout=60)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "certs/site." in r.stderr and "[[tls]] 'site'" in r.stderr, r.stderr
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert env.leftovers() == []  # no generation was started
 
 
 @pytest.mark.timeout(240)
