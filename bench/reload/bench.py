@@ -37,9 +37,10 @@ from docsection import replace_section  # noqa: E402
 
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
-MODES = ["direct", "baton", "baton-metrics", "baton-drain", "baton-proxy", "naive", "haproxy",
+MODES = ["direct", "baton", "baton-metrics", "baton-drain", "baton-proxy", "baton-proxy-tcp",
+         "naive", "haproxy",
          "nginx", "caddy"]
-OPT_IN = {"baton-metrics"}  # only with --modes
+OPT_IN = {"baton-metrics", "baton-proxy-tcp"}  # only with --modes
 START_TIMEOUT = 30.0
 
 
@@ -576,9 +577,18 @@ class BatonProxy(Baton):
         return 'proxy = "http"\nmax_connections = 12000\n'
 
 
+class BatonProxyTcp(BatonProxy):
+    """baton-proxy with loopback TCP private sockets ([proxy] private_socket = "tcp") instead of
+    the default unix ones: what TCP costs (Gin's ClientIP() needs it)."""
+    name = "baton-proxy-tcp"
+
+    def more_config(self):
+        return '[proxy]\nprivate_socket = "tcp"\n'
+
+
 MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-metrics": BatonMetrics,
                 "baton-drain": BatonDrain, "naive": Naive, "haproxy": Haproxy, "nginx": Nginx,
-                "caddy": Caddy, "baton-proxy": BatonProxy}
+                "caddy": Caddy, "baton-proxy": BatonProxy, "baton-proxy-tcp": BatonProxyTcp}
 
 
 # ---------------------------------------------------------------- wrk

@@ -149,6 +149,8 @@ struct config {
 		int64_t header_timeout_ms; /* a client head not complete by then: 408 */
 		int64_t idle_timeout_ms;   /* a keep-alive client idle this long is closed */
 		int max_header_size;	   /* bytes; a bigger request head: 431 */
+		/* private sockets (own ports behind the front): "unix" (default) or "tcp" */
+		char *private_socket;
 	} proxy;
 	struct {
 		char *path; /* NULL: no active checks (passive ones still count) */

@@ -219,12 +219,18 @@ static void check_proxy(struct loader *ld)
 	for (int i = 0; i < cfg->nlisten; i++)
 		proxied |= cfg->listen[i].proxy != LISTEN_PROXY_NONE;
 	const struct toml_pos top = {1, 1};
+	/* own ports behind the front: one PORT per generation, so one such listener */
+	int nfwd = 0;
 	for (int i = 0; i < cfg->nlisten; i++)
-		if (cfg->listen[i].proxy != LISTEN_PROXY_NONE && cfg->listen[i].forward)
+		if (cfg->listen[i].proxy != LISTEN_PROXY_NONE && cfg->listen[i].forward &&
+		    ++nfwd == 2)
 			ld_diag(ld, ld_pos_or(ld_seen(ld, "listen", "proxy", i), top),
-				"'listen.proxy': proxy = \"http\" with 'forward' is not available "
-				"yet "
-				"(hand the app baton's socket instead of forward)");
+				"'listen.proxy': only one listener may have proxy = \"http\" with "
+				"'forward' (the app gets one PORT per generation)");
+	const char *ps = cfg->proxy.private_socket;
+	if (ps && strcmp(ps, "tcp") != 0 && strcmp(ps, "unix") != 0)
+		ld_diag(ld, ld_pos_or(ld_seen(ld, "proxy", "private_socket", 0), top),
+			"'proxy.private_socket': expected \"tcp\" or \"unix\", not \"%.64s\"", ps);
 	if (cfg->run.ready == READY_HTTP && !proxied)
 		ld_diag(ld, ld_pos_or(ld_seen(ld, "run", "ready", 0), top),
 			"'run.ready': \"http:%s\" needs a [[listen]] with proxy = \"http\" (the "

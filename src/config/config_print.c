@@ -310,6 +310,9 @@ static void put_keys(struct buf *b, const char *table, const void *base, bool co
 			continue;
 		if (k->type == CT_NAME && !*(char *const *)((const char *)base + k->off))
 			continue; /* an unnamed [[tls]] group */
+		if (k->type == CT_STRV && k->scope == CS_LISTEN &&
+		    !((const struct strv *)((const char *)base + k->off))->n)
+			continue; /* tls on a listener that is not https */
 		if (k->type == CT_PROXY &&
 		    *(const enum listen_proxy *)((const char *)base + k->off) == LISTEN_PROXY_NONE)
 			continue;

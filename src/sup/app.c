@@ -172,7 +172,9 @@ static int open_listeners(struct app *a, struct listen_adopted *orphan_socks)
 			free(err);
 			break;
 		}
-		if (cl->forward) {
+		if (cl->forward && cl->proxy != LISTEN_PROXY_NONE) {
+			continue; /* the front's: each generation binds a port of its own */
+		} else if (cl->forward) {
 			struct sockaddr_storage ss;
 			socklen_t len;
 			char *why = NULL;
@@ -247,9 +249,18 @@ static void app_takeover_init(struct app *a)
 		free(why);
 		return;
 	}
-	for (int i = 0; i < cfg->nlisten; i++)
-		if (a->listeners && a->listeners[i])
+	if (a->front) /* a generation's own forward port is its alone */
+		takeover_set_pass(a->takeover, front_takeover_pass, a->front);
+	for (int i = 0; i < cfg->nlisten; i++) {
+		if (!a->listeners || !a->listeners[i])
+			continue;
+		/* behind the front, an app binding the address gets its private socket */
+		if (a->front && cfg->listen[i].proxy != LISTEN_PROXY_NONE)
+			(void)takeover_route_fd(a->takeover, a->listeners[i]->fd,
+						front_takeover_route, a->front, i);
+		else
 			(void)takeover_hold_fd(a->takeover, a->listeners[i]->fd);
+	}
 }
 
 int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args,
@@ -262,20 +273,6 @@ int app_init_adopting(struct app *a, const struct config *cfg, char **extra_args
 	int nfd = h->notify_fd;
 	int r;
 	memset(a, 0, sizeof(*a));
-	/* A front before an app that binds its own port needs a loopback port per generation:
-	 * not built yet. Say so instead of serving without it. */
-	for (int i = 0; i < cfg->nlisten; i++) {
-		if (cfg->listen[i].proxy != LISTEN_PROXY_NONE && cfg->listen[i].forward) {
-			log_error(
-				"listener '%s': proxy = \"http\" with forward is not available in "
-				"this build yet; remove one of them",
-				cfg->listen[i].name);
-			listen_adopted_free(orphan_socks);
-			if (nfd >= 0)
-				close(nfd);
-			return -ENOTSUP;
-		}
-	}
 	a->cfg = cfg;
 	a->is_pid1 = getpid() == 1;
 	a->loop = loop_new();
@@ -380,9 +377,16 @@ void app_start_gens(struct app *a, bool overlap, bool inherit_output, const stru
 		.takeover = a->takeover,
 		.ready_takeover = !cfg->run.ready_set,
 	};
-	if (cfg->run.ready == READY_PORT) {
+	bool own_port = false; /* proxy with forward: a port per generation, probed there */
+	for (int i = 0; i < cfg->nlisten; i++)
+		own_port |= cfg->listen[i].forward && cfg->listen[i].proxy != LISTEN_PROXY_NONE;
+	if (own_port && !cfg->run.ready_set) {
+		o.ready = READY_PORT;
+		o.ready_takeover = false;
+	}
+	if (o.ready == READY_PORT) {
 		for (int i = 0; i < cfg->nlisten; i++) {
-			if (cfg->listen[i].forward &&
+			if (cfg->listen[i].forward && cfg->listen[i].proxy == LISTEN_PROXY_NONE &&
 			    forward_parse_target(cfg->listen[i].forward, &o.port_addr,
 						 &o.port_addrlen, NULL) == 0)
 				break;
@@ -449,7 +453,9 @@ char *app_listeners_str(const struct app *a)
 		if (b.len)
 			buf_puts(&b, ", ");
 		buf_printf(&b, "%s (%s)", l->bound, l->name);
-		if (a->cfg->listen[i].forward)
+		if (a->cfg->listen[i].forward && a->cfg->listen[i].proxy != LISTEN_PROXY_NONE)
+			buf_puts(&b, " → a loopback port per generation (PORT)");
+		else if (a->cfg->listen[i].forward)
 			buf_printf(&b, " → %s", a->cfg->listen[i].forward);
 	}
 	return buf_detach(&b);

@@ -1,7 +1,9 @@
 /* The HTTP front in the supervisor (front.h). */
 #include "sup/front.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,10 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlstatus.h"
 #include "http/proxy.h"
+#include "net/forward.h"
 #include "obs/events.h"
 #include "obs/metrics.h"
+#include "proc/env.h"
 #include "sup/front_tls.h"
 #include "sup/health_check.h"
 #include "sup/privsock.h"
@@ -59,6 +63,11 @@ struct front {
 	int64_t ro_took;	  /* the candidate's spawn-to-ready, for the policy at the end */
 	struct loop_timer *stats; /* EV_STATS once a second per generation */
 	int64_t stats_at;	  /* ms, the last one */
+	/* own ports behind the front: [proxy] private_socket = "tcp", each public listener's
+	 * family (a TCP private socket is of the same one), the proxy listener with forward */
+	bool tcp;
+	int *family; /* [n] */
+	int fwd;     /* -1: none */
 };
 
 static struct fgen *fgen_find(struct front *f, int id)
@@ -182,6 +191,8 @@ static void on_stats(struct loop *l, void *data)
 	loop_timer_arm_in(f->stats, 1000);
 }
 
+static void own_ports_init(struct front *f, const int *listen_fds);
+static void check_gen(struct front *f, int id);
 static void ro_weights(void *arg, int prev, int prev_pct, int cur, int cur_pct);
 static void ro_ended(void *arg, int prev, int cur, bool promoted, const char *reason);
 static unsigned ro_route(void *arg, unsigned sticky, bool preview);
@@ -210,6 +221,7 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	f->dir = slash && slash != sock ? xstrndup(sock, (size_t)(slash - sock)) : xstrdup("/");
 	free(sock);
 	make_dir(f->dir);
+	own_ports_init(f, listen_fds);
 	for (int i = 0; i < f->n; i++) {
 		const struct cfg_listen *cl = &cfg->listen[i];
 		if (cl->proxy == LISTEN_PROXY_NONE)
@@ -276,13 +288,80 @@ void front_free(struct front *f)
 		free(f->status[i]);
 	free(f->status);
 	free(f->slots);
+	free(f->family);
 	free(f->dir);
 	free(f);
 }
 
+/* ---- own ports behind the front (issues 12 and 16) ----
+ * A generation's private socket is a unix socket file ([proxy] private_socket = "unix", the
+ * default: the cheapest) or a loopback TCP port of the public listener's family ("tcp": Go sees
+ * the front's address as the peer, so Gin's ClientIP() takes X-Forwarded-For). An app that
+ * binds the public address itself, under takeover, gets its generation's socket, a TCP one of
+ * its family (front_takeover_route()); one with a forward listener binds a loopback port baton
+ * picks per generation, told in PORT. */
+
+static void own_ports_init(struct front *f, const int *listen_fds)
+{
+	f->tcp = f->cfg->proxy.private_socket && !strcmp(f->cfg->proxy.private_socket, "tcp");
+	f->family = xcalloc((size_t)f->n + 1, sizeof(int));
+	f->fwd = -1;
+	for (int i = 0; i < f->n; i++) {
+		const struct cfg_listen *cl = &f->cfg->listen[i];
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		f->family[i] = AF_UNSPEC;
+		if (listen_fds[i] >= 0 &&
+		    getsockname(listen_fds[i], (struct sockaddr *)&ss, &len) == 0)
+			f->family[i] = ss.ss_family;
+		if (cl->proxy != LISTEN_PROXY_NONE && cl->forward && f->fwd < 0)
+			f->fwd = i;
+	}
+}
+
+static bool is_ip(int family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* Listener i's private socket for generation id: TCP of family, or a unix one. */
+static int own_open(struct front *f, struct privsock *ps, unsigned id, int i, int family,
+		    char **err)
+{
+	const struct cfg_listen *cl = &f->cfg->listen[i];
+	if (is_ip(family))
+		return privsock_open_tcp(ps, family, cl->backlog, err);
+	return privsock_open(ps, f->dir, id, i, cl->name, cl->backlog, err);
+}
+
+/* The forward listener's port for generation id: picked, told in PORT. */
+static int own_forward(struct front *f, struct privsock *ps, struct strv *env, char **err)
+{
+	const struct cfg_listen *cl = &f->cfg->listen[f->fwd];
+	memset(ps, 0, sizeof(*ps));
+	ps->fd = -1;
+	ps->addrlen = sizeof(ps->addr);
+	if (forward_parse_target(cl->forward, &ps->addr, &ps->addrlen, err) < 0)
+		return -EINVAL;
+	char *why = NULL;
+	int r = privsock_pick_port(&ps->addr, ps->addrlen, &why);
+	if (r < 0) {
+		*err = xasprintf("listener '%s': forward \"%s\": %s", cl->name, cl->forward, why);
+		free(why);
+		return r;
+	}
+	unsigned port = ps->addr.ss_family == AF_INET
+				? ntohs(((struct sockaddr_in *)&ps->addr)->sin_port)
+				: ntohs(((struct sockaddr_in6 *)&ps->addr)->sin6_port);
+	char b[16];
+	snprintf(b, sizeof(b), "%u", port);
+	env_set(env, "PORT", b);
+	return 0;
+}
+
 /* gen_opts.prepare */
-static int front_prepare(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
-			 socklen_t *probe_len, char **err)
+static int front_prepare(void *data, int id, int *fds, int nfds, struct strv *env,
+			 struct sockaddr_storage *probe, socklen_t *probe_len, char **err)
 {
 	struct front *f = data;
 	struct fgen *g = xcalloc(1, sizeof(*g));
@@ -293,29 +372,89 @@ static int front_prepare(void *data, int id, int *fds, int nfds, struct sockaddr
 	g->be = xcalloc((size_t)f->n + 1, sizeof(*g->be));
 	for (int i = 0; i < f->n; i++)
 		g->ps[i].fd = -1;
-	bool have_probe = false;
+	int probe_at = -1;
 	for (int i = 0; i < f->n; i++) {
-		if (!f->px[i] || f->slots[i] < 0 || f->slots[i] >= nfds)
+		int r;
+		if (!f->px[i])
 			continue;
-		const struct cfg_listen *cl = &f->cfg->listen[i];
-		int r = privsock_open(&g->ps[i], f->dir, (unsigned)id, i, cl->name, cl->backlog,
-				      err);
+		if (i == f->fwd)
+			r = own_forward(f, &g->ps[i], env, err);
+		else if (f->slots[i] < 0 || f->slots[i] >= nfds)
+			continue;
+		else
+			r = own_open(f, &g->ps[i], (unsigned)id, i, f->tcp ? f->family[i] : AF_UNIX,
+				     err);
 		if (r < 0) {
 			fgen_free(f, g);
 			return r;
 		}
-		fds[f->slots[i]] = g->ps[i].fd;
+		if (i != f->fwd)
+			fds[f->slots[i]] = g->ps[i].fd;
 		g->be[i] = proxy_backend_add(f->px[i], (unsigned)id,
 					     (struct sockaddr *)&g->ps[i].addr, g->ps[i].addrlen);
-		if (!have_probe) {
-			memcpy(probe, &g->ps[i].addr, g->ps[i].addrlen);
-			*probe_len = g->ps[i].addrlen;
-			have_probe = true;
-		}
+		if (probe_at < 0 || i == f->fwd) /* the forward port when there is one */
+			probe_at = i;
+	}
+	if (probe_at >= 0) {
+		memcpy(probe, &g->ps[probe_at].addr, g->ps[probe_at].addrlen);
+		*probe_len = g->ps[probe_at].addrlen;
 	}
 	f->g = xgrow(f->g, &f->capg, f->ng + 1, sizeof(*f->g));
 	f->g[f->ng++] = g;
 	return 0;
+}
+
+bool front_takeover_pass(void *data, int gen, const struct sockaddr *sa, size_t len)
+{
+	struct front *f = data;
+	struct fgen *g = f->fwd >= 0 ? fgen_find(f, gen) : NULL;
+	if (!g || sa->sa_family != g->ps[f->fwd].addr.ss_family)
+		return false;
+	const struct sockaddr_storage *own = &g->ps[f->fwd].addr;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return ((const struct sockaddr_in *)sa)->sin_port ==
+		       ((const struct sockaddr_in *)own)->sin_port;
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+		return ((const struct sockaddr_in6 *)sa)->sin6_port ==
+		       ((const struct sockaddr_in6 *)own)->sin6_port;
+	return false;
+}
+
+int front_takeover_route(void *data, int gen, int index, int family, char **err)
+{
+	struct front *f = data;
+	struct fgen *g = fgen_find(f, gen);
+	if (!g || index < 0 || index >= f->n || !g->be[index] || index == f->fwd) {
+		*err = xasprintf("generation %d has no private socket for listener '%s'", gen,
+				 index >= 0 && index < f->n ? f->cfg->listen[index].name : "?");
+		return -EADDRINUSE;
+	}
+	struct privsock *ps = &g->ps[index];
+	if (ps->fd >= 0 && ps->addr.ss_family == family)
+		return ps->fd;
+	/* prepared as a unix socket ("unix"): this app needs one of its own family */
+	struct privsock np;
+	int r = own_open(f, &np, (unsigned)gen, index, family, err);
+	if (r < 0)
+		return r;
+	struct proxy_backend_stats st;
+	proxy_backend_get_stats(g->be[index], &st);
+	proxy_backend_remove(g->be[index]);
+	privsock_close(ps);
+	*ps = np;
+	g->be[index] = proxy_backend_add(f->px[index], (unsigned)gen, (struct sockaddr *)&ps->addr,
+					 ps->addrlen);
+	proxy_backend_set_weight(g->be[index], st.weight);
+	bool first = true; /* probes and checks go to the first private socket */
+	for (int i = 0; i < index; i++)
+		first &= !g->be[i];
+	if (first && f->fwd < 0 && f->gens)
+		gen_set_probe(f->gens, gen, (struct sockaddr *)&ps->addr, ps->addrlen);
+	if (first && f->hc && st.weight > 0) { /* serving already (ready = "exec") */
+		health_checker_remove(f->hc, (unsigned)gen);
+		check_gen(f, gen);
+	}
+	return ps->fd;
 }
 
 static void gone(struct front *f, int id)

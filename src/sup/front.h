@@ -40,6 +40,16 @@ void front_gen_opts(struct front *f, struct gen_opts *o, const struct gen_cbs *p
 		    void *policy_data, struct gen_cbs *cbs_out);
 void front_set_gens(struct front *f, struct gens *s);
 
+/* Bind takeover behind the front (takeover_route_fd()'s route, data = the front): the private
+ * socket of generation gen for listener index, of the family the app's socket is. An fd the
+ * front keeps, or -errno with *err set. */
+int front_takeover_route(void *data, int gen, int index, int family, char **err);
+
+/* takeover_set_pass()'s pass (data = the front): true for generation gen's own forward port,
+ * which takeover leaves alone (no later generation binds it). */
+struct sockaddr;
+bool front_takeover_pass(void *data, int gen, const struct sockaddr *sa, size_t len);
+
 /* Dev mode: the broken-build page (NULL: the build is fine again) and live reload. */
 void front_set_error_page(struct front *f, const char *html);
 bool front_live_reload(const struct front *f);

@@ -62,6 +62,7 @@ struct child_reaper;
 struct notify_msg;
 struct fdstore;
 struct gens;
+struct strv;
 
 /* FAILING: it missed its ready deadline and is being stopped; gen_list() shows it as STARTING
  * (the control protocol's states). */
@@ -87,12 +88,14 @@ struct gen_opts {
 	struct sockaddr_storage port_addr;
 	socklen_t port_addrlen;
 	/* Proxy mode (the HTTP front): called before each spawn of generation id with a copy of
-	 * the listener fds; it may put the generation's private sockets in place of some and give
-	 * the address READY_HTTP probes. 0, or -errno with *err set (freed here): the spawn fails
-	 * and is reported like any. NULL: the fds are handed over as they are. What it made is
-	 * the caller's to release once that generation is gone (cbs.exited / cbs.failed). */
-	int (*prepare)(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
-		       socklen_t *probe_len, char **err);
+	 * the listener fds; it may put the generation's private sockets in place of some, add to
+	 * the generation's environment (env: a struct strv, PORT for a forward listener) and give
+	 * the address READY_HTTP probes (and READY_PORT, when port_addrlen is 0). 0, or -errno
+	 * with *err set (freed here): the spawn fails and is reported like any. NULL: the fds are
+	 * handed over as they are. What it made is the caller's to release once that generation
+	 * is gone (cbs.exited / cbs.failed). */
+	int (*prepare)(void *data, int id, int *fds, int nfds, struct strv *env,
+		       struct sockaddr_storage *probe, socklen_t *probe_len, char **err);
 	void *prepare_data;
 	const char *ready_path; /* READY_HTTP: ready once a GET of it at probe answers 2xx */
 	/* Proxy mode: a generation replaced by a newer ready one is not stopped at once (its
@@ -179,6 +182,10 @@ int gen_retire(struct gens *s);
  * when id is not retiring. */
 int gen_retire_id(struct gens *s, int id);
 int gen_revert(struct gens *s);
+/* Proxy mode: generation id's probe address changed (its app bound a private socket of another
+ * family than the one prepared, takeover.h); a starting generation is probed there from now
+ * on. -ESRCH when id is not live. */
+int gen_set_probe(struct gens *s, int id, const struct sockaddr *addr, socklen_t len);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);
 

@@ -151,12 +151,15 @@ static void probe_try(struct loop *l, void *data)
 	if (g->state != GEN_STARTING)
 		return;
 	gen_probe_stop(g);
-	int fd = socket(s->o.port_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* the forward port, or (proxy with forward) the generation's own one */
+	const struct sockaddr_storage *to = s->o.port_addrlen ? &s->o.port_addr : &g->http_addr;
+	socklen_t tolen = s->o.port_addrlen ? s->o.port_addrlen : g->http_len;
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
 		return;
 	}
-	if (connect(fd, (struct sockaddr *)&s->o.port_addr, s->o.port_addrlen) == 0) {
+	if (connect(fd, (const struct sockaddr *)to, tolen) == 0) {
 		close(fd);
 		gen_event(g, GEN_EV_READY, NULL);
 		return;
@@ -268,7 +271,7 @@ void gen_spawn(struct gens *s)
 	}
 	if (s->o.prepare) {
 		char *perr = NULL;
-		int pr = s->o.prepare(s->o.prepare_data, g->id, fds, s->o.nfds, &g->http_addr,
+		int pr = s->o.prepare(s->o.prepare_data, g->id, fds, s->o.nfds, &env, &g->http_addr,
 				      &g->http_len, &perr);
 		if (pr < 0) {
 			strv_release(&env);
@@ -343,6 +346,21 @@ void gen_spawn(struct gens *s)
 		break;
 	}
 	loop_timer_arm_at(g->timer, g->ready_deadline);
+}
+
+int gen_set_probe(struct gens *s, int id, const struct sockaddr *addr, socklen_t len)
+{
+	for (size_t i = 0; i < s->ngen; i++) {
+		struct gen *g = s->gen[i];
+		if (g->id != id || g->state == GEN_EXITED)
+			continue;
+		if (len > sizeof(g->http_addr))
+			return -EINVAL;
+		memcpy(&g->http_addr, addr, len);
+		g->http_len = len;
+		return 0;
+	}
+	return -ESRCH;
 }
 
 int gen_adopt(struct gens *s, const struct gen_info *gi, int64_t kill_at_ms, int crashes)

@@ -30,7 +30,11 @@ struct tk_held {
 	char key[TK_KEY_MAX];
 	int fd;
 	bool preset; /* from [[listen]]: never dropped */
-	int *gens;   /* generations that bound it */
+	/* behind the front: a bind of key gets route()'s socket (takeover_route_fd()) */
+	takeover_route_fn route;
+	void *route_data;
+	int route_index;
+	int *gens; /* generations that bound it */
 	size_t ngens, capgens;
 };
 
@@ -48,6 +52,8 @@ struct takeover {
 	struct tk_trap **traps;
 	size_t ntraps, captraps;
 	struct seccomp_notif_sizes sz;
+	bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len);
+	void *pass_data;
 };
 
 struct takeover *takeover_new(struct loop *l, char **why)
@@ -177,6 +183,26 @@ int takeover_hold_fd(struct takeover *tk, int fd)
 	return 0;
 }
 
+int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data, int index)
+{
+	int r = takeover_hold_fd(tk, fd);
+	if (r < 0)
+		return r;
+	struct tk_held *h = &tk->held[tk->nheld - 1];
+	h->route = route;
+	h->route_data = data;
+	h->route_index = index;
+	return 0;
+}
+
+void takeover_set_pass(struct takeover *tk,
+		       bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len),
+		       void *data)
+{
+	tk->pass = pass;
+	tk->pass_data = data;
+}
+
 /* FD_CLOEXEC of the app's fd, from /proc/PID/fdinfo (0 when unknown). */
 static unsigned app_fd_cloexec(pid_t pid, int fd)
 {
@@ -221,6 +247,8 @@ static void handle_bind(struct tk_trap *t, const struct seccomp_notif *req,
 	char key[TK_KEY_MAX];
 	if (tk_addr_decode(&ss, len, key) != 1)
 		return;
+	if (tk->pass && tk->pass(tk->pass_data, t->gen, (const struct sockaddr *)&ss, len))
+		return;
 	/* the pid is the one that asked only while the notification is pending */
 	int pidfd = sys_pidfd_open(req->pid, 0);
 	if (pidfd < 0)
@@ -248,11 +276,32 @@ static void handle_bind(struct tk_trap *t, const struct seccomp_notif *req,
 			 key);
 		return;
 	}
+	int src = h->fd;
+	if (h->route) {
+		/* behind the front: the generation's private socket, of the app's family */
+		int family = 0;
+		socklen_t fl = sizeof(family);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &fl) < 0)
+			family = AF_UNSPEC;
+		char *err = NULL;
+		src = h->route(h->route_data, t->gen, h->route_index, family, &err);
+		if (src < 0) {
+			log_warn("generation %d binds %s: no private socket for it (%s); its bind "
+				 "fails",
+				 t->gen, key, err ? err : strerror(-src));
+			free(err);
+			close(fd);
+			resp->flags = 0;
+			resp->val = -1;
+			resp->error = src;
+			return;
+		}
+	}
 	close(fd);
 	struct seccomp_notif_addfd add = {
 		.id = req->id,
 		.flags = SECCOMP_ADDFD_FLAG_SETFD,
-		.srcfd = (uint32_t)h->fd,
+		.srcfd = (uint32_t)src,
 		.newfd = (uint32_t)sockfd,
 		.newfd_flags = app_fd_cloexec(req->pid, sockfd),
 	};
@@ -267,7 +316,11 @@ static void handle_bind(struct tk_trap *t, const struct seccomp_notif *req,
 	resp->flags = 0;
 	resp->val = 0;
 	resp->error = 0;
-	log_info("generation %d binds %s: it gets the socket baton holds", t->gen, key);
+	if (h->route)
+		log_info("generation %d binds %s: it gets a private socket behind the front",
+			 t->gen, key);
+	else
+		log_info("generation %d binds %s: it gets the socket baton holds", t->gen, key);
 }
 
 static void trap_remove(struct tk_trap *t)
@@ -470,7 +523,7 @@ static bool queues_busy(const struct takeover *tk, int gen)
 	for (size_t i = 0; i < tk->nheld; i++) {
 		struct tcp_info ti;
 		socklen_t len = sizeof(ti);
-		if (held_has(&tk->held[i], gen) &&
+		if (held_has(&tk->held[i], gen) && !tk->held[i].route &&
 		    getsockopt(tk->held[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 		    ti.tcpi_state == TCP_LISTEN && ti.tcpi_unacked > 0)
 			return true;

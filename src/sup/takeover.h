@@ -25,6 +25,21 @@ void takeover_free(struct takeover *tk);
 /* Hold a socket baton owns already (a [[listen]] listener; duplicated): an app binding its
  * address gets it. 0 or -errno (-EINVAL: not an address takeover holds). */
 int takeover_hold_fd(struct takeover *tk, int fd);
+/* A [[listen]] socket behind the HTTP front (own ports behind the front): an app binding its
+ * address gets, in place of its own socket, the one route() gives for that generation (its
+ * private socket; family: the app's socket's) instead of the public one, so every request
+ * still goes through the front. route returns a listening fd that stays baton's (installed as
+ * a duplicate), or -errno with *err set (the caller frees): the app's bind fails with it. fd
+ * is duplicated as in takeover_hold_fd(). 0 or -errno. */
+typedef int (*takeover_route_fn)(void *data, int gen, int index, int family, char **err);
+int takeover_route_fd(struct takeover *tk, int fd, takeover_route_fn route, void *data, int index);
+/* Binds that pass untouched although their address is of a held kind: pass(data, gen, sa, len)
+ * true (the front's per-generation forward port, which no later generation binds). NULL:
+ * none. */
+struct sockaddr;
+void takeover_set_pass(struct takeover *tk,
+		       bool (*pass)(void *data, int gen, const struct sockaddr *sa, size_t len),
+		       void *data);
 /* Generation gen's bind filter listener (tk owns trap_fd from here, even on failure). 0 or
  * -errno. The listener is dropped when every process under the filter is gone. */
 int takeover_attach(struct takeover *tk, int gen, int trap_fd);

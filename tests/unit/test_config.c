@@ -956,8 +956,21 @@ static void test_proxy_keys(void **state)
 	one_error(MIN_RUN "[[tls]]\nname = \"x\"\ncert = \"c\"\nkey = \"k\"\n"
 			  "[[tls]]\nname = \"x\"\ncert = \"d\"\nkey = \"k\"\n",
 		  8, 8, "duplicate [[tls]] name 'x'");
-	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n", 6,
-		  9, "'listen.proxy': proxy = \"http\" with 'forward' is not available yet");
+	/* own ports behind the front: proxy with forward, one such listener; private_socket */
+	cfg = load_ok(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n");
+	assert_string_equal(cfg->proxy.private_socket, "unix");
+	config_free(cfg);
+	cfg = load_ok(MIN_RUN "[proxy]\nprivate_socket = \"tcp\"\n[[listen]]\naddress = \":1\"\n"
+			      "proxy = \"http\"\n");
+	assert_string_equal(cfg->proxy.private_socket, "tcp");
+	round_trip(cfg);
+	config_free(cfg);
+	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nforward = \":2\"\nproxy = \"http\"\n"
+			  "[[listen]]\naddress = \":3\"\nforward = \":4\"\nproxy = \"http\"\n",
+		  10, 9,
+		  "'listen.proxy': only one listener may have proxy = \"http\" with 'forward'");
+	one_error(MIN_RUN "[proxy]\nprivate_socket = \"udp\"\n", 4, 18,
+		  "'proxy.private_socket': expected \"tcp\" or \"unix\", not \"udp\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = \"tcp\"\n", 5, 9,
 		  "'listen.proxy': invalid value \"tcp\": expected \"http\", \"https\" or \"\"");
 	one_error(MIN_RUN "[[listen]]\naddress = \":1\"\nproxy = true\n", 5, 9,

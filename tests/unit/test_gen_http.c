@@ -74,9 +74,10 @@ static const struct gen_cbs cbs = {
 	.stopped = cb_stopped,
 };
 
-static int prepare(void *data, int id, int *fds, int nfds, struct sockaddr_storage *probe,
-		   socklen_t *probe_len, char **err)
+static int prepare(void *data, int id, int *fds, int nfds, struct strv *env,
+		   struct sockaddr_storage *probe, socklen_t *probe_len, char **err)
 {
+	(void)env;
 	struct fx *f = data;
 	assert_int_equal(nfds, 1);
 	assert_int_equal(fds[0], -1); /* the public listener's slot (none in this test) */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -119,12 +120,81 @@ static void test_long_path_abstract(void **state)
 	free(dir);
 }
 
+/* Loopback TCP private sockets: the family asked for, listening on 127.0.0.1 / ::1, reachable
+ * at ps.addr, CLOEXEC and blocking, no path; another family refused with nothing left open. */
+static void test_tcp(void **state)
+{
+	(void)state;
+	int before = tu_count_fds();
+	char *err = NULL;
+	struct privsock ps;
+	assert_int_equal(privsock_open_tcp(&ps, AF_INET, 16, &err), 0);
+	assert_null(err);
+	assert_null(ps.path);
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ps.addr;
+	assert_int_equal(in->sin_family, AF_INET);
+	assert_int_equal(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_true(ntohs(in->sin_port) > 0);
+	assert_true(fcntl(ps.fd, F_GETFD) & FD_CLOEXEC);
+	assert_false(fcntl(ps.fd, F_GETFL) & O_NONBLOCK);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (const struct sockaddr *)&ps.addr, ps.addrlen), 0);
+	int a = accept4(ps.fd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(a >= 0);
+	close(a);
+	close(c);
+	privsock_close(&ps);
+
+	/* IPv6: ::1, or the v4-mapped loopback when ::1 is missing; reachable either way */
+	assert_int_equal(privsock_open_tcp(&ps, AF_INET6, 16, &err), 0);
+	assert_int_equal(ps.addr.ss_family, AF_INET6);
+	c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (const struct sockaddr *)&ps.addr, ps.addrlen), 0);
+	close(c);
+	privsock_close(&ps);
+
+	assert_int_equal(privsock_open_tcp(&ps, AF_UNIX, 16, &err), -EAFNOSUPPORT);
+	assert_non_null(strstr(err, "IPv4 or IPv6"));
+	free(err);
+	assert_int_equal(ps.fd, -1);
+	assert_int_equal(tu_count_fds(), before);
+}
+
+/* A forward port: a free one on the host asked for, released (the app binds it). */
+static void test_pick_port(void **state)
+{
+	(void)state;
+	int before = tu_count_fds();
+	char *err = NULL;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in->sin_port = htons(1); /* a placeholder: replaced */
+	assert_int_equal(privsock_pick_port(&ss, sizeof(*in), &err), 0);
+	assert_true(ntohs(in->sin_port) > 1);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(s, (struct sockaddr *)in, sizeof(*in)), 0); /* free for the app */
+	close(s);
+	/* an address this machine does not have */
+	in->sin_addr.s_addr = htonl(0xC0000201); /* 192.0.2.1, TEST-NET-1 */
+	assert_int_equal(privsock_pick_port(&ss, sizeof(*in), &err), -EADDRNOTAVAIL);
+	assert_non_null(strstr(err, "cannot pick a free port"));
+	free(err);
+	ss.ss_family = AF_UNIX;
+	err = NULL;
+	assert_int_equal(privsock_pick_port(&ss, sizeof(ss), &err), -EAFNOSUPPORT);
+	free(err);
+	assert_int_equal(tu_count_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_file_socket),
-		cmocka_unit_test(test_stale_and_live),
-		cmocka_unit_test(test_long_path_abstract),
+		cmocka_unit_test(test_file_socket),	   cmocka_unit_test(test_stale_and_live),
+		cmocka_unit_test(test_long_path_abstract), cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_pick_port),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 //	POST /echo     the request body, as sent
 //	GET  /healthz  200, or 503 once the file named by HEALTH_FAIL_FILE exists
 //	GET  /slow     sleeps ?ms= (0..60000) then answers
+//	GET  /client   what Gin sees of the client: {"client_ip": c.ClientIP(), "remote": RemoteAddr,
+//	               "xff": X-Forwarded-For, "gen": N}
 //	GET  /ws       WebSocket echo (golang.org/x/net/websocket); the first message back is
 //	               "gen=N", then every message is echoed
 //	GET  /header   the request header named by ?name= (e.g. X-Forwarded-Proto), as received
@@ -105,6 +107,10 @@ func main() {
 		}
 	})
 	r.GET("/ws", func(c *gin.Context) { ws.ServeHTTP(c.Writer, c.Request) })
+	r.GET("/client", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"client_ip": c.ClientIP(), "remote": c.Request.RemoteAddr,
+			"xff": c.GetHeader("X-Forwarded-For"), "gen": gen})
+	})
 
 	// /header: what a front in between passed on (the HTTPS front tests)
 	r.GET("/header", func(c *gin.Context) {

@@ -44,6 +44,11 @@ func main() {
 	r.GET("/pid", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"pid": os.Getpid(), "version": version})
 	})
+	// what Gin sees of the client (behind baton's front: X-Forwarded-For, ClientIP())
+	r.GET("/client", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"client_ip": c.ClientIP(), "remote": c.Request.RemoteAddr,
+			"xff": c.GetHeader("X-Forwarded-For"), "pid": os.Getpid()})
+	})
 	addrs := os.Getenv("TK_ADDRS")
 	if addrs == "" {
 		// the usual way: Run binds addr and serves until the process dies
