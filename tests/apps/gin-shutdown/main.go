@@ -1,5 +1,5 @@
 // gin-shutdown: a plain Gin app with the graceful shutdown every tutorial shows and nothing
-// more: it serves on the socket baton hands it (LISTEN_FDS, the first one) or binds :$PORT, and
+// more: it serves on the sockets baton hands it (LISTEN_FDS) or binds :$PORT, and
 // on SIGTERM calls http.Server.Shutdown, which closes idle keep-alive connections at once. It
 // has no drain trick (no "Connection: close" while draining): behind `proxy = "http"` the
 // front must hide that from clients. Tests copy this file and edit `version`.
@@ -15,10 +15,14 @@
 //	               "gen=N", then every message is echoed
 //	GET  /who      "PID MODE gen=N" with 200, in the behaviour mode (for the rollout tests)
 //	GET  /fail     "PID MODE gen=N" with 503
+//	GET  /header   the request header named by ?name= (e.g. X-Forwarded-Proto), as received
 //
 // The behaviour mode is read once at start from the file "mode" in the working directory, if
 // present ("ok" otherwise), and applies to /who only: "ok" answers at once, "bad" answers 500 on
 // 30 % of requests, "slow" answers 250 ms later. Every other route ignores it.
+//
+// It serves every socket in LISTEN_FDS with the same routes (one per listener behind the
+// front: the HTTPS front tests run several).
 package main
 
 import (
@@ -42,9 +46,13 @@ import (
 
 const version = "gin-shutdown v1"
 
+// extra: the sockets after the first one (several [[listen]] behind the front)
+var extra []net.Listener
+
 func listener() (net.Listener, error) {
 	ls, err := activation.Listeners()
 	if err == nil && len(ls) > 0 && ls[0] != nil {
+		extra = ls[1:]
 		return ls[0], nil
 	}
 	port := os.Getenv("PORT")
@@ -147,12 +155,23 @@ func main() {
 			"xff": c.GetHeader("X-Forwarded-For"), "gen": gen})
 	})
 
+	// /header: what a front in between passed on (the HTTPS front tests)
+	r.GET("/header", func(c *gin.Context) {
+		c.String(http.StatusOK, "%s\n", c.GetHeader(c.Query("name")))
+	})
+
 	ln, err := listener()
 	if err != nil {
 		os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: r}
+	// the other sockets baton hands over (several [[listen]] behind the front)
+	for _, l := range extra {
+		if l != nil {
+			go srv.Serve(l)
+		}
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 			os.Stderr.WriteString("gin-shutdown: " + err.Error() + "\n")
