@@ -1,6 +1,7 @@
 /* TLS as a client: the context and the transport (see tlsclient.h). */
 #include "tls/ossl_ssl_sym.h"
 #include "tls/tlsclient.h"
+#include "tls/tlsconn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,79 +82,6 @@ void tls_client_free(struct tls_client *t)
 	free(t);
 }
 
-/* ---- the transport ---- */
-
-/* A failed SSL read or write as -errno; sets c->want on -EAGAIN. */
-static ssize_t io_error(struct conn *c, int ret, bool reading)
-{
-	switch (SSL_get_error(c->ctx, ret)) {
-	case SSL_ERROR_WANT_READ:
-		c->want = reading ? 0 : EPOLLIN;
-		return -EAGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		c->want = reading ? EPOLLOUT : 0;
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		return errno ? -errno : 0; /* an EOF without close_notify reads as an end */
-	default:
-		ERR_clear_error();
-		return -EPROTO;
-	}
-}
-
-static ssize_t tls_read(struct conn *c, void *buf, size_t len)
-{
-	size_t n = 0;
-	c->want = 0;
-	errno = 0;
-	int r = SSL_read_ex(c->ctx, buf, len, &n);
-	return r == 1 ? (ssize_t)n : io_error(c, r, true);
-}
-
-static ssize_t tls_write(struct conn *c, const void *buf, size_t len)
-{
-	size_t n = 0;
-	c->want = 0;
-	errno = 0;
-	if (!len)
-		return 0;
-	int r = SSL_write_ex(c->ctx, buf, len, &n);
-	return r == 1 ? (ssize_t)n : io_error(c, r, false);
-}
-
-static int tls_shutdown(struct conn *c)
-{
-	SSL_shutdown(c->ctx); /* close_notify, best effort: the socket's half-close follows */
-	ERR_clear_error();
-	return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
-}
-
-static void tls_close(struct conn *c, bool reset)
-{
-	(void)reset;
-	SSL_free(c->ctx);
-	c->ctx = NULL;
-	close(c->fd);
-	c->fd = -1;
-}
-
-static int tls_splice_fd(const struct conn *c)
-{
-	(void)c;
-	return -EOPNOTSUPP;
-}
-
-static const struct conn_ops tls_client_ops = {
-	.read = tls_read,
-	.write = tls_write,
-	.shutdown = tls_shutdown,
-	.close = tls_close,
-	.splice_fd = tls_splice_fd,
-};
-
 int tls_client_conn_init(struct conn *c, struct tls_client *t, const char *host, char **err)
 {
 	SSL *ssl = SSL_new(t->ctx);
@@ -173,7 +101,7 @@ int tls_client_conn_init(struct conn *c, struct tls_client *t, const char *host,
 		SSL_free(ssl);
 		return -1;
 	}
-	c->ops = &tls_client_ops;
+	c->ops = &tls_conn_lax_ops;
 	c->ctx = ssl;
 	c->want = 0;
 	return 0;

@@ -1,5 +1,6 @@
 /* TLS termination: certificate groups with SNI, and the TLS transport (see tlsfront.h). */
 #include "tls/ossl_ssl_sym.h"
+#include "tls/tlsconn.h"
 #include "tls/tlsfront.h"
 
 #include <errno.h>
@@ -158,86 +159,6 @@ int64_t tls_front_not_after(const struct tls_front *f, const char *name)
 	return -1;
 }
 
-/* ---- the transport ---- */
-
-/* -errno for a failed SSL call; sets c->want on -EAGAIN. */
-static ssize_t io_error(struct conn *c, SSL *s, int ret, bool reading)
-{
-	int e = SSL_get_error(s, ret);
-	switch (e) {
-	case SSL_ERROR_WANT_READ:
-		c->want = reading ? 0 : EPOLLIN;
-		return -EAGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		c->want = reading ? EPOLLOUT : 0;
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return reading ? 0 : -EPIPE;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		return errno ? -errno : -ECONNRESET;
-	default:
-		ERR_clear_error();
-		return -EPROTO; /* a bad record, a failed handshake */
-	}
-}
-
-static ssize_t tls_read(struct conn *c, void *buf, size_t len)
-{
-	SSL *s = c->ctx;
-	size_t n = 0;
-	c->want = 0;
-	errno = 0;
-	int r = SSL_read_ex(s, buf, len, &n);
-	return r == 1 ? (ssize_t)n : io_error(c, s, r, true);
-}
-
-static ssize_t tls_write(struct conn *c, const void *buf, size_t len)
-{
-	SSL *s = c->ctx;
-	size_t n = 0;
-	c->want = 0;
-	errno = 0;
-	if (!len)
-		return 0;
-	int r = SSL_write_ex(s, buf, len, &n);
-	return r == 1 ? (ssize_t)n : io_error(c, s, r, false);
-}
-
-static int tls_shutdown(struct conn *c)
-{
-	ERR_clear_error();
-	SSL_shutdown(c->ctx); /* close_notify, best effort: the socket's half-close follows */
-	ERR_clear_error();
-	return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
-}
-
-static void tls_close(struct conn *c, bool reset)
-{
-	SSL_free(c->ctx);
-	c->ctx = NULL;
-	if (reset) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(c->fd);
-	c->fd = -1;
-}
-
-static int tls_splice_fd(const struct conn *c)
-{
-	(void)c;
-	return -EOPNOTSUPP;
-}
-
-static const struct conn_ops tls_ops = {
-	.read = tls_read,
-	.write = tls_write,
-	.shutdown = tls_shutdown,
-	.close = tls_close,
-	.splice_fd = tls_splice_fd,
-};
-
 int tls_conn_init(struct conn *c, int fd, struct tls_front *f, char **err)
 {
 	if (!f->ngroups) {
@@ -254,7 +175,7 @@ int tls_conn_init(struct conn *c, int fd, struct tls_front *f, char **err)
 		return -ENOMEM;
 	}
 	SSL_set_accept_state(s);
-	c->ops = &tls_ops;
+	c->ops = &tls_conn_strict_ops;
 	c->fd = fd;
 	c->ctx = s;
 	c->want = 0;
