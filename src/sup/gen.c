@@ -142,7 +142,8 @@ static void stop_now(struct gens *s, struct gen *g)
  * frozen (SIGSTOP: it accepts nothing more, the next generation takes every new connection)
  * and looked at; with a request in flight (or, with a successor serving, connections still
  * queued) it is let go on for QUIET_RETRY_MS and frozen again,
- * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT. */
+ * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT (in dev,
+ * once idle, SIGKILL instead: see below). */
 #define QUIET_RETRY_MS 2
 #define QUIET_TRIES 50
 
@@ -167,8 +168,15 @@ static void quiet_try(struct loop *l, void *data)
 		loop_timer_arm_in(g->quiet_timer, QUIET_RETRY_MS);
 		return;
 	}
-	if (g->quiet_tries >= QUIET_TRIES)
+	if (g->quiet_tries >= QUIET_TRIES) {
 		log_info("generation %d still has requests in flight: stopping it now", g->id);
+	} else if (!s->o.overlap) {
+		/* dev: the frozen, idle build is discarded with SIGKILL (air's default too). With
+		 * stop_signal it would run on its way out, and an app without graceful shutdown may
+		 * accept one more connection then and die with it; SIGKILL never lets it run. */
+		if (child_stop(g->child, SIGKILL, 0) == 0)
+			return;
+	}
 	stop_now(s, g);
 	kill(-pgid, SIGCONT);
 }
@@ -540,6 +548,16 @@ void gen_free(struct gens *s)
 	free(s);
 }
 
+/* Without overlap (dev) the old generation is stopped before the new one starts: they would
+ * fight over the addresses the app binds itself. Not when bind takeover holds every one of
+ * them: the new one gets the held sockets, is ready once it listens on each, and only then is
+ * the old one stopped (quietly): nothing waits in the queue for a start. */
+bool gen_takeover_overlap(const struct gens *s)
+{
+	return s->o.takeover && s->o.ready_takeover && s->current > 0 &&
+	       takeover_gen_bound(s->o.takeover, s->current);
+}
+
 int gen_replace(struct gens *s)
 {
 	if (s->stopping)
@@ -550,7 +568,7 @@ int gen_replace(struct gens *s)
 	}
 	loop_timer_disarm(s->backoff);
 	struct gen *cur = s->current ? find_gen(s, s->current) : NULL;
-	if (cur && !s->o.overlap) {
+	if (cur && !s->o.overlap && !gen_takeover_overlap(s)) {
 		s->waiting_for = cur->id;
 		s->current = 0;
 		gen_event(cur, GEN_EV_STOP, NULL);
