@@ -176,6 +176,10 @@ static void quiet_try(struct loop *l, void *data)
 		 * accept one more connection then and die with it; SIGKILL never lets it run. */
 		if (child_stop(g->child, SIGKILL, 0) == 0)
 			return;
+	} else {
+		/* its stop signal may shut it down gracefully: it runs again, but its event loop
+		 * no longer hears of new connections on the held sockets */
+		takeover_group_unwatch(s->o.takeover, pgid);
 	}
 	stop_now(s, g);
 	kill(-pgid, SIGCONT);
@@ -549,12 +553,12 @@ void gen_free(struct gens *s)
 }
 
 /* Without overlap (dev) the old generation is stopped before the new one starts: they would
- * fight over the addresses the app binds itself. Not when bind takeover holds every one of
- * them: the new one gets the held sockets, is ready once it listens on each, and only then is
- * the old one stopped (quietly): nothing waits in the queue for a start. */
+ * fight over the addresses the app binds itself. Not when bind takeover holds them and ready
+ * is "exec" (zero config): the new one gets the held sockets, is ready once it listens on
+ * each, and only then is the old one stopped (quietly): no connection waits for a start. */
 bool gen_takeover_overlap(const struct gens *s)
 {
-	return s->o.takeover && s->o.ready_takeover && s->current > 0 &&
+	return s->o.takeover && s->o.ready_takeover && s->o.ready == READY_EXEC && s->current > 0 &&
 	       takeover_gen_bound(s->o.takeover, s->current);
 }
 
