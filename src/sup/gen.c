@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "proc/child.h"
@@ -560,6 +561,32 @@ bool gen_takeover_overlap(const struct gens *s)
 {
 	return s->o.takeover && s->o.ready_takeover && s->o.ready == READY_EXEC && s->current > 0 &&
 	       takeover_gen_bound(s->o.takeover, s->current);
+}
+
+/* Whether an unprivileged baton may set a nice value of base again once raised. */
+static bool nice_restorable(int base)
+{
+	struct rlimit rl;
+	if (geteuid() == 0)
+		return true;
+	return getrlimit(RLIMIT_NICE, &rl) == 0 &&
+	       (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= base);
+}
+
+void gen_lower_priority(struct gens *s, bool lower)
+{
+	if (lower == s->lowered)
+		return;
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (errno || (lower && !nice_restorable(base)))
+		return;
+	s->lowered = lower;
+	for (size_t i = 0; i < s->ngen; i++)
+		if (child_running(s->gen[i]->child) &&
+		    setpriority(PRIO_PGRP, (id_t)child_pid(s->gen[i]->child), lower ? 19 : base) <
+			    0)
+			log_debug("generation %d: setpriority: %s", s->gen[i]->id, strerror(errno));
 }
 
 int gen_replace(struct gens *s)

@@ -181,6 +181,10 @@ int gen_retire_id(struct gens *s, int id);
 int gen_revert(struct gens *s);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);
+/* dev: while a build runs (lower), the generations' process groups run at the lowest CPU
+ * priority (nice 19), so the compiler gets the cores; put back to baton's own niceness after.
+ * Does nothing when baton could not put it back (not root and RLIMIT_NICE too low). */
+void gen_lower_priority(struct gens *s, bool lower);
 
 bool gen_busy(const struct gens *s);   /* a generation is starting or a replace is pending */
 int gen_serving(const struct gens *s); /* id of the serving generation, 0 if none */

@@ -72,6 +72,7 @@ struct gens {
 	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
 	bool stopping;
 	bool stopped_sent;
+	bool lowered; /* gen_lower_priority() */
 	int crashes;
 	struct loop_timer *backoff;
 	struct fdstore *store; /* FDSTORE=1 fds, handed to every later generation */
