@@ -217,7 +217,9 @@ static void takeover_try(struct loop *l, void *data)
 	struct gens *s = g->set;
 	if (g->state != GEN_STARTING)
 		return;
-	if (takeover_gen_ready(s->o.takeover, g->id, s->current)) {
+	/* dev's overlap (tk_ready): once it listens on one address, even a new one (the port was
+	 * edited); addresses it no longer binds stay held until baton exits */
+	if (takeover_gen_ready(s->o.takeover, g->id, g->tk_ready ? 0 : s->current)) {
 		log_info("generation %d listens on every address: ready", g->id);
 		gen_event(g, GEN_EV_READY, NULL);
 		return;

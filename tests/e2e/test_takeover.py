@@ -98,6 +98,26 @@ def test_dev_zero_config_hard_coded_port(env):
 
 
 @pytest.mark.timeout(300)
+def test_dev_edited_port_is_served_at_once(env):
+    """`baton dev`, zero config: the build overlaps the serving one, and one that listens on a
+    new port (the address was edited) is ready then, not at ready_timeout."""
+    port, port2 = free_port(), free_port()
+    proj, main_go = gin_project(env.tmp, app="gin-takeover")
+    replace_in(main_go, APP_ADDR, f'const addr = "127.0.0.1:{port}"')
+    b = env.baton("dev", cwd=proj, env=GO_ENV)
+    b.wait_line(r"ready \(generation 1,", timeout=120)
+    wait_until(lambda: pid_at_or_none(port), timeout=30, what="generation 1 answers")
+    mark = b.mark()
+    replace_in(main_go, f'"127.0.0.1:{port}"', f'"127.0.0.1:{port2}"')
+    b.wait_line(r"generation 2 listens on every address: ready", timeout=120, start=mark)
+    b.wait_line(r"ready \(generation 2,", timeout=30, start=mark)
+    wait_until(lambda: pid_at_or_none(port2), timeout=30, what="generation 2 answers")
+    assert b.count(r"not ready within") == 0, b.output()
+    b.send(signal.SIGINT)
+    assert b.wait(timeout=30) == 0, b.output()
+
+
+@pytest.mark.timeout(300)
 def test_run_reloads_under_load(env):
     """`baton run` with [run] cmd only: 10 reloads under new-connection load, none refused, each
     reload a new pid; `baton status` lists the held address."""
