@@ -37,6 +37,8 @@
  *   overlap (baton run):  start N+1 on the same sockets; on its readiness drain N; on its
  *                         failure stop N+1 and keep N (rollback).
  *   no overlap (dev):     stop N first, start N+1 once N and its group are gone.
+ *                         Except with bind takeover and ready = exec, when N bound held
+ *                         addresses: then as overlap (gen_takeover_overlap in gen.c).
  * A crash of the serving generation outside a replace is reported; with restart_on_crash it is
  * restarted after a capped exponential backoff while the sockets stay held.
  *
