@@ -103,6 +103,7 @@ static void start_cycle(struct dev *d, const char *why, int64_t delay_ms)
 			say("%s — building in %lld ms (build.delay)", why, (long long)delay_ms);
 		else
 			say("%s — building", why);
+		gen_lower_priority(d->app.gens, true); /* the compiler first: gen.h */
 		build_start(d->build, delay_ms);
 	} else {
 		say("%s — restarting", why);
@@ -146,6 +147,7 @@ static void build_line(struct build *b, const char *line, size_t len, void *data
 static void build_done(struct build *b, bool ok, const char *status, int64_t took, void *data)
 {
 	struct dev *d = data;
+	gen_lower_priority(d->app.gens, false);
 	if (gen_stopping(d->app.gens))
 		return;
 	if (!ok) {

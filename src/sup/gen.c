@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "proc/child.h"
@@ -142,7 +143,8 @@ static void stop_now(struct gens *s, struct gen *g)
  * frozen (SIGSTOP: it accepts nothing more, the next generation takes every new connection)
  * and looked at; with a request in flight (or, with a successor serving, connections still
  * queued) it is let go on for QUIET_RETRY_MS and frozen again,
- * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT. */
+ * at most QUIET_TRIES times; then stop_signal goes to the frozen group, and SIGCONT (in dev,
+ * once idle, SIGKILL instead: see below). */
 #define QUIET_RETRY_MS 2
 #define QUIET_TRIES 50
 
@@ -167,8 +169,19 @@ static void quiet_try(struct loop *l, void *data)
 		loop_timer_arm_in(g->quiet_timer, QUIET_RETRY_MS);
 		return;
 	}
-	if (g->quiet_tries >= QUIET_TRIES)
+	if (g->quiet_tries >= QUIET_TRIES) {
 		log_info("generation %d still has requests in flight: stopping it now", g->id);
+	} else if (!s->o.overlap) {
+		/* dev: the frozen, idle build is discarded with SIGKILL (air's default too). With
+		 * stop_signal it would run on its way out, and an app without graceful shutdown may
+		 * accept one more connection then and die with it; SIGKILL never lets it run. */
+		if (child_stop(g->child, SIGKILL, 0) == 0)
+			return;
+	} else {
+		/* its stop signal may shut it down gracefully: it runs again, but its event loop
+		 * no longer hears of new connections on the held sockets */
+		takeover_group_unwatch(s->o.takeover, pgid);
+	}
 	stop_now(s, g);
 	kill(-pgid, SIGCONT);
 }
@@ -540,6 +553,42 @@ void gen_free(struct gens *s)
 	free(s);
 }
 
+/* Without overlap (dev) the old generation is stopped before the new one starts: they would
+ * fight over the addresses the app binds itself. Not when bind takeover holds them and ready
+ * is "exec" (zero config): the new one gets the held sockets, is ready once it listens on
+ * each, and only then is the old one stopped (quietly): no connection waits for a start. */
+bool gen_takeover_overlap(const struct gens *s)
+{
+	return s->o.takeover && s->o.ready_takeover && s->o.ready == READY_EXEC && s->current > 0 &&
+	       takeover_gen_bound(s->o.takeover, s->current);
+}
+
+/* Whether an unprivileged baton may set a nice value of base again once raised. */
+static bool nice_restorable(int base)
+{
+	struct rlimit rl;
+	if (geteuid() == 0)
+		return true;
+	return getrlimit(RLIMIT_NICE, &rl) == 0 &&
+	       (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= base);
+}
+
+void gen_lower_priority(struct gens *s, bool lower)
+{
+	if (lower == s->lowered)
+		return;
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (errno || (lower && !nice_restorable(base)))
+		return;
+	s->lowered = lower;
+	for (size_t i = 0; i < s->ngen; i++)
+		if (child_running(s->gen[i]->child) &&
+		    setpriority(PRIO_PGRP, (id_t)child_pid(s->gen[i]->child), lower ? 19 : base) <
+			    0)
+			log_debug("generation %d: setpriority: %s", s->gen[i]->id, strerror(errno));
+}
+
 int gen_replace(struct gens *s)
 {
 	if (s->stopping)
@@ -550,7 +599,7 @@ int gen_replace(struct gens *s)
 	}
 	loop_timer_disarm(s->backoff);
 	struct gen *cur = s->current ? find_gen(s, s->current) : NULL;
-	if (cur && !s->o.overlap) {
+	if (cur && !s->o.overlap && !gen_takeover_overlap(s)) {
 		s->waiting_for = cur->id;
 		s->current = 0;
 		gen_event(cur, GEN_EV_STOP, NULL);

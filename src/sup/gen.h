@@ -37,6 +37,8 @@
  *   overlap (baton run):  start N+1 on the same sockets; on its readiness drain N; on its
  *                         failure stop N+1 and keep N (rollback).
  *   no overlap (dev):     stop N first, start N+1 once N and its group are gone.
+ *                         Except with bind takeover and ready = exec, when N bound held
+ *                         addresses: then as overlap (gen_takeover_overlap in gen.c).
  * A crash of the serving generation outside a replace is reported; with restart_on_crash it is
  * restarted after a capped exponential backoff while the sockets stay held.
  *
@@ -188,6 +190,10 @@ int gen_revert(struct gens *s);
 int gen_set_probe(struct gens *s, int id, const struct sockaddr *addr, socklen_t len);
 /* Signal the serving generation's main process (reload_signal mode). 0 or -errno. */
 int gen_signal_serving(struct gens *s, int sig);
+/* dev: while a build runs (lower), the generations' process groups run at the lowest CPU
+ * priority (nice 19), so the compiler gets the cores; put back to baton's own niceness after.
+ * Does nothing when baton could not put it back (not root and RLIMIT_NICE too low). */
+void gen_lower_priority(struct gens *s, bool lower);
 
 bool gen_busy(const struct gens *s);   /* a generation is starting or a replace is pending */
 int gen_serving(const struct gens *s); /* id of the serving generation, 0 if none */

@@ -52,6 +52,7 @@ struct gen {
 	/* bind takeover's quiet stop (gen.c): retried while its group has a request in flight */
 	struct loop_timer *quiet_timer;
 	int quiet_tries;
+	bool tk_ready; /* READY_EXEC overlapping in dev (gen_takeover_overlap): ready by takeover */
 };
 
 struct gens {
@@ -71,6 +72,7 @@ struct gens {
 	int waiting_for; /* no-overlap: the generation whose exit starts the next one */
 	bool stopping;
 	bool stopped_sent;
+	bool lowered; /* gen_lower_priority() */
 	int crashes;
 	struct loop_timer *backoff;
 	struct fdstore *store; /* FDSTORE=1 fds, handed to every later generation */
@@ -86,6 +88,9 @@ enum gen_event { GEN_EV_READY, GEN_EV_TIMEOUT, GEN_EV_STOP, GEN_EV_MAIN_EXIT, GE
 /* The one way a generation changes state (gen.c). reason: why it failed (GEN_EV_TIMEOUT), else
  * NULL (for GEN_EV_MAIN_EXIT, g->status says how it ended). g may be freed. */
 void gen_event(struct gen *g, enum gen_event ev, const char *reason);
+/* True when the next generation overlaps the serving one although overlap is off (dev): bind
+ * takeover holds the serving one's addresses and readiness is takeover's (gen.c). */
+bool gen_takeover_overlap(const struct gens *s);
 /* Spawn the next generation (gen_spawn.c); a failure is reported from the loop. */
 void gen_spawn(struct gens *s);
 /* Say g's state on the event bus (EV_GEN_STATE, with its pid): after each change. */

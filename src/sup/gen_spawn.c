@@ -60,7 +60,7 @@ static void on_child_exit(struct child *c, const struct child_exit *st, void *da
 		return;
 	}
 	/* exec'd means ready (READY_EXEC): it was, even if it ended before the loop said so */
-	if (g->state == GEN_STARTING && g->set->o.ready == READY_EXEC)
+	if (g->state == GEN_STARTING && g->set->o.ready == READY_EXEC && !g->tk_ready)
 		gen_event(g, GEN_EV_READY, NULL);
 	gen_event(g, GEN_EV_MAIN_EXIT, NULL);
 }
@@ -99,7 +99,7 @@ static void on_gen_timer(struct loop *l, void *data)
 	if (g->state != GEN_STARTING)
 		return;
 	int64_t now = now_ms();
-	if (s->o.ready == READY_EXEC ||
+	if ((s->o.ready == READY_EXEC && !g->tk_ready) ||
 	    (s->o.ready == READY_DELAY && now - g->started_ms >= s->o.ready_delay_ms &&
 	     now < g->ready_deadline)) {
 		gen_event(g, GEN_EV_READY, NULL);
@@ -116,7 +116,8 @@ static void on_gen_timer(struct loop *l, void *data)
 					 s->o.ready == READY_NOTIFY ? "\"notify\": no READY=1"
 					 : s->o.ready == READY_PORT ? "\"port\": nothing accepted"
 					 : http			    ? http
-								    : "\"delay\"");
+					 : g->tk_ready ? "\"exec\": no listen on every address held"
+						       : "\"delay\"");
 		free(http);
 		gen_event(g, GEN_EV_TIMEOUT, reason);
 		free(reason);
@@ -219,7 +220,9 @@ static void takeover_try(struct loop *l, void *data)
 	struct gens *s = g->set;
 	if (g->state != GEN_STARTING)
 		return;
-	if (takeover_gen_ready(s->o.takeover, g->id, s->current)) {
+	/* dev's overlap (tk_ready): once it listens on one address, even a new one (the port was
+	 * edited); addresses it no longer binds stay held until baton exits */
+	if (takeover_gen_ready(s->o.takeover, g->id, g->tk_ready ? 0 : s->current)) {
 		log_info("generation %d listens on every address: ready", g->id);
 		gen_event(g, GEN_EV_READY, NULL);
 		return;
@@ -327,6 +330,15 @@ void gen_spawn(struct gens *s)
 
 	g->timer = loop_timer_new(s->loop, on_gen_timer, g);
 	g->ready_deadline = g->started_ms + s->o.ready_timeout_ms;
+	if (s->o.ready == READY_EXEC && gen_takeover_overlap(s)) {
+		/* the next one in dev, overlapping: ready once it listens where the serving one did
+		 */
+		g->tk_ready = true;
+		g->probe_timer = loop_timer_new(s->loop, takeover_try, g);
+		loop_timer_arm_in(g->probe_timer, PROBE_INTERVAL_MS);
+		loop_timer_arm_at(g->timer, g->ready_deadline);
+		return;
+	}
 	switch (s->o.ready) {
 	case READY_EXEC: /* ready once exec'd: said from the loop (on_gen_timer) */
 		loop_timer_arm_in(g->timer, 0);

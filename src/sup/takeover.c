@@ -466,14 +466,15 @@ static bool proc_frozen(const char *pid)
 	return frozen;
 }
 
-static bool held_inode(const struct takeover *tk, unsigned long ino)
+/* The held socket whose inode is ino, or -1. */
+static int held_fd_of(const struct takeover *tk, unsigned long ino)
 {
 	for (size_t i = 0; i < tk->nheld; i++) {
 		struct stat st;
 		if (fstat(tk->held[i].fd, &st) == 0 && (unsigned long)st.st_ino == ino)
-			return true;
+			return tk->held[i].fd;
 	}
-	return false;
+	return -1;
 }
 
 /* 1 when process pid has a connected socket whose local address is a held one: accepted on
@@ -498,7 +499,7 @@ static int proc_busy(struct takeover *tk, const char *pid)
 			continue;
 		link[n] = '\0';
 		unsigned long ino;
-		if (sscanf(link, "socket:[%lu]", &ino) != 1 || held_inode(tk, ino))
+		if (sscanf(link, "socket:[%lu]", &ino) != 1 || held_fd_of(tk, ino) >= 0)
 			continue;
 		int fd = sys_pidfd_getfd(pidfd, atoi(de->d_name), 0);
 		if (fd < 0)
@@ -548,6 +549,101 @@ int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues)
 	}
 	closedir(d);
 	return busy;
+}
+
+/* epoll_ctl(DEL) on another process's epoll set ep: the kernel finds an entry by file and fd
+ * number, so file is put at number num in baton's own table for the call (baton has one
+ * thread), and whatever was there is put back. */
+static int epoll_del_as(int ep, int file, int num)
+{
+	int saved = fcntl(num, F_DUPFD_CLOEXEC, 3);
+	if (saved < 0 && errno != EBADF)
+		return -errno;
+	if (ep == num)
+		ep = saved;
+	if (file == num)
+		file = saved;
+	int r = 0;
+	if (dup3(file, num, O_CLOEXEC) < 0 || epoll_ctl(ep, EPOLL_CTL_DEL, num, NULL) < 0)
+		r = -errno;
+	if (saved >= 0) {
+		dup3(saved, num, O_CLOEXEC);
+		close(saved);
+	} else {
+		close(num);
+	}
+	return r;
+}
+
+/* The held sockets in epoll set fd of process pid (pidfd): removed. */
+static int proc_unwatch_ep(struct takeover *tk, const char *pid, int pidfd, int fd)
+{
+	char path[320];
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%d", pid, fd);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[256];
+	int n = 0, ep = -1;
+	while (fgets(line, sizeof(line), f)) {
+		int tfd;
+		unsigned long ino;
+		const char *p = strstr(line, "ino:");
+		if (sscanf(line, "tfd: %d", &tfd) != 1 || !p || sscanf(p, "ino:%lx", &ino) != 1)
+			continue;
+		int held = held_fd_of(tk, ino);
+		if (held < 0)
+			continue;
+		if (ep < 0 && (ep = sys_pidfd_getfd(pidfd, fd, 0)) < 0)
+			break;
+		n += epoll_del_as(ep, held, tfd) == 0;
+	}
+	if (ep >= 0)
+		close(ep);
+	fclose(f);
+	return n;
+}
+
+static int proc_unwatch(struct takeover *tk, const char *pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	int pidfd = sys_pidfd_open((pid_t)atoi(pid), 0);
+	int n = 0;
+	struct dirent *de;
+	while (pidfd >= 0 && (de = readdir(d))) {
+		char lp[320], link[64];
+		snprintf(lp, sizeof(lp), "/proc/%s/fd/%s", pid, de->d_name);
+		ssize_t len = readlink(lp, link, sizeof(link) - 1);
+		if (len <= 0 || de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:[eventpoll]") == 0)
+			n += proc_unwatch_ep(tk, pid, pidfd, atoi(de->d_name));
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	closedir(d);
+	return n;
+}
+
+int takeover_group_unwatch(struct takeover *tk, pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    proc_pgrp(de->d_name, NULL) == pgid)
+			n += proc_unwatch(tk, de->d_name);
+	}
+	closedir(d);
+	return n;
 }
 
 char *takeover_addresses(const struct takeover *tk, int gen)

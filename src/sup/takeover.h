@@ -57,6 +57,11 @@ void takeover_serving(struct takeover *tk, int gen);
  * connections waiting to be accepted; 0 when none, -errno when it cannot tell. Meant for a
  * stopped (SIGSTOP) group: see gen.c's quiet stop. */
 int takeover_group_busy(struct takeover *tk, pid_t pgid, int gen, bool queues);
+/* Take the held sockets out of the epoll sets of every process of the stopped group pgid
+ * (their event loops then never hear of a new connection on them), so that the group, let go
+ * on with its stop signal, does not accept one more connection on its way out. Best effort;
+ * returns how many registrations were removed. */
+int takeover_group_unwatch(struct takeover *tk, pid_t pgid);
 /* Held addresses bound by gen, "a b c" (fresh string; empty when none). */
 char *takeover_addresses(const struct takeover *tk, int gen);
 

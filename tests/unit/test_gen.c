@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/loop.h"
@@ -342,6 +343,35 @@ static void test_exec_ready_then_crash(void **state)
 	fx_fini(&f);
 }
 
+/* dev's build priority: the generations' groups at nice 19 while lowered, then baton's own
+ * niceness again; a generation started meanwhile inherits baton's. */
+static void test_lower_priority(void **state)
+{
+	(void)state;
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, 0);
+	assert_int_equal(errno, 0);
+	struct fx f;
+	fx_init(&f, "idle", NULL, READY_EXEC, NULL);
+	assert_int_equal(replace(&f), 0);
+	wait_events(&f, 1);
+	struct wait_line w = {&f, 1};
+	tu_run_until(f.l, said_ready, &w, WAIT_MS, "the child's ready line");
+	pid_t pid = pid_of(&f, 1);
+	gen_lower_priority(f.s, true);
+	if (geteuid() == 0 || f.s->lowered) {
+		assert_true(f.s->lowered);
+		assert_int_equal(getpriority(PRIO_PGRP, (id_t)pid), 19);
+		gen_lower_priority(f.s, true); /* again: nothing changes */
+		assert_int_equal(getpriority(PRIO_PGRP, (id_t)pid), 19);
+		gen_lower_priority(f.s, false);
+		assert_false(f.s->lowered);
+	}
+	assert_int_equal(getpriority(PRIO_PGRP, (id_t)pid), base);
+	stop_and_wait(&f, 3);
+	fx_fini(&f);
+}
+
 /* A replace during a start is coalesced: three asked, one follow-up (generation 3). */
 static void test_replace_coalescing(void **state)
 {
@@ -534,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_exit_before_ready),
 		cmocka_unit_test(test_ready_timeout_failing),
 		cmocka_unit_test(test_exec_ready_then_crash),
+		cmocka_unit_test(test_lower_priority),
 		cmocka_unit_test(test_replace_coalescing),
 		cmocka_unit_test(test_stop_with_draining_and_max_draining),
 		cmocka_unit_test(test_no_overlap_replace),
