@@ -21,48 +21,27 @@
 #include "testutil.h"
 #include "tls/tlsclient.h"
 #include "tls/tlsfront.h"
+#include "tlscerts.h"
 
-static char dir[] = "/tmp/baton-tlsclient-XXXXXX";
-static bool have_openssl;
+static struct tu_certs certs;
 
 static int setup(void **state)
 {
 	(void)state;
-	have_openssl = system("command -v openssl >/dev/null 2>&1") == 0;
-	if (!have_openssl)
-		return 0;
-	if (!mkdtemp(dir))
-		return -1;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >gen.log 2>&1 && set -e && "
-		 "mk() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout $1.key -out $1.crt -days 30 -subj /CN=$2 -addext subjectAltName=$3; }; "
-		 "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test DNS:other.test; "
-		 "mk cli cli DNS:cli",
-		 dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_certs_make(&certs, "tlsclient",
+			     "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test "
+			     "DNS:other.test; mk cli cli DNS:cli;");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (have_openssl) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return tu_certs_remove(&certs);
 }
 
 static const char *path(const char *name)
 {
-	static char bufs[4][300];
-	static int i;
-	char *p = bufs[i++ % 4];
-	snprintf(p, 300, "%s/%s", dir, name);
-	return p;
+	return tu_certs_path(&certs, name);
 }
 
 static struct tls_front *server(void)
@@ -129,7 +108,7 @@ static ssize_t read_some(struct conn *c, char *buf, size_t len)
 static void test_verified_exchange_by_name_and_address(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -175,7 +154,7 @@ static void expect_refused(struct tls_front *f, struct tls_client *t, const char
 static void test_name_address_or_ca_not_matching_is_refused(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -194,7 +173,7 @@ static void test_name_address_or_ca_not_matching_is_refused(void **state)
 static void test_server_gone_mid_handshake(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_client *t = client(path("srv.crt"));
@@ -234,7 +213,7 @@ static void test_server_gone_mid_handshake(void **state)
 static void test_context_errors(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have)
 		skip();
 	char *err = NULL;
 	assert_null(tls_client_new("TLS to the test", path("missing.pem"), NULL, NULL, &err));
