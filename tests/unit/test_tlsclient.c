@@ -19,50 +19,29 @@
 
 #include "net/conn.h"
 #include "testutil.h"
+#include "tlsfixture.h"
 #include "tls/tlsclient.h"
 #include "tls/tlsfront.h"
 
-static char dir[] = "/tmp/baton-tlsclient-XXXXXX";
-static bool have_openssl;
+static struct tu_certs certs;
 
 static int setup(void **state)
 {
 	(void)state;
-	have_openssl = system("command -v openssl >/dev/null 2>&1") == 0;
-	if (!have_openssl)
-		return 0;
-	if (!mkdtemp(dir))
-		return -1;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >gen.log 2>&1 && set -e && "
-		 "mk() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout $1.key -out $1.crt -days 30 -subj /CN=$2 -addext subjectAltName=$3; }; "
-		 "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test DNS:other.test; "
-		 "mk cli cli DNS:cli",
-		 dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_certs_make(&certs, "tlsclient",
+			     "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test; "
+			     "mk cli cli");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (have_openssl) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return tu_certs_remove(&certs);
 }
 
 static const char *path(const char *name)
 {
-	static char bufs[4][300];
-	static int i;
-	char *p = bufs[i++ % 4];
-	snprintf(p, 300, "%s/%s", dir, name);
-	return p;
+	return tu_certs_path(&certs, name);
 }
 
 static struct tls_front *server(void)
@@ -129,7 +108,7 @@ static ssize_t read_some(struct conn *c, char *buf, size_t len)
 static void test_verified_exchange_by_name_and_address(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -175,7 +154,7 @@ static void expect_refused(struct tls_front *f, struct tls_client *t, const char
 static void test_name_address_or_ca_not_matching_is_refused(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -191,22 +170,30 @@ static void test_name_address_or_ca_not_matching_is_refused(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* A client connection on a socketpair (the server's end in sv[1]) whose ClientHello is out. */
+static void start_handshake(struct conn *c, struct tls_client *t, int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	conn_sock_init(c, sv[0]);
+	char *err = NULL;
+	assert_int_equal(tls_client_conn_init(c, t, "srv.test", &err), 0);
+	bool want_write = true;
+	assert_int_equal(tls_client_handshake(c, &want_write, &err), -EAGAIN);
+	assert_false(want_write); /* the ClientHello is out; waiting for the server */
+}
+
 static void test_server_gone_mid_handshake(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_client *t = client(path("srv.crt"));
 	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	struct conn c;
-	conn_sock_init(&c, sv[0]);
+	start_handshake(&c, t, sv);
 	char *err = NULL;
-	assert_int_equal(tls_client_conn_init(&c, t, "srv.test", &err), 0);
-	bool want_write = true;
-	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EAGAIN);
-	assert_false(want_write); /* the ClientHello is out; waiting for the server */
+	bool want_write = false;
 	char hello[4096];
 	assert_true(read(sv[1], hello, sizeof(hello)) > 0);
 	close(sv[1]);
@@ -218,10 +205,7 @@ static void test_server_gone_mid_handshake(void **state)
 	conn_close(&c, false);
 
 	/* closed with the ClientHello unread: a reset */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-	conn_sock_init(&c, sv[0]);
-	assert_int_equal(tls_client_conn_init(&c, t, "srv.test", &err), 0);
-	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EAGAIN);
+	start_handshake(&c, t, sv);
 	close(sv[1]);
 	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EPROTO);
 	assert_string_equal(err, "TLS handshake: Connection reset by peer");
@@ -231,33 +215,31 @@ static void test_server_gone_mid_handshake(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* tls_client_new(ca, cert, key) fails, saying `what "file": ` and OpenSSL's reason. */
+static void expect_context_error(const char *ca, const char *cert, const char *key,
+				 const char *what, const char *file)
+{
+	char *err = NULL;
+	assert_null(tls_client_new("TLS to the test", ca, cert, key, &err));
+	print_message("%s\n", err);
+	char want[400];
+	snprintf(want, sizeof(want), "%s \"%s\": ", what, file);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	free(err);
+}
+
 static void test_context_errors(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
+	expect_context_error(path("missing.pem"), NULL, NULL, "cannot load the CA",
+			     path("missing.pem"));
+	expect_context_error(path("srv.crt"), path("missing.crt"), path("cli.key"),
+			     "cannot load the client certificate", path("missing.crt"));
+	expect_context_error(path("srv.crt"), path("cli.crt"), path("other.key"),
+			     "cannot use the client key", path("other.key"));
 	char *err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("missing.pem"), NULL, NULL, &err));
-	print_message("%s\n", err);
-	char want[400];
-	snprintf(want, sizeof(want), "cannot load the CA \"%s\": ", path("missing.pem"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("srv.crt"), path("missing.crt"),
-				   path("cli.key"), &err));
-	snprintf(want, sizeof(want),
-		 "cannot load the client certificate \"%s\": ", path("missing.crt"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("srv.crt"), path("cli.crt"),
-				   path("other.key"), &err));
-	print_message("%s\n", err);
-	snprintf(want, sizeof(want), "cannot use the client key \"%s\": ", path("other.key"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
 	/* a matching client pair, and the system's trust store */
 	struct tls_client *t = tls_client_new("TLS to the test", path("srv.crt"), path("cli.crt"),
 					      path("cli.key"), &err);

@@ -19,48 +19,26 @@
 
 #include "net/conn.h"
 #include "tls/tlsfront.h"
+#include "tlsfixture.h"
 
-static char dir[] = "/tmp/baton-tlsfront-XXXXXX";
-static bool have_openssl;
+static struct tu_certs certs;
 
 static int setup(void **state)
 {
 	(void)state;
-	have_openssl = system("command -v openssl >/dev/null 2>&1") == 0;
-	if (!have_openssl)
-		return 0;
-	if (!mkdtemp(dir))
-		return -1;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >gen.log 2>&1 && set -e && "
-		 "mk() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout $1.key -out $1.crt -days 30 -subj /CN=$2 -addext subjectAltName=DNS:$2; "
-		 "}; "
-		 "mk a a.test; mk a2 a.test; mk b b.test; mk other c.test",
-		 dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_certs_make(&certs, "tlsfront",
+			     "mk a a.test; mk a2 a.test; mk b b.test; mk other c.test");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (have_openssl) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return tu_certs_remove(&certs);
 }
 
 static const char *path(const char *name)
 {
-	static char bufs[4][300];
-	static int i;
-	char *p = bufs[i++ % 4];
-	snprintf(p, 300, "%s/%s", dir, name);
-	return p;
+	return tu_certs_path(&certs, name);
 }
 
 struct pair {
@@ -164,7 +142,7 @@ static struct tls_front *front_ab(void)
 static void test_handshake_sni_alpn(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	struct tls_front *f = front_ab();
 	struct pair p;
@@ -192,7 +170,7 @@ static void test_handshake_sni_alpn(void **state)
 static void test_live_swap_keeps_connections(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	struct tls_front *f = front_ab();
 	struct pair before, after;
@@ -229,7 +207,7 @@ static void test_live_swap_keeps_connections(void **state)
 static void test_garbage_and_abrupt_close(void **state)
 {
 	(void)state;
-	if (!have_openssl)
+	if (!certs.have_openssl)
 		skip();
 	struct tls_front *f = front_ab();
 	int sv[2];
