@@ -211,6 +211,16 @@ def stop(b):
     assert b.wait(timeout=60) == 0, b.output()[-2000:]
 
 
+def one_site(env, pairs, pair="site1"):
+    """A Project serving `pair` as the [[tls]] group "site" (localhost) on one HTTPS listener,
+    not started: (project, port)."""
+    p = Project(env, pairs)
+    port = free_port()
+    p.install("site", pair)
+    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    return p, port
+
+
 def pids(p):
     st = p.status()
     return st["serving"], sorted(g["pid"] for g in st["generations"])
@@ -224,10 +234,7 @@ def test_rotation_under_https_load_keeps_the_generation(env, pairs):
     fresh-connection and keep-alive HTTPS clients run: each fresh handshake after the swap sees
     the new certificate at once, the keep-alive connections opened before it carry on, the
     same generation (same pid) answers everything, no handshake or request fails."""
-    p = Project(env, pairs)
-    port = free_port()
-    p.install("site", "site1")
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs)
     b = start(env)
     before = pids(p)
     assert before[0] == 1, before
@@ -262,10 +269,7 @@ def test_expired_replacement_rejected_then_good_one_accepted(env, pairs):
     """An expired pair is rejected (logged, in `baton status` and its JSON), then a certificate
     without its key and a truncated one: the first certificate keeps serving fresh handshakes
     and the load throughout. Then a good pair is taken at once and the status clears."""
-    p = Project(env, pairs)
-    port = free_port()
-    p.install("site", "site1")
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs)
     b = start(env)
     before = pids(p)
     fp1, fp2 = p.fp("site1"), p.fp("site2")
@@ -402,11 +406,8 @@ def test_https_config_mistakes_are_refused_with_the_reason(env, pairs):
 def test_https_start_refuses_a_key_that_does_not_match(env, pairs):
     """At start a group whose key is another certificate's stops `baton run` with the file
     named; no generation is started."""
-    p = Project(env, pairs)
-    p.install("site", "site1")
+    p, port = one_site(env, pairs)
     shutil.copy(os.path.join(pairs, "site2.key"), os.path.join(p.certs, "site.key"))
-    port = free_port()
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
     r = env.run([BATON, "run"], timeout=60)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "certs/site." in r.stderr and "[[tls]] 'site'" in r.stderr, r.stderr
@@ -418,10 +419,7 @@ def test_https_start_serves_an_expired_certificate_until_a_good_one_comes(env, p
     """A certificate that loads but fails a check at start (expired) is served, with the
     problem logged and in `baton status` (as HAProxy and nginx do: refusing to start would take
     the site down); a good pair written later is taken like any change."""
-    p = Project(env, pairs)
-    p.install("site", "expired")
-    port = free_port()
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs, "expired")
     b = start(env)
     b.wait_line(r'tls "certs/site\.crt": "certs/site\.crt": expired \d+ days ago', timeout=10)
     assert handshake(port)[0] == p.fp("expired")
