@@ -103,6 +103,15 @@ class StrictClient(Workers):
     def record(self, result):
         self.gens.update(result)
 
+    def through_reloads(self, reload_to, last):
+        """Answers now, then for each generation n from 2 to last: reload_to(n), an answer from
+        generation n, and more answers after it."""
+        self.wait_more()
+        for n in range(2, last + 1):
+            reload_to(n)
+            wait_until(lambda: n in self.gens, timeout=60, what=f"an answer from generation {n}")
+            self.wait_more()
+
     def _run(self, i):
         rnd = random.Random(i)
         self.keepalive_loop(

@@ -85,11 +85,7 @@ def test_keepalive_get_post_through_20_reloads(env):
     proxy_config(env, port)
     b = start(env)
     with StrictClient(port) as c:
-        c.wait_more()
-        for n in range(2, 22):
-            reload(env, b, n)
-            wait_until(lambda: n in c.gens, timeout=60, what=f"an answer from generation {n}")
-            c.wait_more()
+        c.through_reloads(lambda n: reload(env, b, n), 21)
     assert c.failures == [], c.failures[:10]
     assert c.gens == set(range(1, 22)), sorted(c.gens)
     stop(b)

@@ -193,11 +193,7 @@ def test_forward_port_per_generation_keepalive_post(env):
     v = client_view(port)
     assert v["client_ip"] == CLIENT and v["gen"] == "1", v
     with StrictClient(port) as c:
-        c.wait_more()
-        for n in range(2, 12):
-            reload(env, b, n)
-            wait_until(lambda: n in c.gens, timeout=60, what=f"an answer from generation {n}")
-            c.wait_more()
+        c.through_reloads(lambda n: reload(env, b, n), 11)
     assert c.failures == [], c.failures[:10]
     assert c.gens == set(range(1, 12)), sorted(c.gens)
     # the ports are the generations' own: takeover neither holds nor hands them on
