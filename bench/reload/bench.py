@@ -33,6 +33,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import Abort, Procs, free_port, logger, on_term, parse_wrk  # noqa: E402,F401
 from docsection import replace_section  # noqa: E402
 
 mono = time.monotonic
@@ -44,58 +45,10 @@ OPT_IN = {"baton-metrics", "baton-proxy-tcp"}  # only with --modes
 START_TIMEOUT = 30.0
 
 
-def log(*a):
-    print("bench:", *a, file=sys.stderr, flush=True)
-
-
-class Abort(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Abort(f"signal {signum}")
+log = logger("bench:")
 
 
 # ---------------------------------------------------------------- processes
-
-
-class Procs:
-    """Every process a mode starts; stop_all() ends their process groups."""
-
-    def __init__(self):
-        self.ps = []
-
-    def start(self, argv, log_path, cwd=None, env=None, stdin=subprocess.DEVNULL):
-        f = open(log_path, "ab")
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=f,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        f.close()
-        self.ps.append(p)
-        return p
-
-    def stop(self, p, sig=signal.SIGTERM, timeout=15.0):
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, sig)
-                p.wait(timeout=timeout)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            p.wait(timeout=10)
-        # anything the process left in its group (an app baton or the shell loop started)
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-    def stop_all(self):
-        for p in reversed(self.ps):
-            self.stop(p)
-        self.ps = []
 
 
 def cpu_seconds(pid):
@@ -106,12 +59,6 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / HZ
     except (OSError, IndexError, ValueError):
         return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers(port, timeout=0.5):
@@ -592,38 +539,6 @@ MODE_CLASSES = {"direct": Direct, "baton": Baton, "baton-metrics": BatonMetrics,
 
 
 # ---------------------------------------------------------------- wrk
-
-UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
-
-
-def ms(text):
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
-    return float(m.group(1)) * UNIT[m.group(2)] if m else None
-
-
-def parse_wrk(out):
-    r = {"connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
-    m = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
-    if m:
-        r["avg_ms"], r["max_ms"] = ms(m.group(1)), ms(m.group(3))
-    for pct in ("50", "99"):
-        m = re.search(rf"^\s*{pct}%\s+(\S+)", out, re.M)
-        if m:
-            r[f"p{pct}_ms"] = ms(m.group(1))
-    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(\w+)", out, re.M)
-    if m:
-        r["requests"] = int(m.group(1))
-    m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    if m:
-        r["rps"] = float(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        r["connect"], r["read"], r["write"], r["timeout"] = map(int, m.groups())
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        r["non2xx"] = int(m.group(1))
-    r["errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["non2xx"]
-    return r
 
 
 def children_cpu():

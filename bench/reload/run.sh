@@ -33,38 +33,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-work=$(mktemp -d /tmp/baton-reload.XXXXXX)
-driver=""
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null; then
-		kill -TERM "$driver" 2>/dev/null || true # the driver stops what it started
-		for _ in $(seq 100); do kill -0 "$driver" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$driver" 2>/dev/null || true
-	fi
-	# last resort: anything still running from the scratch directory
-	for p in /proc/[0-9]*; do
-		case "$(readlink "$p/cwd" 2>/dev/null)" in
-		"$work" | "$work"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
-		esac
-	done
-	if [ -d "$work" ]; then
-		logs=${TMPDIR:-/tmp}/baton-reload-logs
-		rm -rf "$logs" && mkdir -p "$logs"
-		(cd "$work" && find . -name '*.log' -o -name 'wrk.out' -o -name '*.cfg' -o -name '*.toml' |
-			while read -r f; do
-				d="$logs/$(dirname "$f")"
-				mkdir -p "$d"
-				tail -n 200 "$f" >"$d/$(basename "$f")"
-			done) || true
-		echo "run.sh: last 200 lines of every log in $logs" >&2
-	fi
-	rm -rf "$work"
-	exit "$rc"
+. "$repo/bench/lib.sh"
+bench_scratch reload
+bench_on_exit() {
+	bench_save_logs baton-reload-logs 200 '*.log' wrk.out '*.cfg' '*.toml'
+	echo "run.sh: last 200 lines of every log in ${TMPDIR:-/tmp}/baton-reload-logs" >&2
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -78,21 +52,15 @@ fi
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
-# baton: build it, then run a private copy (other work in the tree may rebuild build/baton)
-make -C "$repo" -s build/baton WERROR=1 >&2
-mkdir -p "$work/bin"
-cp "$repo/build/baton" "$work/bin/baton"
-"$repo/tests/apps/build.sh" "$work/bin" >&2
+bench_build "$work/bin"
 # the baton-drain mode runs examples/gin-multi (a drain that closes keep-alive connections
 # politely) when build.sh built it
 drain_app=""
 [ -x "$work/bin/gin-multi" ] && drain_app="$work/bin/gin-multi"
 
-/usr/bin/python3 "$repo/bench/reload/bench.py" --baton "$work/bin/baton" \
+bench_drive /usr/bin/python3 "$repo/bench/reload/bench.py" --baton "$work/bin/baton" \
 	--app "$work/bin/gin-hello" ${drain_app:+--app-drain "$drain_app"} --naive "$repo/bench/reload/naive.sh" --work "$work" \
 	--wrk "$(command -v wrk)" --haproxy "$haproxy" \
 	--nginx "$nginx" --caddy "$(command -v caddy)" --command "$cmdline" \
 	--json "$repo/bench/reload/last-run.json" --notes "$repo/bench/reload/notes.md" \
-	${doc:+--doc "$doc"} "${pass[@]}" &
-driver=$!
-wait "$driver"
+	${doc:+--doc "$doc"} "${pass[@]}"

@@ -28,6 +28,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import free_port  # noqa: E402
+
 mono = time.monotonic
 WHO = re.compile(r"^\d+ ok gen=\d+\n$")
 STEP = re.compile(r"rollout: generation (\d+) gets (\d+)% of requests")
@@ -35,12 +38,6 @@ STEP = re.compile(r"rollout: generation (\d+) gets (\d+)% of requests")
 
 def log(msg):
     print(f"[bench/rollout] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout, what):

@@ -36,6 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import Abort, free_port, logger, on_term  # noqa: E402
 from docsection import replace_section  # noqa: E402
 
 mono = time.monotonic
@@ -51,16 +52,7 @@ DRAIN_TIMEOUT = 60.0
 SERIES_EVERY = 100  # every old generation drained (the app's drain is bounded by 25 s)
 
 
-def log(*a):
-    print("soak:", *a, file=sys.stderr, flush=True)
-
-
-class Abort(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Abort(f"signal {signum}")
+log = logger("soak:")
 
 
 # ---------------------------------------------------------------- the load process
@@ -406,12 +398,6 @@ class Counters:
 
 def fails(t):
     return sum(t[f] for f in FAILS)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(a):

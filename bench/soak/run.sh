@@ -28,44 +28,14 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-work=$(mktemp -d /tmp/baton-soak.XXXXXX)
-driver=""
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null; then
-		kill -TERM "$driver" 2>/dev/null || true # the driver stops what it started
-		for _ in $(seq 100); do kill -0 "$driver" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$driver" 2>/dev/null || true
-	fi
-	# last resort: anything still running from the scratch directory
-	for p in /proc/[0-9]*; do
-		case "$(readlink "$p/cwd" 2>/dev/null)" in
-		"$work" | "$work"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
-		esac
-	done
-	if [ -d "$work" ]; then
-		logs=${TMPDIR:-/tmp}/baton-soak-logs
-		rm -rf "$logs" && mkdir -p "$logs"
-		for f in "$work"/*.log "$work"/*.toml; do
-			[ -f "$f" ] && tail -n 300 "$f" >"$logs/$(basename "$f")"
-		done
-		echo "run.sh: last 300 lines of every log in $logs" >&2
-	fi
-	rm -rf "$work"
-	exit "$rc"
+. "$repo/bench/lib.sh"
+bench_scratch soak
+bench_on_exit() {
+	bench_save_logs baton-soak-logs 300 '*.log' '*.toml'
+	echo "run.sh: last 300 lines of every log in ${TMPDIR:-/tmp}/baton-soak-logs" >&2
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_build "$work/bin"
 
-# baton: build it, then run a private copy (other work in the tree may rebuild build/baton)
-make -C "$repo" -s build/baton WERROR=1 >&2
-mkdir -p "$work/bin"
-cp "$repo/build/baton" "$work/bin/baton"
-"$repo/tests/apps/build.sh" "$work/bin" >&2
-
-/usr/bin/python3 "$repo/bench/soak/bench.py" --baton "$work/bin/baton" --app "$work/bin/gin-hello" \
+bench_drive /usr/bin/python3 "$repo/bench/soak/bench.py" --baton "$work/bin/baton" --app "$work/bin/gin-hello" \
 	--work "$work" --command "$cmdline" --json "$repo/bench/soak/last-run.json" \
-	${doc:+--doc "$doc"} "${pass[@]}" &
-driver=$!
-wait "$driver"
+	${doc:+--doc "$doc"} "${pass[@]}"

@@ -33,60 +33,17 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import Abort, Procs, free_port, logger, on_term  # noqa: E402
+
 mono = time.monotonic
 HZ = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0
 FRONTS = ["baton", "haproxy", "nginx"]
 
 
-def log(*a):
-    print("bench:", *a, file=sys.stderr, flush=True)
-
-
-class Abort(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Abort(f"signal {signum}")
-
-
-class Procs:
-    """Every process a mode starts; stop_all() ends their process groups."""
-
-    def __init__(self):
-        self.ps = []
-
-    def start(self, argv, log_path, cwd=None, env=None):
-        with open(log_path, "ab") as f:
-            p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
-        self.ps.append(p)
-        return p
-
-    def stop_all(self):
-        for p in self.ps:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        deadline = mono() + 15
-        for p in self.ps:
-            try:
-                p.wait(timeout=max(0.1, deadline - mono()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                p.wait(timeout=5)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+log = logger("bench:")
 
 
 def https_answers(port):
@@ -313,31 +270,10 @@ http {{
 
 CLASSES = {"baton": Baton, "haproxy": Haproxy, "nginx": Nginx}
 
-UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
-
-
-def ms(text):
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
-    return float(m.group(1)) * UNIT[m.group(2)] if m else None
-
-
 def parse_wrk(out):
-    r = {"connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
-    for pct in ("50", "99"):
-        m = re.search(rf"^\s*{pct}%\s+(\S+)", out, re.M)
-        if m:
-            r[f"p{pct}_ms"] = ms(m.group(1))
-    m = re.search(r"^\s*(\d+) requests in", out, re.M)
-    r["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    r["rps"] = float(m.group(1)) if m else 0.0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        r["connect"], r["read"], r["write"], r["timeout"] = map(int, m.groups())
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        r["non2xx"] = int(m.group(1))
-    r["errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["non2xx"]
+    r = benchlib.parse_wrk(out)
+    r.setdefault("requests", 0)
+    r.setdefault("rps", 0.0)
     return r
 
 

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
+from certutil import make_certs
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
 GEN = r"""
-set -e
 ec() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key \
 	-out $1.crt -days ${DAYS:-90} -subj "/CN=${CN:-example.com}" $2; }
 ec good "-addext subjectAltName=DNS:example.com,DNS:www.example.com"
@@ -32,14 +32,6 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf
 openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -set_serial 7 -days 90 \
 	-extfile ext.cnf -extensions leaf -out leaf.crt
 # dates far from today
-printf '[ca]\ndefault_ca=tca\n[tca]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial
-default_md=sha256\npolicy=pol\ncopy_extensions=copy\nunique_subject=no
-[pol]\ncommonName=supplied\n' > ca.cnf
-: > index.txt; echo 10 > serial
-dated() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key \
-	-out $1.csr -subj /CN=example.com -addext subjectAltName=DNS:example.com
-	openssl ca -batch -config ca.cnf -selfsign -keyfile $1.key -in $1.csr -out $1.crt -notext \
-	-startdate $2 -enddate $3; }
 dated old 20200101000000Z 20200201000000Z
 dated future 20990101000000Z 21000101000000Z
 """
@@ -48,8 +40,7 @@ dated future 20990101000000Z 21000101000000Z
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("certs")
-    r = subprocess.run(["/bin/sh", "-c", GEN], cwd=d, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
+    make_certs(d, GEN)
     return d
 
 

@@ -14,20 +14,19 @@ import shutil
 import signal
 import socket
 import ssl
-import subprocess
-import threading
 
 import pytest
 
 from conftest import BATON, wait_until
+from certutil import der_sha256, make_certs, tls_request
 from devutil import built_apps, free_port, get, write
+from loadutil import Workers
 
 pytestmark = [pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl"),
               pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")]
 
-# ec NAME "SAN" [DAYS]: a self-signed P-256 pair; dated NAME START END: one with fixed dates
+# ec NAME CN: a self-signed P-256 pair for CN; dated (certutil.CA_FUNCS): one with fixed dates
 GEN = r"""
-set -e
 ec() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key \
 	-out $1.crt -days 90 -subj "/CN=$2" -addext "subjectAltName=DNS:$2"; }
 ec site1 localhost
@@ -36,14 +35,7 @@ ec site3 localhost
 ec b1 b.test
 ec b2 b.test
 ec c1 c.test
-printf '[ca]\ndefault_ca=tca\n[tca]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial
-default_md=sha256\npolicy=pol\ncopy_extensions=copy\nunique_subject=no
-[pol]\ncommonName=supplied\n' > ca.cnf
-: > index.txt; echo 10 > serial
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout expired.key \
-	-out expired.csr -subj /CN=localhost -addext subjectAltName=DNS:localhost
-openssl ca -batch -config ca.cnf -selfsign -keyfile expired.key -in expired.csr \
-	-out expired.crt -notext -startdate 20200101000000Z -enddate 20200201000000Z
+dated expired 20200101000000Z 20200201000000Z localhost
 """
 
 SWAPPED = r'tls "certs/{g}\.crt" changed and passed its checks — new TLS handshakes use it$'
@@ -52,16 +44,8 @@ SWAPPED = r'tls "certs/{g}\.crt" changed and passed its checks — new TLS hands
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairs")
-    r = subprocess.run(["/bin/sh", "-c", GEN], cwd=d, capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
+    make_certs(d, GEN)
     return str(d)
-
-
-def fingerprint(pem_path):
-    der = subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "der"],
-                         capture_output=True, check=True, timeout=30).stdout
-    return hashlib.sha256(der).hexdigest()
 
 
 def client_ctx(alpn=None):
@@ -81,43 +65,37 @@ def handshake(port, sni="localhost", alpn=None):
                     s.selected_alpn_protocol())
 
 
-def https_get(port, path, sni="localhost"):
-    """One request on a fresh TLS connection (Connection: close): (status, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with client_ctx().wrap_socket(raw, server_hostname=sni) as s:
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n"
-                      .encode())
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+def status_body(data):
+    """A raw HTTP/1.1 answer: (status, body)."""
     head, _, body = data.partition(b"\r\n\r\n")
     return (int(head.split(b" ", 2)[1]) if head else 0), body.decode("utf-8", "replace")
 
 
-class Load:
+def https_get(port, path, sni="localhost"):
+    """One request on a fresh TLS connection (Connection: close): (status, body)."""
+    _, data = tls_request(port, client_ctx(), sni,
+                          f"GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n"
+                          .encode())
+    return status_body(data)
+
+
+class Load(Workers):
     """HTTPS clients in threads: `fresh` of them open a new TLS connection for every request
     (and record the certificate each handshake saw), `kept` of them keep one connection for
     every request. Every answer must be 200 "gin-shutdown v1 gen=N"; anything else, and any
     failed handshake, is a failure. A keep-alive worker never reconnects silently: a dropped
     connection is a failure, and `connects` counts how many it opened."""
 
+    join_timeout = 15
+
     def __init__(self, port, fresh=2, kept=2, sni="localhost"):
         self.port, self.sni = port, sni
-        self.lock = threading.Lock()
-        self.ok = 0
         self.kept_ok = 0
-        self.failures = []
         self.gens = set()
         self.certs = set()
         self.last_cert = None
         self.connects = [0] * kept
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._fresh, daemon=True) for _ in range(fresh)]
-        self._threads += [threading.Thread(target=self._kept, args=(i,), daemon=True)
-                          for i in range(kept)]
+        super().__init__([(self._fresh, ())] * fresh + [(self._kept, (i,)) for i in range(kept)])
 
     def _check(self, status, body):
         if status != 200 or "gen=" not in body:
@@ -128,20 +106,10 @@ class Load:
         ctx = client_ctx()
         while not self._stop.is_set():
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
-                    with ctx.wrap_socket(raw, server_hostname=self.sni) as s:
-                        cert = hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
-                        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n"
-                                  b"Connection: close\r\n\r\n")
-                        data = b""
-                        while True:
-                            chunk = s.recv(4096)
-                            if not chunk:
-                                break
-                            data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                gen = self._check(int(head.split(b" ", 2)[1]) if head else 0,
-                                  body.decode("utf-8", "replace"))
+                cert, data = tls_request(self.port, ctx, self.sni,
+                                         b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                                         b"Connection: close\r\n\r\n")
+                gen = self._check(*status_body(data))
                 with self.lock:
                     self.ok += 1
                     self.gens.add(gen)
@@ -152,49 +120,29 @@ class Load:
                     self.failures.append("fresh: " + repr(e))
             self._stop.wait(0.002)
 
+    def _connect(self, i):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10,
+                                           context=client_ctx())
+        conn.connect()
+        self.connects[i] += 1
+        return conn
+
+    def _get(self, conn):
+        conn.request("GET", "/", headers={"Host": "localhost"})
+        r = conn.getresponse()
+        return self._check(r.status, r.read().decode("utf-8", "replace"))
+
+    def record(self, gen):
+        self.kept_ok += 1
+        self.gens.add(gen)
+
     def _kept(self, i):
-        conn = None
-        while not self._stop.is_set():
-            try:
-                if conn is None:
-                    conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10,
-                                                       context=client_ctx())
-                    conn.connect()
-                    self.connects[i] += 1
-                conn.request("GET", "/", headers={"Host": "localhost"})
-                r = conn.getresponse()
-                gen = self._check(r.status, r.read().decode("utf-8", "replace"))
-                with self.lock:
-                    self.ok += 1
-                    self.kept_ok += 1
-                    self.gens.add(gen)
-            except Exception as e:
-                with self.lock:
-                    self.failures.append(f"kept {i}: {e!r}")
-                if conn:
-                    conn.close()
-                conn = None
-            self._stop.wait(0.002)
-        if conn:
-            conn.close()
+        self.keepalive_loop(f"kept {i}", lambda: self._connect(i), self._get, pause=0.002)
 
     def wait_more(self, k=5, timeout=30.0, kept=False):
         """k more successful requests from now (of the keep-alive workers alone if kept)."""
-        attr = "kept_ok" if kept else "ok"
-        target = getattr(self, attr) + k
-        wait_until(lambda: getattr(self, attr) >= target, timeout=timeout,
-                   what=f"{k} more {'keep-alive ' if kept else ''}successful HTTPS requests "
-                        f"(failures so far: {self.failures[:3]})")
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=15)
+        super().wait_more(k, timeout, attr="kept_ok" if kept else "ok",
+                          unit=f"{'keep-alive ' if kept else ''}successful HTTPS requests")
 
 
 class Project:
@@ -219,7 +167,7 @@ class Project:
             os.rename(tmp, os.path.join(self.certs, group + ext))
 
     def fp(self, pair):
-        return fingerprint(os.path.join(self.pairs, pair + ".crt"))
+        return der_sha256(os.path.join(self.pairs, pair + ".crt"))
 
     def config(self, groups, listeners):
         """groups: {name: hostname}; listeners: [(name, port, proxy, tls list or None)]."""
@@ -263,6 +211,16 @@ def stop(b):
     assert b.wait(timeout=60) == 0, b.output()[-2000:]
 
 
+def one_site(env, pairs, pair="site1"):
+    """A Project serving `pair` as the [[tls]] group "site" (localhost) on one HTTPS listener,
+    not started: (project, port)."""
+    p = Project(env, pairs)
+    port = free_port()
+    p.install("site", pair)
+    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    return p, port
+
+
 def pids(p):
     st = p.status()
     return st["serving"], sorted(g["pid"] for g in st["generations"])
@@ -276,10 +234,7 @@ def test_rotation_under_https_load_keeps_the_generation(env, pairs):
     fresh-connection and keep-alive HTTPS clients run: each fresh handshake after the swap sees
     the new certificate at once, the keep-alive connections opened before it carry on, the
     same generation (same pid) answers everything, no handshake or request fails."""
-    p = Project(env, pairs)
-    port = free_port()
-    p.install("site", "site1")
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs)
     b = start(env)
     before = pids(p)
     assert before[0] == 1, before
@@ -314,10 +269,7 @@ def test_expired_replacement_rejected_then_good_one_accepted(env, pairs):
     """An expired pair is rejected (logged, in `baton status` and its JSON), then a certificate
     without its key and a truncated one: the first certificate keeps serving fresh handshakes
     and the load throughout. Then a good pair is taken at once and the status clears."""
-    p = Project(env, pairs)
-    port = free_port()
-    p.install("site", "site1")
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs)
     b = start(env)
     before = pids(p)
     fp1, fp2 = p.fp("site1"), p.fp("site2")
@@ -454,11 +406,8 @@ def test_https_config_mistakes_are_refused_with_the_reason(env, pairs):
 def test_https_start_refuses_a_key_that_does_not_match(env, pairs):
     """At start a group whose key is another certificate's stops `baton run` with the file
     named; no generation is started."""
-    p = Project(env, pairs)
-    p.install("site", "site1")
+    p, port = one_site(env, pairs)
     shutil.copy(os.path.join(pairs, "site2.key"), os.path.join(p.certs, "site.key"))
-    port = free_port()
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
     r = env.run([BATON, "run"], timeout=60)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "certs/site." in r.stderr and "[[tls]] 'site'" in r.stderr, r.stderr
@@ -470,10 +419,7 @@ def test_https_start_serves_an_expired_certificate_until_a_good_one_comes(env, p
     """A certificate that loads but fails a check at start (expired) is served, with the
     problem logged and in `baton status` (as HAProxy and nginx do: refusing to start would take
     the site down); a good pair written later is taken like any change."""
-    p = Project(env, pairs)
-    p.install("site", "expired")
-    port = free_port()
-    p.config({"site": "localhost"}, [("web", port, "https", ["site"])])
+    p, port = one_site(env, pairs, "expired")
     b = start(env)
     b.wait_line(r'tls "certs/site\.crt": "certs/site\.crt": expired \d+ days ago', timeout=10)
     assert handshake(port)[0] == p.fp("expired")

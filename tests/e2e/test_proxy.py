@@ -5,17 +5,16 @@ No test sleeps: they wait for log lines, answers and end of file, each under a d
 import http.client
 import json
 import os
-import random
 import shutil
 import signal
 import socket
-import threading
 import base64
 
 import pytest
 
 from conftest import BATON, wait_until
 from devutil import GO_BUILD, built_apps, free_port, get, gin_project, replace_in, write
+from loadutil import StrictClient
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
@@ -80,85 +79,13 @@ def test_proxy_config_is_checked(env):
 
 # ---- (1) a strict keep-alive client through 20 reloads ----
 
-class StrictClient:
-    """Workers with one persistent HTTP/1.1 connection each: GET / then POST /echo with a 4 KiB
-    body checked byte for byte, no retries. A request that fails (reset, closed, wrong answer)
-    is recorded; only then is a fresh connection opened."""
-
-    def __init__(self, port, workers=2):
-        self.port = port
-        self.lock = threading.Lock()
-        self.ok = 0
-        self.failures = []
-        self.gens = set()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(workers)]
-
-    def _one(self, conn, rnd):
-        conn.request("GET", "/")
-        r = conn.getresponse()
-        body = r.read().decode("utf-8", "replace")
-        if r.status != 200 or "gen=" not in body:
-            raise AssertionError(f"GET / answered {r.status} {body!r}")
-        gen = int(body.rsplit("gen=", 1)[1])
-        payload = rnd.randbytes(4096)
-        conn.request("POST", "/echo", body=payload,
-                     headers={"Content-Type": "application/octet-stream"})
-        r = conn.getresponse()
-        got = r.read()
-        if r.status != 200 or got != payload:
-            raise AssertionError(f"POST /echo answered {r.status} with {len(got)} bytes "
-                                 f"(sent 4096), equal={got == payload}")
-        return gen, int(r.getheader("X-Gen", "0"))
-
-    def _run(self, i):
-        rnd = random.Random(i)
-        conn = None
-        while not self._stop.is_set():
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            try:
-                g1, g2 = self._one(conn, rnd)
-            except Exception as e:  # any failure counts: the client does not retry
-                with self.lock:
-                    self.failures.append(f"worker {i}: {e!r}")
-                conn.close()
-                conn = None
-                continue
-            with self.lock:
-                self.ok += 1
-                self.gens.update((g1, g2))
-        if conn is not None:
-            conn.close()
-
-    def wait_more(self, k=5, timeout=60.0):
-        target = self.ok + k
-        wait_until(lambda: self.ok >= target, timeout=timeout,
-                   what=f"{k} more GET+POST pairs (failures: {self.failures[:3]})")
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
-
-
 @pytest.mark.timeout(600)
 def test_keepalive_get_post_through_20_reloads(env):
     port = free_port()
     proxy_config(env, port)
     b = start(env)
     with StrictClient(port) as c:
-        c.wait_more()
-        for n in range(2, 22):
-            reload(env, b, n)
-            wait_until(lambda: n in c.gens, timeout=60, what=f"an answer from generation {n}")
-            c.wait_more()
+        c.through_reloads(lambda n: reload(env, b, n), 21)
     assert c.failures == [], c.failures[:10]
     assert c.gens == set(range(1, 22)), sorted(c.gens)
     stop(b)

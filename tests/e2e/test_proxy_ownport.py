@@ -16,13 +16,12 @@ import shutil
 import signal
 import ssl
 import subprocess
-import threading
 
 import pytest
 
 from conftest import BATON, wait_until
 from devutil import Poller, built_apps, free_port, gin_project, replace_in, write
-from test_proxy import StrictClient
+from loadutil import StrictClient, Workers
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
@@ -30,12 +29,10 @@ CLIENT = "127.0.0.2"  # the test's own address, as the app should see it
 GO_ENV = {"GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOFLAGS": ""}
 
 
-def client_view(port, timeout=10.0):
-    """GET /client from CLIENT on a fresh connection: what Gin saw of us."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                   source_address=(CLIENT, 0))
+def view_on(c, headers=None):
+    """GET /client on the new connection c, then close it: what Gin saw of us."""
     try:
-        c.request("GET", "/client", headers={"Connection": "close"})
+        c.request("GET", "/client", headers=headers or {})
         r = c.getresponse()
         body = r.read().decode()
         assert r.status == 200, body
@@ -44,62 +41,46 @@ def client_view(port, timeout=10.0):
         c.close()
 
 
-class KeepAliveViews:
+def client_view(port, timeout=10.0):
+    """GET /client from CLIENT on a fresh connection: what Gin saw of us."""
+    return view_on(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                              source_address=(CLIENT, 0)),
+                   {"Connection": "close"})
+
+
+class KeepAliveViews(Workers):
     """Workers with one persistent connection each from CLIENT, GET /client in a loop, no
     retries: every answer must show the front's X-Forwarded-For and ClientIP() == CLIENT.
     Records the app pids seen and every failure."""
 
+    unit = "answers"
+
     def __init__(self, port, workers=2):
         self.port = port
-        self.lock = threading.Lock()
-        self.ok = 0
-        self.failures = []
         self.pids = set()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(workers)]
+        super().__init__([(self._run, (i,)) for i in range(workers)])
+
+    @staticmethod
+    def _one(conn):
+        conn.request("GET", "/client")
+        r = conn.getresponse()
+        body = r.read().decode()
+        if r.status != 200:
+            raise AssertionError(f"HTTP {r.status}: {body!r}")
+        v = json.loads(body)
+        if v["xff"] != CLIENT or v["client_ip"] != CLIENT:
+            raise AssertionError(f"not through the front: {v}")
+        return v["pid"]
+
+    def record(self, pid):
+        self.pids.add(pid)
 
     def _run(self, i):
-        conn = None
-        while not self._stop.is_set():
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                                  source_address=(CLIENT, 0))
-            try:
-                conn.request("GET", "/client")
-                r = conn.getresponse()
-                body = r.read().decode()
-                if r.status != 200:
-                    raise AssertionError(f"HTTP {r.status}: {body!r}")
-                v = json.loads(body)
-                if v["xff"] != CLIENT or v["client_ip"] != CLIENT:
-                    raise AssertionError(f"not through the front: {v}")
-            except Exception as e:  # any failure counts: the client does not retry
-                with self.lock:
-                    self.failures.append(f"worker {i}: {e!r}")
-                conn.close()
-                conn = None
-                continue
-            with self.lock:
-                self.ok += 1
-                self.pids.add(v["pid"])
-        if conn is not None:
-            conn.close()
-
-    def wait_more(self, k=5, timeout=60.0):
-        target = self.ok + k
-        wait_until(lambda: self.ok >= target, timeout=timeout,
-                   what=f"{k} more answers (failures: {self.failures[:3]})")
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
+        self.keepalive_loop(
+            f"worker {i}",
+            lambda: http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                               source_address=(CLIENT, 0)),
+            self._one)
 
 
 def reload(env, b, n):
@@ -212,11 +193,7 @@ def test_forward_port_per_generation_keepalive_post(env):
     v = client_view(port)
     assert v["client_ip"] == CLIENT and v["gen"] == "1", v
     with StrictClient(port) as c:
-        c.wait_more()
-        for n in range(2, 12):
-            reload(env, b, n)
-            wait_until(lambda: n in c.gens, timeout=60, what=f"an answer from generation {n}")
-            c.wait_more()
+        c.through_reloads(lambda n: reload(env, b, n), 11)
     assert c.failures == [], c.failures[:10]
     assert c.gens == set(range(1, 12)), sorted(c.gens)
     # the ports are the generations' own: takeover neither holds nor hands them on
@@ -312,16 +289,8 @@ def test_hard_coded_port_behind_the_https_front(env):
     ctx = ssl.create_default_context(cafile=os.path.join(tmp, "tls.crt"))
 
     def view():
-        c = http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx,
-                                        source_address=(CLIENT, 0))
-        try:
-            c.request("GET", "/client")
-            resp = c.getresponse()
-            body = resp.read().decode()
-            assert resp.status == 200, body
-            return json.loads(body)
-        finally:
-            c.close()
+        return view_on(http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx,
+                                                   source_address=(CLIENT, 0)))
 
     v1 = view()
     assert v1["client_ip"] == CLIENT and v1["xff"] == CLIENT, v1

@@ -103,6 +103,17 @@ def ctl(env, tmp, verb):
     return env.run([os.environ["BATON_BIN"], verb, "-s", os.path.join(tmp, "ctl.sock")])
 
 
+def reload_until(env, b, tmp, weight):
+    """`baton reload` in a thread, until the log says generation 2 gets `weight`% of requests:
+    (the thread, a dict that gets the reload's result as "r", the log mark before it)."""
+    done = {}
+    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
+    m = b.mark()
+    t.start()
+    b.wait_line(rf"rollout: generation 2 gets {weight}% of requests", start=m)
+    return t, done, m
+
+
 def test_failing_canary_is_rolled_back(env, tmp_path):
     tmp = str(tmp_path)
     b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 50, 100]\ninterval = "1s"\n'
@@ -136,11 +147,7 @@ def test_healthy_canary_promoted_step_by_step(env, tmp_path):
                               'min_requests = 10\nsticky = false')
     old = get(port)[1]
     load = Load(port)
-    m = b.mark()
-    done = {}
-    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
-    t.start()
-    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    t, done, m = reload_until(env, b, tmp, 10)
     i0 = len(load.seen)
     b.wait_line(r"rollout: generation 2 gets 50% of requests", start=m)
     step10 = load.seen[i0:]
@@ -161,11 +168,7 @@ def test_preview_sticky_and_abort(env, tmp_path):
     tmp = str(tmp_path)
     b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 100]\ninterval = "60s"')
     old = get(port)[1]
-    done = {}
-    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
-    m = b.mark()
-    t.start()
-    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    t, done, m = reload_until(env, b, tmp, 10)
     txt = ctl(env, tmp, "status")
     assert "rollout: canary, step 1 of 2: 10% of new requests to generation 2" in txt.stdout, \
         txt.stdout
@@ -194,11 +197,7 @@ def test_blue_green_switch_then_rollback(env, tmp_path):
     b, port = start(env, tmp, 'strategy = "blue-green"\nkeep_old = "60s"')
     old = get(port)[1]
     load = Load(port)
-    done = {}
-    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
-    m = b.mark()
-    t.start()
-    b.wait_line(r"rollout: generation 2 gets 100% of requests", start=m)
+    t, done, m = reload_until(env, b, tmp, 100)
     wait_until(lambda: get(port)[1] != old, timeout=10, what="the switch")
     r = ctl(env, tmp, "rollback")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -305,11 +304,7 @@ def test_baseline_exit_promotes_and_says_why(env, tmp_path):
     tmp = str(tmp_path)
     b, port = start(env, tmp, 'strategy = "canary"\nsteps = [10, 100]\ninterval = "60s"')
     old = get(port)[1]
-    done = {}
-    t = threading.Thread(target=lambda: done.update(r=reload(env, tmp)), daemon=True)
-    m = b.mark()
-    t.start()
-    b.wait_line(r"rollout: generation 2 gets 10% of requests", start=m)
+    t, done, m = reload_until(env, b, tmp, 10)
     os.kill(old, 9)
     t.join(60)
     assert done["r"].returncode == 0, done["r"].stdout + done["r"].stderr

@@ -2,30 +2,22 @@
 certificate on SIGHUP): a valid new pair is served after the rotation with zero failed
 handshakes or requests; each kind of bad pair is rejected with its own message while the old
 certificate keeps being served. Certificates are generated with openssl during the run."""
-import hashlib
 import os
 import re
 import shutil
 import signal
-import socket
 import ssl
-import subprocess
 import threading
 
 import pytest
 
 from conftest import wait_until
+from certutil import der_sha256, make_certs, tls_request
 from devutil import built_apps, free_port, write
 from test_check_tls import GEN
 
 pytestmark = [pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl"),
               pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")]
-
-
-def der_sha256(pem_path):
-    der = subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "der"],
-                         capture_output=True, check=True, timeout=30).stdout
-    return hashlib.sha256(der).hexdigest()
 
 
 class HttpsLoad:
@@ -44,16 +36,10 @@ class HttpsLoad:
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def one(self):
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as raw:
-            with self.ctx.wrap_socket(raw, server_hostname="example.com") as s:
-                cert = hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
+        cert, data = tls_request(
+            self.port, self.ctx, "example.com",
+            b"GET /healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+            timeout=5)
         if not data.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(data[:80])
         return cert
@@ -95,9 +81,7 @@ def tls_app(env, extra_pairs, admin=False):
     certs/tls.*, the good pair installed. Returns (gen dir, install(crt, key), http, https)."""
     gen = os.path.join(str(env.tmp), "gen")
     os.makedirs(gen)
-    r = subprocess.run(["/bin/sh", "-c", GEN + extra_pairs], cwd=gen, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    make_certs(gen, GEN + extra_pairs)
     app = os.path.join(built_apps(), "gin-multi")
     tmp = str(env.tmp)
     certs = os.path.join(tmp, "certs")

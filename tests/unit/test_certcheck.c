@@ -21,13 +21,12 @@
 #include "util/fileio.h"
 #include "util/xalloc.h"
 
-static char dir[] = "/tmp/baton-certcheck-XXXXXX";
-static bool have_openssl;
+#include "tlsfixture.h"
+
+static struct tu_certs certs;
 
 /* clang-format off */
 static const char fixtures[] =
-	"set -e\n"
-	"exec >gen.log 2>&1\n"
 	"ec() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:${CURVE:-P-256} -nodes "
 	"  -keyout $1.key -out $1.crt -days ${DAYS:-90} -subj \"/CN=${CN:-example.com}\" $2; }\n"
 	"san() { echo \"-addext subjectAltName=$1\"; }\n"
@@ -105,33 +104,13 @@ static const char fixtures[] =
 static int setup(void **state)
 {
 	(void)state;
-	have_openssl = system("command -v openssl >/dev/null 2>&1") == 0;
-	if (!have_openssl)
-		return 0;
-	if (!mkdtemp(dir))
-		return -1;
-	char *script = xasprintf("%s/gen.sh", dir);
-	FILE *f = fopen(script, "w");
-	if (!f)
-		return -1;
-	fputs(fixtures, f);
-	fclose(f);
-	char *cmd = xasprintf("cd '%s' && /bin/sh gen.sh || { cat gen.log >&2; exit 1; }", dir);
-	int rc = system(cmd);
-	free(cmd);
-	free(script);
-	return rc == 0 ? 0 : -1;
+	return tu_certs_make(&certs, "certcheck", fixtures);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (!have_openssl)
-		return 0;
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	int rc = system(cmd);
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	return tu_certs_remove(&certs);
 }
 
 /* Check cert + key with optional hostnames (NULL-terminated varargs) at now (0: real time). */
@@ -147,8 +126,12 @@ static int check_at(struct certcheck_result *r, const char *cert, const char *ke
 			break;
 	}
 	va_end(ap);
-	struct certcheck_opts o = {
-		.cert = cert, .key = key, .root = dir, .hostnames = hosts, .ca = ca, .now = now};
+	struct certcheck_opts o = {.cert = cert,
+				   .key = key,
+				   .root = certs.dir,
+				   .hostnames = hosts,
+				   .ca = ca,
+				   .now = now};
 	int rc = certcheck_pair(&o, r);
 	assert_int_equal(ERR_peek_error(), 0); /* the OpenSSL error queue is left empty */
 	return rc;
@@ -157,7 +140,7 @@ static int check_at(struct certcheck_result *r, const char *cert, const char *ke
 #define SKIP_WITHOUT_OPENSSL()                                                                     \
 	do {                                                                                       \
 		(void)state;                                                                       \
-		if (!have_openssl)                                                                 \
+		if (!certs.have_openssl)                                                           \
 			skip();                                                                    \
 	} while (0)
 
@@ -222,7 +205,7 @@ static void test_leaf_facts(void **state)
 	assert_int_equal(check_at(&r, "rsa.crt", "rsa.key", NULL, 0, NULL), 0);
 	assert_string_equal(r.serial, "1234ABCD");
 	/* "sha256 Fingerprint=AB:CD:..." as openssl prints it */
-	char *path = xasprintf("%s/rsa.fp", dir), *fp;
+	char *path = xasprintf("%s/rsa.fp", certs.dir), *fp;
 	size_t len;
 	assert_int_equal(file_read_all(path, 4096, &fp, &len), 0);
 	char want[65] = {0};
@@ -306,8 +289,11 @@ static void test_validity_window(void **state)
 		       "valid in 6 minutes", true);
 	assert_int_equal(check_at(&r, "ec.crt", "ec.key", NULL, nb - 4 * 60, NULL), 0);
 	certcheck_result_release(&r);
-	struct certcheck_opts o = {
-		.cert = "ec.crt", .key = "ec.key", .root = dir, .now = nb - 4 * 60, .skew_ms = -1};
+	struct certcheck_opts o = {.cert = "ec.crt",
+				   .key = "ec.key",
+				   .root = certs.dir,
+				   .now = nb - 4 * 60,
+				   .skew_ms = -1};
 	assert_int_equal(certcheck_pair(&o, &r), -EINVAL); /* no tolerance at all */
 	assert_int_equal(r.kind, CERT_NOT_YET_VALID);
 	certcheck_result_release(&r);
@@ -352,7 +338,7 @@ static void test_expiring_soon_warns(void **state)
 	certcheck_result_release(&r);
 	struct certcheck_opts o = {.cert = "ec.crt",
 				   .key = "ec.key",
-				   .root = dir,
+				   .root = certs.dir,
 				   .min_validity_ms = (int64_t)100 * 86400 * 1000};
 	/* a fixed clock: with the real one this ran within the certificate's first
 	 * second on a fast machine, and 90 days were left, not 89 */

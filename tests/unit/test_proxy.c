@@ -30,6 +30,7 @@
 #include "http/proxy.h"
 #include "tls/tlsfront.h"
 #include "testutil.h"
+#include "tlsfixture.h"
 
 /* ---- backends ---- */
 
@@ -909,15 +910,11 @@ static void test_dev_error_page_and_live_reload(void **state)
 
 /* ---- TLS termination ---- */
 
-static char tlsdir[] = "/tmp/baton-pxtls-XXXXXX";
+static struct tu_certs tlscerts;
 
 static const char *tpath(const char *name)
 {
-	static char bufs[4][300];
-	static int i;
-	char *p = bufs[i++ % 4];
-	snprintf(p, 300, "%s/%s", tlsdir, name);
-	return p;
+	return tu_certs_path(&tlscerts, name);
 }
 
 struct tlsc {
@@ -1016,17 +1013,9 @@ static bool tls_phase1(void *arg)
 static void test_tls_termination_and_live_swap(void **state)
 {
 	(void)state;
-	if (system("command -v openssl >/dev/null 2>&1") != 0)
+	assert_int_equal(tu_certs_make(&tlscerts, "pxtls", "mk a a.test; mk a2 a.test"), 0);
+	if (!tlscerts.have_openssl)
 		skip();
-	assert_non_null(mkdtemp(tlsdir));
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >gen.log 2>&1 && set -e && "
-		 "mk() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout $1.key -out $1.crt -days 30 -subj /CN=a.test "
-		 "-addext subjectAltName=DNS:a.test; }; mk a; mk a2",
-		 tlsdir);
-	assert_int_equal(system(cmd), 0);
 	struct tlsrun tr = {0};
 	char *err = NULL;
 	assert_int_equal(tls_front_new(&tr.tf, &err), 0);
@@ -1050,8 +1039,7 @@ static void test_tls_termination_and_live_swap(void **state)
 	fx_fini(&f);
 	srv_stop(&s);
 	tls_front_free(tr.tf);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tlsdir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_certs_remove(&tlscerts), 0);
 }
 
 int main(void)

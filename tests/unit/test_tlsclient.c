@@ -19,9 +19,9 @@
 
 #include "net/conn.h"
 #include "testutil.h"
+#include "tlsfixture.h"
 #include "tls/tlsclient.h"
 #include "tls/tlsfront.h"
-#include "tlscerts.h"
 
 static struct tu_certs certs;
 
@@ -29,8 +29,8 @@ static int setup(void **state)
 {
 	(void)state;
 	return tu_certs_make(&certs, "tlsclient",
-			     "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test "
-			     "DNS:other.test; mk cli cli DNS:cli;");
+			     "mk srv srv.test DNS:srv.test,IP:127.0.0.1; mk other other.test; "
+			     "mk cli cli");
 }
 
 static int teardown(void **state)
@@ -108,7 +108,7 @@ static ssize_t read_some(struct conn *c, char *buf, size_t len)
 static void test_verified_exchange_by_name_and_address(void **state)
 {
 	(void)state;
-	if (!certs.have)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -154,7 +154,7 @@ static void expect_refused(struct tls_front *f, struct tls_client *t, const char
 static void test_name_address_or_ca_not_matching_is_refused(void **state)
 {
 	(void)state;
-	if (!certs.have)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_front *f = server();
@@ -170,22 +170,30 @@ static void test_name_address_or_ca_not_matching_is_refused(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* A client connection on a socketpair (the server's end in sv[1]) whose ClientHello is out. */
+static void start_handshake(struct conn *c, struct tls_client *t, int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	conn_sock_init(c, sv[0]);
+	char *err = NULL;
+	assert_int_equal(tls_client_conn_init(c, t, "srv.test", &err), 0);
+	bool want_write = true;
+	assert_int_equal(tls_client_handshake(c, &want_write, &err), -EAGAIN);
+	assert_false(want_write); /* the ClientHello is out; waiting for the server */
+}
+
 static void test_server_gone_mid_handshake(void **state)
 {
 	(void)state;
-	if (!certs.have)
+	if (!certs.have_openssl)
 		skip();
 	int fds = tu_count_fds();
 	struct tls_client *t = client(path("srv.crt"));
 	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	struct conn c;
-	conn_sock_init(&c, sv[0]);
+	start_handshake(&c, t, sv);
 	char *err = NULL;
-	assert_int_equal(tls_client_conn_init(&c, t, "srv.test", &err), 0);
-	bool want_write = true;
-	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EAGAIN);
-	assert_false(want_write); /* the ClientHello is out; waiting for the server */
+	bool want_write = false;
 	char hello[4096];
 	assert_true(read(sv[1], hello, sizeof(hello)) > 0);
 	close(sv[1]);
@@ -197,10 +205,7 @@ static void test_server_gone_mid_handshake(void **state)
 	conn_close(&c, false);
 
 	/* closed with the ClientHello unread: a reset */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-	conn_sock_init(&c, sv[0]);
-	assert_int_equal(tls_client_conn_init(&c, t, "srv.test", &err), 0);
-	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EAGAIN);
+	start_handshake(&c, t, sv);
 	close(sv[1]);
 	assert_int_equal(tls_client_handshake(&c, &want_write, &err), -EPROTO);
 	assert_string_equal(err, "TLS handshake: Connection reset by peer");
@@ -210,33 +215,31 @@ static void test_server_gone_mid_handshake(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* tls_client_new(ca, cert, key) fails, saying `what "file": ` and OpenSSL's reason. */
+static void expect_context_error(const char *ca, const char *cert, const char *key,
+				 const char *what, const char *file)
+{
+	char *err = NULL;
+	assert_null(tls_client_new("TLS to the test", ca, cert, key, &err));
+	print_message("%s\n", err);
+	char want[400];
+	snprintf(want, sizeof(want), "%s \"%s\": ", what, file);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	free(err);
+}
+
 static void test_context_errors(void **state)
 {
 	(void)state;
-	if (!certs.have)
+	if (!certs.have_openssl)
 		skip();
+	expect_context_error(path("missing.pem"), NULL, NULL, "cannot load the CA",
+			     path("missing.pem"));
+	expect_context_error(path("srv.crt"), path("missing.crt"), path("cli.key"),
+			     "cannot load the client certificate", path("missing.crt"));
+	expect_context_error(path("srv.crt"), path("cli.crt"), path("other.key"),
+			     "cannot use the client key", path("other.key"));
 	char *err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("missing.pem"), NULL, NULL, &err));
-	print_message("%s\n", err);
-	char want[400];
-	snprintf(want, sizeof(want), "cannot load the CA \"%s\": ", path("missing.pem"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("srv.crt"), path("missing.crt"),
-				   path("cli.key"), &err));
-	snprintf(want, sizeof(want),
-		 "cannot load the client certificate \"%s\": ", path("missing.crt"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
-	assert_null(tls_client_new("TLS to the test", path("srv.crt"), path("cli.crt"),
-				   path("other.key"), &err));
-	print_message("%s\n", err);
-	snprintf(want, sizeof(want), "cannot use the client key \"%s\": ", path("other.key"));
-	assert_true(strncmp(err, want, strlen(want)) == 0);
-	free(err);
-	err = NULL;
 	/* a matching client pair, and the system's trust store */
 	struct tls_client *t = tls_client_new("TLS to the test", path("srv.crt"), path("cli.crt"),
 					      path("cli.key"), &err);
