@@ -1,5 +1,6 @@
 /* Internals shared by the config_*.c files (not for other modules: they read struct config).
- *   config_schema.c  the one table of baton.toml keys: type, default, validator, help
+ *   config_schema.c  the one table of baton.toml keys: type, default, bounds, help
+ *   config_store.c   a TOML value checked against its key and stored; defaults; release
  *   config_load.c    discovery, TOML tree -> struct config, diagnostics
  *   config_check.c   checks across keys, after the walk (config_loader.h)
  *   config_air.c     air's .air.toml mapped onto the same struct
