@@ -56,26 +56,6 @@ out_dir:
 	return r;
 }
 
-/* mkdir -p the directory part of path, new directories 0700. 0 or -errno. */
-static int make_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	int r = 0;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			*s = '/';
-			break;
-		}
-		*s = '/';
-	}
-	free(p);
-	return r;
-}
-
 /* The socket's directory must be ours (or root's) and writable by nobody else, unless sticky
  * (/tmp): else another user could swap the socket for something else between our calls.
  * 0, or -errno with *err set. */
@@ -130,7 +110,7 @@ int ctl_sock_listen(const char *path, const char *display, uid_t uid, int backlo
 		    struct ctl_sock_id *id, char **err)
 {
 	struct stat st;
-	int r = make_parents(path);
+	int r = dir_make_parents(path, 0700);
 	if (r < 0) {
 		*err = xasprintf("cannot create the directory of the control socket %s: %s",
 				 display, strerror(-r));

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "net/unixsock.h"
 #include "util/sys.h"
+#include "util/fileio.h"
 #include "util/xalloc.h"
 
 #define LISTEN_BACKLOG_DEFAULT 4096
@@ -248,37 +249,13 @@ static int open_tcp(struct listener *ls, struct resolved *r, int backlog)
 	return 0;
 }
 
-/* mkdir -p the directory that will hold a unix socket (0755: the socket file's own mode
- * decides who may connect). */
-static int make_parent_dirs(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int rc = 0;
-	if (slash && slash != dir) {
-		*slash = '\0';
-		for (char *p = dir + 1; rc == 0; p++) {
-			bool end = *p == '\0';
-			if (*p != '/' && !end)
-				continue;
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-				rc = -errno;
-			if (end)
-				break;
-			*p = '/';
-		}
-	}
-	free(dir);
-	return rc;
-}
-
 static int open_unix(struct listener *ls, const struct listen_addr *a, const struct resolved *r,
 		     int backlog)
 {
 	char *abstract = NULL;
 	if (a->family == LISTEN_ADDR_UNIX) {
-		int c = make_parent_dirs(r->path);
+		int c = dir_make_parents(r->path,
+					 0755) /* the socket file's mode decides who connects */;
 		if (c < 0)
 			return c;
 	} else {

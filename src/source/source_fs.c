@@ -191,32 +191,13 @@ static void remove_version(const char *dir)
 	rmdir(dir);
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-			free(p);
-			return -e;
-		}
-		*s = '/';
-	}
-	int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-	free(p);
-	return rc;
-}
-
 int source_fs_stage(const char *target, bool dir, const struct source_snap *s, char **staged,
 		    char **err)
 {
 	static unsigned seq;
 	if (!dir) {
 		char *d = dir_of(target);
-		int rc = mkdir_p(d);
+		int rc = dir_make_all(d, 0755);
 		free(d);
 		char *p = staged_file(target);
 		if (rc == 0)
@@ -229,7 +210,7 @@ int source_fs_stage(const char *target, bool dir, const struct source_snap *s, c
 		*staged = p;
 		return 0;
 	}
-	int rc = mkdir_p(target);
+	int rc = dir_make_all(target, 0755);
 	if (rc < 0) {
 		*err = xasprintf("cannot create \"%s\": %s", target, strerror(-rc));
 		return rc;

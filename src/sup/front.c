@@ -24,6 +24,7 @@
 #include "sup/rollout_run.h"
 #include "tls/tlsfront.h"
 #include "util/timeutil.h"
+#include "util/fileio.h"
 #include "util/xalloc.h"
 
 /* One generation behind the front: per proxy listener, its private socket and backend. */
@@ -88,21 +89,6 @@ static void fgen_free(struct front *f, struct fgen *g)
 	free(g->ps);
 	free(g->be);
 	free(g);
-}
-
-/* mkdir -p dir, new directories 0700 (as the control socket's). */
-static void make_dir(const char *dir)
-{
-	char *p = xstrdup(dir);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0700);
-		*s = '/';
-	}
-	mkdir(p, 0700);
-	free(p);
 }
 
 static void on_observe(void *arg, struct proxy_backend *b, unsigned id, int status, int64_t dur_us)
@@ -220,7 +206,7 @@ struct front *front_new(struct loop *l, const struct config *cfg, const int *lis
 	char *slash = strrchr(sock, '/');
 	f->dir = slash && slash != sock ? xstrndup(sock, (size_t)(slash - sock)) : xstrdup("/");
 	free(sock);
-	make_dir(f->dir);
+	(void)dir_make_all(f->dir, 0700); /* as the control socket's */
 	own_ports_init(f, listen_fds);
 	for (int i = 0; i < f->n; i++) {
 		const struct cfg_listen *cl = &cfg->listen[i];

@@ -107,3 +107,32 @@ int fd_set_nonblock(int fd, bool on)
 	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
+
+int dir_make_all(const char *dir, int mode)
+{
+	char *p = xstrdup(dir);
+	int rc = 0;
+	for (char *s = p + 1; *s && rc == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+			rc = -errno;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
+int dir_make_parents(const char *path, int mode)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int rc = dir_make_all(dir, mode);
+	free(dir);
+	return rc;
+}

@@ -14,5 +14,10 @@ int fd_set_cloexec(int fd, bool on);
 int fd_set_nonblock(int fd, bool on);
 /* write() all of it, retrying on EINTR/short writes; 0 or -errno. */
 int fd_write_all(int fd, const void *data, size_t len);
+/* mkdir -p dir: the missing directories are made with mode (existing ones are left as they
+ * are). 0 or -errno. */
+int dir_make_all(const char *dir, int mode);
+/* The same for the directory part of path (nothing when path has none). */
+int dir_make_parents(const char *path, int mode);
 
 #endif

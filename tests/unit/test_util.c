@@ -1,4 +1,4 @@
-/* Unit tests for util/: durations, signal names, string vectors, buffers. */
+/* Unit tests for util/: durations, signal names, string vectors, buffers, mkdir -p. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,12 +7,15 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/buf.h"
 #include "util/duration.h"
 #include "util/escape.h"
+#include "util/fileio.h"
 #include "util/signame.h"
 #include "util/strv.h"
 
@@ -149,13 +152,51 @@ static void test_strv_buf(void **state)
 	buf_release(&b);
 }
 
+static mode_t current_umask(void)
+{
+	mode_t m = umask(0);
+	umask(m);
+	return m;
+}
+
+static void test_dir_make(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/baton-dirmake-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char p[256], q[256];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/a/b/c", root);
+	assert_int_equal(dir_make_all(p, 0700), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700 & ~current_umask());
+	assert_int_equal(dir_make_all(p, 0700), 0); /* there already */
+	snprintf(q, sizeof(q), "%s/d/e/ctl.sock", root);
+	assert_int_equal(dir_make_parents(q, 0755), 0);
+	snprintf(q, sizeof(q), "%s/d/e", root);
+	assert_int_equal(stat(q, &st), 0);
+	snprintf(q, sizeof(q), "%s/d/e/ctl.sock", root);
+	assert_int_equal(stat(q, &st), -1); /* the last part is not a directory to make */
+	assert_int_equal(dir_make_parents("nodir.sock", 0755), 0);
+	snprintf(q, sizeof(q), "%s/a/b/c/file", root);
+	FILE *f = fopen(q, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(q, sizeof(q), "%s/a/b/c/file/x", root);
+	assert_int_equal(dir_make_all(q, 0700), -ENOTDIR);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_ok),	  cmocka_unit_test(test_duration_bad),
 		cmocka_unit_test(test_duration_overflow), cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_duration_format),	  cmocka_unit_test(test_signame),
-		cmocka_unit_test(test_strv_buf),
+		cmocka_unit_test(test_strv_buf),	  cmocka_unit_test(test_dir_make),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
